@@ -1,0 +1,92 @@
+//! The `clock` command line: arguments and the commands that do not run the
+//! daemon. Exit codes: 0 success, 1 runtime failure, 2 invalid input (bad
+//! arguments, config or expression), as clap does for bad arguments.
+
+mod check;
+mod next;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+pub use check::CheckArgs;
+pub use next::NextArgs;
+
+use crate::config::{self, Config};
+use crate::time::TimeSource;
+
+/// Exit code for invalid input: arguments, config, expressions.
+pub const EXIT_INVALID: u8 = 2;
+/// Exit code for a failure at run time.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// campanile's clock: enqueues each job of clock.toml onto a Redis list at
+/// every tick, exactly once, and catches up ticks missed while it was down.
+#[derive(Debug, Parser)]
+#[command(name = "clock", version, about, long_about = None)]
+pub struct ClockArgs {
+    /// Path to clock.toml.
+    #[arg(long, global = true, env = "CAMPANILE_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Option<ClockCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClockCommand {
+    /// Validate clock.toml and show each job's next run; never touches Redis.
+    Check(CheckArgs),
+    /// Show the next ticks of an expression, an interval, or the configured jobs.
+    Next(NextArgs),
+}
+
+/// Runs a command that needs no Redis.
+pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
+    match args.command {
+        Some(ClockCommand::Check(check)) => check::run(&args.config, &check, time),
+        Some(ClockCommand::Next(next)) => next::run(&args.config, &next, time),
+        None => {
+            eprintln!(
+                "error: the clock daemon is not available in this build; use `clock check` or `clock next`"
+            );
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Loads the config, printing every problem (and warnings) to stderr.
+fn load_config(path: &std::path::Path, now: DateTime<Utc>) -> Result<Config, ExitCode> {
+    match Config::load(path, now) {
+        Ok(config) => {
+            for warning in &config.warnings {
+                eprintln!("warning: {warning}");
+            }
+            Ok(config)
+        }
+        Err(config::Error::Invalid { file, errors }) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            let n = errors.len();
+            eprintln!("error: {file} has {n} error{}", if n == 1 { "" } else { "s" });
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+        Err(e @ config::Error::Read { .. }) => {
+            eprintln!(
+                "error: {e}: {}",
+                std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()
+            );
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+    }
+}
+
+/// Parses an RFC 3339 instant with any offset.
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 instant like 2026-03-08T07:00:00Z ({e})"))
+}

@@ -1,0 +1,130 @@
+//! clock.toml: parsed once, at load, into types later code can trust.
+//!
+//! [`Config::load`] returns every problem in the file at once, each located
+//! to the line and column and naming the job and field. See README.md for the
+//! format; this module is its reference implementation.
+
+mod error;
+mod names;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+pub use error::{Diagnostic, Error};
+pub use names::{JobName, QueueName};
+
+use crate::duration::Span;
+use crate::schedule::Schedule;
+
+/// Where `clock` and `worker` look for their config when `--config` and
+/// `CAMPANILE_CONFIG` are not given.
+pub const DEFAULT_PATH: &str = "clock.toml";
+
+/// Settings applied to a job that does not set them itself.
+pub mod defaults {
+    use crate::duration::Span;
+
+    pub const QUEUE: &str = "default";
+    pub const TIMEOUT: Span = Span::from_secs(30 * 60);
+    pub const RETRIES: u32 = 3;
+}
+
+/// What the clock does with ticks that fell due while no clock was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    /// Enqueue only the most recent missed tick.
+    #[default]
+    Latest,
+    /// Enqueue every missed tick, oldest first.
+    All,
+    /// Enqueue none; resume with the next tick.
+    None,
+}
+
+/// Whether a tick is enqueued while an earlier run of the job is still
+/// pending or running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlap {
+    /// Skip the tick (and record it as skipped).
+    #[default]
+    Skip,
+    /// Enqueue it anyway.
+    Allow,
+}
+
+/// A loaded, valid config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Jobs in name order, including disabled ones.
+    pub jobs: Vec<Job>,
+    /// Problems that do not stop the clock (a one-off `at` in the past).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// One `[jobs.NAME]` entry.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: JobName,
+    pub schedule: Schedule,
+    /// The zone the schedule is evaluated and shown in.
+    pub timezone: Tz,
+    pub queue: QueueName,
+    /// Run by the worker with `sh -c`.
+    pub command: String,
+    pub timeout: Span,
+    /// How many times a failed run is retried (so `retries + 1` attempts).
+    pub retries: u32,
+    pub catch_up: CatchUp,
+    /// Missed ticks older than this are not caught up; `None`: no limit.
+    pub catch_up_window: Option<Span>,
+    pub overlap: Overlap,
+    /// Each tick is enqueued up to this much later, to spread load.
+    pub jitter: Span,
+    /// Passed to the job as JSON; `null` when not set.
+    pub args: serde_json::Value,
+    /// Extra environment variables for the command.
+    pub env: BTreeMap<String, String>,
+    pub enabled: bool,
+    pub description: Option<String>,
+    /// 1-based line of the job's `[jobs.NAME]` header.
+    pub line: usize,
+}
+
+impl Config {
+    /// Reads and validates a config file. `now` decides which one-off jobs
+    /// are already in the past (a warning).
+    pub fn load(path: &Path, now: DateTime<Utc>) -> Result<Config, Error> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        Config::parse(&text, path, now)
+    }
+
+    /// Validates config text; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path, now: DateTime<Utc>) -> Result<Config, Error> {
+        let file = path.display().to_string();
+        let (jobs, errors, warnings) = validate::validate(text, &file, now);
+        if !errors.is_empty() {
+            return Err(Error::Invalid { file, errors });
+        }
+        Ok(Config { path: path.to_owned(), jobs, warnings })
+    }
+
+    /// The config path: `--config`, else `CAMPANILE_CONFIG`, else
+    /// `./clock.toml`.
+    pub fn resolve_path(flag: Option<PathBuf>) -> PathBuf {
+        flag.or_else(|| std::env::var_os("CAMPANILE_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+    }
+
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name.as_str() == name)
+    }
+}

@@ -1,0 +1,60 @@
+//! Names that end up in Redis keys and hash fields, restricted to characters
+//! that cannot break the key grammar (`:`, `{`, `}`, whitespace).
+
+use std::fmt;
+
+fn check(kind: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind} name {name:?} must be 1-128 characters of letters, digits, '-', '_' and '.', starting with a letter or digit"
+        ))
+    }
+}
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $ty:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $ty(String);
+
+        impl $ty {
+            pub fn new(name: &str) -> Result<Self, String> {
+                check($kind, name).map(|()| $ty(name.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A job's name: the `NAME` of `[jobs.NAME]`.
+    JobName,
+    "job"
+);
+name_type!(
+    /// A queue's name.
+    QueueName,
+    "queue"
+);

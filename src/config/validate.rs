@@ -1,0 +1,512 @@
+//! Walks the TOML document with its spans and turns it into [`Job`]s,
+//! collecting every problem rather than stopping at the first.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde_spanned::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::error::{Diagnostic, LineIndex};
+use super::{CatchUp, Job, JobName, Overlap, QueueName, defaults};
+use crate::cron::Cron;
+use crate::duration::Span;
+use crate::schedule::Schedule;
+
+const TOP_KEYS: &[&str] = &["defaults", "jobs"];
+const COMMON_KEYS: &[&str] =
+    &["timezone", "queue", "timeout", "retries", "catch_up", "catch_up_window", "overlap", "jitter"];
+const JOB_KEYS: &[&str] =
+    &["cron", "every", "offset", "at", "command", "args", "env", "enabled", "description"];
+const MAX_RETRIES: u32 = 100;
+
+struct Ctx<'a> {
+    file: &'a str,
+    index: LineIndex<'a>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn diagnostic(
+        &self,
+        span: &Range<usize>,
+        job: Option<&str>,
+        field: Option<&str>,
+        message: String,
+    ) -> Diagnostic {
+        let (line, column) = self.index.locate(span.start);
+        Diagnostic {
+            file: self.file.to_owned(),
+            line,
+            column,
+            job: job.map(str::to_owned),
+            field: field.map(str::to_owned),
+            message,
+        }
+    }
+
+    fn error(&mut self, span: &Range<usize>, job: Option<&str>, field: Option<&str>, message: String) {
+        let d = self.diagnostic(span, job, field, message);
+        self.errors.push(d);
+    }
+
+    fn warn(&mut self, span: &Range<usize>, job: Option<&str>, field: Option<&str>, message: String) {
+        let d = self.diagnostic(span, job, field, message);
+        self.warnings.push(d);
+    }
+
+    fn unknown_key(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'_, str>>,
+        job: Option<&str>,
+        known: &[&[&str]],
+    ) {
+        let name = key.get_ref().as_ref();
+        let all: Vec<&str> = known.iter().flat_map(|k| k.iter().copied()).collect();
+        let hint = match all.iter().find(|k| edit_distance(k, name) <= 2) {
+            Some(k) => format!(" (did you mean {k:?}?)"),
+            None => format!(" (expected one of: {})", all.join(", ")),
+        };
+        self.error(&key.span(), job, None, format!("unknown key {name:?}{hint}"));
+    }
+}
+
+/// The settings `[defaults]` and a job share; `None` where not set.
+#[derive(Debug, Clone, Default)]
+struct Common {
+    timezone: Option<Tz>,
+    queue: Option<QueueName>,
+    timeout: Option<Span>,
+    retries: Option<u32>,
+    catch_up: Option<CatchUp>,
+    catch_up_window: Option<Span>,
+    overlap: Option<Overlap>,
+    jitter: Option<Span>,
+}
+
+impl Common {
+    /// Sets `key` from `value`. `None` if `key` is not a common setting.
+    fn set(&mut self, key: &str, value: &DeValue<'_>) -> Option<Result<(), String>> {
+        Some(match key {
+            "timezone" => as_str(value).and_then(parse_zone).map(|v| self.timezone = Some(v)),
+            "queue" => as_str(value).and_then(QueueName::new).map(|v| self.queue = Some(v)),
+            "timeout" => positive_span(value).map(|v| self.timeout = Some(v)),
+            "retries" => as_int(value).and_then(parse_retries).map(|v| self.retries = Some(v)),
+            "catch_up" => as_str(value).and_then(parse_catch_up).map(|v| self.catch_up = Some(v)),
+            "catch_up_window" => positive_span(value).map(|v| self.catch_up_window = Some(v)),
+            "overlap" => as_str(value).and_then(parse_overlap).map(|v| self.overlap = Some(v)),
+            "jitter" => as_span(value).map(|v| self.jitter = Some(v)),
+            _ => return None,
+        })
+    }
+
+    /// `self` where set, else `defaults`.
+    fn or(self, defaults: &Common) -> Common {
+        Common {
+            timezone: self.timezone.or(defaults.timezone),
+            queue: self.queue.or_else(|| defaults.queue.clone()),
+            timeout: self.timeout.or(defaults.timeout),
+            retries: self.retries.or(defaults.retries),
+            catch_up: self.catch_up.or(defaults.catch_up),
+            catch_up_window: self.catch_up_window.or(defaults.catch_up_window),
+            overlap: self.overlap.or(defaults.overlap),
+            jitter: self.jitter.or(defaults.jitter),
+        }
+    }
+}
+
+pub(super) fn validate(
+    text: &str,
+    file: &str,
+    now: DateTime<Utc>,
+) -> (Vec<Job>, Vec<Diagnostic>, Vec<Diagnostic>) {
+    let mut ctx = Ctx { file, index: LineIndex::new(text), errors: Vec::new(), warnings: Vec::new() };
+    let (root, parse_errors) = DeTable::parse_recoverable(text);
+    for e in &parse_errors {
+        let span = e.span().unwrap_or(0..0);
+        let mut message = format!("invalid TOML: {}", e.message().trim());
+        if let Some(key) = text.get(span.clone()).filter(|k| message.ends_with("duplicate key") && k.len() < 80) {
+            message.push_str(&format!(" {:?}", key.trim()));
+        }
+        ctx.error(&span, None, None, message);
+    }
+    let mut jobs = Vec::new();
+    if parse_errors.is_empty() {
+        jobs = validate_root(&mut ctx, root.get_ref(), now);
+    }
+    let by_position = |d: &Diagnostic| (d.line, d.column);
+    ctx.errors.sort_by_key(by_position);
+    ctx.warnings.sort_by_key(by_position);
+    (jobs, ctx.errors, ctx.warnings)
+}
+
+fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> Vec<Job> {
+    let mut common = Common::default();
+    for (key, value) in root {
+        if key.get_ref() == "defaults" {
+            let Some(table) = table_of(ctx, value, None, "defaults") else { continue };
+            for (k, v) in table {
+                match common.set(k.get_ref(), v.get_ref()) {
+                    Some(Ok(())) => {}
+                    Some(Err(message)) => {
+                        ctx.error(&v.span(), None, Some(&format!("defaults.{}", k.get_ref())), message)
+                    }
+                    None => ctx.unknown_key(k, None, &[COMMON_KEYS]),
+                }
+            }
+        } else if key.get_ref() != "jobs" {
+            ctx.unknown_key(key, None, &[TOP_KEYS]);
+        }
+    }
+    let mut jobs = Vec::new();
+    let Some(value) = root.get("jobs") else {
+        ctx.warn(&(0..0), None, None, "no jobs defined (add a [jobs.NAME] table)".into());
+        return jobs;
+    };
+    let Some(table) = table_of(ctx, value, None, "jobs") else { return jobs };
+    for (name, value) in table {
+        if let Some(job) = validate_job(ctx, name, value, &common, now) {
+            jobs.push(job);
+        }
+    }
+    jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    jobs
+}
+
+fn table_of<'a, 'i>(
+    ctx: &mut Ctx<'_>,
+    value: &'a Spanned<DeValue<'i>>,
+    job: Option<&str>,
+    what: &str,
+) -> Option<&'a DeTable<'i>> {
+    let table = value.get_ref().as_table();
+    if table.is_none() {
+        let found = value.get_ref().type_str();
+        ctx.error(&value.span(), job, None, format!("{what} must be a table, found {found}"));
+    }
+    table
+}
+
+/// The schedule keys as written, before the job's zone is known.
+enum RawSchedule {
+    Cron(Cron),
+    Every(Span),
+    At(RawInstant),
+}
+
+enum RawInstant {
+    Utc(DateTime<Utc>),
+    Local(NaiveDateTime),
+}
+
+fn validate_job(
+    ctx: &mut Ctx<'_>,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    value: &Spanned<DeValue<'_>>,
+    defaults_: &Common,
+    now: DateTime<Utc>,
+) -> Option<Job> {
+    let raw_name = key.get_ref().as_ref();
+    let job = Some(raw_name);
+    let name = JobName::new(raw_name).map_err(|m| ctx.error(&key.span(), job, None, m)).ok();
+    let table = table_of(ctx, value, job, "a job")?;
+    let errors_before = ctx.errors.len();
+
+    let mut common = Common::default();
+    let mut schedules: Vec<(&str, Range<usize>, RawSchedule)> = Vec::new();
+    let mut offset: Option<(Span, Range<usize>)> = None;
+    let mut command = None;
+    let mut args = serde_json::Value::Null;
+    let mut env = BTreeMap::new();
+    let mut enabled = true;
+    let mut description = None;
+
+    for (k, v) in table {
+        let field = k.get_ref().as_ref();
+        let span = v.span();
+        let value = v.get_ref();
+        let result = match field {
+            "cron" => as_str(value)
+                .and_then(|s| Cron::parse(s).map_err(|e| e.to_string()))
+                .map(|c| schedules.push(("cron", span.clone(), RawSchedule::Cron(c)))),
+            "every" => {
+                positive_span(value).map(|p| schedules.push(("every", span.clone(), RawSchedule::Every(p))))
+            }
+            "at" => parse_at(value).map(|at| schedules.push(("at", span.clone(), RawSchedule::At(at)))),
+            "offset" => as_span(value).map(|o| offset = Some((o, span.clone()))),
+            "command" => as_str(value).and_then(non_empty).map(|c| command = Some(c.to_owned())),
+            "args" => to_json(value).map(|a| args = a),
+            "env" => parse_env(value).map(|e| env = e),
+            "enabled" => as_bool(value).map(|b| enabled = b),
+            "description" => as_str(value).map(|d| description = Some(d.to_owned())),
+            _ => match common.set(field, value) {
+                Some(result) => result,
+                None => {
+                    ctx.unknown_key(k, job, &[JOB_KEYS, COMMON_KEYS]);
+                    Ok(())
+                }
+            },
+        };
+        if let Err(message) = result {
+            ctx.error(&span, job, Some(field), message);
+        }
+    }
+
+    let settings = common.or(defaults_);
+    let timezone = settings.timezone.unwrap_or(Tz::UTC);
+    if command.is_none() && !table.contains_key("command") {
+        ctx.error(&key.span(), job, Some("command"), "missing: every job needs a command to run".into());
+    }
+    let schedule = match schedules.as_slice() {
+        [] if !table.keys().any(|k| matches!(k.get_ref().as_ref(), "cron" | "every" | "at")) => {
+            ctx.error(&key.span(), job, None, "no schedule: set exactly one of cron, every or at".into());
+            None
+        }
+        [] => None,
+        [(_, span, raw)] => resolve_schedule(ctx, job, span, raw, timezone, offset.as_ref(), now),
+        [(first, ..), rest @ ..] => {
+            for (field, span, _) in rest {
+                let msg =
+                    format!("a job has exactly one of cron, every or at, and this one also has {first}");
+                ctx.error(span, job, Some(field), msg);
+            }
+            None
+        }
+    };
+    if let (Some(Schedule::Every { period, .. }), Some(jitter)) = (&schedule, settings.jitter)
+        && jitter >= *period
+    {
+        let span = table.get("jitter").map_or(key.span(), |v| v.span());
+        let msg = format!("jitter {jitter} must be shorter than the interval {period}");
+        ctx.error(&span, job, Some("jitter"), msg);
+    }
+    if ctx.errors.len() > errors_before {
+        return None;
+    }
+    Some(Job {
+        name: name?,
+        schedule: schedule?,
+        timezone,
+        queue: settings
+            .queue
+            .unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid default queue")),
+        command: command?,
+        timeout: settings.timeout.unwrap_or(defaults::TIMEOUT),
+        retries: settings.retries.unwrap_or(defaults::RETRIES),
+        catch_up: settings.catch_up.unwrap_or_default(),
+        catch_up_window: settings.catch_up_window,
+        overlap: settings.overlap.unwrap_or_default(),
+        jitter: settings.jitter.unwrap_or(Span::ZERO),
+        args,
+        env,
+        enabled,
+        description,
+        line: ctx.index.locate(key.span().start).0,
+    })
+}
+
+fn resolve_schedule(
+    ctx: &mut Ctx<'_>,
+    job: Option<&str>,
+    span: &Range<usize>,
+    raw: &RawSchedule,
+    tz: Tz,
+    offset: Option<&(Span, Range<usize>)>,
+    now: DateTime<Utc>,
+) -> Option<Schedule> {
+    if let (Some((_, offset_span)), RawSchedule::Cron(_) | RawSchedule::At(_)) = (offset, raw) {
+        ctx.error(offset_span, job, Some("offset"), "offset applies only to every".into());
+        return None;
+    }
+    match raw {
+        RawSchedule::Cron(cron) => Some(Schedule::Cron { cron: cron.clone(), tz }),
+        RawSchedule::Every(period) => {
+            let offset_value = offset.map_or(Span::ZERO, |(o, _)| *o);
+            if offset_value >= *period {
+                let offset_span = offset.map_or(span.clone(), |(_, s)| s.clone());
+                ctx.error(
+                    &offset_span,
+                    job,
+                    Some("offset"),
+                    format!("offset {offset_value} must be shorter than the interval {period}"),
+                );
+                return None;
+            }
+            Some(Schedule::Every { period: *period, offset: offset_value })
+        }
+        RawSchedule::At(at) => {
+            let at = match at {
+                RawInstant::Utc(at) => *at,
+                RawInstant::Local(local) => match tz.from_local_datetime(local) {
+                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+                    LocalResult::None => {
+                        let msg =
+                            format!("{local} does not exist in {tz} (skipped by a daylight-saving change)");
+                        ctx.error(span, job, Some("at"), msg);
+                        return None;
+                    }
+                },
+            };
+            if at <= now {
+                let msg =
+                    format!("{} is in the past, so this job will not run", at.format("%Y-%m-%dT%H:%M:%SZ"));
+                ctx.warn(span, job, Some("at"), msg);
+            }
+            Some(Schedule::At(at))
+        }
+    }
+}
+
+fn as_str<'a>(value: &'a DeValue<'_>) -> Result<&'a str, String> {
+    value.as_str().ok_or_else(|| format!("expected a string, found {}", value.type_str()))
+}
+
+fn as_bool(value: &DeValue<'_>) -> Result<bool, String> {
+    value.as_bool().ok_or_else(|| format!("expected true or false, found {}", value.type_str()))
+}
+
+fn as_int(value: &DeValue<'_>) -> Result<i64, String> {
+    let int = value.as_integer().ok_or_else(|| format!("expected an integer, found {}", value.type_str()))?;
+    i64::from_str_radix(int.as_str(), int.radix()).map_err(|_| format!("{int} is too large"))
+}
+
+fn as_span(value: &DeValue<'_>) -> Result<Span, String> {
+    as_str(value).and_then(Span::parse)
+}
+
+fn positive_span(value: &DeValue<'_>) -> Result<Span, String> {
+    let span = as_span(value)?;
+    if span == Span::ZERO {
+        return Err("must be longer than 0s".into());
+    }
+    Ok(span)
+}
+
+fn non_empty(s: &str) -> Result<&str, String> {
+    if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s) }
+}
+
+fn parse_zone(name: &str) -> Result<Tz, String> {
+    if let Ok(tz) = name.parse::<Tz>() {
+        return Ok(tz);
+    }
+    let folded = |s: &str| s.to_ascii_lowercase().replace([' ', '-'], "_");
+    let hint = chrono_tz::TZ_VARIANTS
+        .iter()
+        .find(|tz| folded(tz.name()) == folded(name))
+        .map(|tz| format!(" (did you mean {:?}?)", tz.name()))
+        .unwrap_or_else(|| " (expected an IANA name such as \"Europe/London\")".into());
+    Err(format!("unknown time zone {name:?}{hint}"))
+}
+
+fn parse_retries(n: i64) -> Result<u32, String> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_RETRIES)
+        .ok_or_else(|| format!("{n} is out of range 0-{MAX_RETRIES}"))
+}
+
+fn parse_catch_up(s: &str) -> Result<CatchUp, String> {
+    match s {
+        "latest" => Ok(CatchUp::Latest),
+        "all" => Ok(CatchUp::All),
+        "none" => Ok(CatchUp::None),
+        _ => Err(format!("{s:?} is not one of \"latest\", \"all\", \"none\"")),
+    }
+}
+
+fn parse_overlap(s: &str) -> Result<Overlap, String> {
+    match s {
+        "skip" => Ok(Overlap::Skip),
+        "allow" => Ok(Overlap::Allow),
+        _ => Err(format!("{s:?} is not one of \"skip\", \"allow\"")),
+    }
+}
+
+/// `at` as an RFC 3339 instant, or a local date-time in the job's zone;
+/// either as a TOML string or a TOML date-time.
+fn parse_at(value: &DeValue<'_>) -> Result<RawInstant, String> {
+    let text = match value {
+        DeValue::String(s) => s.to_string(),
+        DeValue::Datetime(dt) => dt.to_string(),
+        other => return Err(format!("expected a date-time, found {}", other.type_str())),
+    };
+    if let Ok(at) = DateTime::parse_from_rfc3339(&text) {
+        return Ok(RawInstant::Utc(at.with_timezone(&Utc)));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(&text, format) {
+            return Ok(RawInstant::Local(local));
+        }
+    }
+    Err(format!(
+        "{text:?} is not a date-time (expected RFC 3339 like \"2026-12-01T09:00:00+01:00\", or a local \"2026-12-01T09:00:00\" in the job's timezone)"
+    ))
+}
+
+fn parse_env(value: &DeValue<'_>) -> Result<BTreeMap<String, String>, String> {
+    let table =
+        value.as_table().ok_or_else(|| format!("expected a table of strings, found {}", value.type_str()))?;
+    let mut env = BTreeMap::new();
+    for (k, v) in table {
+        let name = k.get_ref().as_ref();
+        let valid = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(format!("{name:?} is not a valid environment variable name"));
+        }
+        let value = v
+            .get_ref()
+            .as_str()
+            .ok_or_else(|| format!("{name}: expected a string, found {}", v.get_ref().type_str()))?;
+        env.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(env)
+}
+
+/// Any TOML value as JSON; date-times become RFC 3339 strings.
+fn to_json(value: &DeValue<'_>) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match value {
+        DeValue::String(s) => Value::String(s.to_string()),
+        DeValue::Integer(i) => {
+            let n = i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| format!("{i} is too large"))?;
+            Value::from(n)
+        }
+        DeValue::Float(f) => {
+            let n: f64 = f.as_str().replace('_', "").parse().map_err(|_| format!("{f} is not a number"))?;
+            serde_json::Number::from_f64(n)
+                .map(Value::Number)
+                .ok_or_else(|| format!("{f} cannot be represented in JSON"))?
+        }
+        DeValue::Boolean(b) => Value::Bool(*b),
+        DeValue::Datetime(dt) => Value::String(dt.to_string()),
+        DeValue::Array(items) => {
+            Value::Array(items.iter().map(|v| to_json(v.get_ref())).collect::<Result<_, _>>()?)
+        }
+        DeValue::Table(table) => Value::Object(
+            table
+                .iter()
+                .map(|(k, v)| Ok((k.get_ref().to_string(), to_json(v.get_ref())?)))
+                .collect::<Result<_, String>>()?,
+        ),
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + usize::from(ca != *cb));
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}

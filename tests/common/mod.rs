@@ -1,0 +1,130 @@
+//! Test harness: a private `redis-server` per test, on a free port with its
+//! own temp dir, stopped when the handle drops. Tests never share a server,
+//! so they run in parallel without seeing each other's keys, and never touch
+//! a Redis the machine already runs.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::ErrorKind;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const INSTALL_HINT: &str = "redis-server was not found on PATH; the tests need a real one. \
+     Install it (Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`) and re-run.";
+
+/// A running private redis-server.
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts a server and waits until it answers PING. Panics with an
+    /// install hint when `redis-server` is missing.
+    pub fn start() -> RedisServer {
+        Self::start_program("redis-server")
+    }
+
+    /// [`RedisServer::start`] with an explicit server binary.
+    pub fn start_program(program: &str) -> RedisServer {
+        let mut last_error = String::new();
+        // A free port can be taken between choosing it and the server binding
+        // it; try a few.
+        for _ in 0..5 {
+            match Self::try_start(program) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start redis-server: {last_error}");
+    }
+
+    fn try_start(program: &str) -> Result<RedisServer, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let port = free_port();
+        let child = Command::new(program)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--logfile")
+            .arg(dir.path().join("redis.log"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let child = match child {
+            Ok(child) => child,
+            Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+            Err(e) => return Err(format!("spawning redis-server: {e}")),
+        };
+        let mut server = RedisServer { child, port, dir };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    /// Waits for the server to accept a PING, or to exit (port taken).
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+                return Err(format!("redis-server exited with {status}: {log}"));
+            }
+            if self.ping().is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err("redis-server did not answer PING within 10s".into())
+    }
+
+    fn ping(&self) -> redis::RedisResult<String> {
+        let mut con = self.client().get_connection_with_timeout(Duration::from_millis(200))?;
+        redis::cmd("PING").query(&mut con)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).expect("valid redis url")
+    }
+
+    /// A synchronous connection, for assertions.
+    pub fn connection(&self) -> redis::Connection {
+        self.client().get_connection().expect("connect to test redis-server")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Path of a binary this package builds.
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "clock" => PathBuf::from(env!("CARGO_BIN_EXE_clock")),
+        "worker" => PathBuf::from(env!("CARGO_BIN_EXE_worker")),
+        other => panic!("unknown binary {other}"),
+    }
+}

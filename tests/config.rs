@@ -1,0 +1,302 @@
+//! clock.toml is a public contract: these tests pin what it accepts, the
+//! typed values it yields, and every error message.
+
+use std::path::Path;
+
+use campanile::config::{CatchUp, Config, Error, Overlap};
+use campanile::duration::Span;
+use campanile::schedule::Schedule;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T12:00:00Z".parse().unwrap()
+}
+
+fn parse(text: &str) -> Result<Config, Error> {
+    Config::parse(text, Path::new("clock.toml"), now())
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match parse(text) {
+        Ok(_) => panic!("expected errors"),
+        Err(Error::Invalid { errors, .. }) => errors.iter().map(ToString::to_string).collect(),
+        Err(e) => panic!("unexpected {e}"),
+    }
+}
+
+#[test]
+fn example_config_in_the_repo_is_valid() {
+    let config = Config::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/clock.toml")), now()).unwrap();
+    let names: Vec<_> = config.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["heartbeat", "nightly-report", "poll-api"]);
+    assert!(config.warnings.is_empty());
+}
+
+#[test]
+fn every_key_parses_into_typed_values() {
+    let config = parse(
+        r#"
+[defaults]
+timezone = "Europe/London"
+queue = "reports"
+timeout = "5m"
+retries = 5
+catch_up = "all"
+catch_up_window = "6h"
+overlap = "allow"
+jitter = "10s"
+
+[jobs.full]
+cron = "0 3 * * *"
+timezone = "America/New_York"
+queue = "critical"
+command = "bin/report --nightly"
+timeout = "1h30m"
+retries = 0
+catch_up = "none"
+catch_up_window = "1d"
+overlap = "skip"
+jitter = "30s"
+args = { format = "pdf", ids = [1, 2], ratio = 0.5, ok = true, when = 2026-01-01T00:00:00Z }
+env = { REPORT_MODE = "full" }
+enabled = false
+description = "the nightly report"
+
+[jobs.inherits]
+every = "1h"
+offset = "15m"
+command = "bin/poll"
+"#,
+    )
+    .unwrap();
+    let full = config.job("full").unwrap();
+    assert_eq!(full.schedule.to_string(), r#"cron "0 3 * * *""#);
+    assert_eq!(full.timezone, chrono_tz::America::New_York);
+    assert_eq!(full.queue.as_str(), "critical");
+    assert_eq!(full.command, "bin/report --nightly");
+    assert_eq!(full.timeout, Span::from_secs(5400));
+    assert_eq!(full.retries, 0);
+    assert_eq!(full.catch_up, CatchUp::None);
+    assert_eq!(full.catch_up_window, Some(Span::from_secs(86_400)));
+    assert_eq!(full.overlap, Overlap::Skip);
+    assert_eq!(full.jitter, Span::from_secs(30));
+    assert_eq!(
+        full.args,
+        json!({"format": "pdf", "ids": [1, 2], "ratio": 0.5, "ok": true, "when": "2026-01-01T00:00:00Z"})
+    );
+    assert_eq!(full.env.get("REPORT_MODE").map(String::as_str), Some("full"));
+    assert!(!full.enabled);
+    assert_eq!(full.description.as_deref(), Some("the nightly report"));
+    assert_eq!(full.line, 12);
+
+    let inherits = config.job("inherits").unwrap();
+    assert_eq!(inherits.schedule, Schedule::Every { period: Span::from_secs(3600), offset: Span::from_secs(900) });
+    assert_eq!(inherits.timezone, chrono_tz::Europe::London);
+    assert_eq!(inherits.queue.as_str(), "reports");
+    assert_eq!(inherits.timeout, Span::from_secs(300));
+    assert_eq!(inherits.retries, 5);
+    assert_eq!(inherits.catch_up, CatchUp::All);
+    assert_eq!(inherits.catch_up_window, Some(Span::from_secs(6 * 3600)));
+    assert_eq!(inherits.overlap, Overlap::Allow);
+    assert_eq!(inherits.jitter, Span::from_secs(10));
+    assert_eq!(inherits.args, serde_json::Value::Null);
+    assert!(inherits.enabled);
+}
+
+#[test]
+fn documented_defaults_apply_without_a_defaults_table() {
+    let config = parse("[jobs.a]\nevery = \"1m\"\ncommand = \"x\"\n").unwrap();
+    let job = config.job("a").unwrap();
+    assert_eq!(job.timezone, chrono_tz::UTC);
+    assert_eq!(job.queue.as_str(), "default");
+    assert_eq!(job.timeout, Span::from_secs(1800));
+    assert_eq!(job.retries, 3);
+    assert_eq!(job.catch_up, CatchUp::Latest);
+    assert_eq!(job.catch_up_window, None);
+    assert_eq!(job.overlap, Overlap::Skip);
+    assert_eq!(job.jitter, Span::ZERO);
+    assert!(job.enabled);
+}
+
+#[test]
+fn reports_every_error_at_once_with_line_column_job_and_field() {
+    let text = r#"[defaults]
+timezone = "Europe/Lodnon"
+colour = "blue"
+
+[jobs.nightly-report]
+cron = "61 3 * * *"
+command = "bin/report"
+timout = "10m"
+
+[jobs.poll]
+every = "0s"
+command = "bin/poll"
+retries = -1
+
+[jobs.both]
+cron = "@daily"
+every = "5m"
+command = "x"
+
+[jobs.nothing]
+command = "x"
+
+[jobs.nocmd]
+every = "1m"
+
+[jobs.zone]
+cron = "0 9 * * *"
+timezone = "america/new_york"
+command = "x"
+catch_up = "some"
+overlap = true
+
+[jobs."bad name"]
+every = "1m"
+command = "x"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            r#"clock.toml:2:12: field "defaults.timezone": unknown time zone "Europe/Lodnon" (expected an IANA name such as "Europe/London")"#,
+            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, catch_up, catch_up_window, overlap, jitter)"#,
+            r#"clock.toml:6:8: job "nightly-report": field "cron": minute: 61 is out of range 0-59"#,
+            r#"clock.toml:8:1: job "nightly-report": unknown key "timout" (did you mean "timeout"?)"#,
+            r#"clock.toml:11:9: job "poll": field "every": must be longer than 0s"#,
+            r#"clock.toml:13:11: job "poll": field "retries": -1 is out of range 0-100"#,
+            r#"clock.toml:17:9: job "both": field "every": a job has exactly one of cron, every or at, and this one also has cron"#,
+            r#"clock.toml:20:7: job "nothing": no schedule: set exactly one of cron, every or at"#,
+            r#"clock.toml:23:7: job "nocmd": field "command": missing: every job needs a command to run"#,
+            r#"clock.toml:28:12: job "zone": field "timezone": unknown time zone "america/new_york" (did you mean "America/New_York"?)"#,
+            r#"clock.toml:30:12: job "zone": field "catch_up": "some" is not one of "latest", "all", "none""#,
+            r#"clock.toml:31:11: job "zone": field "overlap": expected a string, found boolean"#,
+            r#"clock.toml:33:7: job "bad name": job name "bad name" must be 1-128 characters of letters, digits, '-', '_' and '.', starting with a letter or digit"#,
+        ]
+    );
+}
+
+#[test]
+fn duplicate_job_names_and_keys_are_rejected() {
+    assert_eq!(
+        errors("[jobs.a]\ncommand = \"x\"\n[jobs.a]\nevery = \"1m\"\n"),
+        [r#"clock.toml:3:7: invalid TOML: duplicate key "a""#]
+    );
+    assert_eq!(
+        errors("[jobs.a]\ncron = \"0 0 * * *\"\ncron = \"1 1 * * *\"\ncommand = \"x\"\n"),
+        [r#"clock.toml:3:1: invalid TOML: duplicate key "cron""#]
+    );
+}
+
+#[test]
+fn value_errors_name_the_field_and_what_was_expected() {
+    let cases = [
+        ("cron = \"0 25 * * *\"", r#"field "cron": hour: 25 is out of range 0-23"#),
+        ("cron = \"*/0 * * * *\"", r#"field "cron": minute: step must be at least 1"#),
+        ("cron = \"0 0 30 2 *\"", r#"field "cron": day-of-month: no day of the chosen months matches"#),
+        ("cron = 5", r#"field "cron": expected a string, found integer"#),
+        ("every = \"5 minutes\"", r#"field "every": "5 minutes" is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)"#),
+        ("every = \"-5m\"", r#"field "every": "-5m" is not a duration"#),
+        ("at = \"tomorrow\"", r#"field "at": "tomorrow" is not a date-time"#),
+        ("every = \"1m\"\ntimeout = \"0s\"", r#"field "timeout": must be longer than 0s"#),
+        ("every = \"1m\"\nretries = 101", r#"field "retries": 101 is out of range 0-100"#),
+        ("every = \"1m\"\nqueue = \"a:b\"", r#"field "queue": queue name "a:b" must be"#),
+        ("every = \"1m\"\nenabled = \"yes\"", r#"field "enabled": expected true or false, found string"#),
+        ("every = \"1m\"\njitter = \"1m\"", r#"field "jitter": jitter 1m must be shorter than the interval 1m"#),
+        ("every = \"1h\"\noffset = \"1h\"", r#"field "offset": offset 1h must be shorter than the interval 1h"#),
+        ("cron = \"@daily\"\noffset = \"1m\"", r#"field "offset": offset applies only to every"#),
+        ("every = \"1m\"\nenv = { \"1BAD\" = \"x\" }", r#"field "env": "1BAD" is not a valid environment variable name"#),
+        ("every = \"1m\"\nargs = { x = nan }", r#"field "args": nan cannot be represented in JSON"#),
+        ("every = \"1m\"\nfrequency = 1", r#"unknown key "frequency""#),
+    ];
+    for (body, want) in cases {
+        let text = format!("[jobs.j]\ncommand = \"x\"\n{body}\n");
+        let got = errors(&text);
+        assert_eq!(got.len(), 1, "{body}: {got:?}");
+        assert!(got[0].contains(want), "{body}:\n got: {}\nwant: {want}", got[0]);
+        assert!(got[0].starts_with("clock.toml:3:") || got[0].starts_with("clock.toml:4:"), "{}", got[0]);
+    }
+}
+
+#[test]
+fn empty_command_is_rejected() {
+    assert_eq!(
+        errors("[jobs.j]\nevery = \"1m\"\ncommand = \"  \"\n"),
+        [r#"clock.toml:3:11: job "j": field "command": must not be empty"#]
+    );
+}
+
+#[test]
+fn one_off_in_the_past_is_a_warning_not_an_error() {
+    let config = parse("[jobs.launch]\nat = \"2020-01-01T00:00:00Z\"\ncommand = \"x\"\n").unwrap();
+    let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [r#"clock.toml:2:6: job "launch": field "at": 2020-01-01T00:00:00Z is in the past, so this job will not run"#]
+    );
+}
+
+#[test]
+fn one_off_accepts_offsets_toml_datetimes_and_local_times_in_the_job_zone() {
+    let config = parse(
+        r#"
+[jobs.offset]
+at = "2026-12-01T09:00:00+01:00"
+command = "x"
+[jobs.toml-datetime]
+at = 2026-12-01T09:00:00+01:00
+command = "x"
+[jobs.local]
+at = "2026-12-01T09:00:00"
+timezone = "America/New_York"
+command = "x"
+"#,
+    )
+    .unwrap();
+    let at = |name: &str| match config.job(name).unwrap().schedule {
+        Schedule::At(t) => t,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(at("offset"), "2026-12-01T08:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(at("toml-datetime"), at("offset"));
+    assert_eq!(at("local"), "2026-12-01T14:00:00Z".parse::<DateTime<Utc>>().unwrap());
+}
+
+#[test]
+fn local_one_off_inside_a_dst_gap_is_an_error() {
+    let got = errors("[jobs.j]\nat = \"2026-03-08T02:30:00\"\ntimezone = \"America/New_York\"\ncommand = \"x\"\n");
+    assert_eq!(
+        got,
+        [
+            r#"clock.toml:2:6: job "j": field "at": 2026-03-08 02:30:00 does not exist in America/New_York (skipped by a daylight-saving change)"#
+        ]
+    );
+}
+
+#[test]
+fn top_level_unknown_keys_and_wrong_types_are_rejected() {
+    assert_eq!(
+        errors("job = 1\n"),
+        [r#"clock.toml:1:1: unknown key "job" (did you mean "jobs"?)"#]
+    );
+    assert_eq!(errors("jobs = 1\n"), [r#"clock.toml:1:8: jobs must be a table, found integer"#]);
+    assert_eq!(
+        errors("[jobs]\na = 1\n"),
+        [r#"clock.toml:2:5: job "a": a job must be a table, found integer"#]
+    );
+}
+
+#[test]
+fn no_jobs_is_valid_with_a_warning() {
+    let config = parse("").unwrap();
+    assert!(config.jobs.is_empty());
+    assert_eq!(config.warnings[0].message, "no jobs defined (add a [jobs.NAME] table)");
+}
+
+#[test]
+fn unreadable_file_is_a_read_error() {
+    let err = Config::load(Path::new("/nonexistent/clock.toml"), now()).unwrap_err();
+    assert!(matches!(err, Error::Read { .. }));
+    assert_eq!(err.to_string(), "cannot read /nonexistent/clock.toml");
+}
