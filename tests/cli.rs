@@ -24,23 +24,43 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn next_json_is_an_array_of_utc_instants_and_nothing_else() {
     let out = clock(&[
-        "next", "--cron", "30 2 * * *", "--tz", "America/New_York", "--after", "2026-03-07T12:00:00Z", "--count",
-        "3", "--json",
+        "next",
+        "--cron",
+        "30 2 * * *",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-03-07T12:00:00Z",
+        "--count",
+        "3",
+        "--json",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "[\"2026-03-08T07:00:00Z\",\"2026-03-09T06:30:00Z\",\"2026-03-10T06:30:00Z\"]\n");
+    assert_eq!(
+        stdout(&out),
+        "[\"2026-03-08T07:00:00Z\",\"2026-03-09T06:30:00Z\",\"2026-03-10T06:30:00Z\"]\n"
+    );
 }
 
 #[test]
 fn next_accepts_any_offset_in_after_and_lists_strictly_later_ticks() {
-    let out = clock(&["next", "--cron", "0 * * * *", "--after", "2026-01-01T01:00:00+01:00", "-n", "2", "--json"]);
+    let out =
+        clock(&["next", "--cron", "0 * * * *", "--after", "2026-01-01T01:00:00+01:00", "-n", "2", "--json"]);
     assert_eq!(stdout(&out), "[\"2026-01-01T01:00:00Z\",\"2026-01-01T02:00:00Z\"]\n");
 }
 
 #[test]
 fn next_human_output_shows_utc_and_local_wall_time() {
     let out = clock(&[
-        "next", "--cron", "*/30 * * * *", "--tz", "America/New_York", "--after", "2026-11-01T05:10:00Z", "-n", "3",
+        "next",
+        "--cron",
+        "*/30 * * * *",
+        "--tz",
+        "America/New_York",
+        "--after",
+        "2026-11-01T05:10:00Z",
+        "-n",
+        "3",
     ]);
     assert_eq!(
         stdout(&out),
@@ -54,7 +74,18 @@ fn next_human_output_shows_utc_and_local_wall_time() {
 fn next_every_is_anchored_on_the_epoch() {
     let out = clock(&["next", "--every", "1h30m", "--after", "2026-11-23T10:00:00Z", "-n", "2", "--json"]);
     assert_eq!(stdout(&out), "[\"2026-11-23T10:30:00Z\",\"2026-11-23T12:00:00Z\"]\n");
-    let out = clock(&["next", "--every", "1h", "--offset", "15m", "--after", "2026-11-23T10:00:00Z", "-n", "1", "--json"]);
+    let out = clock(&[
+        "next",
+        "--every",
+        "1h",
+        "--offset",
+        "15m",
+        "--after",
+        "2026-11-23T10:00:00Z",
+        "-n",
+        "1",
+        "--json",
+    ]);
     assert_eq!(stdout(&out), "[\"2026-11-23T10:15:00Z\"]\n");
 }
 
@@ -78,8 +109,17 @@ fn bad_zone_or_instant_is_a_usage_error() {
 
 #[test]
 fn next_for_configured_jobs() {
-    let out =
-        clock(&["next", "--config", EXAMPLE, "--job", "nightly-report", "--after", "2026-03-07T00:00:00Z", "-n", "2"]);
+    let out = clock(&[
+        "next",
+        "--config",
+        EXAMPLE,
+        "--job",
+        "nightly-report",
+        "--after",
+        "2026-03-07T00:00:00Z",
+        "-n",
+        "2",
+    ]);
     assert_eq!(
         stdout(&out),
         "2026-03-07T08:00:00Z  2026-03-07 03:00:00 -05:00 EST\n2026-03-08T07:00:00Z  2026-03-08 03:00:00 -04:00 EDT\n"
@@ -150,7 +190,8 @@ fn check_reports_all_errors_exits_2_and_never_touches_redis() {
     let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clock.toml");
-    std::fs::write(&path, "[jobs.a]\ncron = \"61 * * * *\"\ncommand = \"x\"\n[jobs.b]\nevery = \"5x\"\n").unwrap();
+    std::fs::write(&path, "[jobs.a]\ncron = \"61 * * * *\"\ncommand = \"x\"\n[jobs.b]\nevery = \"5x\"\n")
+        .unwrap();
     let connections_before = connections_received(&redis);
     let out = Command::new(bin("clock"))
         .args(["check", "--config"])

@@ -91,7 +91,10 @@ command = "bin/poll"
     assert_eq!(full.line, 12);
 
     let inherits = config.job("inherits").unwrap();
-    assert_eq!(inherits.schedule, Schedule::Every { period: Span::from_secs(3600), offset: Span::from_secs(900) });
+    assert_eq!(
+        inherits.schedule,
+        Schedule::Every { period: Span::from_secs(3600), offset: Span::from_secs(900) }
+    );
     assert_eq!(inherits.timezone, chrono_tz::Europe::London);
     assert_eq!(inherits.queue.as_str(), "reports");
     assert_eq!(inherits.timeout, Span::from_secs(300));
@@ -196,17 +199,29 @@ fn value_errors_name_the_field_and_what_was_expected() {
         ("cron = \"*/0 * * * *\"", r#"field "cron": minute: step must be at least 1"#),
         ("cron = \"0 0 30 2 *\"", r#"field "cron": day-of-month: no day of the chosen months matches"#),
         ("cron = 5", r#"field "cron": expected a string, found integer"#),
-        ("every = \"5 minutes\"", r#"field "every": "5 minutes" is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)"#),
+        (
+            "every = \"5 minutes\"",
+            r#"field "every": "5 minutes" is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)"#,
+        ),
         ("every = \"-5m\"", r#"field "every": "-5m" is not a duration"#),
         ("at = \"tomorrow\"", r#"field "at": "tomorrow" is not a date-time"#),
         ("every = \"1m\"\ntimeout = \"0s\"", r#"field "timeout": must be longer than 0s"#),
         ("every = \"1m\"\nretries = 101", r#"field "retries": 101 is out of range 0-100"#),
         ("every = \"1m\"\nqueue = \"a:b\"", r#"field "queue": queue name "a:b" must be"#),
         ("every = \"1m\"\nenabled = \"yes\"", r#"field "enabled": expected true or false, found string"#),
-        ("every = \"1m\"\njitter = \"1m\"", r#"field "jitter": jitter 1m must be shorter than the interval 1m"#),
-        ("every = \"1h\"\noffset = \"1h\"", r#"field "offset": offset 1h must be shorter than the interval 1h"#),
+        (
+            "every = \"1m\"\njitter = \"1m\"",
+            r#"field "jitter": jitter 1m must be shorter than the interval 1m"#,
+        ),
+        (
+            "every = \"1h\"\noffset = \"1h\"",
+            r#"field "offset": offset 1h must be shorter than the interval 1h"#,
+        ),
         ("cron = \"@daily\"\noffset = \"1m\"", r#"field "offset": offset applies only to every"#),
-        ("every = \"1m\"\nenv = { \"1BAD\" = \"x\" }", r#"field "env": "1BAD" is not a valid environment variable name"#),
+        (
+            "every = \"1m\"\nenv = { \"1BAD\" = \"x\" }",
+            r#"field "env": "1BAD" is not a valid environment variable name"#,
+        ),
         ("every = \"1m\"\nargs = { x = nan }", r#"field "args": nan cannot be represented in JSON"#),
         ("every = \"1m\"\nfrequency = 1", r#"unknown key "frequency""#),
     ];
@@ -233,7 +248,9 @@ fn one_off_in_the_past_is_a_warning_not_an_error() {
     let warnings: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
-        [r#"clock.toml:2:6: job "launch": field "at": 2020-01-01T00:00:00Z is in the past, so this job will not run"#]
+        [
+            r#"clock.toml:2:6: job "launch": field "at": 2020-01-01T00:00:00Z is in the past, so this job will not run"#
+        ]
     );
 }
 
@@ -265,7 +282,8 @@ command = "x"
 
 #[test]
 fn local_one_off_inside_a_dst_gap_is_an_error() {
-    let got = errors("[jobs.j]\nat = \"2026-03-08T02:30:00\"\ntimezone = \"America/New_York\"\ncommand = \"x\"\n");
+    let got =
+        errors("[jobs.j]\nat = \"2026-03-08T02:30:00\"\ntimezone = \"America/New_York\"\ncommand = \"x\"\n");
     assert_eq!(
         got,
         [
@@ -276,10 +294,7 @@ fn local_one_off_inside_a_dst_gap_is_an_error() {
 
 #[test]
 fn top_level_unknown_keys_and_wrong_types_are_rejected() {
-    assert_eq!(
-        errors("job = 1\n"),
-        [r#"clock.toml:1:1: unknown key "job" (did you mean "jobs"?)"#]
-    );
+    assert_eq!(errors("job = 1\n"), [r#"clock.toml:1:1: unknown key "job" (did you mean "jobs"?)"#]);
     assert_eq!(errors("jobs = 1\n"), [r#"clock.toml:1:8: jobs must be a table, found integer"#]);
     assert_eq!(
         errors("[jobs]\na = 1\n"),

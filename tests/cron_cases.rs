@@ -65,7 +65,13 @@ fn every_case_fires_at_the_independently_computed_instants() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), table.case.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        table.case.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -67,7 +67,8 @@ struct CronSpec {
 
 impl CronSpec {
     fn expr(&self) -> String {
-        let five = [&self.minute, &self.hour, &self.dom, &self.month, &self.dow].map(|f| f.text.as_str()).join(" ");
+        let five =
+            [&self.minute, &self.hour, &self.dom, &self.month, &self.dow].map(|f| f.text.as_str()).join(" ");
         match &self.second {
             Some(s) => format!("{} {five}", s.text),
             None => five,
@@ -89,7 +90,11 @@ impl CronSpec {
         let dom = self.dom.values.contains(&wall.day());
         let weekday = wall.weekday().num_days_from_sunday();
         let dow = self.dow.values.iter().any(|d| d % 7 == weekday);
-        let day = if self.dom.text.starts_with('*') || self.dow.text.starts_with('*') { dom && dow } else { dom || dow };
+        let day = if self.dom.text.starts_with('*') || self.dow.text.starts_with('*') {
+            dom && dow
+        } else {
+            dom || dow
+        };
         second_ok
             && self.minute.values.contains(&wall.minute())
             && self.hour.values.contains(&wall.hour())
@@ -99,7 +104,8 @@ impl CronSpec {
 }
 
 fn cron_spec(with_seconds: bool) -> impl Strategy<Value = CronSpec> {
-    let second = if with_seconds { field(0, 59, vec![0, 30, 59]).prop_map(Some).boxed() } else { Just(None).boxed() };
+    let second =
+        if with_seconds { field(0, 59, vec![0, 30, 59]).prop_map(Some).boxed() } else { Just(None).boxed() };
     (
         second,
         field(0, 59, vec![0, 15, 30, 45, 59]),
@@ -176,7 +182,8 @@ static TRANSITIONS: LazyLock<Vec<(Tz, i64)>> = LazyLock::new(|| {
 /// A zone and a window start: half the time within two days of a DST
 /// transition, else anywhere in 2024-2028.
 fn window(span: i64) -> impl Strategy<Value = (Tz, i64)> {
-    let near = (0..TRANSITIONS.len(), -span..span / 4).prop_map(|(i, d)| (TRANSITIONS[i].0, TRANSITIONS[i].1 + d));
+    let near =
+        (0..TRANSITIONS.len(), -span..span / 4).prop_map(|(i, d)| (TRANSITIONS[i].0, TRANSITIONS[i].1 + d));
     let anywhere = (prop::sample::select(ZONES.to_vec()), 1_704_067_200i64..1_861_920_000);
     prop_oneof![near, anywhere]
 }
@@ -236,7 +243,14 @@ fn the_reference_itself_applies_the_dst_rules() {
         let texts: Vec<&str> = expr.split(' ').collect();
         let [minute, hour, dom, month, dow] = fields.map(|v| v);
         let f = |i: usize, values: Vec<u32>| FieldSpec { text: texts[i].into(), values };
-        CronSpec { second: None, minute: f(0, minute), hour: f(1, hour), dom: f(2, dom), month: f(3, month), dow: f(4, dow) }
+        CronSpec {
+            second: None,
+            minute: f(0, minute),
+            hour: f(1, hour),
+            dom: f(2, dom),
+            month: f(3, month),
+            dow: f(4, dow),
+        }
     };
     let all = |a: u32, b: u32| (a..=b).collect::<Vec<_>>();
     let ny = chrono_tz::America::New_York;
@@ -249,6 +263,11 @@ fn the_reference_itself_applies_the_dst_rules() {
     let every30 = parse("*/30 * * * *", [vec![0, 30], all(0, 23), all(1, 31), all(1, 12), all(0, 7)]);
     assert_eq!(
         brute_force(&every30, ny, t("2026-11-01T05:10:00Z"), t("2026-11-01T07:00:00Z"), 60),
-        [t("2026-11-01T05:30:00Z"), t("2026-11-01T06:00:00Z"), t("2026-11-01T06:30:00Z"), t("2026-11-01T07:00:00Z")]
+        [
+            t("2026-11-01T05:30:00Z"),
+            t("2026-11-01T06:00:00Z"),
+            t("2026-11-01T06:30:00Z"),
+            t("2026-11-01T07:00:00Z")
+        ]
     );
 }

@@ -128,7 +128,9 @@ pub(super) fn validate(
     for e in &parse_errors {
         let span = e.span().unwrap_or(0..0);
         let mut message = format!("invalid TOML: {}", e.message().trim());
-        if let Some(key) = text.get(span.clone()).filter(|k| message.ends_with("duplicate key") && k.len() < 80) {
+        if let Some(key) =
+            text.get(span.clone()).filter(|k| message.ends_with("duplicate key") && k.len() < 80)
+        {
             message.push_str(&format!(" {:?}", key.trim()));
         }
         ctx.error(&span, None, None, message);
