@@ -20,12 +20,16 @@
 //! into this library.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod cron;
 pub mod describe;
 pub mod duration;
 pub mod logging;
 pub mod output;
+pub mod payload;
 pub mod schedule;
+pub mod shutdown;
+pub mod store;
 pub mod time;
 pub mod zone;

@@ -78,7 +78,7 @@ command = "bin/poll"
     assert_eq!(full.timeout, Span::from_secs(5400));
     assert_eq!(full.retries, 0);
     assert_eq!(full.catch_up, CatchUp::None);
-    assert_eq!(full.catch_up_window, Some(Span::from_secs(86_400)));
+    assert_eq!(full.catch_up_window, Span::from_secs(86_400));
     assert_eq!(full.overlap, Overlap::Skip);
     assert_eq!(full.jitter, Span::from_secs(30));
     assert_eq!(
@@ -100,7 +100,7 @@ command = "bin/poll"
     assert_eq!(inherits.timeout, Span::from_secs(300));
     assert_eq!(inherits.retries, 5);
     assert_eq!(inherits.catch_up, CatchUp::All);
-    assert_eq!(inherits.catch_up_window, Some(Span::from_secs(6 * 3600)));
+    assert_eq!(inherits.catch_up_window, Span::from_secs(6 * 3600));
     assert_eq!(inherits.overlap, Overlap::Allow);
     assert_eq!(inherits.jitter, Span::from_secs(10));
     assert_eq!(inherits.args, serde_json::Value::Null);
@@ -116,7 +116,7 @@ fn documented_defaults_apply_without_a_defaults_table() {
     assert_eq!(job.timeout, Span::from_secs(1800));
     assert_eq!(job.retries, 3);
     assert_eq!(job.catch_up, CatchUp::Latest);
-    assert_eq!(job.catch_up_window, None);
+    assert_eq!(job.catch_up_window, Span::from_secs(86_400));
     assert_eq!(job.overlap, Overlap::Skip);
     assert_eq!(job.jitter, Span::ZERO);
     assert!(job.enabled);

@@ -37,6 +37,8 @@ pub struct ClockArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ClockCommand {
+    /// Run the clock daemon (the default when no command is given).
+    Run,
     /// Validate clock.toml and show each job's next run; never touches Redis.
     Check(CheckArgs),
     /// Show the next ticks of an expression, an interval, or the configured jobs.
@@ -48,13 +50,44 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
     match args.command {
         Some(ClockCommand::Check(check)) => check::run(&args.config, &check, time),
         Some(ClockCommand::Next(next)) => next::run(&args.config, &next, time),
-        None => {
-            eprintln!(
-                "error: the clock daemon is not available in this build; use `clock check` or `clock next`"
-            );
-            ExitCode::from(EXIT_FAILURE)
-        }
+        Some(ClockCommand::Run) | None => daemon(&args.config),
     }
+}
+
+/// `clock run`: validates the config before touching Redis (exit 2 if it is
+/// invalid), then runs until SIGTERM or SIGINT.
+fn daemon(path: &std::path::Path) -> ExitCode {
+    let time = crate::time::SystemTime;
+    let config = match load_config(path, time.now()) {
+        Ok(config) => std::sync::Arc::new(config),
+        Err(code) => return code,
+    };
+    // One thread: the clock mostly sleeps, and a single-threaded runtime keeps
+    // its footprint small.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = crate::shutdown::on_signals();
+        tracing::info!(redis = %config.redis.redacted_url(), "connecting to redis");
+        let store = tokio::select! {
+            store = crate::store::Store::connect(&config.redis) => store,
+            _ = shutdown.cancelled() => return ExitCode::SUCCESS,
+        };
+        let store = match store {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::error!(error = %crate::clock::error_chain(&e), "cannot connect to redis");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        crate::clock::run(config, store, std::sync::Arc::new(time), shutdown).await;
+        ExitCode::SUCCESS
+    })
 }
 
 /// Loads the config, printing every problem (and warnings) to stderr.

@@ -6,6 +6,7 @@
 
 mod error;
 mod names;
+mod redis;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use chrono_tz::Tz;
 
 pub use error::{Diagnostic, Error};
 pub use names::{JobName, QueueName};
+pub use redis::{DEFAULT_URL, RedisSettings};
 
 use crate::duration::Span;
 use crate::schedule::Schedule;
@@ -31,6 +33,7 @@ pub mod defaults {
     pub const QUEUE: &str = "default";
     pub const TIMEOUT: Span = Span::from_secs(30 * 60);
     pub const RETRIES: u32 = 3;
+    pub const CATCH_UP_WINDOW: Span = Span::from_secs(24 * 3600);
 }
 
 /// What the clock does with ticks that fell due while no clock was running.
@@ -65,6 +68,8 @@ pub struct Config {
     pub path: PathBuf,
     /// Jobs in name order, including disabled ones.
     pub jobs: Vec<Job>,
+    /// `[redis]`.
+    pub redis: RedisSettings,
     /// Problems that do not stop the clock (a one-off `at` in the past).
     pub warnings: Vec<Diagnostic>,
 }
@@ -83,8 +88,8 @@ pub struct Job {
     /// How many times a failed run is retried (so `retries + 1` attempts).
     pub retries: u32,
     pub catch_up: CatchUp,
-    /// Missed ticks older than this are not caught up; `None`: no limit.
-    pub catch_up_window: Option<Span>,
+    /// Missed ticks older than this are never enqueued.
+    pub catch_up_window: Span,
     pub overlap: Overlap,
     /// Each tick is enqueued up to this much later, to spread load.
     pub jitter: Span,
@@ -110,11 +115,11 @@ impl Config {
     /// Validates config text; `path` is used in messages.
     pub fn parse(text: &str, path: &Path, now: DateTime<Utc>) -> Result<Config, Error> {
         let file = path.display().to_string();
-        let (jobs, errors, warnings) = validate::validate(text, &file, now);
+        let (jobs, redis, errors, warnings) = validate::validate(text, &file, now);
         if !errors.is_empty() {
             return Err(Error::Invalid { file, errors });
         }
-        Ok(Config { path: path.to_owned(), jobs, warnings })
+        Ok(Config { path: path.to_owned(), jobs, redis, warnings })
     }
 
     /// The config path: `--config`, else `CAMPANILE_CONFIG`, else
@@ -126,5 +131,14 @@ impl Config {
 
     pub fn job(&self, name: &str) -> Option<&Job> {
         self.jobs.iter().find(|j| j.name.as_str() == name)
+    }
+
+    /// The queues enabled jobs push to, sorted and without duplicates.
+    pub fn queues(&self) -> Vec<QueueName> {
+        let mut queues: Vec<QueueName> =
+            self.jobs.iter().filter(|j| j.enabled).map(|j| j.queue.clone()).collect();
+        queues.sort();
+        queues.dedup();
+        queues
     }
 }

@@ -10,12 +10,13 @@ use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, LineIndex};
-use super::{CatchUp, Job, JobName, Overlap, QueueName, defaults};
+use super::{CatchUp, Job, JobName, Overlap, QueueName, RedisSettings, defaults};
 use crate::cron::Cron;
 use crate::duration::Span;
 use crate::schedule::Schedule;
 
-const TOP_KEYS: &[&str] = &["defaults", "jobs"];
+const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis"];
+const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure"];
 const COMMON_KEYS: &[&str] =
     &["timezone", "queue", "timeout", "retries", "catch_up", "catch_up_window", "overlap", "jitter"];
 const JOB_KEYS: &[&str] =
@@ -118,11 +119,10 @@ impl Common {
     }
 }
 
-pub(super) fn validate(
-    text: &str,
-    file: &str,
-    now: DateTime<Utc>,
-) -> (Vec<Job>, Vec<Diagnostic>, Vec<Diagnostic>) {
+/// What [`validate`] found: jobs, `[redis]`, errors, warnings.
+type Validated = (Vec<Job>, RedisSettings, Vec<Diagnostic>, Vec<Diagnostic>);
+
+pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated {
     let mut ctx = Ctx { file, index: LineIndex::new(text), errors: Vec::new(), warnings: Vec::new() };
     let (root, parse_errors) = DeTable::parse_recoverable(text);
     for e in &parse_errors {
@@ -136,13 +136,17 @@ pub(super) fn validate(
         ctx.error(&span, None, None, message);
     }
     let mut jobs = Vec::new();
+    let mut redis = RedisSettings::default();
     if parse_errors.is_empty() {
         jobs = validate_root(&mut ctx, root.get_ref(), now);
+        if let Some(value) = root.get_ref().get("redis") {
+            redis = validate_redis(&mut ctx, value);
+        }
     }
     let by_position = |d: &Diagnostic| (d.line, d.column);
     ctx.errors.sort_by_key(by_position);
     ctx.warnings.sort_by_key(by_position);
-    (jobs, ctx.errors, ctx.warnings)
+    (jobs, redis, ctx.errors, ctx.warnings)
 }
 
 fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> Vec<Job> {
@@ -159,7 +163,7 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
                     None => ctx.unknown_key(k, None, &[COMMON_KEYS]),
                 }
             }
-        } else if key.get_ref() != "jobs" {
+        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis") {
             ctx.unknown_key(key, None, &[TOP_KEYS]);
         }
     }
@@ -176,6 +180,39 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
     }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
     jobs
+}
+
+fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSettings {
+    let mut settings = RedisSettings::default();
+    let Some(table) = table_of(ctx, value, None, "redis") else { return settings };
+    for (k, v) in table {
+        let value = v.get_ref();
+        let result = match k.get_ref().as_ref() {
+            "url" => as_str(value).and_then(parse_redis_url).map(|u| settings.url = Some(u.to_owned())),
+            "prefix" => as_str(value).and_then(parse_prefix).map(|p| settings.prefix = p.to_owned()),
+            "tls_insecure" => as_bool(value).map(|b| settings.tls_insecure = b),
+            _ => {
+                ctx.unknown_key(k, None, &[REDIS_KEYS]);
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            ctx.error(&v.span(), None, Some(&format!("redis.{}", k.get_ref())), message);
+        }
+    }
+    settings
+}
+
+fn parse_redis_url(url: &str) -> Result<&str, String> {
+    let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s));
+    if scheme_ok { Ok(url) } else { Err("expected a redis:// or rediss:// URL".into()) }
+}
+
+fn parse_prefix(prefix: &str) -> Result<&str, String> {
+    if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.chars().any(char::is_whitespace) {
+        return Err(format!("{prefix:?} must be non-empty, without braces or whitespace"));
+    }
+    Ok(prefix)
 }
 
 fn table_of<'a, 'i>(
@@ -299,7 +336,7 @@ fn validate_job(
         timeout: settings.timeout.unwrap_or(defaults::TIMEOUT),
         retries: settings.retries.unwrap_or(defaults::RETRIES),
         catch_up: settings.catch_up.unwrap_or_default(),
-        catch_up_window: settings.catch_up_window,
+        catch_up_window: settings.catch_up_window.unwrap_or(defaults::CATCH_UP_WINDOW),
         overlap: settings.overlap.unwrap_or_default(),
         jitter: settings.jitter.unwrap_or(Span::ZERO),
         args,

@@ -1,0 +1,104 @@
+//! The clock daemon: lead (or stand by), and while leading push every due
+//! tick exactly once.
+//!
+//! State lives in Redis, not in the process: whenever a clock starts
+//! leading (at start-up, after a standby takes over, or after Redis comes
+//! back) it reloads each job's last handled tick and applies the job's
+//! catch-up policy to what it missed. So a restart, a deploy, a failover and
+//! a Redis outage are all the same, well-tested path.
+
+mod lease;
+pub mod plan;
+pub mod ticker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use lease::{INTERVAL as LEASE_INTERVAL, TTL as LEASE_TTL, error_chain};
+pub use ticker::{Fired, Ticker};
+
+use crate::config::Config;
+use crate::shutdown::Shutdown;
+use crate::store::{self, Store};
+use crate::time::TimeSource;
+
+/// The longest the clock sleeps before looking at the time again, so a wall
+/// clock that jumps (NTP, a suspended VM) is noticed promptly.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Backoff after a Redis error while leading: doubles from the first value
+/// up to the cap.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+enum Stop {
+    Shutdown,
+    LeaseLost,
+}
+
+/// Runs the clock until `shutdown` is cancelled, then releases the lease.
+pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
+    let lease = lease::Lease::new(store.clone(), clock_id());
+    let mut backoff = BACKOFF.0;
+    tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
+    loop {
+        if !lease.acquire(&shutdown).await {
+            break;
+        }
+        tracing::info!(clock = %lease.id(), "leading");
+        match lead(&config, &store, time.as_ref(), &lease, &shutdown).await {
+            Ok(Stop::Shutdown) => {
+                lease.release().await;
+                break;
+            }
+            Ok(Stop::LeaseLost) => backoff = BACKOFF.0,
+            Err(e) => {
+                tracing::warn!(clock = %lease.id(), error = %error_chain(&e), "redis error while leading; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(BACKOFF.1);
+            }
+        }
+    }
+    tracing::info!(clock = %lease.id(), "clock stopped");
+}
+
+async fn lead(
+    config: &Arc<Config>,
+    store: &Store,
+    time: &dyn TimeSource,
+    lease: &lease::Lease,
+    shutdown: &Shutdown,
+) -> Result<Stop, store::Error> {
+    let (lost, done) = (CancellationToken::new(), CancellationToken::new());
+    let _stop_keeping = done.clone().drop_guard();
+    let keeper = lease.keep(lost.clone(), done);
+    tokio::pin!(keeper);
+    let mut ticker = Ticker::start(config.clone(), store.clone(), time.now()).await?;
+    loop {
+        ticker.fire_due(time.now()).await?;
+        let wait = ticker
+            .next_due()
+            .map_or(MAX_SLEEP, |due| (due - time.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
+        tokio::select! {
+            // Biased: once `keeper` finishes it has cancelled `lost`, which is
+            // then seen first, so the finished future is never polled again.
+            biased;
+            _ = shutdown.cancelled() => return Ok(Stop::Shutdown),
+            _ = lost.cancelled() => return Ok(Stop::LeaseLost),
+            _ = &mut keeper => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// `host:pid:random`: unique per process, readable in `clock status`.
+fn clock_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into());
+    let random = RandomState::new().hash_one(std::process::id()) & 0xffff;
+    format!("{host}:{}:{random:04x}", std::process::id())
+}

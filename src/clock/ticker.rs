@@ -1,0 +1,163 @@
+//! The leading clock's work: keep every enabled job's next due instant in a
+//! min-heap, and at each due instant push what is due in one round trip.
+//! Time is an argument, so tests drive it instant by instant.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::plan::{self, Planned};
+use crate::config::{Config, Job, Overlap, QueueName};
+use crate::payload::Payload;
+use crate::store::{self, Store, TickAction, TickOp, TickStatus};
+
+/// An in-flight marker outlives the job's timeout by this much, so a
+/// payload whose worker vanished blocks its job for a bounded time only.
+pub const INFLIGHT_MARGIN: Duration = Duration::from_secs(300);
+
+struct Slot {
+    job: usize,
+    fingerprint: String,
+    /// The last tick handled (pushed, skipped or found already handled).
+    last: i64,
+}
+
+/// What one [`Ticker::fire_due`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Fired {
+    pub pushed: u64,
+    pub duplicate: u64,
+    pub overlap: u64,
+    pub missed: u64,
+}
+
+pub struct Ticker {
+    config: Arc<Config>,
+    store: Store,
+    slots: Vec<Slot>,
+    /// `(due instant in Unix ms, slot)`, earliest first.
+    heap: BinaryHeap<Reverse<(i64, usize)>>,
+}
+
+impl Ticker {
+    /// Loads every enabled job's tick state from Redis (jobs new to Redis, or
+    /// whose schedule changed, start from `now`) and makes every job due at
+    /// once, so the first [`Ticker::fire_due`] applies the catch-up policies.
+    pub async fn start(config: Arc<Config>, store: Store, now: DateTime<Utc>) -> store::Result<Ticker> {
+        let mut by_queue: BTreeMap<&QueueName, Vec<usize>> = BTreeMap::new();
+        for (i, job) in config.jobs.iter().enumerate().filter(|(_, j)| j.enabled) {
+            by_queue.entry(&job.queue).or_default().push(i);
+        }
+        let mut slots = Vec::new();
+        for (queue, jobs) in by_queue {
+            let fingerprints: Vec<String> =
+                jobs.iter().map(|&i| plan::fingerprint(&config.jobs[i])).collect();
+            let args: Vec<_> =
+                jobs.iter().zip(&fingerprints).map(|(&i, f)| (&config.jobs[i].name, f.as_str())).collect();
+            let states = store.sync_ticks(queue, now.timestamp(), &args).await?;
+            for ((&job, fingerprint), (last, fresh)) in jobs.iter().zip(fingerprints).zip(states) {
+                if fresh {
+                    tracing::info!(job = %config.jobs[job].name, queue = %queue, "job starts from now");
+                }
+                slots.push(Slot { job, fingerprint, last });
+            }
+        }
+        let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
+        Ok(Ticker { config, store, slots, heap })
+    }
+
+    /// When the next tick falls due, if any job has one.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.heap.peek().and_then(|Reverse((ms, _))| DateTime::from_timestamp_millis(*ms))
+    }
+
+    /// Pushes every tick due at `now`, in one pipelined round trip.
+    pub async fn fire_due(&mut self, now: DateTime<Utc>) -> store::Result<Fired> {
+        let now_ms = now.timestamp_millis();
+        let mut due = Vec::new();
+        while let Some(&Reverse((ms, slot))) = self.heap.peek() {
+            if ms > now_ms {
+                break;
+            }
+            self.heap.pop();
+            due.push(slot);
+        }
+        let mut ops = Vec::new();
+        let mut nexts = Vec::with_capacity(due.len());
+        for &slot in &due {
+            let s = &self.slots[slot];
+            let job = &self.config.jobs[s.job];
+            let plan = plan::plan(job, s.last, now_ms);
+            ops.extend(plan.steps.iter().map(|step| tick_op(job, &s.fingerprint, *step, now)));
+            nexts.push((slot, plan));
+        }
+        let statuses = if ops.is_empty() { Vec::new() } else { self.store.enqueue(&ops).await? };
+        let fired = self.report(&ops, &statuses, now);
+        for (slot, plan) in nexts {
+            if let Some(last) = plan.steps.last().map(|s| match *s {
+                Planned::Push(t) | Planned::Miss { tick: t, .. } => t,
+            }) {
+                self.slots[slot].last = last;
+            }
+            if let Some(next) = plan.next {
+                let job = &self.config.jobs[self.slots[slot].job];
+                self.heap.push(Reverse((next * 1000 + plan::jitter_ms(job, next), slot)));
+            }
+        }
+        Ok(fired)
+    }
+
+    fn report(&self, ops: &[TickOp], statuses: &[TickStatus], now: DateTime<Utc>) -> Fired {
+        let mut fired = Fired::default();
+        for (op, status) in ops.iter().zip(statuses) {
+            let tick = DateTime::from_timestamp(op.tick, 0).unwrap_or_default();
+            let lateness_ms = (now - tick).num_milliseconds();
+            let (job, queue) = (op.job.as_str(), op.queue.as_str());
+            match status {
+                TickStatus::Pushed => {
+                    fired.pushed += 1;
+                    tracing::info!(job, queue, tick = %tick, lateness_ms, "tick enqueued");
+                }
+                TickStatus::Duplicate => {
+                    fired.duplicate += 1;
+                    tracing::debug!(job, queue, tick = %tick, "tick already enqueued");
+                }
+                TickStatus::Overlap => {
+                    fired.overlap += 1;
+                    tracing::info!(job, queue, tick = %tick, reason = "previous run still in flight", "tick skipped");
+                }
+                TickStatus::Missed => {
+                    let count = match op.action {
+                        TickAction::Miss { count } => count,
+                        TickAction::Push { .. } => 1,
+                    };
+                    fired.missed += count;
+                    tracing::warn!(job, queue, newest = %tick, count, reason = "catch_up policy", "missed ticks skipped");
+                }
+            }
+        }
+        fired
+    }
+}
+
+fn tick_op(job: &Job, fingerprint: &str, step: Planned, now: DateTime<Utc>) -> TickOp {
+    let (tick, action) = match step {
+        Planned::Push(tick) => {
+            let at = DateTime::from_timestamp(tick, 0).unwrap_or_default();
+            let payload = Payload::for_tick(job.name.as_str(), job.queue.as_str(), at, now, &job.args);
+            (tick, TickAction::Push { payload: payload.to_json() })
+        }
+        Planned::Miss { tick, count } => (tick, TickAction::Miss { count }),
+    };
+    TickOp {
+        queue: job.queue.clone(),
+        job: job.name.clone(),
+        tick,
+        fingerprint: fingerprint.to_owned(),
+        action,
+        inflight_ttl: (job.overlap == Overlap::Skip).then(|| job.timeout.as_duration() + INFLIGHT_MARGIN),
+    }
+}

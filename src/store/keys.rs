@@ -1,0 +1,64 @@
+//! Every Redis key campanile uses. The layout is a public contract (other
+//! languages read and write the pending lists); README.md documents it and
+//! `tests/store_keys.rs` pins it.
+//!
+//! | key | type | writer | purpose |
+//! |---|---|---|---|
+//! | `P{Q}:pending` | list | clock LPUSH, worker takes from the right | payloads waiting for a worker (FIFO) |
+//! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state |
+//! | `P{Q}:inflight:<job>` | string, PX | clock sets, worker clears | the id of the job's queued or running payload (`overlap = "skip"`); expires on its own |
+//! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap` |
+//! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
+//!
+//! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
+//! queue. Every key of one queue carries the hash tag `{Q}`, so each
+//! multi-key script touches a single Redis Cluster slot while different
+//! queues spread across nodes; keys not tied to a queue are only ever used
+//! in single-key commands.
+
+use crate::config::{JobName, QueueName};
+
+/// Builds key names under one prefix.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: &str) -> Keys {
+        Keys { prefix: prefix.to_owned() }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn pending(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:pending", self.prefix)
+    }
+
+    pub fn ticks(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:ticks", self.prefix)
+    }
+
+    pub fn inflight(&self, queue: &QueueName, job: &JobName) -> String {
+        format!("{}{{{queue}}}:inflight:{job}", self.prefix)
+    }
+
+    pub fn stats(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:stats", self.prefix)
+    }
+
+    pub fn leader(&self) -> String {
+        format!("{}leader", self.prefix)
+    }
+}
+
+impl Default for Keys {
+    fn default() -> Keys {
+        Keys::new(DEFAULT_PREFIX)
+    }
+}
+
+/// The key prefix when `[redis] prefix` is not set.
+pub const DEFAULT_PREFIX: &str = "campanile:";

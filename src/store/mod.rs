@@ -1,0 +1,251 @@
+//! The only module that talks to Redis: one async method per operation,
+//! over a connection that reconnects with capped exponential backoff.
+//! Key names live in [`keys`], Lua scripts in [`scripts`].
+
+pub mod keys;
+mod scripts;
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Pipeline, RedisError, Value};
+
+use scripts::Lua;
+
+pub use keys::Keys;
+
+use crate::config::{JobName, QueueName, RedisSettings};
+
+/// Why a Redis operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid Redis URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("redis")]
+    Redis(#[from] RedisError),
+    #[error("unexpected reply from Redis: {0}")]
+    Reply(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Ticks per script call: bounds how long one call blocks Redis (about a
+/// millisecond per thousand ticks) while a whole batch still travels in one
+/// pipelined round trip.
+const TICKS_PER_CALL: usize = 1000;
+
+/// What to do with one tick in [`Store::enqueue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickAction {
+    /// Push this payload (JSON) unless the tick was already handled.
+    Push { payload: String },
+    /// Record `count` ticks, the newest being this one, as missed (per the
+    /// job's catch-up policy) without pushing anything.
+    Miss { count: u64 },
+}
+
+/// One tick of one job, for [`Store::enqueue`].
+#[derive(Debug, Clone)]
+pub struct TickOp {
+    pub queue: QueueName,
+    pub job: JobName,
+    /// The tick instant, Unix seconds.
+    pub tick: i64,
+    /// The job's schedule fingerprint, recorded with the tick.
+    pub fingerprint: String,
+    pub action: TickAction,
+    /// With `overlap = "skip"`: how long the in-flight marker lives;
+    /// `None` when overlap is allowed.
+    pub inflight_ttl: Option<Duration>,
+}
+
+/// What [`Store::enqueue`] did with a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickStatus {
+    Pushed,
+    /// Already handled by this or another clock.
+    Duplicate,
+    /// Skipped: the job's previous payload is still in flight.
+    Overlap,
+    /// Recorded as missed.
+    Missed,
+}
+
+/// A handle to Redis; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    con: ConnectionManager,
+    keys: Keys,
+}
+
+impl Store {
+    /// Connects, retrying with capped exponential backoff until Redis
+    /// answers.
+    pub async fn connect(settings: &RedisSettings) -> Result<Store> {
+        // rediss:// needs a process-wide TLS crypto provider; installing it
+        // twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let url = settings
+            .connection_url()
+            .map_err(|reason| Error::Url { url: settings.redacted_url(), reason })?;
+        let client = redis::Client::open(url.as_str())
+            .map_err(|e| Error::Url { url: settings.redacted_url(), reason: e.to_string() })?;
+        let config = ConnectionManagerConfig::new()
+            .set_exponent_base(2.0)
+            .set_min_delay(Duration::from_millis(100))
+            .set_max_delay(Duration::from_secs(5))
+            .set_number_of_retries(usize::MAX)
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        let con = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Store { con, keys: Keys::new(&settings.prefix) })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Takes the leader lease if nobody holds it (or extends it if this
+    /// clock does); `true` if this clock now leads.
+    pub async fn try_acquire_lease(&self, id: &str, ttl: Duration) -> Result<bool> {
+        let args = [id.to_owned(), ttl.as_millis().to_string()];
+        let acquired: i64 = self.run_script(&scripts::ACQUIRE_LEASE, &[self.keys.leader()], &args).await?;
+        Ok(acquired == 1)
+    }
+
+    /// Extends the lease; `false` if this clock no longer holds it.
+    pub async fn renew_lease(&self, id: &str, ttl: Duration) -> Result<bool> {
+        let renewed: i64 = self
+            .run_script(
+                &scripts::RENEW_LEASE,
+                &[self.keys.leader()],
+                &[id.into(), ttl.as_millis().to_string()],
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    /// Gives the lease up if this clock holds it.
+    pub async fn release_lease(&self, id: &str) -> Result<bool> {
+        let released: i64 =
+            self.run_script(&scripts::RELEASE_LEASE, &[self.keys.leader()], &[id.into()]).await?;
+        Ok(released == 1)
+    }
+
+    /// The id of the clock holding the lease, if any.
+    pub async fn leader(&self) -> Result<Option<String>> {
+        Ok(redis::cmd("GET").arg(self.keys.leader()).query_async(&mut self.con.clone()).await?)
+    }
+
+    /// Loads each job's last tick for one queue, starting jobs that are new
+    /// or whose schedule changed from `now`. Returns `(last tick, fresh)` in
+    /// the order of `jobs`.
+    pub async fn sync_ticks(
+        &self,
+        queue: &QueueName,
+        now: i64,
+        jobs: &[(&JobName, &str)],
+    ) -> Result<Vec<(i64, bool)>> {
+        let mut args = vec![now.to_string()];
+        for (job, fingerprint) in jobs {
+            args.push(job.to_string());
+            args.push(fingerprint.to_string());
+        }
+        let flat: Vec<i64> = self.run_script(&scripts::SYNC, &[self.keys.ticks(queue)], &args).await?;
+        if flat.len() != jobs.len() * 2 {
+            return Err(Error::Reply(format!("sync returned {} values for {} jobs", flat.len(), jobs.len())));
+        }
+        Ok(flat.chunks(2).map(|pair| (pair[0], pair[1] == 1)).collect())
+    }
+
+    /// Records and pushes ticks, each at most once, in one pipelined round
+    /// trip: one script call per queue (and per [`TICKS_PER_CALL`]). Ticks
+    /// of one job must come in increasing order. Returns a status per tick,
+    /// in the order given.
+    pub async fn enqueue(&self, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
+        // Group by queue, keeping each queue's ticks in the given order.
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        order.sort_by(|&a, &b| ops[a].queue.cmp(&ops[b].queue));
+        let mut calls: Vec<&[usize]> = Vec::new();
+        for group in order.chunk_by(|&a, &b| ops[a].queue == ops[b].queue) {
+            calls.extend(group.chunks(TICKS_PER_CALL));
+        }
+        let mut pipe = redis::pipe();
+        for call in &calls {
+            self.add_enqueue_call(&mut pipe, ops, call);
+        }
+        let replies: Vec<Vec<String>> = self.query_pipeline(&pipe, &[&scripts::ENQUEUE]).await?;
+        let mut statuses = vec![TickStatus::Duplicate; ops.len()];
+        for (call, reply) in calls.iter().zip(replies) {
+            if reply.len() != call.len() {
+                return Err(Error::Reply(format!(
+                    "enqueue returned {} statuses for {} ticks",
+                    reply.len(),
+                    call.len()
+                )));
+            }
+            for (&i, status) in call.iter().zip(reply) {
+                statuses[i] = match status.as_str() {
+                    "pushed" => TickStatus::Pushed,
+                    "duplicate" => TickStatus::Duplicate,
+                    "overlap" => TickStatus::Overlap,
+                    "missed" => TickStatus::Missed,
+                    other => return Err(Error::Reply(format!("unknown enqueue status {other:?}"))),
+                };
+            }
+        }
+        Ok(statuses)
+    }
+
+    fn add_enqueue_call(&self, pipe: &mut Pipeline, ops: &[TickOp], call: &[usize]) {
+        let queue = &ops[call[0]].queue;
+        let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(3 + call.len());
+        cmd.arg(self.keys.pending(queue)).arg(self.keys.ticks(queue)).arg(self.keys.stats(queue));
+        for &i in call {
+            cmd.arg(self.keys.inflight(queue, &ops[i].job));
+        }
+        cmd.arg(call.len());
+        for &i in call {
+            let op = &ops[i];
+            let (action, payload) = match &op.action {
+                TickAction::Push { payload } => ("push", payload.clone()),
+                TickAction::Miss { count } => ("miss", count.to_string()),
+            };
+            let ttl = op.inflight_ttl.map_or(0, |t| t.as_millis().max(1) as u64);
+            cmd.arg(op.job.as_str()).arg(op.tick).arg(&op.fingerprint).arg(action).arg(&payload).arg(ttl);
+        }
+    }
+
+    async fn run_script<T: redis::FromRedisValue>(
+        &self,
+        lua: &Lua,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<T> {
+        let mut invocation = lua.script.prepare_invoke();
+        for key in keys {
+            invocation.key(key);
+        }
+        for arg in args {
+            invocation.arg(arg);
+        }
+        Ok(invocation.invoke_async(&mut self.con.clone()).await?)
+    }
+
+    /// Runs a pipeline of EVALSHA calls, loading the scripts and retrying
+    /// once if Redis does not know them (after a restart or failover). The
+    /// scripts are idempotent, so the retry cannot double anything.
+    async fn query_pipeline<T: redis::FromRedisValue>(&self, pipe: &Pipeline, uses: &[&Lua]) -> Result<T> {
+        let mut con = self.con.clone();
+        match pipe.query_async(&mut con).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                for lua in uses {
+                    let _: Value =
+                        redis::cmd("SCRIPT").arg("LOAD").arg(lua.source).query_async(&mut con).await?;
+                }
+                Ok(pipe.query_async(&mut con).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! The Lua scripts, each headed (in its `.lua` file) by its KEYS/ARGV/return
+//! contract.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// A script with its source, which is needed to load it into a Redis that
+/// does not know it (after a restart) before a pipelined `EVALSHA`.
+pub struct Lua {
+    pub source: &'static str,
+    pub script: Script,
+}
+
+impl Lua {
+    fn new(source: &'static str) -> Lua {
+        Lua { source, script: Script::new(source) }
+    }
+}
+
+/// Records and pushes a queue's due ticks atomically.
+pub static ENQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/enqueue.lua")));
+/// Loads (and initialises) a queue's tick state.
+pub static SYNC: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/sync.lua")));
+/// Takes or extends the leader lease.
+pub static ACQUIRE_LEASE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("scripts/acquire_lease.lua")));
+/// Extends the leader lease if held.
+pub static RENEW_LEASE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/renew_lease.lua")));
+/// Gives the leader lease up if held.
+pub static RELEASE_LEASE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("scripts/release_lease.lua")));

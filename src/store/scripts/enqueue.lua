@@ -1,0 +1,50 @@
+-- Enqueue the due ticks of one queue, each at most once.
+--
+-- Recording a tick and pushing its payload happen in this one script, so
+-- whatever crashes, retries or extra clocks occur, a tick is pushed at most
+-- once: a tick is pushed only if it is later than the job's recorded last
+-- tick, and recording it is part of the same atomic step.
+--
+-- KEYS[1]    pending list of the queue
+-- KEYS[2]    ticks hash of the queue (job -> "<tick>|<fingerprint>")
+-- KEYS[3]    stats hash of the queue
+-- KEYS[3+i]  in-flight marker of tick i's job
+-- ARGV[1]    number of ticks n; then 6 values per tick i, from 2 + 6*(i-1):
+--            job, tick (Unix seconds), schedule fingerprint,
+--            action ("push": enqueue it; "miss": record it, and the missed
+--            ticks before it, as missed without enqueueing), payload JSON
+--            (for "miss": the number of missed ticks),
+--            in-flight TTL in ms ("0": overlap allowed, no marker)
+-- Returns    n statuses: "pushed", "duplicate" (already handled),
+--            "overlap" (skipped: the job's previous payload is in flight),
+--            "missed" (recorded as missed)
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local base = 2 + 6 * (i - 1)
+  local job, tick, fp = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
+  local action, payload, ttl = ARGV[base + 3], ARGV[base + 4], tonumber(ARGV[base + 5])
+  local state = redis.call('HGET', KEYS[2], job)
+  local last = state and tonumber(string.match(state, '^(-?%d+)'))
+  if last and last >= tick then
+    out[i] = 'duplicate'
+  else
+    redis.call('HSET', KEYS[2], job, ARGV[base + 1] .. '|' .. fp)
+    if action == 'miss' then
+      redis.call('HINCRBY', KEYS[3], job .. ':missed', tonumber(payload))
+      out[i] = 'missed'
+    elseif ttl > 0 and redis.call('EXISTS', KEYS[3 + i]) == 1 then
+      redis.call('HINCRBY', KEYS[3], job .. ':overlap', 1)
+      out[i] = 'overlap'
+    else
+      redis.call('LPUSH', KEYS[1], payload)
+      if ttl > 0 then
+        local id = cjson.decode(payload)['id']
+        redis.call('SET', KEYS[3 + i], id, 'PX', ttl)
+      end
+      redis.call('HINCRBY', KEYS[3], job .. ':enqueued', 1)
+      out[i] = 'pushed'
+    end
+  end
+end
+return out
