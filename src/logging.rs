@@ -1,15 +1,111 @@
-//! Logging setup shared by the binaries: human-readable lines on stderr, or
-//! JSON lines with `CAMPANILE_LOG_FORMAT=json`; level from `RUST_LOG`
-//! (default `info`).
+//! Logging shared by the binaries, on stderr, filtered by `RUST_LOG`
+//! (default `info`). `CAMPANILE_LOG_FORMAT` picks the format: `pretty`
+//! (the default on a terminal), `logfmt` (the default otherwise, e.g. on
+//! Heroku: one `key=value` line per event) or `json` (one object per line).
 
+use std::fmt;
+use std::io::IsTerminal;
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::time::{SystemTime, TimeSource};
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("CAMPANILE_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().init();
-    } else {
-        builder.init();
+    let format = std::env::var("CAMPANILE_LOG_FORMAT").unwrap_or_default();
+    let terminal = std::io::stderr().is_terminal();
+    match format.as_str() {
+        "json" => builder.json().init(),
+        "pretty" => builder.init(),
+        "logfmt" => builder.event_format(Logfmt).init(),
+        _ if terminal => builder.init(),
+        _ => builder.event_format(Logfmt).init(),
+    }
+}
+
+/// `ts=2026-11-23T08:00:00.003Z level=info target=campanile::clock msg="tick enqueued" job=nightly-report …`
+pub struct Logfmt;
+
+impl<S, N> FormatEvent<S, N> for Logfmt
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let ts = SystemTime.now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+        write!(
+            writer,
+            "ts={ts} level={} target={}",
+            meta.level().as_str().to_ascii_lowercase(),
+            meta.target()
+        )?;
+        let mut visitor = Fields { out: String::new() };
+        event.record(&mut visitor);
+        writeln!(writer, "{}", visitor.out)
+    }
+}
+
+struct Fields {
+    out: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let name = if field.name() == "message" { "msg" } else { field.name() };
+        self.out.push(' ');
+        self.out.push_str(name);
+        self.out.push('=');
+        push_value(&mut self.out, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+/// Bare when safe, else double-quoted with `"` and `\` escaped.
+fn push_value(out: &mut String, value: &str) {
+    let bare =
+        !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c == '\\');
+    if bare {
+        out.push_str(value);
+        return;
+    }
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_value;
+
+    #[test]
+    fn quotes_only_what_needs_it() {
+        let mut out = String::new();
+        for v in ["nightly-report", "tick enqueued", "", "a\"b", "x=y"] {
+            push_value(&mut out, v);
+            out.push('|');
+        }
+        assert_eq!(out, r#"nightly-report|"tick enqueued"|""|"a\"b"|"x=y"|"#);
     }
 }

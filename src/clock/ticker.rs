@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{self, Planned};
 use crate::config::{Config, Job, Overlap, QueueName};
+use crate::output;
 use crate::payload::Payload;
 use crate::store::{self, Store, TickAction, TickOp, TickStatus};
 
@@ -47,6 +48,7 @@ impl Ticker {
     /// whose schedule changed, start from `now`) and makes every job due at
     /// once, so the first [`Ticker::fire_due`] applies the catch-up policies.
     pub async fn start(config: Arc<Config>, store: Store, now: DateTime<Utc>) -> store::Result<Ticker> {
+        store.load_scripts().await?;
         let mut by_queue: BTreeMap<&QueueName, Vec<usize>> = BTreeMap::new();
         for (i, job) in config.jobs.iter().enumerate().filter(|(_, j)| j.enabled) {
             by_queue.entry(&job.queue).or_default().push(i);
@@ -114,20 +116,21 @@ impl Ticker {
         let mut fired = Fired::default();
         for (op, status) in ops.iter().zip(statuses) {
             let tick = DateTime::from_timestamp(op.tick, 0).unwrap_or_default();
+            let tick_text = output::utc(tick);
             let lateness_ms = (now - tick).num_milliseconds();
             let (job, queue) = (op.job.as_str(), op.queue.as_str());
             match status {
                 TickStatus::Pushed => {
                     fired.pushed += 1;
-                    tracing::info!(job, queue, tick = %tick, lateness_ms, "tick enqueued");
+                    tracing::info!(job, queue, tick = %tick_text, lateness_ms, "tick enqueued");
                 }
                 TickStatus::Duplicate => {
                     fired.duplicate += 1;
-                    tracing::debug!(job, queue, tick = %tick, "tick already enqueued");
+                    tracing::debug!(job, queue, tick = %tick_text, "tick already enqueued");
                 }
                 TickStatus::Overlap => {
                     fired.overlap += 1;
-                    tracing::info!(job, queue, tick = %tick, reason = "previous run still in flight", "tick skipped");
+                    tracing::info!(job, queue, tick = %tick_text, reason = "previous run still in flight", "tick skipped");
                 }
                 TickStatus::Missed => {
                     let count = match op.action {
@@ -135,7 +138,7 @@ impl Ticker {
                         TickAction::Push { .. } => 1,
                     };
                     fired.missed += count;
-                    tracing::warn!(job, queue, newest = %tick, count, reason = "catch_up policy", "missed ticks skipped");
+                    tracing::warn!(job, queue, newest = %tick_text, count, reason = "catch_up policy", "missed ticks skipped");
                 }
             }
         }

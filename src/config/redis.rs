@@ -12,7 +12,8 @@ pub struct RedisSettings {
     pub url: Option<String>,
     /// Prefix of every key (`campanile:`).
     pub prefix: String,
-    /// Accept any TLS certificate (Heroku Redis uses self-signed ones).
+    /// Accept any TLS certificate (Heroku Redis uses self-signed ones); also
+    /// `?insecure=true` on the URL or `CAMPANILE_REDIS_INSECURE=1`.
     pub tls_insecure: bool,
 }
 
@@ -39,7 +40,7 @@ impl RedisSettings {
             Some((base, query)) => (base.to_owned(), Some(query.to_owned())),
             None => (url.clone(), None),
         };
-        let mut insecure = self.tls_insecure || base.ends_with("#insecure");
+        let mut insecure = self.tls_insecure || base.ends_with("#insecure") || insecure_from_env();
         let base = base.trim_end_matches("#insecure").to_owned();
         let mut kept = Vec::new();
         for pair in query.iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
@@ -49,8 +50,11 @@ impl RedisSettings {
                 other => kept.push(other.to_owned()),
             }
         }
-        if insecure && !base.starts_with("rediss://") {
-            return Err("insecure applies only to rediss:// (TLS) URLs".into());
+        if !base.starts_with("rediss://") {
+            if insecure && !insecure_from_env() {
+                return Err("insecure applies only to rediss:// (TLS) URLs".into());
+            }
+            insecure = false;
         }
         let mut out = base;
         if !kept.is_empty() {
@@ -67,6 +71,12 @@ impl RedisSettings {
     pub fn redacted_url(&self) -> String {
         redact(&self.url())
     }
+}
+
+/// `CAMPANILE_REDIS_INSECURE=1` (or `true`): for platforms that manage
+/// `REDIS_URL` themselves.
+fn insecure_from_env() -> bool {
+    std::env::var("CAMPANILE_REDIS_INSECURE").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }
 
 /// `redis://user:secret@host` → `redis://user:***@host`.

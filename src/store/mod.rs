@@ -137,6 +137,17 @@ impl Store {
         Ok(redis::cmd("GET").arg(self.keys.leader()).query_async(&mut self.con.clone()).await?)
     }
 
+    /// Loads the pipelined scripts into Redis ahead of time, so the first due
+    /// tick does not pay an extra round trip to find them missing.
+    pub async fn load_scripts(&self) -> Result<()> {
+        let mut pipe = redis::pipe();
+        for lua in [&*scripts::ENQUEUE, &*scripts::SYNC] {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(lua.source).ignore();
+        }
+        let () = pipe.query_async(&mut self.con.clone()).await?;
+        Ok(())
+    }
+
     /// Loads each job's last tick for one queue, starting jobs that are new
     /// or whose schedule changed from `now`. Returns `(last tick, fresh)` in
     /// the order of `jobs`.

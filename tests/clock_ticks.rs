@@ -1,0 +1,339 @@
+//! The clock's exactly-once and catch-up behaviour, driven instant by
+//! instant against a real redis-server: each test builds `Ticker`s (one per
+//! simulated clock process) and hands them explicit instants, so restarts,
+//! crashes and second clocks are exact and instant.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use campanile::clock::{Fired, Ticker};
+use campanile::config::{Config, RedisSettings};
+use campanile::payload::Payload;
+use campanile::store::Store;
+use chrono::{DateTime, Duration, Utc};
+use common::RedisServer;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn config(text: &str) -> Arc<Config> {
+    Arc::new(Config::parse(text, Path::new("clock.toml"), at("2026-01-01T00:00:00Z")).unwrap())
+}
+
+async fn store(server: &RedisServer) -> Store {
+    Store::connect(&RedisSettings { url: Some(server.url()), ..RedisSettings::default() }).await.unwrap()
+}
+
+/// A clock process that starts at `now` and fires what is due then.
+async fn clock_at(config: &Arc<Config>, store: &Store, now: DateTime<Utc>) -> (Ticker, Fired) {
+    let mut ticker = Ticker::start(config.clone(), store.clone(), now).await.unwrap();
+    let fired = ticker.fire_due(now).await.unwrap();
+    (ticker, fired)
+}
+
+/// Runs a ticker through every due instant up to `until`, as the daemon
+/// loop does.
+async fn run_until(ticker: &mut Ticker, until: DateTime<Utc>) -> Fired {
+    let mut total = Fired::default();
+    while let Some(due) = ticker.next_due().filter(|d| *d <= until) {
+        let f = ticker.fire_due(due).await.unwrap();
+        total.pushed += f.pushed;
+        total.duplicate += f.duplicate;
+        total.overlap += f.overlap;
+        total.missed += f.missed;
+    }
+    total
+}
+
+/// `(job, scheduled_at)` of every payload on a queue, oldest first.
+fn pending(server: &RedisServer, queue: &str) -> Vec<(String, String)> {
+    let raw: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("campanile:{{{queue}}}:pending"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut server.connection())
+        .unwrap();
+    raw.iter()
+        .rev()
+        .map(|p| {
+            let p: Payload = serde_json::from_str(p).unwrap();
+            (p.job, p.scheduled_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        })
+        .collect()
+}
+
+fn ticks_of(server: &RedisServer, job: &str) -> Vec<String> {
+    pending(server, "default").into_iter().filter(|(j, _)| j == job).map(|(_, t)| t).collect()
+}
+
+const HOURLY: &str = r#"
+[jobs.latest]
+cron = "0 * * * *"
+command = "x"
+overlap = "allow"
+[jobs.all]
+cron = "0 * * * *"
+command = "x"
+overlap = "allow"
+catch_up = "all"
+[jobs.none]
+cron = "0 * * * *"
+command = "x"
+overlap = "allow"
+catch_up = "none"
+"#;
+
+#[tokio::test]
+async fn first_start_does_not_backfill() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let (_, fired) = clock_at(&config(HOURLY), &store, at("2026-11-23T10:30:00Z")).await;
+    assert_eq!(fired, Fired::default());
+    assert!(pending(&server, "default").is_empty());
+}
+
+#[tokio::test]
+async fn each_tick_is_pushed_once_as_time_passes() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let (mut clock, _) = clock_at(&config(HOURLY), &store, at("2026-11-23T10:30:00Z")).await;
+    let fired = run_until(&mut clock, at("2026-11-23T12:30:00Z")).await;
+    assert_eq!(fired.pushed, 6);
+    assert_eq!(ticks_of(&server, "latest"), ["2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z"]);
+}
+
+#[tokio::test]
+async fn restart_across_missed_ticks_applies_each_catch_up_policy() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(HOURLY);
+    let (mut first, _) = clock_at(&cfg, &store, at("2026-11-23T10:30:00Z")).await;
+    run_until(&mut first, at("2026-11-23T11:30:00Z")).await; // pushes 11:00
+    drop(first); // the process dies; 12:00, 13:00 and 14:00 pass unseen
+
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T14:20:00Z")).await;
+    assert_eq!(ticks_of(&server, "latest"), ["2026-11-23T11:00:00Z", "2026-11-23T14:00:00Z"]);
+    assert_eq!(
+        ticks_of(&server, "all"),
+        ["2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z", "2026-11-23T13:00:00Z", "2026-11-23T14:00:00Z"]
+    );
+    assert_eq!(ticks_of(&server, "none"), ["2026-11-23T11:00:00Z"]);
+    assert_eq!(fired, Fired { pushed: 4, duplicate: 0, overlap: 0, missed: 2 + 3 });
+    let stats: Vec<(String, i64)> =
+        redis::cmd("HGETALL").arg("campanile:{default}:stats").query(&mut server.connection()).unwrap();
+    let stat = |k: &str| stats.iter().find(|(f, _)| f == k).map(|(_, v)| *v);
+    assert_eq!(stat("latest:missed"), Some(2));
+    assert_eq!(stat("none:missed"), Some(3));
+    assert_eq!(stat("all:missed"), None);
+
+    // A second restart finds nothing left to do: missed ticks were recorded.
+    let (_, again) = clock_at(&cfg, &store, at("2026-11-23T14:25:00Z")).await;
+    assert_eq!(again, Fired::default());
+}
+
+#[tokio::test]
+async fn a_tick_decided_but_not_pushed_before_a_crash_is_pushed_after_restart() {
+    // The clock died right at 12:00:00, before pushing; it is back (or a
+    // standby took over) 20 s later. Even `catch_up = "none"` pushes it: a
+    // tick less than a minute late is late, not missed.
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(HOURLY);
+    let (mut first, _) = clock_at(&cfg, &store, at("2026-11-23T11:30:00Z")).await;
+    run_until(&mut first, at("2026-11-23T11:59:59Z")).await;
+    drop(first);
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T12:00:20Z")).await;
+    assert_eq!(fired.pushed, 3);
+    assert_eq!(ticks_of(&server, "none"), ["2026-11-23T12:00:00Z"]);
+}
+
+#[tokio::test]
+async fn a_job_new_to_redis_that_crashes_before_its_first_tick_still_gets_it() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.daily]\ncron = \"0 3 * * *\"\ncommand = \"x\"\ncatch_up = \"none\"\n");
+    clock_at(&cfg, &store, at("2026-11-23T02:59:50Z")).await; // registers the job, then dies
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T03:00:30Z")).await;
+    assert_eq!(fired.pushed, 1);
+    assert_eq!(ticks_of(&server, "daily"), ["2026-11-23T03:00:00Z"]);
+}
+
+#[tokio::test]
+async fn two_clocks_firing_the_same_instant_push_each_tick_once() {
+    // Two clocks that both believe they lead (a partition, a slow lease):
+    // correctness does not depend on the lease.
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(HOURLY);
+    let start = at("2026-11-23T10:30:00Z");
+    let (mut a, _) = clock_at(&cfg, &store, start).await;
+    let (mut b, _) = clock_at(&cfg, &store, start).await;
+    let mut pushed = 0;
+    let mut duplicate = 0;
+    for hour in 11..=14 {
+        let t = at(&format!("2026-11-23T{hour}:00:00Z"));
+        for f in [a.fire_due(t).await.unwrap(), b.fire_due(t).await.unwrap()] {
+            pushed += f.pushed;
+            duplicate += f.duplicate;
+        }
+    }
+    assert_eq!((pushed, duplicate), (12, 12));
+    assert_eq!(ticks_of(&server, "all").len(), 4);
+}
+
+#[tokio::test]
+async fn a_crash_mid_batch_leaves_no_tick_lost_or_doubled() {
+    // Clock A pushed part of a batch (jobs a1 and a2) and died; clock B then
+    // handles the same instant for all four jobs.
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let jobs = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| format!("[jobs.{n}]\nevery = \"1m\"\ncommand = \"x\"\noverlap = \"allow\"\n"))
+            .collect::<String>()
+    };
+    let start = at("2026-11-23T10:00:30Z");
+    let all = config(&jobs(&["a1", "a2", "a3", "a4"]));
+    clock_at(&all, &store, start).await; // registers every job
+    let (mut partial, _) = clock_at(&config(&jobs(&["a1", "a2"])), &store, start).await;
+    partial.fire_due(at("2026-11-23T10:01:00Z")).await.unwrap();
+    let (_, fired) = clock_at(&all, &store, at("2026-11-23T10:01:05Z")).await;
+    assert_eq!(
+        fired,
+        Fired { pushed: 2, duplicate: 0, overlap: 0, missed: 0 },
+        "a1, a2 were already handled"
+    );
+    for job in ["a1", "a2", "a3", "a4"] {
+        assert_eq!(ticks_of(&server, job), ["2026-11-23T10:01:00Z"], "{job}");
+    }
+}
+
+#[tokio::test]
+async fn a_changed_schedule_starts_fresh_and_a_removed_job_stops() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let before = config(
+        "[defaults]\noverlap = \"allow\"\n[jobs.kept]\nevery = \"1h\"\ncommand = \"x\"\n\
+         [jobs.changed]\nevery = \"1h\"\ncommand = \"x\"\n[jobs.removed]\nevery = \"1h\"\ncommand = \"x\"\n",
+    );
+    let (mut old, _) = clock_at(&before, &store, at("2026-11-23T09:30:00Z")).await;
+    run_until(&mut old, at("2026-11-23T10:30:00Z")).await;
+    drop(old);
+    // Redeployed three hours later: `changed` now runs every 2h at :30.
+    let after = config(
+        "[defaults]\noverlap = \"allow\"\n[jobs.kept]\nevery = \"1h\"\ncommand = \"x\"\n\
+         [jobs.changed]\nevery = \"2h\"\noffset = \"30m\"\ncommand = \"x\"\ncatch_up = \"all\"\n",
+    );
+    let (mut new, fired) = clock_at(&after, &store, at("2026-11-23T13:45:00Z")).await;
+    assert_eq!(fired.pushed, 1, "only kept's latest missed tick; changed starts fresh");
+    run_until(&mut new, at("2026-11-23T16:00:00Z")).await;
+    assert_eq!(
+        ticks_of(&server, "kept"),
+        [
+            "2026-11-23T10:00:00Z",
+            "2026-11-23T13:00:00Z",
+            "2026-11-23T14:00:00Z",
+            "2026-11-23T15:00:00Z",
+            "2026-11-23T16:00:00Z"
+        ]
+    );
+    assert_eq!(ticks_of(&server, "changed"), ["2026-11-23T10:00:00Z", "2026-11-23T14:30:00Z"]);
+    assert_eq!(ticks_of(&server, "removed"), ["2026-11-23T10:00:00Z"]);
+}
+
+#[tokio::test]
+async fn ticks_older_than_the_catch_up_window_are_never_pushed() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(
+        "[jobs.all]\nevery = \"1h\"\ncommand = \"x\"\noverlap = \"allow\"\ncatch_up = \"all\"\ncatch_up_window = \"3h\"\n\
+         [jobs.daily]\ncron = \"0 6 * * *\"\ncommand = \"x\"\n",
+    );
+    clock_at(&cfg, &store, at("2026-11-20T05:30:00Z")).await;
+    // Down for three days: the default window (24h) still covers the daily
+    // job's latest tick; the hourly job's is limited to 3h.
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T10:30:00Z")).await;
+    assert_eq!(
+        ticks_of(&server, "all"),
+        ["2026-11-23T08:00:00Z", "2026-11-23T09:00:00Z", "2026-11-23T10:00:00Z"]
+    );
+    assert_eq!(ticks_of(&server, "daily"), ["2026-11-23T06:00:00Z"]);
+    assert_eq!(fired.pushed, 4);
+}
+
+#[tokio::test]
+async fn overlap_skip_holds_the_next_tick_until_the_marker_clears_or_expires() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.slow]\nevery = \"1m\"\ncommand = \"x\"\ntimeout = \"2m\"\n");
+    let (mut clock, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
+    assert_eq!(clock.fire_due(at("2026-11-23T10:01:00Z")).await.unwrap().pushed, 1);
+    let marker = "campanile:{default}:inflight:slow";
+    let mut con = server.connection();
+    let id: String = redis::cmd("GET").arg(marker).query(&mut con).unwrap();
+    assert_eq!(id, "slow@2026-11-23T10:01:00Z");
+    // It expires on its own: the job's timeout plus a five-minute margin.
+    let ttl: i64 = redis::cmd("PTTL").arg(marker).query(&mut con).unwrap();
+    assert!((7 * 60_000 - 5_000..=7 * 60_000).contains(&ttl), "ttl {ttl} ms");
+
+    let f = clock.fire_due(at("2026-11-23T10:02:00Z")).await.unwrap();
+    assert_eq!(f, Fired { pushed: 0, duplicate: 0, overlap: 1, missed: 0 });
+
+    // The marker lapses (its worker vanished): the next tick goes out.
+    let _: () = redis::cmd("PEXPIRE").arg(marker).arg(1).query(&mut con).unwrap();
+    while redis::cmd("EXISTS").arg(marker).query::<i64>(&mut con).unwrap() == 1 {
+        std::thread::yield_now();
+    }
+    assert_eq!(clock.fire_due(at("2026-11-23T10:03:00Z")).await.unwrap().pushed, 1);
+    assert_eq!(ticks_of(&server, "slow"), ["2026-11-23T10:01:00Z", "2026-11-23T10:03:00Z"]);
+    let skipped: i64 =
+        redis::cmd("HGET").arg("campanile:{default}:stats").arg("slow:overlap").query(&mut con).unwrap();
+    assert_eq!(skipped, 1);
+}
+
+#[tokio::test]
+async fn jitter_delays_each_tick_deterministically_within_its_bound() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\njitter = \"30s\"\noverlap = \"allow\"\n");
+    let (a, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
+    let (b, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:45Z")).await;
+    let due = a.next_due().unwrap();
+    assert_eq!(b.next_due(), Some(due), "every clock computes the same delay");
+    let tick = at("2026-11-23T10:01:00Z");
+    assert!(due >= tick && due <= tick + Duration::seconds(30), "{due}");
+    let mut a = a;
+    assert_eq!(a.fire_due(due - Duration::milliseconds(1)).await.unwrap().pushed, 0);
+    assert_eq!(a.fire_due(due).await.unwrap().pushed, 1);
+}
+
+#[tokio::test]
+async fn ten_thousand_ticks_due_together_take_one_round_trip() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let text: String = (0..10_000)
+        .map(|i| format!("[jobs.j{i}]\nevery = \"1m\"\ncommand = \"x\"\noverlap = \"allow\"\n"))
+        .collect();
+    let cfg = config(&text);
+    let (mut clock, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
+    let before = evalsha_calls(&server);
+    let fired = clock.fire_due(at("2026-11-23T10:01:00Z")).await.unwrap();
+    assert_eq!(fired.pushed, 10_000);
+    // One pipeline of 10 script calls of 1,000 ticks (not 10,000 calls).
+    assert_eq!(evalsha_calls(&server) - before, 10);
+    let len: i64 =
+        redis::cmd("LLEN").arg("campanile:{default}:pending").query(&mut server.connection()).unwrap();
+    assert_eq!(len, 10_000);
+}
+
+fn evalsha_calls(server: &RedisServer) -> i64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(&mut server.connection()).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}

@@ -1,0 +1,79 @@
+//! Public contracts other programs depend on: the payload JSON and the Redis
+//! key layout. Changing any expectation here is a breaking change.
+
+use campanile::config::{JobName, QueueName};
+use campanile::payload::{Payload, tick_id};
+use campanile::store::Keys;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[test]
+fn payload_json_has_exactly_the_documented_fields() {
+    let payload = Payload::for_tick(
+        "nightly-report",
+        "default",
+        at("2026-11-23T08:00:00Z"),
+        at("2026-11-23T08:00:00.003417Z"),
+        &json!({"format": "pdf"}),
+    );
+    assert_eq!(
+        payload.to_json(),
+        r#"{"id":"nightly-report@2026-11-23T08:00:00Z","job":"nightly-report","queue":"default","scheduled_at":"2026-11-23T08:00:00Z","enqueued_at":"2026-11-23T08:00:00.003Z","attempt":1,"args":{"format":"pdf"}}"#
+    );
+    let null_args =
+        Payload::for_tick("a", "q", at("2026-11-23T08:00:00Z"), at("2026-11-23T08:00:00Z"), &json!(null));
+    assert!(
+        null_args.to_json().ends_with(r#""enqueued_at":"2026-11-23T08:00:00.000Z","attempt":1,"args":null}"#)
+    );
+}
+
+#[test]
+fn payload_ids_depend_only_on_job_and_tick() {
+    let tick = at("2026-11-23T08:00:00Z");
+    let a = Payload::for_tick("j", "q1", tick, at("2026-11-23T08:00:01Z"), &json!(1));
+    let b = Payload::for_tick("j", "q2", tick, at("2026-11-23T08:00:09Z"), &json!(2));
+    assert_eq!(a.id, b.id);
+    assert_eq!(tick_id("j", tick), "j@2026-11-23T08:00:00Z");
+    assert_ne!(tick_id("j", at("2026-11-23T08:00:01Z")), a.id);
+}
+
+#[test]
+fn payloads_from_other_producers_parse() {
+    let text = r#"{"id":"x@2026-11-23T08:00:00Z","job":"x","queue":"default","scheduled_at":"2026-11-23T09:00:00+01:00","enqueued_at":"2026-11-23T08:00:00.5Z","attempt":2,"args":[1,"two"]}"#;
+    let p: Payload = serde_json::from_str(text).unwrap();
+    assert_eq!(p.scheduled_at, at("2026-11-23T08:00:00Z"));
+    assert_eq!(p.enqueued_at, at("2026-11-23T08:00:00.500Z"));
+    assert_eq!(p.attempt, 2);
+    assert_eq!(p.args, json!([1, "two"]));
+}
+
+#[test]
+fn redis_keys_follow_the_documented_layout() {
+    let q = QueueName::new("default").unwrap();
+    let job = JobName::new("nightly-report").unwrap();
+    let keys = Keys::default();
+    assert_eq!(keys.pending(&q), "campanile:{default}:pending");
+    assert_eq!(keys.ticks(&q), "campanile:{default}:ticks");
+    assert_eq!(keys.inflight(&q, &job), "campanile:{default}:inflight:nightly-report");
+    assert_eq!(keys.stats(&q), "campanile:{default}:stats");
+    assert_eq!(keys.leader(), "campanile:leader");
+    let custom = Keys::new("myapp:");
+    assert_eq!(custom.pending(&q), "myapp:{default}:pending");
+    assert_eq!(custom.leader(), "myapp:leader");
+}
+
+#[test]
+fn every_key_of_a_queue_shares_its_cluster_slot() {
+    // Redis Cluster hashes only the text inside the first {...}.
+    let q = QueueName::new("reports").unwrap();
+    let job = JobName::new("j").unwrap();
+    let keys = Keys::default();
+    for key in [keys.pending(&q), keys.ticks(&q), keys.inflight(&q, &job), keys.stats(&q)] {
+        let tag = key.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(tag, _)| tag);
+        assert_eq!(tag, Some("reports"), "{key}");
+    }
+}
