@@ -74,20 +74,38 @@ fn daemon(path: &std::path::Path) -> ExitCode {
     runtime.block_on(async {
         let shutdown = crate::shutdown::on_signals();
         tracing::info!(redis = %config.redis.redacted_url(), "connecting to redis");
-        let store = tokio::select! {
-            store = crate::store::Store::connect(&config.redis) => store,
-            _ = shutdown.cancelled() => return ExitCode::SUCCESS,
-        };
-        let store = match store {
-            Ok(store) => store,
-            Err(e) => {
-                tracing::error!(error = %crate::clock::error_chain(&e), "cannot connect to redis");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
+        let Some(store) = connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
         crate::clock::run(config, store, std::sync::Arc::new(time), shutdown).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Connects to Redis, retrying with capped exponential backoff (and a log
+/// line per failure) until it answers or the process is told to stop.
+async fn connect(
+    settings: &config::RedisSettings,
+    shutdown: &crate::shutdown::Shutdown,
+) -> Option<crate::store::Store> {
+    let mut backoff = std::time::Duration::from_millis(250);
+    loop {
+        tokio::select! {
+            result = crate::store::Store::connect(settings) => match result {
+                Ok(store) => return Some(store),
+                Err(e) => tracing::warn!(
+                    redis = %settings.redacted_url(),
+                    error = %crate::clock::error_chain(&e),
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "cannot connect to redis"
+                ),
+            },
+            _ = shutdown.cancelled() => return None,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.cancelled() => return None,
+        }
+        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+    }
 }
 
 /// Loads the config, printing every problem (and warnings) to stderr.

@@ -28,6 +28,10 @@ use crate::time::TimeSource;
 /// clock that jumps (NTP, a suspended VM) is noticed promptly.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
+/// The final stretch before a due instant that is slept precisely (see
+/// [`lead`]).
+const PRECISE_SLEEP: Duration = Duration::from_millis(3);
+
 /// Backoff after a Redis error while leading: doubles from the first value
 /// up to the cap.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
@@ -83,6 +87,13 @@ async fn lead(
         let wait = ticker
             .next_due()
             .map_or(MAX_SLEEP, |due| (due - time.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
+        if wait <= PRECISE_SLEEP {
+            // The async timer has millisecond granularity and wakes late;
+            // the last stretch is slept on the thread, which is precise to
+            // tens of microseconds. Nothing else needs this thread meanwhile.
+            std::thread::sleep(wait);
+            continue;
+        }
         tokio::select! {
             // Biased: once `keeper` finishes it has cancelled `lost`, which is
             // then seen first, so the finished future is never polled again.
@@ -90,7 +101,7 @@ async fn lead(
             _ = shutdown.cancelled() => return Ok(Stop::Shutdown),
             _ = lost.cancelled() => return Ok(Stop::LeaseLost),
             _ = &mut keeper => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep(wait - PRECISE_SLEEP) => {}
         }
     }
 }

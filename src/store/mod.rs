@@ -79,8 +79,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects, retrying with capped exponential backoff until Redis
-    /// answers.
+    /// Connects, retrying a few times within a second. Once connected, a
+    /// lost connection is re-established on demand with capped exponential
+    /// backoff; callers retry failed operations.
     pub async fn connect(settings: &RedisSettings) -> Result<Store> {
         // rediss:// needs a process-wide TLS crypto provider; installing it
         // twice is harmless.
@@ -94,7 +95,7 @@ impl Store {
             .set_exponent_base(2.0)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(Duration::from_secs(5))
-            .set_number_of_retries(usize::MAX)
+            .set_number_of_retries(3)
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)));
         let con = ConnectionManager::new_with_config(client, config).await?;

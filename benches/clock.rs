@@ -1,0 +1,245 @@
+//! Clock benchmarks against a private redis-server on loopback, running
+//! the real `clock` binary: `cargo bench --bench clock`. Prints lateness
+//! (from an independent observer and from the payloads), CPU and RSS at
+//! idle and under load, and how long 10,000 and 100,000 ticks due on the
+//! same minute take to push. `BENCH_SECS` (default 60) sets the length of
+//! the lateness run; `BENCH_SCALE` (default `10000,100000`) the job counts.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use campanile::payload::Payload;
+use campanile::time::{SystemTime, TimeSource};
+use chrono::{DateTime, Utc};
+use common::RedisServer;
+
+fn main() {
+    let secs: i64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let scales: Vec<usize> = std::env::var("BENCH_SCALE")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    idle();
+    lateness(secs);
+    for n in scales {
+        same_minute(n);
+    }
+}
+
+fn spawn_clock(redis: &RedisServer, config: &str) -> (Child, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.toml");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new(common::bin("clock"))
+        .arg("--config")
+        .arg(&path)
+        .env("REDIS_URL", redis.url())
+        .env("RUST_LOG", "info")
+        .env("CAMPANILE_LOG_FORMAT", "logfmt")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, dir)
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// CPU seconds (user + system) a process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
+}
+
+/// `(VmRSS, VmHWM)` in MiB.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    (kb("VmRSS:").unwrap_or(0.0) / 1024.0, kb("VmHWM:").unwrap_or(0.0) / 1024.0)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn hlen(redis: &RedisServer, key: &str) -> usize {
+    redis::cmd("HLEN").arg(key).query(&mut redis.connection()).unwrap()
+}
+
+fn idle() {
+    let redis = RedisServer::start();
+    let config: String =
+        (0..10).map(|i| format!("[jobs.daily{i}]\ncron = \"0 {i} * * *\"\ncommand = \"x\"\n")).collect();
+    let (child, _dir) = spawn_clock(&redis, &config);
+    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == 10);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = cpu_secs(child.id());
+    std::thread::sleep(Duration::from_secs(20));
+    let used = cpu_secs(child.id()) - before;
+    let (rss, hwm) = rss_mib(child.id());
+    println!(
+        "idle (10 daily jobs): CPU {:.3} s over 20 s ({:.2} %), RSS {rss:.1} MiB (peak {hwm:.1} MiB)",
+        used,
+        used / 20.0 * 100.0
+    );
+    stop(child);
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn lateness(secs: i64) {
+    let redis = RedisServer::start();
+    let jobs = 50;
+    let config: String = (0..jobs)
+        .map(|i| format!("[jobs.s{i}]\nevery = \"1s\"\ncommand = \"x\"\noverlap = \"allow\"\n"))
+        .collect();
+    let (child, _dir) = spawn_clock(&redis, &config);
+    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == jobs);
+
+    // The observer: pops payloads as they arrive and stamps the arrival.
+    let seen: Arc<Mutex<Vec<(Payload, DateTime<Utc>)>>> = Arc::default();
+    let running = Arc::new(AtomicBool::new(true));
+    let observer = {
+        let (seen, running, url) = (seen.clone(), running.clone(), redis.url());
+        std::thread::spawn(move || {
+            let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+            while running.load(Ordering::Relaxed) {
+                // Pops everything that has arrived in one call, so the stamp
+                // is not delayed by one round trip per payload.
+                let popped: Option<(String, Vec<String>)> = redis::cmd("BLMPOP")
+                    .arg(0.2)
+                    .arg(1)
+                    .arg("campanile:{default}:pending")
+                    .arg("RIGHT")
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(&mut con)
+                    .unwrap();
+                let arrival = SystemTime.now();
+                for raw in popped.map(|(_, items)| items).unwrap_or_default() {
+                    seen.lock().unwrap().push((serde_json::from_str(&raw).unwrap(), arrival));
+                }
+            }
+        })
+    };
+    let start = SystemTime.now().timestamp() + 2;
+    let end = start + secs;
+    wait_for("start", || SystemTime.now().timestamp() >= start);
+    let cpu_start = cpu_secs(child.id());
+    wait_for("end", || SystemTime.now().timestamp() > end);
+    let cpu = cpu_secs(child.id()) - cpu_start;
+    let (rss, hwm) = rss_mib(child.id());
+    std::thread::sleep(Duration::from_millis(500));
+    running.store(false, Ordering::Relaxed);
+    observer.join().unwrap();
+    stop(child);
+
+    let seen = seen.lock().unwrap();
+    let mut counts: HashMap<(String, i64), usize> = HashMap::new();
+    let (mut observed, mut stamped) = (Vec::new(), Vec::new());
+    for (p, arrival) in seen.iter() {
+        let tick = p.scheduled_at.timestamp();
+        if !(start..end).contains(&tick) {
+            continue;
+        }
+        *counts.entry((p.job.clone(), tick)).or_default() += 1;
+        observed.push((*arrival - p.scheduled_at).num_microseconds().unwrap() as f64 / 1000.0);
+        stamped.push((p.enqueued_at - p.scheduled_at).num_microseconds().unwrap() as f64 / 1000.0);
+    }
+    let expected = jobs as i64 * secs;
+    let duplicates: usize = counts.values().map(|c| c - 1).sum();
+    let missing = expected - counts.len() as i64;
+    for v in [&mut observed, &mut stamped] {
+        v.sort_by(f64::total_cmp);
+    }
+    println!(
+        "lateness, {jobs} jobs every 1 s for {secs} s ({expected} ticks): missing {missing}, duplicates {duplicates}"
+    );
+    for (name, v) in [("observer (BLMPOP arrival)", &observed), ("payload enqueued_at", &stamped)] {
+        println!(
+            "  {name}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "  clock CPU {cpu:.2} s over {secs} s ({:.3} s per 60 s), RSS {rss:.1} MiB (peak {hwm:.1} MiB)",
+        cpu * 60.0 / secs as f64
+    );
+}
+
+fn same_minute(n: usize) {
+    let redis = RedisServer::start();
+    let config: String =
+        (0..n).map(|i| format!("[jobs.m{i}]\ncron = \"* * * * *\"\ncommand = \"x\"\n")).collect();
+    let spawned = std::time::Instant::now();
+    let (child, _dir) = spawn_clock(&redis, &config);
+    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == n);
+    let startup = spawned.elapsed();
+    // The first minute boundary at least a second away.
+    let boundary = (SystemTime.now().timestamp() + 1) / 60 * 60 + 60;
+    let cpu_before = cpu_secs(child.id());
+    let llen = |redis: &RedisServer| -> usize {
+        redis::cmd("LLEN").arg("campanile:{default}:pending").query(&mut redis.connection()).unwrap()
+    };
+    // Busy-polls (about 30 µs per LLEN on loopback) for a precise finish.
+    let mut con = redis.connection();
+    let finished = loop {
+        let len: usize = redis::cmd("LLEN").arg("campanile:{default}:pending").query(&mut con).unwrap();
+        if len >= n {
+            break SystemTime.now();
+        }
+        if len == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    let cpu = cpu_secs(child.id()) - cpu_before;
+    let (rss, hwm) = rss_mib(child.id());
+    let newest: String =
+        redis::cmd("LINDEX").arg("campanile:{default}:pending").arg(0).query(&mut con).unwrap();
+    let newest: Payload = serde_json::from_str(&newest).unwrap();
+    let oldest: String = redis::cmd("LINDEX")
+        .arg("campanile:{default}:pending")
+        .arg(-1)
+        .query(&mut redis.connection())
+        .unwrap();
+    let oldest: Payload = serde_json::from_str(&oldest).unwrap();
+    let b = DateTime::from_timestamp(boundary, 0).unwrap();
+    assert_eq!(newest.scheduled_at, b);
+    println!(
+        "{n} jobs due on one minute: all pushed {:.1} ms after the boundary (push began {} ms after it); \
+         startup to synced {} ms; CPU {cpu:.2} s for the minute; RSS {rss:.1} MiB (peak {hwm:.1} MiB)",
+        (finished - b).num_microseconds().unwrap() as f64 / 1000.0,
+        (oldest.enqueued_at - b).num_milliseconds(),
+        startup.as_millis()
+    );
+    assert_eq!(llen(&redis), n, "no duplicates");
+    stop(child);
+}
