@@ -106,6 +106,9 @@ fn idle() {
     stop(child);
 }
 
+/// Payloads with the instant the observer saw them arrive.
+type Observed = Vec<(Payload, DateTime<Utc>)>;
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -123,7 +126,7 @@ fn lateness(secs: i64) {
     wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == jobs);
 
     // The observer: pops payloads as they arrive and stamps the arrival.
-    let seen: Arc<Mutex<Vec<(Payload, DateTime<Utc>)>>> = Arc::default();
+    let seen: Arc<Mutex<Observed>> = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
     let observer = {
         let (seen, running, url) = (seen.clone(), running.clone(), redis.url());
