@@ -57,7 +57,7 @@ pub fn tick_id(job: &str, tick: DateTime<Utc>) -> String {
     format!("{job}@{}", tick.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
-mod rfc3339_secs {
+pub(crate) mod rfc3339_secs {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -71,7 +71,7 @@ mod rfc3339_secs {
     }
 }
 
-mod rfc3339_millis {
+pub(crate) mod rfc3339_millis {
     use chrono::{DateTime, Utc};
     use serde::{Deserializer, Serializer};
 

@@ -4,6 +4,7 @@
 
 mod check;
 mod next;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,7 +83,7 @@ fn daemon(path: &std::path::Path) -> ExitCode {
 
 /// Connects to Redis, retrying with capped exponential backoff (and a log
 /// line per failure) until it answers or the process is told to stop.
-async fn connect(
+pub(crate) async fn connect(
     settings: &config::RedisSettings,
     shutdown: &crate::shutdown::Shutdown,
 ) -> Option<crate::store::Store> {
@@ -109,7 +110,7 @@ async fn connect(
 }
 
 /// Loads the config, printing every problem (and warnings) to stderr.
-fn load_config(path: &std::path::Path, now: DateTime<Utc>) -> Result<Config, ExitCode> {
+pub(crate) fn load_config(path: &std::path::Path, now: DateTime<Utc>) -> Result<Config, ExitCode> {
     match Config::load(path, now) {
         Ok(config) => {
             for warning in &config.warnings {

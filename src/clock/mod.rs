@@ -43,7 +43,7 @@ enum Stop {
 
 /// Runs the clock until `shutdown` is cancelled, then releases the lease.
 pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
-    let lease = lease::Lease::new(store.clone(), clock_id());
+    let lease = lease::Lease::new(store.clone(), process_id());
     let mut backoff = BACKOFF.0;
     tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
     loop {
@@ -106,8 +106,9 @@ async fn lead(
     }
 }
 
-/// `host:pid:random`: unique per process, readable in `clock status`.
-fn clock_id() -> String {
+/// `host:pid:nonce`: unique per process, readable in status output; names
+/// clocks and workers.
+pub fn process_id() -> String {
     use std::hash::{BuildHasher, RandomState};
     let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into());
     let random = RandomState::new().hash_one(std::process::id()) & 0xffff;

@@ -33,6 +33,7 @@ pub mod defaults {
     pub const QUEUE: &str = "default";
     pub const TIMEOUT: Span = Span::from_secs(30 * 60);
     pub const RETRIES: u32 = 3;
+    pub const RETRY_DELAY: Span = Span::from_secs(10);
     pub const CATCH_UP_WINDOW: Span = Span::from_secs(24 * 3600);
 }
 
@@ -87,6 +88,9 @@ pub struct Job {
     pub timeout: Span,
     /// How many times a failed run is retried (so `retries + 1` attempts).
     pub retries: u32,
+    /// Delay before the first retry; each later one waits three times
+    /// longer (capped at an hour), plus up to 25% jitter.
+    pub retry_delay: Span,
     pub catch_up: CatchUp,
     /// Missed ticks older than this are never enqueued.
     pub catch_up_window: Span,

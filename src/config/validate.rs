@@ -17,8 +17,17 @@ use crate::schedule::Schedule;
 
 const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis"];
 const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure"];
-const COMMON_KEYS: &[&str] =
-    &["timezone", "queue", "timeout", "retries", "catch_up", "catch_up_window", "overlap", "jitter"];
+const COMMON_KEYS: &[&str] = &[
+    "timezone",
+    "queue",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "catch_up",
+    "catch_up_window",
+    "overlap",
+    "jitter",
+];
 const JOB_KEYS: &[&str] =
     &["cron", "every", "offset", "at", "command", "args", "env", "enabled", "description"];
 const MAX_RETRIES: u32 = 100;
@@ -82,6 +91,7 @@ struct Common {
     queue: Option<QueueName>,
     timeout: Option<Span>,
     retries: Option<u32>,
+    retry_delay: Option<Span>,
     catch_up: Option<CatchUp>,
     catch_up_window: Option<Span>,
     overlap: Option<Overlap>,
@@ -96,6 +106,7 @@ impl Common {
             "queue" => as_str(value).and_then(QueueName::new).map(|v| self.queue = Some(v)),
             "timeout" => positive_span(value).map(|v| self.timeout = Some(v)),
             "retries" => as_int(value).and_then(parse_retries).map(|v| self.retries = Some(v)),
+            "retry_delay" => positive_span(value).map(|v| self.retry_delay = Some(v)),
             "catch_up" => as_str(value).and_then(parse_catch_up).map(|v| self.catch_up = Some(v)),
             "catch_up_window" => positive_span(value).map(|v| self.catch_up_window = Some(v)),
             "overlap" => as_str(value).and_then(parse_overlap).map(|v| self.overlap = Some(v)),
@@ -111,6 +122,7 @@ impl Common {
             queue: self.queue.or_else(|| defaults.queue.clone()),
             timeout: self.timeout.or(defaults.timeout),
             retries: self.retries.or(defaults.retries),
+            retry_delay: self.retry_delay.or(defaults.retry_delay),
             catch_up: self.catch_up.or(defaults.catch_up),
             catch_up_window: self.catch_up_window.or(defaults.catch_up_window),
             overlap: self.overlap.or(defaults.overlap),
@@ -335,6 +347,7 @@ fn validate_job(
         command: command?,
         timeout: settings.timeout.unwrap_or(defaults::TIMEOUT),
         retries: settings.retries.unwrap_or(defaults::RETRIES),
+        retry_delay: settings.retry_delay.unwrap_or(defaults::RETRY_DELAY),
         catch_up: settings.catch_up.unwrap_or_default(),
         catch_up_window: settings.catch_up_window.unwrap_or(defaults::CATCH_UP_WINDOW),
         overlap: settings.overlap.unwrap_or_default(),

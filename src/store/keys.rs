@@ -1,6 +1,6 @@
 //! Every Redis key campanile uses. The layout is a public contract (other
 //! languages read and write the pending lists); README.md documents it and
-//! `tests/store_keys.rs` pins it.
+//! `tests/contracts.rs` pins it.
 //!
 //! | key | type | writer | purpose |
 //! |---|---|---|---|
@@ -8,6 +8,12 @@
 //! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state |
 //! | `P{Q}:inflight:<job>` | string, PX | clock sets, worker clears | the id of the job's queued or running payload (`overlap = "skip"`); expires on its own |
 //! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap` |
+//! | `P{Q}:workers` | set | worker | ids of the workers serving the queue |
+//! | `P{Q}:worker:<id>` | list | worker | payloads worker `<id>` has taken and not finished (its in-progress record) |
+//! | `P{Q}:lease:<id>` | string, PX | worker | worker `<id>` is alive; when it lapses, its payloads go back to pending |
+//! | `P{Q}:retry` | sorted set | worker | failed payloads (attempt incremented), scored by when to retry (Unix ms) |
+//! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
+//! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
 //!
 //! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
@@ -42,11 +48,41 @@ impl Keys {
     }
 
     pub fn inflight(&self, queue: &QueueName, job: &JobName) -> String {
+        self.inflight_raw(queue, job.as_str())
+    }
+
+    /// [`Keys::inflight`] for a job name that may not be a valid
+    /// [`JobName`] (a payload naming an unknown job).
+    pub fn inflight_raw(&self, queue: &QueueName, job: &str) -> String {
         format!("{}{{{queue}}}:inflight:{job}", self.prefix)
     }
 
     pub fn stats(&self, queue: &QueueName) -> String {
         format!("{}{{{queue}}}:stats", self.prefix)
+    }
+
+    pub fn workers(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:workers", self.prefix)
+    }
+
+    pub fn worker(&self, queue: &QueueName, worker: &str) -> String {
+        format!("{}{{{queue}}}:worker:{worker}", self.prefix)
+    }
+
+    pub fn worker_lease(&self, queue: &QueueName, worker: &str) -> String {
+        format!("{}{{{queue}}}:lease:{worker}", self.prefix)
+    }
+
+    pub fn retry(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:retry", self.prefix)
+    }
+
+    pub fn dead(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:dead", self.prefix)
+    }
+
+    pub fn history(&self, queue: &QueueName, job: &str) -> String {
+        format!("{}{{{queue}}}:history:{job}", self.prefix)
     }
 
     pub fn leader(&self) -> String {

@@ -3,6 +3,7 @@
 //! Key names live in [`keys`], Lua scripts in [`scripts`].
 
 pub mod keys;
+mod queue;
 mod scripts;
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use redis::{Pipeline, RedisError, Value};
 use scripts::Lua;
 
 pub use keys::Keys;
+pub use queue::{DEAD_CAP, HISTORY_CAP, Requeue, Taker};
 
 use crate::config::{JobName, QueueName, RedisSettings};
 
@@ -74,6 +76,7 @@ pub enum TickStatus {
 /// A handle to Redis; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    client: redis::Client,
     con: ConnectionManager,
     keys: Keys,
 }
@@ -98,8 +101,8 @@ impl Store {
             .set_number_of_retries(3)
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)));
-        let con = ConnectionManager::new_with_config(client, config).await?;
-        Ok(Store { con, keys: Keys::new(&settings.prefix) })
+        let con = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(Store { client, con, keys: Keys::new(&settings.prefix) })
     }
 
     pub fn keys(&self) -> &Keys {
@@ -142,7 +145,7 @@ impl Store {
     /// tick does not pay an extra round trip to find them missing.
     pub async fn load_scripts(&self) -> Result<()> {
         let mut pipe = redis::pipe();
-        for lua in [&*scripts::ENQUEUE, &*scripts::SYNC] {
+        for lua in [&*scripts::ENQUEUE, &*scripts::SYNC, &*scripts::FINISH, &*scripts::RETRY] {
             pipe.cmd("SCRIPT").arg("LOAD").arg(lua.source).ignore();
         }
         let () = pipe.query_async(&mut self.con.clone()).await?;
@@ -228,7 +231,7 @@ impl Store {
         }
     }
 
-    async fn run_script<T: redis::FromRedisValue>(
+    pub(crate) async fn run_script<T: redis::FromRedisValue>(
         &self,
         lua: &Lua,
         keys: &[String],

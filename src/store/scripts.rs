@@ -30,3 +30,14 @@ pub static RENEW_LEASE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("
 /// Gives the leader lease up if held.
 pub static RELEASE_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/release_lease.lua")));
+/// Records the end of a run.
+pub static FINISH: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/finish.lua")));
+/// Schedules a failed run's next attempt.
+pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry.lua")));
+/// Moves due retries onto the pending list.
+pub static PROMOTE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/promote.lua")));
+/// Puts a worker's in-progress payloads back.
+pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/requeue.lua")));
+/// Extends an in-flight marker.
+pub static TOUCH_INFLIGHT: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("scripts/touch_inflight.lua")));

@@ -1,0 +1,75 @@
+//! The `worker` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{self, QueueName};
+use crate::duration::Span;
+use crate::time::{SystemTime, TimeSource};
+use crate::worker::{self, Options};
+
+/// campanile's worker: takes job payloads off Redis queues and runs each
+/// job's command from clock.toml.
+#[derive(Debug, Parser)]
+#[command(name = "worker", version, about, long_about = None)]
+pub struct WorkerArgs {
+    /// Path to clock.toml.
+    #[arg(long, env = "CAMPANILE_CONFIG", default_value = config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// A queue to serve (repeatable); default: every queue the config's jobs use.
+    #[arg(long = "queue", value_name = "NAME", value_parser = QueueName::new)]
+    pub queues: Vec<QueueName>,
+    /// Jobs run at once; default: one per core.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: Option<u32>,
+    /// After SIGTERM or SIGINT, how long running jobs may take to finish
+    /// before they are stopped and put back on the queue.
+    #[arg(long, value_name = "DURATION", default_value = "25s", value_parser = Span::parse)]
+    pub shutdown_timeout: Span,
+}
+
+/// Validates the config before touching Redis (exit 2 if it is invalid),
+/// then serves until SIGTERM or SIGINT and exits 0.
+pub fn run(args: WorkerArgs) -> ExitCode {
+    let time = SystemTime;
+    let config = match super::load_config(&args.config, time.now()) {
+        Ok(config) => Arc::new(config),
+        Err(code) => return code,
+    };
+    let mut queues = args.queues.clone();
+    if queues.is_empty() {
+        queues = config.jobs.iter().map(|j| j.queue.clone()).collect();
+        queues.sort();
+        queues.dedup();
+    }
+    if queues.is_empty() {
+        eprintln!("error: no queues to serve: the config has no jobs and no --queue was given");
+        return ExitCode::from(super::EXIT_INVALID);
+    }
+    let concurrency = args
+        .concurrency
+        .map(|c| c as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = Options {
+        queues,
+        concurrency,
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout.as_secs()),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(super::EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = crate::shutdown::on_signals();
+        let Some(store) = super::connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
+        worker::run(config, store, Arc::new(time), options, shutdown).await;
+        ExitCode::SUCCESS
+    })
+}

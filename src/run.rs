@@ -1,0 +1,78 @@
+//! What the worker writes about runs: history entries and dead letters.
+//! Both are JSON in Redis and a public contract (README.md, "Worker").
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Exit status 0.
+    Success,
+    /// Non-zero exit status, or killed by a signal.
+    Failed,
+    /// Ran past its `timeout` and was killed.
+    TimedOut,
+    /// Stopped because the worker was shutting down; the payload went back
+    /// to the pending list (never in history).
+    Interrupted,
+}
+
+/// One entry of `P{Q}:history:<job>`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub id: String,
+    pub job: String,
+    pub queue: String,
+    #[serde(with = "crate::payload::rfc3339_secs")]
+    pub scheduled_at: DateTime<Utc>,
+    #[serde(with = "crate::payload::rfc3339_millis")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::payload::rfc3339_millis")]
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub attempt: u32,
+    pub outcome: Outcome,
+    /// The command's exit status, if it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// The last few KB of its stdout and stderr, interleaved.
+    pub output: String,
+    /// The worker that ran it (`host:pid:nonce`).
+    pub worker: String,
+    /// Whether a retry was scheduled after this run.
+    pub retry: bool,
+}
+
+/// One entry of `P{Q}:dead`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The payload exactly as it was on the queue: push it back onto the
+    /// pending list to run it again.
+    pub payload: String,
+    /// Why it is here.
+    pub reason: String,
+    pub queue: String,
+    /// The job it named, when it named one.
+    pub job: Option<String>,
+    /// Attempts made (0 when it was never run).
+    pub attempts: u32,
+    pub exit_code: Option<i32>,
+    #[serde(with = "crate::payload::rfc3339_millis")]
+    pub failed_at: DateTime<Utc>,
+    pub worker: String,
+}
+
+impl HistoryEntry {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a history entry always serialises")
+    }
+}
+
+impl DeadLetter {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a dead letter always serialises")
+    }
+}

@@ -1,0 +1,222 @@
+//! The worker's side of a queue: take, finish, retry, dead letters and the
+//! recovery of payloads whose worker died.
+
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+
+use super::scripts;
+use super::{Keys, Result, Store};
+use crate::config::QueueName;
+
+/// Dead letters kept per queue (newest first); older ones are dropped.
+pub const DEAD_CAP: usize = 10_000;
+/// History entries kept per job (newest first).
+pub const HISTORY_CAP: usize = 100;
+
+/// Where [`Store::requeue`] puts a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requeue {
+    Pending,
+    Dead,
+}
+
+/// A connection of its own for blocking takes: a blocking command would
+/// hold up everything else multiplexed on a shared connection.
+pub struct Taker {
+    con: MultiplexedConnection,
+    keys: Keys,
+}
+
+impl Taker {
+    /// Atomically moves the oldest pending payload into `worker`'s
+    /// in-progress list, waiting up to `timeout` for one. `BLMOVE` rather than
+    /// `BRPOP`: the payload is never only in the worker's memory, so a worker
+    /// that dies mid-job leaves it where the others can recover it.
+    pub async fn take(
+        &mut self,
+        queue: &QueueName,
+        worker: &str,
+        timeout: Duration,
+    ) -> Result<Option<String>> {
+        Ok(redis::cmd("BLMOVE")
+            .arg(self.keys.pending(queue))
+            .arg(self.keys.worker(queue, worker))
+            .arg("RIGHT")
+            .arg("LEFT")
+            .arg(timeout.as_secs_f64())
+            .query_async(&mut self.con)
+            .await?)
+    }
+}
+
+impl Store {
+    /// A dedicated connection for [`Taker::take`].
+    pub async fn taker(&self) -> Result<Taker> {
+        // A blocking take legitimately waits for its own timeout; the response
+        // timeout only catches a connection that died silently.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(30)))
+            .set_connection_timeout(Some(Duration::from_secs(5)));
+        let con = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        Ok(Taker { con, keys: self.keys.clone() })
+    }
+
+    /// Announces `worker` on each queue and (re)sets its lease.
+    pub async fn heartbeat(&self, queues: &[QueueName], worker: &str, ttl: Duration) -> Result<()> {
+        let mut pipe = redis::pipe();
+        for q in queues {
+            pipe.cmd("SADD").arg(self.keys.workers(q)).arg(worker).ignore();
+            pipe.cmd("SET")
+                .arg(self.keys.worker_lease(q, worker))
+                .arg(worker)
+                .arg("PX")
+                .arg(ttl.as_millis() as u64)
+                .ignore();
+        }
+        let () = pipe.query_async(&mut self.con.clone()).await?;
+        Ok(())
+    }
+
+    /// Drops `worker`'s leases (after it has put its payloads back).
+    pub async fn retire(&self, queues: &[QueueName], worker: &str) -> Result<()> {
+        let mut pipe = redis::pipe();
+        for q in queues {
+            pipe.cmd("DEL").arg(self.keys.worker_lease(q, worker)).ignore();
+        }
+        let () = pipe.query_async(&mut self.con.clone()).await?;
+        Ok(())
+    }
+
+    /// Extends a job's in-flight marker if it still names this payload.
+    pub async fn touch_inflight(&self, queue: &QueueName, job: &str, id: &str, ttl: Duration) -> Result<()> {
+        let key = self.keys.inflight_raw(queue, job);
+        let _: i64 = self
+            .run_script(&scripts::TOUCH_INFLIGHT, &[key], &[id.into(), ttl.as_millis().to_string()])
+            .await?;
+        Ok(())
+    }
+
+    /// Records a finished run (and a dead letter for a final failure); see
+    /// `finish.lua`. `job` and `id` may be empty for a payload that never
+    /// named a valid job.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish(
+        &self,
+        queue: &QueueName,
+        worker: &str,
+        raw: &str,
+        job: &str,
+        id: &str,
+        history: Option<&str>,
+        dead: Option<&str>,
+    ) -> Result<bool> {
+        let keys = [
+            self.keys.worker(queue, worker),
+            self.keys.history(queue, job),
+            self.keys.inflight_raw(queue, job),
+            self.keys.dead(queue),
+        ];
+        let args = [
+            raw.to_owned(),
+            history.unwrap_or_default().to_owned(),
+            HISTORY_CAP.to_string(),
+            id.to_owned(),
+            dead.unwrap_or_default().to_owned(),
+            DEAD_CAP.to_string(),
+        ];
+        let removed: i64 = self.run_script(&scripts::FINISH, &keys, &args).await?;
+        Ok(removed == 1)
+    }
+
+    /// Schedules the next attempt of a failed run; see `retry.lua`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn schedule_retry(
+        &self,
+        queue: &QueueName,
+        worker: &str,
+        raw: &str,
+        job: &str,
+        id: &str,
+        next: &str,
+        due_ms: i64,
+        history: &str,
+        marker_ttl: Duration,
+    ) -> Result<bool> {
+        let keys = [
+            self.keys.worker(queue, worker),
+            self.keys.retry(queue),
+            self.keys.history(queue, job),
+            self.keys.inflight_raw(queue, job),
+        ];
+        let args = [
+            raw.to_owned(),
+            next.to_owned(),
+            due_ms.to_string(),
+            history.to_owned(),
+            HISTORY_CAP.to_string(),
+            id.to_owned(),
+            marker_ttl.as_millis().to_string(),
+        ];
+        let removed: i64 = self.run_script(&scripts::RETRY, &keys, &args).await?;
+        Ok(removed == 1)
+    }
+
+    /// Moves retries due at `now_ms` onto the pending list.
+    pub async fn promote_retries(&self, queue: &QueueName, now_ms: i64) -> Result<u64> {
+        let keys = [self.keys.retry(queue), self.keys.pending(queue)];
+        self.run_script(&scripts::PROMOTE, &keys, &[now_ms.to_string(), "1000".into()]).await
+    }
+
+    /// The workers registered on a queue.
+    pub async fn workers(&self, queue: &QueueName) -> Result<Vec<String>> {
+        Ok(redis::cmd("SMEMBERS").arg(self.keys.workers(queue)).query_async(&mut self.con.clone()).await?)
+    }
+
+    /// Whether a worker's lease on a queue is alive.
+    pub async fn worker_alive(&self, queue: &QueueName, worker: &str) -> Result<bool> {
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.keys.worker_lease(queue, worker))
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// The payloads a worker has taken and not finished.
+    pub async fn in_progress(&self, queue: &QueueName, worker: &str) -> Result<Vec<String>> {
+        Ok(redis::cmd("LRANGE")
+            .arg(self.keys.worker(queue, worker))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.con.clone())
+            .await?)
+    }
+
+    /// Replaces payloads in a worker's in-progress list; see `requeue.lua`.
+    /// Returns how many moved, or `None` if `only_if_lapsed` and the worker
+    /// is alive.
+    pub async fn requeue(
+        &self,
+        queue: &QueueName,
+        worker: &str,
+        only_if_lapsed: bool,
+        moves: &[(String, Requeue, String)],
+    ) -> Result<Option<u64>> {
+        let keys = [
+            self.keys.workers(queue),
+            self.keys.worker_lease(queue, worker),
+            self.keys.worker(queue, worker),
+            self.keys.pending(queue),
+            self.keys.dead(queue),
+        ];
+        let mut args =
+            vec![worker.to_owned(), if only_if_lapsed { "1" } else { "0" }.into(), DEAD_CAP.to_string()];
+        for (raw, to, replacement) in moves {
+            args.push(raw.clone());
+            args.push(if *to == Requeue::Dead { "dead" } else { "pending" }.into());
+            args.push(replacement.clone());
+        }
+        let moved: i64 = self.run_script(&scripts::REQUEUE, &keys, &args).await?;
+        Ok((moved >= 0).then_some(moved as u64))
+    }
+}

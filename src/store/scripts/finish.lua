@@ -1,0 +1,28 @@
+-- Record the end of a run: take the payload off the worker's in-progress
+-- list, append the history entry, clear the job's in-flight marker, and
+-- (for a final failure) add the dead letter. One atomic step, so a run is
+-- never both finished and still in progress.
+--
+-- KEYS[1]  the worker's in-progress list
+-- KEYS[2]  the job's history list
+-- KEYS[3]  the job's in-flight marker
+-- KEYS[4]  the queue's dead-letter list
+-- ARGV[1]  the payload exactly as taken
+-- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
+-- ARGV[4]  payload id (the marker is cleared only if it still holds it)
+-- ARGV[5]  dead letter JSON ("" for none); ARGV[6] dead-letter cap
+-- Returns  1 if the payload was still in progress, 0 if it had been
+--          recovered meanwhile (the outcome is recorded either way)
+local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+end
+if redis.call('GET', KEYS[3]) == ARGV[4] then
+  redis.call('DEL', KEYS[3])
+end
+if ARGV[5] ~= '' then
+  redis.call('LPUSH', KEYS[4], ARGV[5])
+  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
+end
+return removed

@@ -1,0 +1,25 @@
+-- Schedule a failed run's next attempt: take the payload off the worker's
+-- in-progress list, add the next attempt's payload to the retry set, append
+-- the failed run to the history, and keep the job's in-flight marker alive
+-- until the retry can have finished.
+--
+-- KEYS[1]  the worker's in-progress list
+-- KEYS[2]  the queue's retry set
+-- KEYS[3]  the job's history list
+-- KEYS[4]  the job's in-flight marker
+-- ARGV[1]  the payload exactly as taken
+-- ARGV[2]  the next attempt's payload; ARGV[3] when it is due (Unix ms)
+-- ARGV[4]  history entry JSON; ARGV[5] history cap
+-- ARGV[6]  payload id; ARGV[7] marker TTL in ms
+-- Returns  1 if the payload was still in progress, else 0 (then nothing is
+--          scheduled: whoever recovered it owns it)
+local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+if removed == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  if redis.call('GET', KEYS[4]) == ARGV[6] then
+    redis.call('PEXPIRE', KEYS[4], ARGV[7])
+  end
+end
+return removed

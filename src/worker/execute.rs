@@ -1,0 +1,168 @@
+//! Running one job's command: `sh -c` with the documented environment, args
+//! on stdin, output streamed to the log and its tail kept, a timeout that
+//! takes down the whole process group.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Job;
+use crate::payload::Payload;
+use crate::run::Outcome;
+use crate::time::TimeSource;
+
+/// Bytes of output kept for the history entry.
+pub const OUTPUT_TAIL: usize = 4096;
+
+/// Between SIGTERM and SIGKILL when a run is stopped.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// How a command ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub outcome: Outcome,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub output: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Runs `job`'s command for `payload`. `stop` interrupts it (worker
+/// shutdown). Nothing from the payload reaches the shell command line: the
+/// payload's fields arrive as environment variables and stdin.
+pub async fn execute(
+    job: &Job,
+    payload: &Payload,
+    stop: &CancellationToken,
+    time: &dyn TimeSource,
+) -> Finished {
+    let started_at = time.now();
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(OUTPUT_TAIL)));
+    let args = payload.args.to_string();
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(&job.command)
+        .envs(&job.env)
+        .env("CAMPANILE_JOB", &payload.job)
+        .env("CAMPANILE_JOB_ID", &payload.id)
+        .env("CAMPANILE_SCHEDULED_AT", payload.scheduled_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .env("CAMPANILE_ATTEMPT", payload.attempt.to_string())
+        .env("CAMPANILE_QUEUE", &payload.queue)
+        .env("CAMPANILE_ARGS", &args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group, so a timeout can signal every descendant.
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            let output = format!("cannot start sh: {e}");
+            return Finished {
+                outcome: Outcome::Failed,
+                exit_code: None,
+                signal: None,
+                output,
+                started_at,
+                finished_at: time.now(),
+            };
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that does not read stdin closes it early: not an error.
+        tokio::spawn(async move {
+            let _ = stdin.write_all(args.as_bytes()).await;
+        });
+    }
+    let readers = [
+        child.stdout.take().map(|out| tokio::spawn(stream(out, "stdout", payload.clone(), tail.clone()))),
+        child.stderr.take().map(|err| tokio::spawn(stream(err, "stderr", payload.clone(), tail.clone()))),
+    ];
+    let (outcome, status) = wait(&mut child, job.timeout.as_duration(), stop).await;
+    // A background grandchild may hold the pipes open: give the readers a
+    // moment to drain, then stop reading.
+    for reader in readers.into_iter().flatten() {
+        if tokio::time::timeout(Duration::from_millis(200), reader).await.is_err() {
+            tracing::debug!(job = %payload.job, id = %payload.id, "output still open after exit");
+        }
+    }
+    let output = {
+        let bytes: Vec<u8> = tail.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    use std::os::unix::process::ExitStatusExt;
+    let (exit_code, signal) = status.map_or((None, None), |s| (s.code(), s.signal()));
+    let outcome = match outcome {
+        Outcome::Success if exit_code != Some(0) => Outcome::Failed,
+        other => other,
+    };
+    Finished { outcome, exit_code, signal, output, started_at, finished_at: time.now() }
+}
+
+/// Waits for the child, its timeout or a stop request; on either of the
+/// latter, terminates the whole process group.
+async fn wait(
+    child: &mut Child,
+    timeout: Duration,
+    stop: &CancellationToken,
+) -> (Outcome, Option<std::process::ExitStatus>) {
+    let outcome = tokio::select! {
+        status = child.wait() => return (Outcome::Success, status.ok()),
+        _ = tokio::time::sleep(timeout) => Outcome::TimedOut,
+        _ = stop.cancelled() => Outcome::Interrupted,
+    };
+    let status = terminate_group(child).await;
+    (outcome, status)
+}
+
+/// SIGTERM to the process group, SIGKILL after [`KILL_GRACE`]; then SIGKILL
+/// again for any descendant that outlived the leader.
+async fn terminate_group(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let Some(pid) = child.id() else { return child.wait().await.ok() };
+    let group = -(pid as i32);
+    signal(group, libc::SIGTERM);
+    let status = match tokio::time::timeout(KILL_GRACE, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            signal(group, libc::SIGKILL);
+            child.wait().await.ok()
+        }
+    };
+    signal(group, libc::SIGKILL);
+    status
+}
+
+fn signal(target: i32, sig: i32) {
+    // SAFETY: kill(2) has no memory-safety preconditions; a stale group id
+    // gives ESRCH, which is fine.
+    unsafe {
+        libc::kill(target, sig);
+    }
+}
+
+/// Logs each line of one stream and keeps the last [`OUTPUT_TAIL`] bytes.
+async fn stream(
+    reader: impl AsyncRead + Unpin,
+    name: &'static str,
+    payload: Payload,
+    tail: Arc<Mutex<VecDeque<u8>>>,
+) {
+    let mut lines = BufReader::new(reader).split(b'\n');
+    while let Ok(Some(line)) = lines.next_segment().await {
+        let text = String::from_utf8_lossy(&line);
+        tracing::info!(job = %payload.job, id = %payload.id, stream = name, line = %text, "output");
+        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+        tail.extend(line.iter().chain(b"\n"));
+        let excess = tail.len().saturating_sub(OUTPUT_TAIL);
+        tail.drain(..excess);
+    }
+}

@@ -1,0 +1,455 @@
+//! The worker: takes payloads off its queues and runs their jobs, losing
+//! nothing and running nothing it was not configured to run.
+//!
+//! - **Take** ([`crate::store::Taker::take`]): `BLMOVE` from the pending list
+//!   into this worker's in-progress list, so a payload is always in Redis.
+//! - **Run** ([`execute`]): the job's command from *this worker's* config.
+//!   A payload naming an unknown job, or not parsing, is never run: it goes
+//!   to the dead letters with the reason.
+//! - **Finish**: history entry, in-flight marker cleared, payload off the
+//!   in-progress list, atomically; a failure is retried with backoff
+//!   ([`retry`]) until the job's `retries` are used up, then dead-lettered.
+//! - **Leases**: a heartbeat keeps this worker's lease on each queue alive;
+//!   when a worker dies, another one's [`reaper`] puts its payloads back.
+//! - **Shutdown**: stop taking at once, let running jobs finish within the
+//!   grace period, then stop them and put their payloads back.
+
+pub mod execute;
+pub mod reaper;
+pub mod retry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::error_chain;
+use crate::clock::ticker::INFLIGHT_MARGIN;
+use crate::config::{Config, Job, QueueName};
+use crate::payload::Payload;
+use crate::run::{DeadLetter, HistoryEntry, Outcome};
+use crate::shutdown::Shutdown;
+use crate::store::{Requeue, Store};
+use crate::time::TimeSource;
+
+/// A worker's lease on a queue lives this long without a heartbeat: its
+/// payloads are recovered at most this long (plus one reaper pass) after it
+/// dies.
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// Heartbeats happen this often: three chances before the lease lapses.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// A blocking take returns after this long without a payload, so a fetcher
+/// notices a dead connection promptly.
+const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Backoff for Redis errors: doubles up to the cap.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(5));
+
+/// `host:pid:nonce`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerId(pub String);
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub queues: Vec<QueueName>,
+    pub concurrency: usize,
+    /// After SIGTERM, how long running jobs may take to finish.
+    pub shutdown_timeout: Duration,
+}
+
+struct Ctx {
+    config: Arc<Config>,
+    store: Store,
+    time: Arc<dyn TimeSource>,
+    me: WorkerId,
+    /// Interrupts running jobs when the shutdown grace period is over.
+    stop_runs: CancellationToken,
+}
+
+/// Runs until `shutdown`, then drains as documented and returns.
+pub async fn run(
+    config: Arc<Config>,
+    store: Store,
+    time: Arc<dyn TimeSource>,
+    options: Options,
+    shutdown: Shutdown,
+) {
+    let me = WorkerId(crate::clock::process_id());
+    tracing::info!(worker = %me.0, queues = ?options.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(), concurrency = options.concurrency, "worker starting");
+    let background = CancellationToken::new();
+    let mut backoff = BACKOFF.0;
+    while let Err(e) = store.heartbeat(&options.queues, &me.0, LEASE_TTL).await {
+        tracing::warn!(error = %error_chain(&e), "cannot register with redis; retrying");
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(BACKOFF.1),
+        }
+    }
+    let ctx = Arc::new(Ctx {
+        config: config.clone(),
+        store: store.clone(),
+        time: time.clone(),
+        me: me.clone(),
+        stop_runs: CancellationToken::new(),
+    });
+    tokio::spawn(heartbeat(store.clone(), options.queues.clone(), me.clone(), background.clone()));
+    tokio::spawn(reaper::run(
+        config,
+        store.clone(),
+        options.queues.clone(),
+        me.clone(),
+        time.clone(),
+        background.clone(),
+    ));
+    tokio::spawn(retry::run(store.clone(), options.queues.clone(), time, background.clone()));
+
+    let runs = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let fetchers = TaskTracker::new();
+    for queue in &options.queues {
+        fetchers.spawn(fetch(ctx.clone(), queue.clone(), slots.clone(), runs.clone(), shutdown.clone()));
+    }
+    fetchers.close();
+    fetchers.wait().await;
+
+    runs.close();
+    tracing::info!(worker = %me.0, running = runs.len(), "stopping: no new payloads; waiting for running jobs");
+    if tokio::time::timeout(options.shutdown_timeout, runs.wait()).await.is_err() {
+        tracing::warn!(worker = %me.0, running = runs.len(), "shutdown timeout: stopping running jobs");
+        ctx.stop_runs.cancel();
+        runs.wait().await;
+    }
+    for queue in &options.queues {
+        put_back_untouched(&ctx, queue).await;
+    }
+    if let Err(e) = store.retire(&options.queues, &me.0).await {
+        tracing::warn!(error = %error_chain(&e), "cannot drop worker lease");
+    }
+    background.cancel();
+    tracing::info!(worker = %me.0, "worker stopped");
+}
+
+/// Keeps this worker's leases alive.
+async fn heartbeat(store: Store, queues: Vec<QueueName>, me: WorkerId, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+        }
+        if let Err(e) = store.heartbeat(&queues, &me.0, LEASE_TTL).await {
+            tracing::warn!(worker = %me.0, error = %error_chain(&e), "heartbeat failed");
+        }
+    }
+}
+
+/// Takes payloads from one queue whenever a concurrency slot is free.
+async fn fetch(
+    ctx: Arc<Ctx>,
+    queue: QueueName,
+    slots: Arc<Semaphore>,
+    runs: TaskTracker,
+    shutdown: Shutdown,
+) {
+    let mut conn = None;
+    let mut backoff = BACKOFF.0;
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            _ = shutdown.cancelled() => return,
+        };
+        if conn.is_none() {
+            match ctx.store.taker().await {
+                Ok(taker) => conn = Some(taker),
+                Err(e) => {
+                    tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot connect to take payloads; retrying");
+                    drop(permit);
+                    if sleep_or_stop(&mut backoff, &shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let taker = conn.as_mut().expect("connected above");
+        let taken = tokio::select! {
+            taken = taker.take(&queue, &ctx.me.0, TAKE_TIMEOUT) => taken,
+            // A take abandoned here may still complete in Redis: the payload
+            // then sits in this worker's in-progress list, which is put back
+            // on the pending list before the worker exits.
+            _ = shutdown.cancelled() => return,
+        };
+        match taken {
+            Ok(Some(raw)) => {
+                backoff = BACKOFF.0;
+                runs.spawn(process(ctx.clone(), queue.clone(), raw, permit));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(queue = %queue, error = %error_chain(&e), "take failed; reconnecting");
+                conn = None;
+                drop(permit);
+                if sleep_or_stop(&mut backoff, &shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps for the backoff (and doubles it); `true` if told to stop first.
+async fn sleep_or_stop(backoff: &mut Duration, shutdown: &Shutdown) -> bool {
+    let stop = tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(*backoff) => false,
+    };
+    *backoff = (*backoff * 2).min(BACKOFF.1);
+    stop
+}
+
+/// Runs one taken payload and records how it went.
+async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::sync::OwnedSemaphorePermit) {
+    let payload = match serde_json::from_str::<Payload>(&raw) {
+        Ok(payload) => payload,
+        Err(e) => {
+            let reason = format!("malformed payload: {e}");
+            tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
+            let dead = dead_letter(&ctx, &queue, &raw, reason, None, 0, None);
+            record(&ctx, |store| {
+                let (queue, raw, dead, me) = (queue.clone(), raw.clone(), dead.clone(), ctx.me.0.clone());
+                async move { store.finish(&queue, &me, &raw, "", "", None, Some(&dead)).await }
+            })
+            .await;
+            return;
+        }
+    };
+    let Some(job) = ctx.config.job(&payload.job) else {
+        let reason = format!("job {:?} is not defined in this worker's clock.toml", payload.job);
+        tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
+        let dead = dead_letter(&ctx, &queue, &raw, reason, Some(&payload.job), 0, None);
+        record(&ctx, |store| {
+            let (queue, raw, dead, id, me) =
+                (queue.clone(), raw.clone(), dead.clone(), payload.id.clone(), ctx.me.0.clone());
+            async move { store.finish(&queue, &me, &raw, "", &id, None, Some(&dead)).await }
+        })
+        .await;
+        return;
+    };
+    let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
+    if let Err(e) = ctx.store.touch_inflight(&queue, job.name.as_str(), &payload.id, marker_ttl).await {
+        tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot extend in-flight marker");
+    }
+    tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
+    let finished = execute::execute(job, &payload, &ctx.stop_runs, ctx.time.as_ref()).await;
+    let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
+    tracing::info!(
+        job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = ?finished.outcome,
+        exit_code = finished.exit_code, duration_ms, "run finished"
+    );
+    conclude(&ctx, &queue, job, &payload, &raw, finished).await;
+}
+
+/// Records a run's end: success, a scheduled retry, a dead letter, or (when
+/// interrupted by shutdown) the payload back on the pending list.
+async fn conclude(
+    ctx: &Arc<Ctx>,
+    queue: &QueueName,
+    job: &Job,
+    payload: &Payload,
+    raw: &str,
+    run: execute::Finished,
+) {
+    let me = ctx.me.0.clone();
+    if run.outcome == Outcome::Interrupted {
+        record(ctx, |store| {
+            let (queue, me, raw) = (queue.clone(), me.clone(), raw.to_owned());
+            async move {
+                store.requeue(&queue, &me, false, &[(raw.clone(), Requeue::Pending, raw)]).await.map(|_| true)
+            }
+        })
+        .await;
+        tracing::info!(job = %job.name, id = %payload.id, "interrupted by shutdown; back on the pending list");
+        return;
+    }
+    let will_retry = run.outcome != Outcome::Success && payload.attempt <= job.retries;
+    let entry = HistoryEntry {
+        id: payload.id.clone(),
+        job: payload.job.clone(),
+        queue: queue.to_string(),
+        scheduled_at: payload.scheduled_at,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        duration_ms: (run.finished_at - run.started_at).num_milliseconds(),
+        attempt: payload.attempt,
+        outcome: run.outcome,
+        exit_code: run.exit_code,
+        signal: run.signal,
+        output: run.output.clone(),
+        worker: me.clone(),
+        retry: will_retry,
+    }
+    .to_json();
+    let (job_name, id) = (job.name.to_string(), payload.id.clone());
+    if will_retry {
+        let delay = retry::backoff(job, &payload.id, payload.attempt);
+        let next = Payload { attempt: payload.attempt + 1, ..payload.clone() }.to_json();
+        let due_ms = run.finished_at.timestamp_millis() + delay.as_millis() as i64;
+        let marker_ttl = delay + job.timeout.as_duration() + INFLIGHT_MARGIN;
+        tracing::warn!(job = %job.name, id = %payload.id, attempt = payload.attempt, retry_in_ms = delay.as_millis() as u64, "run failed; will retry");
+        record(ctx, |store| {
+            let (queue, me, raw, job_name, id, next, entry) = (
+                queue.clone(),
+                me.clone(),
+                raw.to_owned(),
+                job_name.clone(),
+                id.clone(),
+                next.clone(),
+                entry.clone(),
+            );
+            async move {
+                store
+                    .schedule_retry(&queue, &me, &raw, &job_name, &id, &next, due_ms, &entry, marker_ttl)
+                    .await
+            }
+        })
+        .await;
+        return;
+    }
+    let dead = (run.outcome != Outcome::Success).then(|| {
+        let reason = failure_reason(job, &run);
+        tracing::error!(job = %job.name, id = %payload.id, attempt = payload.attempt, reason = %reason, "run failed; no attempts left, dead-lettered");
+        dead_letter(ctx, queue, raw, reason, Some(&payload.job), payload.attempt, run.exit_code)
+    });
+    record(ctx, |store| {
+        let (queue, me, raw, job_name, id, entry, dead) = (
+            queue.clone(),
+            me.clone(),
+            raw.to_owned(),
+            job_name.clone(),
+            id.clone(),
+            entry.clone(),
+            dead.clone(),
+        );
+        async move { store.finish(&queue, &me, &raw, &job_name, &id, Some(&entry), dead.as_deref()).await }
+    })
+    .await;
+}
+
+fn failure_reason(job: &Job, run: &execute::Finished) -> String {
+    match (run.outcome, run.exit_code, run.signal) {
+        (Outcome::TimedOut, ..) => format!("timed out after {}", job.timeout),
+        (_, Some(code), _) => format!("exit status {code}"),
+        (_, None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "failed to run".into(),
+    }
+}
+
+fn dead_letter(
+    ctx: &Ctx,
+    queue: &QueueName,
+    raw: &str,
+    reason: String,
+    job: Option<&str>,
+    attempts: u32,
+    exit_code: Option<i32>,
+) -> String {
+    DeadLetter {
+        payload: raw.to_owned(),
+        reason,
+        queue: queue.to_string(),
+        job: job.map(str::to_owned),
+        attempts,
+        exit_code,
+        failed_at: ctx.time.now(),
+        worker: ctx.me.0.clone(),
+    }
+    .to_json()
+}
+
+/// Retries a Redis write until it succeeds: a finished run's outcome is
+/// recorded once Redis is back. Gives up only when the worker is being
+/// stopped and Redis stays away; the payload then stays in this worker's
+/// in-progress list and is recovered by another worker.
+async fn record<F, Fut>(ctx: &Arc<Ctx>, mut write: F)
+where
+    F: FnMut(Store) -> Fut,
+    Fut: std::future::Future<Output = crate::store::Result<bool>>,
+{
+    let mut backoff = BACKOFF.0;
+    let mut attempts = 0;
+    loop {
+        match write(ctx.store.clone()).await {
+            Ok(_) => return,
+            Err(e) if ctx.stop_runs.is_cancelled() && attempts >= 3 => {
+                tracing::error!(worker = %ctx.me.0, error = %error_chain(&e), "cannot record outcome; leaving it to recovery");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(worker = %ctx.me.0, error = %error_chain(&e), "cannot record outcome; retrying")
+            }
+        }
+        attempts += 1;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF.1);
+    }
+}
+
+/// Puts back what this worker took but never started (a take that completed
+/// as the worker was stopping), attempt unchanged.
+async fn put_back_untouched(ctx: &Arc<Ctx>, queue: &QueueName) {
+    let left = match ctx.store.in_progress(queue, &ctx.me.0).await {
+        Ok(left) => left,
+        Err(e) => {
+            tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot check for untouched payloads");
+            return;
+        }
+    };
+    if left.is_empty() {
+        return;
+    }
+    let moves: Vec<_> = left.into_iter().map(|raw| (raw.clone(), Requeue::Pending, raw)).collect();
+    match ctx.store.requeue(queue, &ctx.me.0, false, &moves).await {
+        Ok(n) => {
+            tracing::info!(queue = %queue, count = n.unwrap_or(0), "untouched payloads back on the pending list")
+        }
+        Err(e) => {
+            tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot put untouched payloads back")
+        }
+    }
+}
+
+/// What becomes of a payload whose worker died mid-run: back on the pending
+/// list with `attempt` incremented, or a dead letter once the job has no
+/// attempts left (or the payload is unreadable).
+pub(crate) fn lost_run_replacement(
+    config: &Config,
+    queue: &QueueName,
+    raw: &str,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> (Requeue, String) {
+    let dead = |reason: String, job: Option<String>, attempts: u32| {
+        let letter = DeadLetter {
+            payload: raw.to_owned(),
+            reason,
+            queue: queue.to_string(),
+            job,
+            attempts,
+            exit_code: None,
+            failed_at: now,
+            worker: worker.to_owned(),
+        };
+        (Requeue::Dead, letter.to_json())
+    };
+    let Ok(payload) = serde_json::from_str::<Payload>(raw) else {
+        return dead("malformed payload".into(), None, 0);
+    };
+    let retries = config.job(&payload.job).map_or(0, |j| j.retries);
+    if payload.attempt > retries {
+        let reason = format!("worker {worker} was lost during attempt {}; no attempts left", payload.attempt);
+        return dead(reason, Some(payload.job.clone()), payload.attempt);
+    }
+    (Requeue::Pending, Payload { attempt: payload.attempt + 1, ..payload }.to_json())
+}

@@ -1,0 +1,48 @@
+//! When a failed run is tried again, and the loop that moves due retries
+//! back onto the pending list.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::plan::fnv1a;
+use crate::config::{Job, QueueName};
+use crate::shutdown::Shutdown;
+use crate::store::Store;
+use crate::time::TimeSource;
+
+/// Retries never wait longer than this (before jitter).
+pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+
+/// How often due retries are promoted.
+pub const PROMOTE_EVERY: Duration = Duration::from_secs(1);
+
+/// The wait before attempt `attempt + 1` after attempt `attempt` failed:
+/// `retry_delay × 3^(attempt-1)`, capped at [`MAX_DELAY`], plus up to 25%
+/// jitter derived from the payload id (so retries of many jobs that failed
+/// together spread out).
+pub fn backoff(job: &Job, id: &str, attempt: u32) -> Duration {
+    let base = job.retry_delay.as_duration();
+    let exp = 3u32.saturating_pow(attempt.saturating_sub(1));
+    let delay = base.saturating_mul(exp).min(MAX_DELAY);
+    let fraction = (fnv1a(format!("{id}#{attempt}").as_bytes()) % 1000) as f64 / 4000.0;
+    delay + delay.mul_f64(fraction)
+}
+
+/// Promotes due retries on every queue until `shutdown`.
+pub async fn run(store: Store, queues: Vec<QueueName>, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
+    loop {
+        for queue in &queues {
+            match store.promote_retries(queue, time.now().timestamp_millis()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(queue = %queue, count = n, "retries due, back on the queue"),
+                Err(e) => {
+                    tracing::warn!(queue = %queue, error = %crate::clock::error_chain(&e), "cannot promote retries")
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(PROMOTE_EVERY) => {}
+        }
+    }
+}
