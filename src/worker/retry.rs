@@ -46,3 +46,36 @@ pub async fn run(store: Store, queues: Vec<QueueName>, time: Arc<dyn TimeSource>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn job(retry_delay: &str) -> Job {
+        let text = format!("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\nretry_delay = \"{retry_delay}\"\n");
+        let config = Config::parse(&text, std::path::Path::new("t.toml"), chrono::DateTime::UNIX_EPOCH).unwrap();
+        config.jobs[0].clone()
+    }
+
+    #[test]
+    fn delays_triple_with_up_to_a_quarter_of_jitter_and_are_capped() {
+        let job = job("10s");
+        for (attempt, base) in [(1, 10), (2, 30), (3, 90), (4, 270)] {
+            let d = backoff(&job, "j@2026-11-23T08:00:00Z", attempt);
+            let base = Duration::from_secs(base);
+            assert!(d >= base && d <= base + base / 4, "attempt {attempt}: {d:?}");
+        }
+        let d = backoff(&job, "x", 30);
+        assert!(d >= MAX_DELAY && d <= MAX_DELAY + MAX_DELAY / 4);
+    }
+
+    #[test]
+    fn jitter_is_deterministic_per_payload_and_spreads_across_payloads() {
+        let job = job("1m");
+        assert_eq!(backoff(&job, "a", 1), backoff(&job, "a", 1));
+        let distinct: std::collections::HashSet<_> =
+            (0..20).map(|i| backoff(&job, &format!("j@{i}"), 1)).collect();
+        assert!(distinct.len() > 10);
+    }
+}
