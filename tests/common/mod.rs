@@ -108,6 +108,110 @@ impl RedisServer {
     }
 }
 
+/// Persistent servers that survive a restart: every write is fsynced to an
+/// append-only file in the server's dir before it is acknowledged, so a
+/// `SHUTDOWN` and a start on the same port and dir lose nothing.
+impl RedisServer {
+    /// Arguments of a persistent server; the same for every (re)start.
+    fn persistent_args(port: u16, dir: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> =
+            ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""]
+                .iter()
+                .map(Into::into)
+                .collect();
+        args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(Into::into));
+        args.extend(["--dir".into(), dir.as_os_str().to_owned()]);
+        args.extend(["--logfile".into(), dir.join("redis.log").into_os_string()]);
+        args
+    }
+
+    /// Like [`RedisServer::start`], but with an fsynced append-only file, so
+    /// [`RedisServer::restart`] keeps the data.
+    pub fn start_persistent() -> RedisServer {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let port = free_port();
+            let child = Self::spawn_with(Self::persistent_args(port, dir.path()));
+            let mut server = RedisServer { child, port, dir };
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("could not start a persistent redis-server: {last_error}");
+    }
+
+    fn spawn_with(args: Vec<std::ffi::OsString>) -> Child {
+        match Command::new("redis-server")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+            Err(e) => panic!("spawning redis-server: {e}"),
+        }
+    }
+
+    /// Stops a server from [`RedisServer::start_persistent`] with `SHUTDOWN`
+    /// (which flushes the append-only file) and waits for the process to
+    /// exit. Clients see connection errors until [`RedisServer::start_again`].
+    pub fn shutdown_keeping_data(&mut self) {
+        let mut con = self.connection();
+        let aof: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("appendonly").query(&mut con).unwrap();
+        assert_eq!(aof.get(1).map(String::as_str), Some("yes"), "only a persistent server keeps its data");
+        // The server closes the connection instead of replying.
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut con);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => {
+                    assert!(status.success(), "redis-server exited with {status} on SHUTDOWN");
+                    return;
+                }
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                other => panic!("redis-server did not exit within 10s of SHUTDOWN: {other:?}"),
+            }
+        }
+    }
+
+    /// Starts a server stopped by [`RedisServer::shutdown_keeping_data`]
+    /// again, on the same port and dir (so with its data), and waits until
+    /// it answers PING (that is, has loaded the data).
+    pub fn start_again(&mut self) {
+        self.child = Self::spawn_with(Self::persistent_args(self.port, self.dir.path()));
+        if let Err(e) = self.wait_ready() {
+            panic!("restarting redis-server on port {}: {e}", self.port);
+        }
+    }
+
+    /// [`RedisServer::shutdown_keeping_data`], `down_for`, then
+    /// [`RedisServer::start_again`].
+    pub fn restart(&mut self, down_for: Duration) {
+        self.shutdown_keeping_data();
+        std::thread::sleep(down_for);
+        self.start_again();
+    }
+
+    /// `run_id` from `INFO server`: changes on every start.
+    pub fn run_id(&self) -> String {
+        self.info_field("server", "run_id")
+    }
+
+    /// One field of `INFO <section>`; panics if it is missing.
+    pub fn info_field(&self, section: &str, field: &str) -> String {
+        let info: String = redis::cmd("INFO").arg(section).query(&mut self.connection()).unwrap();
+        let prefix = format!("{field}:");
+        info.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
