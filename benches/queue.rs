@@ -30,7 +30,8 @@ fn payloads(n: usize, job: &str) -> Vec<String> {
 fn push_all(redis: &RedisServer, items: &[String]) {
     let mut con = redis.connection();
     for chunk in items.chunks(10_000) {
-        let _: () = redis::cmd("LPUSH").arg("campanile:{default}:pending").arg(chunk).query(&mut con).unwrap();
+        let _: () =
+            redis::cmd("LPUSH").arg("campanile:{default}:pending").arg(chunk).query(&mut con).unwrap();
     }
 }
 
@@ -50,11 +51,15 @@ fn redis_benchmark(redis: &RedisServer) {
     println!("redis-benchmark LPUSH:            {}", run(&["-t", "lpush"]));
     println!("redis-benchmark LPUSH, -P 16:     {}", run(&["-P", "16", "-t", "lpush"]));
     let _ = run(&["LPUSH", "bench:src", "x"]);
-    println!("redis-benchmark LMOVE (BLMOVE's non-blocking twin): {}", run(&["LMOVE", "bench:src", "bench:dst", "RIGHT", "LEFT"]));
+    println!(
+        "redis-benchmark LMOVE (BLMOVE's non-blocking twin): {}",
+        run(&["LMOVE", "bench:src", "bench:dst", "RIGHT", "LEFT"])
+    );
 }
 
 async fn in_process(redis: &RedisServer, n: usize, consumers: usize) {
-    let store = Store::connect(&RedisSettings { url: Some(redis.url()), ..RedisSettings::default() }).await.unwrap();
+    let store =
+        Store::connect(&RedisSettings { url: Some(redis.url()), ..RedisSettings::default() }).await.unwrap();
     store.load_scripts().await.unwrap();
     let items = payloads(n, "noop");
     let started = Instant::now();
@@ -103,7 +108,9 @@ fn worker_binary(redis: &RedisServer, n: usize, concurrency: u32) {
         .spawn()
         .unwrap();
     let mut con = redis.connection();
-    let workers = || -> usize { redis::cmd("SCARD").arg("campanile:{default}:workers").query(&mut redis.connection()).unwrap() };
+    let workers = || -> usize {
+        redis::cmd("SCARD").arg("campanile:{default}:workers").query(&mut redis.connection()).unwrap()
+    };
     while workers() == 0 {
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -112,7 +119,8 @@ fn worker_binary(redis: &RedisServer, n: usize, concurrency: u32) {
     push_all(redis, &items);
     loop {
         let history: usize = redis::cmd("LLEN").arg("campanile:{default}:pending").query(&mut con).unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg("campanile:{default}:worker:*").query(&mut con).unwrap();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg("campanile:{default}:worker:*").query(&mut con).unwrap();
         if history == 0 && keys.is_empty() {
             break;
         }
@@ -121,7 +129,10 @@ fn worker_binary(redis: &RedisServer, n: usize, concurrency: u32) {
     let elapsed = started.elapsed();
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
-    println!("worker binary, `true`, concurrency {concurrency}: {:.0} jobs/s ({n} jobs)", n as f64 / elapsed.as_secs_f64());
+    println!(
+        "worker binary, `true`, concurrency {concurrency}: {:.0} jobs/s ({n} jobs)",
+        n as f64 / elapsed.as_secs_f64()
+    );
 }
 
 fn main() {

@@ -54,7 +54,8 @@ mod tests {
 
     fn job(retry_delay: &str) -> Job {
         let text = format!("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\nretry_delay = \"{retry_delay}\"\n");
-        let config = Config::parse(&text, std::path::Path::new("t.toml"), chrono::DateTime::UNIX_EPOCH).unwrap();
+        let config =
+            Config::parse(&text, std::path::Path::new("t.toml"), chrono::DateTime::UNIX_EPOCH).unwrap();
         config.jobs[0].clone()
     }
 
