@@ -13,8 +13,17 @@
 //! - [`duration`]: `30s`, `5m`, `1h30m` as clock.toml writes them.
 //! - [`time`]: the injectable [`time::TimeSource`]; the only reader of the
 //!   system clock.
-//! - [`output`]: CLI formats (public contract); [`cli`]: the `clock`
-//!   commands; [`describe`]: schedules in words.
+//! - [`clock`]: the daemon: leader lease, catch-up [`clock::plan`], the
+//!   [`clock::Ticker`] that pushes due ticks.
+//! - [`worker`]: takes payloads, runs commands, retries, dead letters,
+//!   recovers lost payloads, drains on shutdown.
+//! - [`store`]: the only module that talks to Redis; every key in
+//!   [`store::keys`], every Lua script in `src/store/scripts/`.
+//! - [`payload`], [`run`]: the JSON on the queues, in history and in dead
+//!   letters (public contracts).
+//! - [`output`]: CLI formats (public contract); [`cli`]: the `clock` and
+//!   `worker` command lines; [`describe`]: schedules in words;
+//!   [`logging`]: pretty, logfmt or JSON logs; [`shutdown`]: the stop signal.
 //!
 //! The binaries in `src/bin/` only parse arguments, set up logging and call
 //! into this library.

@@ -78,13 +78,13 @@ impl Store {
         Ok(())
     }
 
-    /// Drops `worker`'s leases (after it has put its payloads back).
+    /// Drops `worker`'s leases and, where it holds no payloads, its
+    /// membership of the queue (after it has put its payloads back).
     pub async fn retire(&self, queues: &[QueueName], worker: &str) -> Result<()> {
-        let mut pipe = redis::pipe();
         for q in queues {
-            pipe.cmd("DEL").arg(self.keys.worker_lease(q, worker)).ignore();
+            self.requeue(q, worker, false, &[]).await?;
+            let () = redis::cmd("DEL").arg(self.keys.worker_lease(q, worker)).query_async(&mut self.con.clone()).await?;
         }
-        let () = pipe.query_async(&mut self.con.clone()).await?;
         Ok(())
     }
 
