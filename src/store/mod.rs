@@ -1,6 +1,6 @@
 //! The only module that talks to Redis: one async method per operation,
 //! over a connection that reconnects with capped exponential backoff.
-//! Key names live in [`keys`], Lua scripts in [`scripts`].
+//! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 
 pub mod keys;
 mod queue;
@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Records and pushes ticks, each at most once, in one pipelined round
-    /// trip: one script call per queue (and per [`TICKS_PER_CALL`]). Ticks
+    /// trip: one script call per queue (and per `TICKS_PER_CALL` ticks). Ticks
     /// of one job must come in increasing order. Returns a status per tick,
     /// in the order given.
     pub async fn enqueue(&self, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
