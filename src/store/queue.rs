@@ -83,7 +83,10 @@ impl Store {
     pub async fn retire(&self, queues: &[QueueName], worker: &str) -> Result<()> {
         for q in queues {
             self.requeue(q, worker, false, &[]).await?;
-            let () = redis::cmd("DEL").arg(self.keys.worker_lease(q, worker)).query_async(&mut self.con.clone()).await?;
+            let () = redis::cmd("DEL")
+                .arg(self.keys.worker_lease(q, worker))
+                .query_async(&mut self.con.clone())
+                .await?;
         }
         Ok(())
     }

@@ -63,6 +63,19 @@ pub async fn execute(
         // Its own process group, so a timeout can signal every descendant.
         .process_group(0)
         .kill_on_drop(true);
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls prctl(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // If the worker dies (SIGKILL, lost machine) the command dies with
+            // it rather than running on while another worker recovers and
+            // re-runs its payload. Survives the exec of a simple command by
+            // `sh -c`; processes the command forks do not inherit it. Tied to
+            // the spawning thread, which is the worker's only runtime thread.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
