@@ -151,7 +151,7 @@ fn tick_op(job: &Job, fingerprint: &str, step: Planned, now: DateTime<Utc>) -> T
         Planned::Push(tick) => {
             let at = DateTime::from_timestamp(tick, 0).unwrap_or_default();
             let payload = Payload::for_tick(job.name.as_str(), job.queue.as_str(), at, now, &job.args);
-            (tick, TickAction::Push { payload: payload.to_json() })
+            (tick, TickAction::Push { payload: payload.to_json(), id: payload.id })
         }
         Planned::Miss { tick, count } => (tick, TickAction::Miss { count }),
     };

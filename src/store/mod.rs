@@ -39,8 +39,9 @@ const TICKS_PER_CALL: usize = 1000;
 /// What to do with one tick in [`Store::enqueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickAction {
-    /// Push this payload (JSON) unless the tick was already handled.
-    Push { payload: String },
+    /// Push this payload (JSON, with this id) unless the tick was already
+    /// handled.
+    Push { payload: String, id: String },
     /// Record `count` ticks, the newest being this one, as missed (per the
     /// job's catch-up policy) without pushing anything.
     Miss { count: u64 },
@@ -222,12 +223,18 @@ impl Store {
         cmd.arg(call.len());
         for &i in call {
             let op = &ops[i];
-            let (action, payload) = match &op.action {
-                TickAction::Push { payload } => ("push", payload.clone()),
-                TickAction::Miss { count } => ("miss", count.to_string()),
+            let (action, payload, id) = match &op.action {
+                TickAction::Push { payload, id } => ("push", payload.clone(), id.as_str()),
+                TickAction::Miss { count } => ("miss", count.to_string(), ""),
             };
             let ttl = op.inflight_ttl.map_or(0, |t| t.as_millis().max(1) as u64);
-            cmd.arg(op.job.as_str()).arg(op.tick).arg(&op.fingerprint).arg(action).arg(&payload).arg(ttl);
+            cmd.arg(op.job.as_str())
+                .arg(op.tick)
+                .arg(&op.fingerprint)
+                .arg(action)
+                .arg(&payload)
+                .arg(ttl)
+                .arg(id);
         }
     }
 

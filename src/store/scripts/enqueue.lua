@@ -9,19 +9,20 @@
 -- KEYS[2]    ticks hash of the queue (job -> "<tick>|<fingerprint>")
 -- KEYS[3]    stats hash of the queue
 -- KEYS[3+i]  in-flight marker of tick i's job
--- ARGV[1]    number of ticks n; then 6 values per tick i, from 2 + 6*(i-1):
+-- ARGV[1]    number of ticks n; then 7 values per tick i, from 2 + 7*(i-1):
 --            job, tick (Unix seconds), schedule fingerprint,
 --            action ("push": enqueue it; "miss": record it, and the missed
 --            ticks before it, as missed without enqueueing), payload JSON
 --            (for "miss": the number of missed ticks),
---            in-flight TTL in ms ("0": overlap allowed, no marker)
+--            in-flight TTL in ms ("0": overlap allowed, no marker),
+--            payload id (the in-flight marker's value)
 -- Returns    n statuses: "pushed", "duplicate" (already handled),
 --            "overlap" (skipped: the job's previous payload is in flight),
 --            "missed" (recorded as missed)
 local n = tonumber(ARGV[1])
 local out = {}
 for i = 1, n do
-  local base = 2 + 6 * (i - 1)
+  local base = 2 + 7 * (i - 1)
   local job, tick, fp = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
   local action, payload, ttl = ARGV[base + 3], ARGV[base + 4], tonumber(ARGV[base + 5])
   local state = redis.call('HGET', KEYS[2], job)
@@ -39,8 +40,7 @@ for i = 1, n do
     else
       redis.call('LPUSH', KEYS[1], payload)
       if ttl > 0 then
-        local id = cjson.decode(payload)['id']
-        redis.call('SET', KEYS[3 + i], id, 'PX', ttl)
+        redis.call('SET', KEYS[3 + i], ARGV[base + 6], 'PX', ttl)
       end
       redis.call('HINCRBY', KEYS[3], job .. ':enqueued', 1)
       out[i] = 'pushed'
