@@ -25,6 +25,10 @@ pub struct Payload {
     pub attempt: u32,
     /// The job's `args` from clock.toml, or `null`.
     pub args: serde_json::Value,
+    /// `true` for a run started with `clock trigger`, outside the schedule;
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub manual: bool,
 }
 
 impl Payload {
@@ -44,6 +48,22 @@ impl Payload {
             enqueued_at: enqueued_at.trunc_subsecs(3),
             attempt: 1,
             args: args.clone(),
+            manual: false,
+        }
+    }
+
+    /// The payload for a manual run (`clock trigger`) at `now`: its id,
+    /// `<job>@manual-<now>`, cannot collide with a tick's.
+    pub fn manual(job: &str, queue: &str, now: DateTime<Utc>, args: &serde_json::Value) -> Payload {
+        Payload {
+            id: format!("{job}@manual-{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+            job: job.to_owned(),
+            queue: queue.to_owned(),
+            scheduled_at: now.trunc_subsecs(0),
+            enqueued_at: now.trunc_subsecs(3),
+            attempt: 1,
+            args: args.clone(),
+            manual: true,
         }
     }
 

@@ -44,6 +44,9 @@ pub struct HistoryEntry {
     pub worker: String,
     /// Whether a retry was scheduled after this run.
     pub retry: bool,
+    /// Started by `clock trigger` rather than the schedule.
+    #[serde(default)]
+    pub manual: bool,
 }
 
 /// One entry of `P{Q}:dead`, newest first.
@@ -63,6 +66,15 @@ pub struct DeadLetter {
     #[serde(with = "crate::payload::rfc3339_millis")]
     pub failed_at: DateTime<Utc>,
     pub worker: String,
+}
+
+/// The id `clock dead` shows and `clock retry-dead` takes: the payload's id,
+/// or for a payload that does not parse, `raw-` and a hash of its text.
+pub fn dead_letter_id(letter: &DeadLetter) -> String {
+    match serde_json::from_str::<crate::payload::Payload>(&letter.payload) {
+        Ok(p) => p.id,
+        Err(_) => format!("raw-{:016x}", crate::clock::plan::fnv1a(letter.payload.as_bytes())),
+    }
 }
 
 impl HistoryEntry {

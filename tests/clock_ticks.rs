@@ -44,6 +44,7 @@ async fn run_until(ticker: &mut Ticker, until: DateTime<Utc>) -> Fired {
         total.duplicate += f.duplicate;
         total.overlap += f.overlap;
         total.missed += f.missed;
+        total.paused += f.paused;
     }
     total
 }
@@ -121,7 +122,7 @@ async fn restart_across_missed_ticks_applies_each_catch_up_policy() {
         ["2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z", "2026-11-23T13:00:00Z", "2026-11-23T14:00:00Z"]
     );
     assert_eq!(ticks_of(&server, "none"), ["2026-11-23T11:00:00Z"]);
-    assert_eq!(fired, Fired { pushed: 4, duplicate: 0, overlap: 0, missed: 2 + 3 });
+    assert_eq!(fired, Fired { pushed: 4, duplicate: 0, overlap: 0, missed: 2 + 3, paused: 0 });
     let stats: Vec<(String, i64)> =
         redis::cmd("HGETALL").arg("campanile:{default}:stats").query(&mut server.connection()).unwrap();
     let stat = |k: &str| stats.iter().find(|(f, _)| f == k).map(|(_, v)| *v);
@@ -204,7 +205,7 @@ async fn a_crash_mid_batch_leaves_no_tick_lost_or_doubled() {
     let (_, fired) = clock_at(&all, &store, at("2026-11-23T10:01:05Z")).await;
     assert_eq!(
         fired,
-        Fired { pushed: 2, duplicate: 0, overlap: 0, missed: 0 },
+        Fired { pushed: 2, duplicate: 0, overlap: 0, missed: 0, paused: 0 },
         "a1, a2 were already handled"
     );
     for job in ["a1", "a2", "a3", "a4"] {
@@ -281,7 +282,7 @@ async fn overlap_skip_holds_the_next_tick_until_the_marker_clears_or_expires() {
     assert!((7 * 60_000 - 5_000..=7 * 60_000).contains(&ttl), "ttl {ttl} ms");
 
     let f = clock.fire_due(at("2026-11-23T10:02:00Z")).await.unwrap();
-    assert_eq!(f, Fired { pushed: 0, duplicate: 0, overlap: 1, missed: 0 });
+    assert_eq!(f, Fired { pushed: 0, duplicate: 0, overlap: 1, missed: 0, paused: 0 });
 
     // The marker lapses (its worker vanished): the next tick goes out.
     let _: () = redis::cmd("PEXPIRE").arg(marker).arg(1).query(&mut con).unwrap();
@@ -336,4 +337,26 @@ fn evalsha_calls(server: &RedisServer) -> i64 {
         .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |n| n.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_paused_job_skips_its_ticks_and_resumes_without_catching_them_up() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.p]\nevery = \"1m\"\ncommand = \"x\"\noverlap = \"allow\"\ncatch_up = \"all\"\n");
+    let (mut clock, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
+    let mut con = server.connection();
+    let paused = "campanile:{default}:paused";
+    let _: () = redis::cmd("HSET").arg(paused).arg("p").arg("2026-11-23T10:00:40Z").query(&mut con).unwrap();
+    let f = run_until(&mut clock, at("2026-11-23T10:02:00Z")).await;
+    assert_eq!(f, Fired { paused: 2, ..Fired::default() });
+    let _: () = redis::cmd("HDEL").arg(paused).arg("p").query(&mut con).unwrap();
+    // A restart after resuming does not catch the skipped ticks up.
+    let (_, f) = clock_at(&cfg, &store, at("2026-11-23T10:02:10Z")).await;
+    assert_eq!(f, Fired::default());
+    run_until(&mut clock, at("2026-11-23T10:03:00Z")).await;
+    assert_eq!(ticks_of(&server, "p"), ["2026-11-23T10:03:00Z"]);
+    let skipped: i64 =
+        redis::cmd("HGET").arg("campanile:{default}:stats").arg("p:paused").query(&mut con).unwrap();
+    assert_eq!(skipped, 2);
 }

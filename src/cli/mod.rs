@@ -3,7 +3,10 @@
 //! arguments, config or expression), as clap does for bad arguments.
 
 mod check;
+mod dev;
 mod next;
+mod ops;
+mod status;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -40,10 +43,29 @@ pub struct ClockArgs {
 pub enum ClockCommand {
     /// Run the clock daemon (the default when no command is given).
     Run,
+    /// Run the clock and a worker in one process for development, starting a
+    /// private redis-server if nothing answers at a local Redis URL.
+    Dev,
     /// Validate clock.toml and show each job's next run; never touches Redis.
     Check(CheckArgs),
     /// Show the next ticks of an expression, an interval, or the configured jobs.
     Next(NextArgs),
+    /// Show the leading clock, each job's next and last run, and queue depths.
+    Status(status::StatusArgs),
+    /// Show recent runs, newest first.
+    History(ops::HistoryArgs),
+    /// Enqueue a run of a job now, outside its schedule.
+    Trigger(ops::TriggerArgs),
+    /// Pause a job: its ticks are skipped (and counted) until resumed.
+    Pause(ops::JobArgs),
+    /// Resume a paused job.
+    Resume(ops::JobArgs),
+    /// List dead letters.
+    Dead(ops::DeadArgs),
+    /// Put dead letters back on their queue (attempt reset to 1).
+    RetryDead(ops::RetryDeadArgs),
+    /// Delete dead letters.
+    PurgeDead(ops::PurgeDeadArgs),
 }
 
 /// Runs a command that needs no Redis.
@@ -51,6 +73,15 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
     match args.command {
         Some(ClockCommand::Check(check)) => check::run(&args.config, &check, time),
         Some(ClockCommand::Next(next)) => next::run(&args.config, &next, time),
+        Some(ClockCommand::Status(a)) => ops::with_store(&args.config, |c, s| status::run(c, s, a)),
+        Some(ClockCommand::History(a)) => ops::with_store(&args.config, |c, s| ops::history(c, s, a)),
+        Some(ClockCommand::Trigger(a)) => ops::with_store(&args.config, |c, s| ops::trigger(c, s, a)),
+        Some(ClockCommand::Pause(a)) => ops::with_store(&args.config, |c, s| ops::pause(c, s, a, true)),
+        Some(ClockCommand::Resume(a)) => ops::with_store(&args.config, |c, s| ops::pause(c, s, a, false)),
+        Some(ClockCommand::Dead(a)) => ops::with_store(&args.config, |c, s| ops::dead(c, s, a)),
+        Some(ClockCommand::RetryDead(a)) => ops::with_store(&args.config, |c, s| ops::retry_dead(c, s, a)),
+        Some(ClockCommand::PurgeDead(a)) => ops::with_store(&args.config, |c, s| ops::purge_dead(c, s, a)),
+        Some(ClockCommand::Dev) => dev::run(&args.config),
         Some(ClockCommand::Run) | None => daemon(&args.config),
     }
 }

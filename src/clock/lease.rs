@@ -2,13 +2,37 @@
 //! keeps clocks from doing the same work; correctness does not depend on it,
 //! since the enqueue script pushes each tick at most once whoever calls it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::shutdown::Shutdown;
 use crate::store::Store;
+use crate::time::TimeSource;
+
+/// A registry entry is stale (its clock is gone) once it has not been
+/// refreshed for this long; `clock status` ignores it and the next leader
+/// removes it.
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// What each clock publishes about itself in `Pclocks` every
+/// [`INTERVAL`]; `clock status` reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClockInfo {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    #[serde(with = "crate::payload::rfc3339_millis")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::payload::rfc3339_millis")]
+    pub seen_at: DateTime<Utc>,
+    /// When it started leading; `null` for a standby.
+    pub leading_since: Option<DateTime<Utc>>,
+}
 
 /// How long a lease lives without renewal. A standby takes over at most
 /// this long (plus one retry interval) after a leader dies without
@@ -22,11 +46,50 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 pub struct Lease {
     store: Store,
     id: String,
+    time: Arc<dyn TimeSource>,
+    started_at: DateTime<Utc>,
 }
 
 impl Lease {
-    pub fn new(store: Store, id: String) -> Lease {
-        Lease { store, id }
+    pub fn new(store: Store, id: String, time: Arc<dyn TimeSource>) -> Lease {
+        let started_at = time.now();
+        Lease { store, id, time, started_at }
+    }
+
+    /// Publishes this clock's [`ClockInfo`]; failures only delay status.
+    async fn announce(&self, leading_since: Option<DateTime<Utc>>) {
+        let info = ClockInfo {
+            id: self.id.clone(),
+            host: self.id.split(':').next().unwrap_or_default().to_owned(),
+            pid: std::process::id(),
+            started_at: self.started_at,
+            seen_at: self.time.now(),
+            leading_since,
+        };
+        let json = serde_json::to_string(&info).expect("clock info serialises");
+        if let Err(e) = self.store.announce_clock(&self.id, &json).await {
+            tracing::debug!(clock = %self.id, error = %error_chain(&e), "cannot announce clock");
+        }
+    }
+
+    /// Removes registry entries of clocks that stopped refreshing them.
+    pub async fn prune_registry(&self) {
+        let Ok(entries) = self.store.clocks().await else { return };
+        let now = self.time.now();
+        let stale: Vec<String> = entries
+            .iter()
+            .filter(|(_, json)| {
+                serde_json::from_str::<ClockInfo>(json)
+                    .map_or(true, |c| (now - c.seen_at).to_std().is_ok_and(|age| age > STALE_AFTER * 6))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let _ = self.store.forget_clocks(&stale).await;
+    }
+
+    /// Removes this clock from the registry (on a clean stop).
+    pub async fn forget(&self) {
+        let _ = self.store.forget_clocks(std::slice::from_ref(&self.id)).await;
     }
 
     pub fn id(&self) -> &str {
@@ -37,6 +100,7 @@ impl Lease {
     pub async fn acquire(&self, shutdown: &Shutdown) -> bool {
         let mut announced = false;
         loop {
+            self.announce(None).await;
             match self.store.try_acquire_lease(&self.id, TTL).await {
                 Ok(true) => return true,
                 Ok(false) if !announced => {
@@ -60,13 +124,18 @@ impl Lease {
     /// lease is taken by another clock or cannot be renewed before it lapses.
     pub async fn keep(&self, lost: CancellationToken, done: CancellationToken) {
         let mut renewed_at = Instant::now();
+        let leading_since = self.time.now();
+        self.announce(Some(leading_since)).await;
         loop {
             tokio::select! {
                 _ = done.cancelled() => return,
                 _ = tokio::time::sleep(INTERVAL) => {}
             }
             match self.store.renew_lease(&self.id, TTL).await {
-                Ok(true) => renewed_at = Instant::now(),
+                Ok(true) => {
+                    renewed_at = Instant::now();
+                    self.announce(Some(leading_since)).await;
+                }
                 Ok(false) => {
                     tracing::warn!(clock = %self.id, "leader lease taken by another clock");
                     lost.cancel();

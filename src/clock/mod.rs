@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use lease::{INTERVAL as LEASE_INTERVAL, TTL as LEASE_TTL, error_chain};
+pub use lease::{ClockInfo, INTERVAL as LEASE_INTERVAL, STALE_AFTER, TTL as LEASE_TTL, error_chain};
 pub use ticker::{Fired, Ticker};
 
 use crate::config::Config;
@@ -43,7 +43,7 @@ enum Stop {
 
 /// Runs the clock until `shutdown` is cancelled, then releases the lease.
 pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
-    let lease = lease::Lease::new(store.clone(), process_id());
+    let lease = lease::Lease::new(store.clone(), process_id(), time.clone());
     let mut backoff = BACKOFF.0;
     tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
     loop {
@@ -51,6 +51,7 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
             break;
         }
         tracing::info!(clock = %lease.id(), "leading");
+        lease.prune_registry().await;
         match lead(&config, &store, time.as_ref(), &lease, &shutdown).await {
             Ok(Stop::Shutdown) => {
                 lease.release().await;
@@ -67,6 +68,7 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
             }
         }
     }
+    lease.forget().await;
     tracing::info!(clock = %lease.id(), "clock stopped");
 }
 

@@ -33,6 +33,7 @@ pub struct Fired {
     pub duplicate: u64,
     pub overlap: u64,
     pub missed: u64,
+    pub paused: u64,
 }
 
 pub struct Ticker {
@@ -131,6 +132,10 @@ impl Ticker {
                 TickStatus::Overlap => {
                     fired.overlap += 1;
                     tracing::info!(job, queue, tick = %tick_text, reason = "previous run still in flight", "tick skipped");
+                }
+                TickStatus::Paused => {
+                    fired.paused += 1;
+                    tracing::info!(job, queue, tick = %tick_text, reason = "paused", "tick skipped");
                 }
                 TickStatus::Missed => {
                     let count = match op.action {

@@ -137,6 +137,14 @@ impl Config {
         self.jobs.iter().find(|j| j.name.as_str() == name)
     }
 
+    /// Every queue a job of the config uses, enabled or not, sorted.
+    pub fn queues_all(&self) -> Vec<QueueName> {
+        let mut queues: Vec<QueueName> = self.jobs.iter().map(|j| j.queue.clone()).collect();
+        queues.sort();
+        queues.dedup();
+        queues
+    }
+
     /// The queues enabled jobs push to, sorted and without duplicates.
     pub fn queues(&self) -> Vec<QueueName> {
         let mut queues: Vec<QueueName> =

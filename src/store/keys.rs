@@ -7,7 +7,8 @@
 //! | `P{Q}:pending` | list | clock LPUSH, worker takes from the right | payloads waiting for a worker (FIFO) |
 //! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state |
 //! | `P{Q}:inflight:<job>` | string, PX | clock sets, worker clears | the id of the job's queued or running payload (`overlap = "skip"`); expires on its own |
-//! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap` |
+//! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap`, `<job>:paused` |
+//! | `P{Q}:paused` | hash | `clock pause` / `resume` | paused jobs: job -> paused since (RFC 3339) |
 //! | `P{Q}:workers` | set | worker | ids of the workers serving the queue |
 //! | `P{Q}:worker:<id>` | list | worker | payloads worker `<id>` has taken and not finished (its in-progress record) |
 //! | `P{Q}:lease:<id>` | string, PX | worker | worker `<id>` is alive; when it lapses, its payloads go back to pending |
@@ -15,6 +16,7 @@
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
+//! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since}`; stale entries are ignored and pruned |
 //!
 //! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
 //! queue. Every key of one queue carries the hash tag `{Q}`, so each
@@ -59,6 +61,14 @@ impl Keys {
 
     pub fn stats(&self, queue: &QueueName) -> String {
         format!("{}{{{queue}}}:stats", self.prefix)
+    }
+
+    pub fn paused(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:paused", self.prefix)
+    }
+
+    pub fn clocks(&self) -> String {
+        format!("{}clocks", self.prefix)
     }
 
     pub fn workers(&self, queue: &QueueName) -> String {

@@ -3,6 +3,7 @@
 //! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 
 pub mod keys;
+mod ops;
 mod queue;
 mod scripts;
 
@@ -14,6 +15,7 @@ use redis::{Pipeline, RedisError, Value};
 use scripts::Lua;
 
 pub use keys::Keys;
+pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, HISTORY_CAP, Requeue, Taker};
 
 use crate::config::{JobName, QueueName, RedisSettings};
@@ -72,6 +74,8 @@ pub enum TickStatus {
     Overlap,
     /// Recorded as missed.
     Missed,
+    /// Skipped: the job is paused.
+    Paused,
 }
 
 /// A handle to Redis; cheap to clone.
@@ -206,6 +210,7 @@ impl Store {
                     "duplicate" => TickStatus::Duplicate,
                     "overlap" => TickStatus::Overlap,
                     "missed" => TickStatus::Missed,
+                    "paused" => TickStatus::Paused,
                     other => return Err(Error::Reply(format!("unknown enqueue status {other:?}"))),
                 };
             }
@@ -215,8 +220,9 @@ impl Store {
 
     fn add_enqueue_call(&self, pipe: &mut Pipeline, ops: &[TickOp], call: &[usize]) {
         let queue = &ops[call[0]].queue;
-        let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(3 + call.len());
+        let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(4 + call.len());
         cmd.arg(self.keys.pending(queue)).arg(self.keys.ticks(queue)).arg(self.keys.stats(queue));
+        cmd.arg(self.keys.paused(queue));
         for &i in call {
             cmd.arg(self.keys.inflight(queue, &ops[i].job));
         }

@@ -41,3 +41,5 @@ pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scri
 /// Extends an in-flight marker.
 pub static TOUCH_INFLIGHT: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/touch_inflight.lua")));
+/// Moves dead letters back onto the pending list.
+pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));

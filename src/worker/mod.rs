@@ -289,6 +289,7 @@ async fn conclude(
         output: run.output.clone(),
         worker: me.clone(),
         retry: will_retry,
+        manual: payload.manual,
     }
     .to_json();
     let (job_name, id) = (job.name.to_string(), payload.id.clone());

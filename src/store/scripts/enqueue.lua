@@ -8,7 +8,8 @@
 -- KEYS[1]    pending list of the queue
 -- KEYS[2]    ticks hash of the queue (job -> "<tick>|<fingerprint>")
 -- KEYS[3]    stats hash of the queue
--- KEYS[3+i]  in-flight marker of tick i's job
+-- KEYS[4]    paused hash of the queue (job -> paused since)
+-- KEYS[4+i]  in-flight marker of tick i's job
 -- ARGV[1]    number of ticks n; then 7 values per tick i, from 2 + 7*(i-1):
 --            job, tick (Unix seconds), schedule fingerprint,
 --            action ("push": enqueue it; "miss": record it, and the missed
@@ -18,6 +19,7 @@
 --            payload id (the in-flight marker's value)
 -- Returns    n statuses: "pushed", "duplicate" (already handled),
 --            "overlap" (skipped: the job's previous payload is in flight),
+--            "paused" (skipped: the job is paused),
 --            "missed" (recorded as missed)
 local n = tonumber(ARGV[1])
 local out = {}
@@ -34,13 +36,16 @@ for i = 1, n do
     if action == 'miss' then
       redis.call('HINCRBY', KEYS[3], job .. ':missed', tonumber(payload))
       out[i] = 'missed'
-    elseif ttl > 0 and redis.call('EXISTS', KEYS[3 + i]) == 1 then
+    elseif redis.call('HEXISTS', KEYS[4], job) == 1 then
+      redis.call('HINCRBY', KEYS[3], job .. ':paused', 1)
+      out[i] = 'paused'
+    elseif ttl > 0 and redis.call('EXISTS', KEYS[4 + i]) == 1 then
       redis.call('HINCRBY', KEYS[3], job .. ':overlap', 1)
       out[i] = 'overlap'
     else
       redis.call('LPUSH', KEYS[1], payload)
       if ttl > 0 then
-        redis.call('SET', KEYS[3 + i], ARGV[base + 6], 'PX', ttl)
+        redis.call('SET', KEYS[4 + i], ARGV[base + 6], 'PX', ttl)
       end
       redis.call('HINCRBY', KEYS[3], job .. ':enqueued', 1)
       out[i] = 'pushed'

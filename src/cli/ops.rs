@@ -1,0 +1,375 @@
+//! Operator commands that read or change a live deployment through Redis:
+//! `pause`, `resume`, `trigger`, `history`, `dead`, `retry-dead`,
+//! `purge-dead`. Each takes `--json`; human output is aligned tables.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use serde_json::json;
+
+use super::{EXIT_FAILURE, EXIT_INVALID};
+use crate::config::{Config, Job, QueueName};
+use crate::output;
+use crate::payload::Payload;
+use crate::run::{DeadLetter, HistoryEntry, dead_letter_id};
+use crate::store::{self, Store};
+use crate::time::{SystemTime, TimeSource};
+
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The job's name in clock.toml.
+    pub job: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The job's name in clock.toml.
+    pub job: String,
+    /// Args for this run (JSON) instead of the job's own.
+    #[arg(long, value_name = "JSON", value_parser = parse_json)]
+    pub args: Option<serde_json::Value>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this job; default: every job in the config.
+    pub job: Option<String>,
+    /// How many runs to show.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    /// Show the output tail of the run with this id.
+    #[arg(long, value_name = "ID")]
+    pub output: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeadArgs {
+    /// Only this queue; default: every queue in the config.
+    pub queue: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").args(["id", "all"]).required(true))]
+pub struct RetryDeadArgs {
+    /// The dead letter's id (as `clock dead` shows it).
+    pub id: Option<String>,
+    /// Every dead letter.
+    #[arg(long)]
+    pub all: bool,
+    /// Only this queue; default: every queue in the config.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeDeadArgs {
+    /// Only this queue; default: every queue in the config.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))
+}
+
+/// The job named on the command line, or exit 2.
+fn find_job<'a>(config: &'a Config, name: &str) -> Result<&'a Job, ExitCode> {
+    config.job(name).ok_or_else(|| {
+        eprintln!("error: {}: no job named {name:?}", config.path.display());
+        ExitCode::from(EXIT_INVALID)
+    })
+}
+
+/// The queues named on the command line, else every queue of the config.
+fn queues(config: &Config, only: Option<&str>) -> Result<Vec<QueueName>, ExitCode> {
+    match only {
+        Some(name) => QueueName::new(name).map(|q| vec![q]).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }),
+        None => {
+            let mut all: Vec<QueueName> = config.jobs.iter().map(|j| j.queue.clone()).collect();
+            all.sort();
+            all.dedup();
+            Ok(all)
+        }
+    }
+}
+
+/// Loads the config (exit 2 if invalid), connects (exit 1 if Redis does not
+/// answer) and runs `body`.
+pub(super) fn with_store<F, Fut>(path: &std::path::Path, body: F) -> ExitCode
+where
+    F: FnOnce(Arc<Config>, Store) -> Fut,
+    Fut: Future<Output = Result<ExitCode, store::Error>>,
+{
+    let config = match super::load_config(path, SystemTime.now()) {
+        Ok(config) => Arc::new(config),
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    runtime.block_on(async {
+        let store = match Store::connect(&config.redis).await {
+            Ok(store) => store,
+            Err(e) => {
+                eprintln!(
+                    "error: cannot connect to {}: {}",
+                    config.redis.redacted_url(),
+                    crate::clock::error_chain(&e)
+                );
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        body(config, store).await.unwrap_or_else(|e| {
+            eprintln!("error: {}", crate::clock::error_chain(&e));
+            ExitCode::from(EXIT_FAILURE)
+        })
+    })
+}
+
+pub(super) async fn pause(
+    config: Arc<Config>,
+    store: Store,
+    args: JobArgs,
+    pause: bool,
+) -> store::Result<ExitCode> {
+    let job = match find_job(&config, &args.job) {
+        Ok(job) => job,
+        Err(code) => return Ok(code),
+    };
+    let changed = if pause {
+        store.pause(&job.queue, job.name.as_str(), &output::utc(SystemTime.now())).await?
+    } else {
+        store.resume(&job.queue, job.name.as_str()).await?
+    };
+    if args.json {
+        println!("{}", json!({ "job": job.name, "paused": pause, "changed": changed }));
+    } else {
+        let state = if pause { "paused" } else { "resumed" };
+        let note = if changed { "" } else { " (it already was)" };
+        println!("{}: {state}{note}", job.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn trigger(config: Arc<Config>, store: Store, args: TriggerArgs) -> store::Result<ExitCode> {
+    let job = match find_job(&config, &args.job) {
+        Ok(job) => job,
+        Err(code) => return Ok(code),
+    };
+    let payload_args = args.args.as_ref().unwrap_or(&job.args);
+    let payload = Payload::manual(job.name.as_str(), job.queue.as_str(), SystemTime.now(), payload_args);
+    store.push(&job.queue, &payload.to_json()).await?;
+    if args.json {
+        println!("{}", json!({ "id": payload.id, "job": job.name, "queue": job.queue }));
+    } else {
+        println!("{}: enqueued {} on queue {}", job.name, payload.id, job.queue);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn history(config: Arc<Config>, store: Store, args: HistoryArgs) -> store::Result<ExitCode> {
+    let jobs: Vec<&Job> = match &args.job {
+        Some(name) => match find_job(&config, name) {
+            Ok(job) => vec![job],
+            Err(code) => return Ok(code),
+        },
+        None => config.jobs.iter().collect(),
+    };
+    let limit = if args.output.is_some() { crate::store::HISTORY_CAP } else { args.limit };
+    let mut entries: Vec<HistoryEntry> = Vec::new();
+    for job in jobs {
+        for raw in store.history(&job.queue, job.name.as_str(), limit).await? {
+            if let Ok(entry) = serde_json::from_str::<HistoryEntry>(&raw) {
+                entries.push(entry);
+            }
+        }
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.finished_at));
+    if let Some(id) = &args.output {
+        let Some(entry) = entries.iter().find(|e| &e.id == id) else {
+            eprintln!("error: no run with id {id:?} in the history");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        };
+        if args.json {
+            println!("{}", json!({ "id": entry.id, "output": entry.output }));
+        } else {
+            print!("{}", entry.output);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    entries.truncate(args.limit);
+    if args.json {
+        println!("{}", serde_json::to_string(&entries).expect("history serialises"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                output::utc(e.finished_at),
+                e.job.clone(),
+                outcome_text(e),
+                format!("{:.1}s", e.duration_ms as f64 / 1000.0),
+                e.attempt.to_string(),
+                e.exit_code.map_or("-".into(), |c| c.to_string()),
+                e.id.clone(),
+            ]
+        })
+        .collect();
+    print!("{}", output::table(&["FINISHED", "JOB", "OUTCOME", "DURATION", "ATTEMPT", "EXIT", "ID"], &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn outcome_text(e: &HistoryEntry) -> String {
+    let base =
+        serde_json::to_value(e.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    match (e.retry, e.manual) {
+        (true, _) => format!("{base} (will retry)"),
+        (false, true) => format!("{base} (manual)"),
+        _ => base,
+    }
+}
+
+/// Every dead letter of the queues, as stored and parsed.
+async fn dead_letters(
+    store: &Store,
+    queues: &[QueueName],
+) -> store::Result<Vec<(QueueName, String, DeadLetter)>> {
+    let mut out = Vec::new();
+    for queue in queues {
+        for raw in store.dead_letters(queue).await? {
+            if let Ok(letter) = serde_json::from_str::<DeadLetter>(&raw) {
+                out.push((queue.clone(), raw, letter));
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(super) async fn dead(config: Arc<Config>, store: Store, args: DeadArgs) -> store::Result<ExitCode> {
+    let queues = match queues(&config, args.queue.as_deref()) {
+        Ok(q) => q,
+        Err(code) => return Ok(code),
+    };
+    let letters = dead_letters(&store, &queues).await?;
+    if args.json {
+        let list: Vec<_> = letters
+            .iter()
+            .map(|(_, _, l)| {
+                let mut v = serde_json::to_value(l).expect("dead letter serialises");
+                v["id"] = json!(dead_letter_id(l));
+                v
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|(q, _, l)| {
+            vec![
+                output::utc(l.failed_at),
+                q.to_string(),
+                l.job.clone().unwrap_or_else(|| "-".into()),
+                l.attempts.to_string(),
+                l.reason.clone(),
+                dead_letter_id(l),
+            ]
+        })
+        .collect();
+    print!("{}", output::table(&["FAILED", "QUEUE", "JOB", "ATTEMPTS", "REASON", "ID"], &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn retry_dead(
+    config: Arc<Config>,
+    store: Store,
+    args: RetryDeadArgs,
+) -> store::Result<ExitCode> {
+    let queues = match queues(&config, args.queue.as_deref()) {
+        Ok(q) => q,
+        Err(code) => return Ok(code),
+    };
+    let letters = dead_letters(&store, &queues).await?;
+    let chosen: Vec<_> = letters
+        .into_iter()
+        .filter(|(_, _, l)| args.all || args.id.as_deref() == Some(&dead_letter_id(l)))
+        .collect();
+    if chosen.is_empty() && !args.all {
+        eprintln!("error: no dead letter with id {:?}", args.id.unwrap_or_default());
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    let mut moved = 0;
+    for queue in &queues {
+        let moves: Vec<(String, String)> = chosen
+            .iter()
+            .filter(|(q, _, _)| q == queue)
+            .map(|(_, raw, letter)| (raw.clone(), fresh_attempts(&letter.payload)))
+            .collect();
+        if !moves.is_empty() {
+            moved += store.retry_dead(queue, &moves).await?;
+        }
+    }
+    if args.json {
+        println!("{}", json!({ "requeued": moved }));
+    } else {
+        println!("requeued {moved} dead letter{}", if moved == 1 { "" } else { "s" });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A dead payload goes back with `attempt` reset to 1, so it gets the job's
+/// full retries again; a payload that does not parse goes back as it was.
+fn fresh_attempts(raw: &str) -> String {
+    match serde_json::from_str::<Payload>(raw) {
+        Ok(p) => Payload { attempt: 1, ..p }.to_json(),
+        Err(_) => raw.to_owned(),
+    }
+}
+
+pub(super) async fn purge_dead(
+    config: Arc<Config>,
+    store: Store,
+    args: PurgeDeadArgs,
+) -> store::Result<ExitCode> {
+    let queues = match queues(&config, args.queue.as_deref()) {
+        Ok(q) => q,
+        Err(code) => return Ok(code),
+    };
+    let mut purged = 0;
+    for queue in &queues {
+        purged += store.purge_dead(queue).await?;
+    }
+    if args.json {
+        println!("{}", json!({ "purged": purged }));
+    } else {
+        println!("purged {purged} dead letter{}", if purged == 1 { "" } else { "s" });
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! Operator commands: pause, trigger, history, dead letters, status.
+
+use std::collections::HashMap;
+
+use super::scripts;
+use super::{Result, Store};
+use crate::config::QueueName;
+
+/// Depths of one queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueCounts {
+    pub pending: u64,
+    pub in_progress: u64,
+    pub retry: u64,
+    pub dead: u64,
+}
+
+impl Store {
+    /// Pauses a job; `false` if it was already paused.
+    pub async fn pause(&self, queue: &QueueName, job: &str, since: &str) -> Result<bool> {
+        let added: i64 = redis::cmd("HSETNX")
+            .arg(self.keys.paused(queue))
+            .arg(job)
+            .arg(since)
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(added == 1)
+    }
+
+    /// Resumes a job; `false` if it was not paused.
+    pub async fn resume(&self, queue: &QueueName, job: &str) -> Result<bool> {
+        let removed: i64 = redis::cmd("HDEL")
+            .arg(self.keys.paused(queue))
+            .arg(job)
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(removed == 1)
+    }
+
+    /// Paused jobs of a queue and since when.
+    pub async fn paused(&self, queue: &QueueName) -> Result<HashMap<String, String>> {
+        Ok(redis::cmd("HGETALL").arg(self.keys.paused(queue)).query_async(&mut self.con.clone()).await?)
+    }
+
+    /// Pushes a payload outside the schedule (no tick state, no marker).
+    pub async fn push(&self, queue: &QueueName, payload: &str) -> Result<()> {
+        let _: i64 = redis::cmd("LPUSH")
+            .arg(self.keys.pending(queue))
+            .arg(payload)
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` history entries of a job (JSON).
+    pub async fn history(&self, queue: &QueueName, job: &str, limit: usize) -> Result<Vec<String>> {
+        Ok(redis::cmd("LRANGE")
+            .arg(self.keys.history(queue, job))
+            .arg(0)
+            .arg(limit as i64 - 1)
+            .query_async(&mut self.con.clone())
+            .await?)
+    }
+
+    /// Whether a job has a payload in flight (`overlap = "skip"`).
+    pub async fn in_flight(&self, queue: &QueueName, job: &str) -> Result<bool> {
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.keys.inflight_raw(queue, job))
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Dead letters of a queue, newest first (JSON).
+    pub async fn dead_letters(&self, queue: &QueueName) -> Result<Vec<String>> {
+        Ok(redis::cmd("LRANGE")
+            .arg(self.keys.dead(queue))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.con.clone())
+            .await?)
+    }
+
+    /// Moves dead letters (as stored) back to pending as the given payloads.
+    pub async fn retry_dead(&self, queue: &QueueName, moves: &[(String, String)]) -> Result<u64> {
+        let keys = [self.keys.dead(queue), self.keys.pending(queue)];
+        let args: Vec<String> = moves.iter().flat_map(|(d, p)| [d.clone(), p.clone()]).collect();
+        self.run_script(&scripts::RETRY_DEAD, &keys, &args).await
+    }
+
+    /// Deletes a queue's dead letters; returns how many there were.
+    pub async fn purge_dead(&self, queue: &QueueName) -> Result<u64> {
+        let (len, _): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("LLEN")
+            .arg(self.keys.dead(queue))
+            .cmd("DEL")
+            .arg(self.keys.dead(queue))
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(len)
+    }
+
+    /// Pending, in-progress, retry and dead counts of a queue.
+    pub async fn queue_counts(&self, queue: &QueueName) -> Result<QueueCounts> {
+        let workers = self.workers(queue).await?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("LLEN").arg(self.keys.pending(queue));
+        pipe.cmd("ZCARD").arg(self.keys.retry(queue));
+        pipe.cmd("LLEN").arg(self.keys.dead(queue));
+        for w in &workers {
+            pipe.cmd("LLEN").arg(self.keys.worker(queue, w));
+        }
+        let counts: Vec<u64> = pipe.query_async(&mut self.con.clone()).await?;
+        Ok(QueueCounts {
+            pending: counts[0],
+            retry: counts[1],
+            dead: counts[2],
+            in_progress: counts[3..].iter().sum(),
+        })
+    }
+
+    /// Records a clock's status (JSON) in the clock registry.
+    pub async fn announce_clock(&self, id: &str, info: &str) -> Result<()> {
+        let _: i64 = redis::cmd("HSET")
+            .arg(self.keys.clocks())
+            .arg(id)
+            .arg(info)
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes clocks from the registry.
+    pub async fn forget_clocks(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _: i64 =
+            redis::cmd("HDEL").arg(self.keys.clocks()).arg(ids).query_async(&mut self.con.clone()).await?;
+        Ok(())
+    }
+
+    /// The clock registry: id -> JSON.
+    pub async fn clocks(&self) -> Result<HashMap<String, String>> {
+        Ok(redis::cmd("HGETALL").arg(self.keys.clocks()).query_async(&mut self.con.clone()).await?)
+    }
+}
