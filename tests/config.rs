@@ -315,3 +315,41 @@ fn unreadable_file_is_a_read_error() {
     assert!(matches!(err, Error::Read { .. }));
     assert_eq!(err.to_string(), "cannot read /nonexistent/clock.toml");
 }
+
+#[test]
+fn webhooks_parse_with_defaults_filters_and_located_errors() {
+    let config = parse(
+        r#"
+[jobs.a]
+every = "1m"
+command = "x"
+
+[[notify.webhooks]]
+url = "https://hooks.example.com/T0/B0/secret"
+
+[[notify.webhooks]]
+url = "http://127.0.0.1:9000/alerts"
+events = ["dead", "skipped"]
+jobs = ["a"]
+"#,
+    )
+    .unwrap();
+    use campanile::notify::Event;
+    assert_eq!(config.webhooks.len(), 2);
+    assert_eq!(config.webhooks[0].events, [Event::Failed, Event::Dead, Event::Missed, Event::Recovered]);
+    assert_eq!(config.webhooks[0].jobs, None);
+    assert_eq!(config.webhooks[1].events, [Event::Dead, Event::Skipped]);
+    assert_eq!(config.webhooks[1].jobs.as_deref(), Some(&["a".to_string()][..]));
+
+    assert_eq!(
+        errors(
+            "[jobs.a]\nevery = \"1m\"\ncommand = \"x\"\n[[notify.webhooks]]\nurl = \"ftp://x\"\nevents = [\"boom\"]\njobs = [\"b\"]\nsecret = 1\n"
+        ),
+        [
+            r#"clock.toml:5:7: field "notify.webhooks.url": "ftp://x" is not an http:// or https:// URL"#,
+            r#"clock.toml:6:10: field "notify.webhooks.events": unknown event "boom" (expected failed, dead, missed, skipped or recovered)"#,
+            r#"clock.toml:7:8: field "notify.webhooks.jobs": no job named "b""#,
+            r#"clock.toml:8:1: unknown key "secret" (expected one of: url, events, jobs)"#,
+        ]
+    );
+}

@@ -44,6 +44,7 @@ enum Stop {
 /// Runs the clock until `shutdown` is cancelled, then releases the lease.
 pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
     let lease = lease::Lease::new(store.clone(), process_id(), time.clone());
+    let notifier = crate::notify::Notifier::start(config.webhooks.clone());
     let mut backoff = BACKOFF.0;
     tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
     loop {
@@ -52,7 +53,7 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
         }
         tracing::info!(clock = %lease.id(), "leading");
         lease.prune_registry().await;
-        match lead(&config, &store, time.as_ref(), &lease, &shutdown).await {
+        match lead(&config, &store, time.as_ref(), &lease, &notifier, &shutdown).await {
             Ok(Stop::Shutdown) => {
                 lease.release().await;
                 break;
@@ -77,13 +78,15 @@ async fn lead(
     store: &Store,
     time: &dyn TimeSource,
     lease: &lease::Lease,
+    notifier: &crate::notify::Notifier,
     shutdown: &Shutdown,
 ) -> Result<Stop, store::Error> {
     let (lost, done) = (CancellationToken::new(), CancellationToken::new());
     let _stop_keeping = done.clone().drop_guard();
     let keeper = lease.keep(lost.clone(), done);
     tokio::pin!(keeper);
-    let mut ticker = Ticker::start(config.clone(), store.clone(), time.now()).await?;
+    let mut ticker =
+        Ticker::start(config.clone(), store.clone(), time.now()).await?.with_notifier(notifier.clone());
     loop {
         ticker.fire_due(time.now()).await?;
         let wait = ticker

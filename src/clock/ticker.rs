@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{self, Planned};
 use crate::config::{Config, Job, Overlap, QueueName};
+use crate::notify::{self, Event, Notifier};
 use crate::output;
 use crate::payload::Payload;
 use crate::store::{self, Store, TickAction, TickOp, TickStatus};
@@ -42,6 +43,7 @@ pub struct Ticker {
     slots: Vec<Slot>,
     /// `(due instant in Unix ms, slot)`, earliest first.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
+    notifier: Notifier,
 }
 
 impl Ticker {
@@ -69,7 +71,13 @@ impl Ticker {
             }
         }
         let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
-        Ok(Ticker { config, store, slots, heap })
+        Ok(Ticker { config, store, slots, heap, notifier: Notifier::default() })
+    }
+
+    /// Sends missed and skipped ticks to the config's webhooks.
+    pub fn with_notifier(mut self, notifier: Notifier) -> Ticker {
+        self.notifier = notifier;
+        self
     }
 
     /// When the next tick falls due, if any job has one.
@@ -115,6 +123,7 @@ impl Ticker {
 
     fn report(&self, ops: &[TickOp], statuses: &[TickStatus], now: DateTime<Utc>) -> Fired {
         let mut fired = Fired::default();
+        let now_text = output::utc(now);
         for (op, status) in ops.iter().zip(statuses) {
             let tick = DateTime::from_timestamp(op.tick, 0).unwrap_or_default();
             let tick_text = output::utc(tick);
@@ -131,11 +140,30 @@ impl Ticker {
                 }
                 TickStatus::Overlap => {
                     fired.overlap += 1;
-                    tracing::info!(job, queue, tick = %tick_text, reason = "previous run still in flight", "tick skipped");
+                    let reason = "previous run still in flight";
+                    tracing::info!(job, queue, tick = %tick_text, reason, "tick skipped");
+                    self.notifier.send(notify::build::tick(
+                        Event::Skipped,
+                        job,
+                        queue,
+                        &tick_text,
+                        1,
+                        reason,
+                        &now_text,
+                    ));
                 }
                 TickStatus::Paused => {
                     fired.paused += 1;
                     tracing::info!(job, queue, tick = %tick_text, reason = "paused", "tick skipped");
+                    self.notifier.send(notify::build::tick(
+                        Event::Skipped,
+                        job,
+                        queue,
+                        &tick_text,
+                        1,
+                        "paused",
+                        &now_text,
+                    ));
                 }
                 TickStatus::Missed => {
                     let count = match op.action {
@@ -143,7 +171,17 @@ impl Ticker {
                         TickAction::Push { .. } => 1,
                     };
                     fired.missed += count;
-                    tracing::warn!(job, queue, newest = %tick_text, count, reason = "catch_up policy", "missed ticks skipped");
+                    let reason = "catch_up policy";
+                    tracing::warn!(job, queue, newest = %tick_text, count, reason, "missed ticks skipped");
+                    self.notifier.send(notify::build::tick(
+                        Event::Missed,
+                        job,
+                        queue,
+                        &tick_text,
+                        count,
+                        reason,
+                        &now_text,
+                    ));
                 }
             }
         }

@@ -71,6 +71,8 @@ pub struct Config {
     pub jobs: Vec<Job>,
     /// `[redis]`.
     pub redis: RedisSettings,
+    /// `[[notify.webhooks]]`.
+    pub webhooks: Vec<crate::notify::Webhook>,
     /// Problems that do not stop the clock (a one-off `at` in the past).
     pub warnings: Vec<Diagnostic>,
 }
@@ -119,11 +121,17 @@ impl Config {
     /// Validates config text; `path` is used in messages.
     pub fn parse(text: &str, path: &Path, now: DateTime<Utc>) -> Result<Config, Error> {
         let file = path.display().to_string();
-        let (jobs, redis, errors, warnings) = validate::validate(text, &file, now);
-        if !errors.is_empty() {
-            return Err(Error::Invalid { file, errors });
+        let v = validate::validate(text, &file, now);
+        if !v.errors.is_empty() {
+            return Err(Error::Invalid { file, errors: v.errors });
         }
-        Ok(Config { path: path.to_owned(), jobs, redis, warnings })
+        Ok(Config {
+            path: path.to_owned(),
+            jobs: v.jobs,
+            redis: v.redis,
+            webhooks: v.webhooks,
+            warnings: v.warnings,
+        })
     }
 
     /// The config path: `--config`, else `CAMPANILE_CONFIG`, else

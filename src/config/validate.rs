@@ -13,9 +13,12 @@ use super::error::{Diagnostic, LineIndex};
 use super::{CatchUp, Job, JobName, Overlap, QueueName, RedisSettings, defaults};
 use crate::cron::Cron;
 use crate::duration::Span;
+use crate::notify::{Event, Webhook};
 use crate::schedule::Schedule;
 
-const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis"];
+const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify"];
+const NOTIFY_KEYS: &[&str] = &["webhooks"];
+const WEBHOOK_KEYS: &[&str] = &["url", "events", "jobs"];
 const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure"];
 const COMMON_KEYS: &[&str] = &[
     "timezone",
@@ -131,8 +134,14 @@ impl Common {
     }
 }
 
-/// What [`validate`] found: jobs, `[redis]`, errors, warnings.
-type Validated = (Vec<Job>, RedisSettings, Vec<Diagnostic>, Vec<Diagnostic>);
+/// What [`validate`] found.
+pub(super) struct Validated {
+    pub jobs: Vec<Job>,
+    pub redis: RedisSettings,
+    pub webhooks: Vec<Webhook>,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
 
 pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated {
     let mut ctx = Ctx { file, index: LineIndex::new(text), errors: Vec::new(), warnings: Vec::new() };
@@ -149,16 +158,20 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     }
     let mut jobs = Vec::new();
     let mut redis = RedisSettings::default();
+    let mut webhooks = Vec::new();
     if parse_errors.is_empty() {
         jobs = validate_root(&mut ctx, root.get_ref(), now);
         if let Some(value) = root.get_ref().get("redis") {
             redis = validate_redis(&mut ctx, value);
         }
+        if let Some(value) = root.get_ref().get("notify") {
+            webhooks = validate_notify(&mut ctx, value, &jobs);
+        }
     }
     let by_position = |d: &Diagnostic| (d.line, d.column);
     ctx.errors.sort_by_key(by_position);
     ctx.warnings.sort_by_key(by_position);
-    (jobs, redis, ctx.errors, ctx.warnings)
+    Validated { jobs, redis, webhooks, errors: ctx.errors, warnings: ctx.warnings }
 }
 
 fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> Vec<Job> {
@@ -175,7 +188,7 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
                     None => ctx.unknown_key(k, None, &[COMMON_KEYS]),
                 }
             }
-        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis") {
+        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis" | "notify") {
             ctx.unknown_key(key, None, &[TOP_KEYS]);
         }
     }
@@ -213,6 +226,100 @@ fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSetti
         }
     }
     settings
+}
+
+fn validate_notify(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>, jobs: &[Job]) -> Vec<Webhook> {
+    let mut hooks = Vec::new();
+    let Some(table) = table_of(ctx, value, None, "notify") else { return hooks };
+    for (k, v) in table {
+        if k.get_ref() != "webhooks" {
+            ctx.unknown_key(k, None, &[NOTIFY_KEYS]);
+            continue;
+        }
+        let Some(items) = v.get_ref().as_array() else {
+            ctx.error(
+                &v.span(),
+                None,
+                Some("notify.webhooks"),
+                "expected an array of tables ([[notify.webhooks]])".into(),
+            );
+            continue;
+        };
+        for item in items.iter() {
+            if let Some(hook) = validate_webhook(ctx, item, jobs) {
+                hooks.push(hook);
+            }
+        }
+    }
+    hooks
+}
+
+fn validate_webhook(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>, jobs: &[Job]) -> Option<Webhook> {
+    let table = table_of(ctx, value, None, "a webhook")?;
+    let before = ctx.errors.len();
+    let mut hook = Webhook {
+        url: String::new(),
+        events: vec![Event::Failed, Event::Dead, Event::Missed, Event::Recovered],
+        jobs: None,
+    };
+    for (k, v) in table {
+        let field = format!("notify.webhooks.{}", k.get_ref());
+        let result = match k.get_ref().as_ref() {
+            "url" => as_str(v.get_ref()).and_then(|u| {
+                if u.starts_with("http://") || u.starts_with("https://") {
+                    hook.url = u.to_owned();
+                    Ok(())
+                } else {
+                    Err(format!("{u:?} is not an http:// or https:// URL"))
+                }
+            }),
+            "events" => string_list(v.get_ref()).and_then(|names| {
+                hook.events = names
+                    .iter()
+                    .map(|n| {
+                        Event::parse(n).ok_or_else(|| {
+                            format!(
+                                "unknown event {n:?} (expected failed, dead, missed, skipped or recovered)"
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(())
+            }),
+            "jobs" => string_list(v.get_ref()).and_then(|names| {
+                if let Some(unknown) =
+                    names.iter().find(|n| !jobs.iter().any(|j| j.name.as_str() == n.as_str()))
+                {
+                    return Err(format!("no job named {unknown:?}"));
+                }
+                hook.jobs = Some(names);
+                Ok(())
+            }),
+            _ => {
+                ctx.unknown_key(k, None, &[WEBHOOK_KEYS]);
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            ctx.error(&v.span(), None, Some(&field), message);
+        }
+    }
+    if hook.url.is_empty() && !table.contains_key("url") {
+        ctx.error(&value.span(), None, Some("notify.webhooks.url"), "missing: a webhook needs a url".into());
+    }
+    (ctx.errors.len() == before).then_some(hook)
+}
+
+fn string_list(value: &DeValue<'_>) -> Result<Vec<String>, String> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| format!("expected an array of strings, found {}", value.type_str()))?;
+    items
+        .iter()
+        .map(|v| {
+            v.get_ref().as_str().map(str::to_owned).ok_or_else(|| "expected an array of strings".to_string())
+        })
+        .collect()
 }
 
 fn parse_redis_url(url: &str) -> Result<&str, String> {

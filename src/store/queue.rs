@@ -102,7 +102,8 @@ impl Store {
 
     /// Records a finished run (and a dead letter for a final failure); see
     /// `finish.lua`. `job` and `id` may be empty for a payload that never
-    /// named a valid job.
+    /// named a valid job. Returns whether the payload was still in progress,
+    /// and the job's previous newest history entry.
     #[allow(clippy::too_many_arguments)]
     pub async fn finish(
         &self,
@@ -113,7 +114,7 @@ impl Store {
         id: &str,
         history: Option<&str>,
         dead: Option<&str>,
-    ) -> Result<bool> {
+    ) -> Result<(bool, Option<String>)> {
         let keys = [
             self.keys.worker(queue, worker),
             self.keys.history(queue, job),
@@ -128,8 +129,9 @@ impl Store {
             dead.unwrap_or_default().to_owned(),
             DEAD_CAP.to_string(),
         ];
-        let removed: i64 = self.run_script(&scripts::FINISH, &keys, &args).await?;
-        Ok(removed == 1)
+        let (removed, previous): (i64, Option<String>) =
+            self.run_script(&scripts::FINISH, &keys, &args).await?;
+        Ok((removed == 1, previous))
     }
 
     /// Schedules the next attempt of a failed run; see `retry.lua`.

@@ -29,6 +29,8 @@ use tokio_util::task::TaskTracker;
 use crate::clock::error_chain;
 use crate::clock::ticker::INFLIGHT_MARGIN;
 use crate::config::{Config, Job, QueueName};
+use crate::notify::{self, Event, Notifier};
+use crate::output;
 use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
 use crate::shutdown::Shutdown;
@@ -67,6 +69,7 @@ struct Ctx {
     me: WorkerId,
     /// Interrupts running jobs when the shutdown grace period is over.
     stop_runs: CancellationToken,
+    notifier: Notifier,
 }
 
 /// Runs until `shutdown`, then drains as documented and returns.
@@ -94,6 +97,7 @@ pub async fn run(
         time: time.clone(),
         me: me.clone(),
         stop_runs: CancellationToken::new(),
+        notifier: Notifier::start(config.webhooks.clone()),
     });
     tokio::spawn(heartbeat(store.clone(), options.queues.clone(), me.clone(), background.clone()));
     tokio::spawn(reaper::run(
@@ -216,6 +220,7 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::syn
         Err(e) => {
             let reason = format!("malformed payload: {e}");
             tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
+            notify_unrunnable(&ctx, &queue, "-", "", &reason);
             let dead = dead_letter(&ctx, &queue, &raw, reason, None, 0, None);
             record(&ctx, |store| {
                 let (queue, raw, dead, me) = (queue.clone(), raw.clone(), dead.clone(), ctx.me.0.clone());
@@ -228,6 +233,7 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::syn
     let Some(job) = ctx.config.job(&payload.job) else {
         let reason = format!("job {:?} is not defined in this worker's clock.toml", payload.job);
         tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
+        notify_unrunnable(&ctx, &queue, &payload.job, &payload.id, &reason);
         let dead = dead_letter(&ctx, &queue, &raw, reason, Some(&payload.job), 0, None);
         record(&ctx, |store| {
             let (queue, raw, dead, id, me) =
@@ -293,6 +299,23 @@ async fn conclude(
     }
     .to_json();
     let (job_name, id) = (job.name.to_string(), payload.id.clone());
+    let event = |event: Event, reason: Option<String>| {
+        notify::build::run(
+            event,
+            job.name.as_str(),
+            queue.as_str(),
+            &payload.id,
+            &output::utc(payload.scheduled_at),
+            payload.attempt,
+            reason,
+            run.exit_code,
+            &output::utc(run.finished_at),
+            will_retry,
+        )
+    };
+    if run.outcome != Outcome::Success {
+        ctx.notifier.send(event(Event::Failed, Some(failure_reason(job, &run))));
+    }
     if will_retry {
         let delay = retry::backoff(job, &payload.id, payload.attempt);
         let next = Payload { attempt: payload.attempt + 1, ..payload.clone() }.to_json();
@@ -321,9 +344,10 @@ async fn conclude(
     let dead = (run.outcome != Outcome::Success).then(|| {
         let reason = failure_reason(job, &run);
         tracing::error!(job = %job.name, id = %payload.id, attempt = payload.attempt, reason = %reason, "run failed; no attempts left, dead-lettered");
+        ctx.notifier.send(event(Event::Dead, Some(reason.clone())));
         dead_letter(ctx, queue, raw, reason, Some(&payload.job), payload.attempt, run.exit_code)
     });
-    record(ctx, |store| {
+    let finished = record(ctx, |store| {
         let (queue, me, raw, job_name, id, entry, dead) = (
             queue.clone(),
             me.clone(),
@@ -336,6 +360,34 @@ async fn conclude(
         async move { store.finish(&queue, &me, &raw, &job_name, &id, Some(&entry), dead.as_deref()).await }
     })
     .await;
+    // Recovered: this run succeeded and the job's previous recorded run had not.
+    let previous_failed = finished
+        .and_then(|(_, previous)| previous)
+        .and_then(|p| serde_json::from_str::<HistoryEntry>(&p).ok())
+        .is_some_and(|p| p.outcome != Outcome::Success);
+    if run.outcome == Outcome::Success && previous_failed {
+        ctx.notifier.send(event(Event::Recovered, None));
+    }
+}
+
+/// A dead letter for a payload that could not be run at all.
+fn notify_unrunnable(ctx: &Ctx, queue: &QueueName, job: &str, id: &str, reason: &str) {
+    let now = output::utc(ctx.time.now());
+    let mut n = notify::build::run(
+        Event::Dead,
+        job,
+        queue.as_str(),
+        id,
+        "",
+        0,
+        Some(reason.to_owned()),
+        None,
+        &now,
+        false,
+    );
+    n.scheduled_at = None;
+    n.attempt = None;
+    ctx.notifier.send(n);
 }
 
 fn failure_reason(job: &Job, run: &execute::Finished) -> String {
@@ -373,19 +425,19 @@ fn dead_letter(
 /// recorded once Redis is back. Gives up only when the worker is being
 /// stopped and Redis stays away; the payload then stays in this worker's
 /// in-progress list and is recovered by another worker.
-async fn record<F, Fut>(ctx: &Arc<Ctx>, mut write: F)
+async fn record<F, Fut, T>(ctx: &Arc<Ctx>, mut write: F) -> Option<T>
 where
     F: FnMut(Store) -> Fut,
-    Fut: std::future::Future<Output = crate::store::Result<bool>>,
+    Fut: std::future::Future<Output = crate::store::Result<T>>,
 {
     let mut backoff = BACKOFF.0;
     let mut attempts = 0;
     loop {
         match write(ctx.store.clone()).await {
-            Ok(_) => return,
+            Ok(value) => return Some(value),
             Err(e) if ctx.stop_runs.is_cancelled() && attempts >= 3 => {
                 tracing::error!(worker = %ctx.me.0, error = %error_chain(&e), "cannot record outcome; leaving it to recovery");
-                return;
+                return None;
             }
             Err(e) => {
                 tracing::warn!(worker = %ctx.me.0, error = %error_chain(&e), "cannot record outcome; retrying")

@@ -11,9 +11,11 @@
 -- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
 -- ARGV[5]  dead letter JSON ("" for none); ARGV[6] dead-letter cap
--- Returns  1 if the payload was still in progress, 0 if it had been
---          recovered meanwhile (the outcome is recorded either way)
+-- Returns  {1 if the payload was still in progress (0 if it had been
+--          recovered meanwhile; the outcome is recorded either way), the
+--          job's previous newest history entry or false}
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+local previous = redis.call('LINDEX', KEYS[2], 0)
 if ARGV[2] ~= '' then
   redis.call('LPUSH', KEYS[2], ARGV[2])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
@@ -25,4 +27,4 @@ if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[5])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
 end
-return removed
+return {removed, previous}

@@ -1,0 +1,254 @@
+//! Alerts: webhooks told about failed, dead, missed, skipped and recovered
+//! runs. Delivery happens on a background task with a bounded queue, a
+//! timeout and retries, so it never blocks a tick or a job; a failed
+//! delivery is logged and counted, never fatal. Each body is the documented
+//! JSON plus a Slack-compatible `text`, so a Slack incoming webhook works as
+//! is.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// What a webhook can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Event {
+    /// A run failed (including attempts that will be retried). Worker.
+    Failed,
+    /// A payload was dead-lettered. Worker.
+    Dead,
+    /// Ticks were dropped by the catch-up policy or window. Clock.
+    Missed,
+    /// A tick was skipped: overlap or pause. Clock.
+    Skipped,
+    /// A run succeeded after the job's previous run had failed. Worker.
+    Recovered,
+}
+
+impl Event {
+    pub const ALL: [Event; 5] = [Event::Failed, Event::Dead, Event::Missed, Event::Skipped, Event::Recovered];
+
+    pub fn parse(s: &str) -> Option<Event> {
+        Event::ALL.into_iter().find(|e| e.name() == s)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Failed => "failed",
+            Event::Dead => "dead",
+            Event::Missed => "missed",
+            Event::Skipped => "skipped",
+            Event::Recovered => "recovered",
+        }
+    }
+}
+
+/// One `[[notify.webhooks]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    pub events: Vec<Event>,
+    /// Only these jobs; `None`: every job.
+    pub jobs: Option<Vec<String>>,
+}
+
+impl Webhook {
+    fn wants(&self, n: &Notification) -> bool {
+        self.events.contains(&n.event) && self.jobs.as_ref().is_none_or(|jobs| jobs.contains(&n.job))
+    }
+}
+
+/// The JSON body posted to a webhook (a public contract, see README.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub event: Event,
+    pub job: String,
+    pub queue: String,
+    /// The payload id, for run events.
+    pub id: Option<String>,
+    /// The tick (run events), or the newest missed or skipped tick.
+    pub scheduled_at: Option<String>,
+    pub attempt: Option<u32>,
+    /// Why: `exit status 3`, `timed out after 10m`, `paused`, …
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    /// How many ticks (missed).
+    pub count: Option<u64>,
+    /// When the event happened, RFC 3339 UTC.
+    pub at: String,
+    /// A one-line summary for chat tools.
+    pub text: String,
+}
+
+/// How many notifications went out, and how many could not be delivered.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+/// Queue capacity; past it new notifications are dropped (and counted)
+/// rather than slowing the clock or a worker down.
+const QUEUE: usize = 1000;
+const TIMEOUT: Duration = Duration::from_secs(5);
+const ATTEMPTS: u32 = 3;
+
+/// A handle to the delivery task; cheap to clone. Disabled when there are
+/// no webhooks.
+#[derive(Clone, Default)]
+pub struct Notifier {
+    tx: Option<mpsc::Sender<Notification>>,
+    hooks: Arc<Vec<Webhook>>,
+    pub counters: Arc<Counters>,
+}
+
+impl Notifier {
+    /// Starts delivering to `hooks` (must be called inside a tokio runtime).
+    pub fn start(hooks: Vec<Webhook>) -> Notifier {
+        if hooks.is_empty() {
+            return Notifier::default();
+        }
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let hooks = Arc::new(hooks);
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(deliver(rx, hooks.clone(), counters.clone()));
+        Notifier { tx: Some(tx), hooks, counters }
+    }
+
+    /// Queues a notification for every webhook that wants it; never waits.
+    pub fn send(&self, n: Notification) {
+        let Some(tx) = &self.tx else { return };
+        if !self.hooks.iter().any(|h| h.wants(&n)) {
+            return;
+        }
+        if tx.try_send(n).is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("notification queue full; notification dropped");
+        }
+    }
+}
+
+async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>, counters: Arc<Counters>) {
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(true).build().into();
+    while let Some(n) = rx.recv().await {
+        let body = serde_json::to_string(&n).expect("a notification serialises");
+        for hook in hooks.iter().filter(|h| h.wants(&n)) {
+            let (agent, url, body, counters) =
+                (agent.clone(), hook.url.clone(), body.clone(), counters.clone());
+            // Each delivery on its own task: a slow receiver delays nobody.
+            tokio::spawn(async move {
+                for attempt in 1..=ATTEMPTS {
+                    let (a, u, b) = (agent.clone(), url.clone(), body.clone());
+                    let sent = tokio::task::spawn_blocking(move || {
+                        a.post(&u).header("content-type", "application/json").send(b.as_bytes()).map(|_| ())
+                    })
+                    .await;
+                    match sent {
+                        Ok(Ok(())) => {
+                            counters.delivered.fetch_add(1, Ordering::Relaxed);
+                            return;
+                        }
+                        Ok(Err(e)) if attempt < ATTEMPTS => {
+                            tracing::debug!(url = %redact_url(&url), error = %e, attempt, "webhook failed; retrying")
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(url = %redact_url(&url), error = %e, "webhook delivery failed")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "webhook task failed"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
+                }
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+    }
+}
+
+/// Webhook URLs carry secrets in their path (Slack's do): log the host only.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "***".into() };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    format!("{scheme}://{host}/…")
+}
+
+/// Builds notifications with their chat text.
+pub mod build {
+    use super::{Event, Notification};
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        event: Event,
+        job: &str,
+        queue: &str,
+        id: &str,
+        scheduled_at: &str,
+        attempt: u32,
+        reason: Option<String>,
+        exit_code: Option<i32>,
+        at: &str,
+        will_retry: bool,
+    ) -> Notification {
+        let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        let text = match event {
+            Event::Failed if will_retry => {
+                format!(":warning: campanile: `{job}` failed{why}, attempt {attempt}; will retry")
+            }
+            Event::Failed => format!(":x: campanile: `{job}` failed{why}, attempt {attempt}"),
+            Event::Dead => {
+                format!(":skull: campanile: `{job}` dead-lettered{why} after {attempt} attempt(s)")
+            }
+            Event::Recovered => {
+                format!(":white_check_mark: campanile: `{job}` succeeded again (attempt {attempt})")
+            }
+            Event::Missed | Event::Skipped => format!("campanile: `{job}`{why}"),
+        };
+        Notification {
+            event,
+            job: job.to_owned(),
+            queue: queue.to_owned(),
+            id: Some(id.to_owned()),
+            scheduled_at: Some(scheduled_at.to_owned()),
+            attempt: Some(attempt),
+            reason,
+            exit_code,
+            count: None,
+            at: at.to_owned(),
+            text,
+        }
+    }
+
+    pub fn tick(
+        event: Event,
+        job: &str,
+        queue: &str,
+        tick: &str,
+        count: u64,
+        reason: &str,
+        at: &str,
+    ) -> Notification {
+        let text = match event {
+            Event::Missed => {
+                format!(":hourglass: campanile: `{job}` missed {count} tick(s), newest {tick} ({reason})")
+            }
+            _ => format!(":fast_forward: campanile: `{job}` skipped the tick at {tick} ({reason})"),
+        };
+        Notification {
+            event,
+            job: job.to_owned(),
+            queue: queue.to_owned(),
+            id: None,
+            scheduled_at: Some(tick.to_owned()),
+            attempt: None,
+            reason: Some(reason.to_owned()),
+            exit_code: None,
+            count: Some(count),
+            at: at.to_owned(),
+            text,
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Webhook alerts end to end: real clock and worker processes post to a
+//! local HTTP receiver started by the test.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{RedisServer, bin};
+use serde_json::Value;
+
+/// A tiny HTTP server recording `(path, JSON body)`; the first
+/// `fail_first` requests get a 500 to exercise retries.
+struct Receiver {
+    port: u16,
+    seen: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl Receiver {
+    fn start(fail_first: usize) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            let mut served = 0;
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                served += 1;
+                let mut stream = stream;
+                if served <= fail_first {
+                    let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                    continue;
+                }
+                record.lock().unwrap().push((path, serde_json::from_slice(&body).unwrap()));
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+        Receiver { port, seen }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&[(String, Value)]) -> bool,
+    ) -> Vec<(String, Value)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let seen = self.seen.lock().unwrap().clone();
+            if done(&seen) {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; got {seen:#?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn spawn(binary: &str, redis: &RedisServer, config: &Path, cwd: &Path) -> Child {
+    Command::new(bin(binary))
+        .arg("--config")
+        .arg(config)
+        .current_dir(cwd)
+        .env("REDIS_URL", redis.url())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+fn push(redis: &RedisServer, job: &str, tick: &str) {
+    let payload = format!(
+        r#"{{"id":"{job}@{tick}","job":"{job}","queue":"default","scheduled_at":"{tick}","enqueued_at":"{tick}","attempt":1,"args":null}}"#
+    );
+    let _: () = redis::cmd("LPUSH")
+        .arg("campanile:{default}:pending")
+        .arg(payload)
+        .query(&mut redis.connection())
+        .unwrap();
+}
+
+fn events<'a>(seen: &'a [(String, Value)], path: &str) -> Vec<&'a Value> {
+    seen.iter().filter(|(p, _)| p == path).map(|(_, v)| v).collect()
+}
+
+#[test]
+fn the_worker_reports_failed_dead_and_recovered_runs_with_retries_on_delivery() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[jobs.broken]
+at = "2030-01-01T00:00:00Z"
+command = "exit 3"
+retries = 1
+retry_delay = "1s"
+
+[jobs.flaky]
+at = "2030-01-01T00:00:00Z"
+command = "if [ -f ran ]; then exit 0; fi; touch ran; exit 1"
+retries = 0
+
+[[notify.webhooks]]
+url = "{all}"
+events = ["failed", "dead", "missed", "skipped", "recovered"]
+
+[[notify.webhooks]]
+url = "{only}"
+events = ["recovered"]
+jobs = ["flaky"]
+"#,
+            all = receiver.url("/all"),
+            only = receiver.url("/only")
+        ),
+    )
+    .unwrap();
+    let worker = spawn("worker", &redis, &config, dir.path());
+    push(&redis, "broken", "2026-11-23T08:00:00Z");
+    push(&redis, "flaky", "2026-11-23T08:00:00Z");
+    receiver.wait_for("dead letters", Duration::from_secs(30), |s| {
+        events(s, "/all").iter().filter(|e| e["event"] == "dead").count() == 2
+    });
+    push(&redis, "flaky", "2026-11-23T08:01:00Z");
+    receiver.wait_for("recovery", Duration::from_secs(20), |s| events(s, "/only").len() == 1);
+    stop(worker);
+    let seen = receiver.seen.lock().unwrap().clone();
+    let all = events(&seen, "/all");
+    let of = |job: &str, event: &str| all.iter().filter(|e| e["job"] == job && e["event"] == event).count();
+    assert_eq!(of("broken", "failed"), 2, "{all:#?}");
+    assert_eq!(of("broken", "dead"), 1);
+    assert_eq!(of("flaky", "failed"), 1);
+    assert_eq!(of("flaky", "dead"), 1);
+    assert_eq!(of("flaky", "recovered"), 1);
+    let dead = all.iter().find(|e| e["job"] == "broken" && e["event"] == "dead").unwrap();
+    assert_eq!(dead["reason"], "exit status 3");
+    assert_eq!(dead["attempt"], 2);
+    assert_eq!(dead["exit_code"], 3);
+    assert_eq!(dead["id"], "broken@2026-11-23T08:00:00Z");
+    assert!(dead["text"].as_str().unwrap().contains("`broken` dead-lettered (exit status 3)"), "{dead}");
+    let first_failure =
+        all.iter().find(|e| e["job"] == "broken" && e["event"] == "failed" && e["attempt"] == 1).unwrap();
+    assert!(first_failure["text"].as_str().unwrap().ends_with("will retry"), "{first_failure}");
+    // The filtered webhook saw only flaky's recovery.
+    let only = events(&seen, "/only");
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["event"], "recovered");
+    assert_eq!(only[0]["id"], "flaky@2026-11-23T08:01:00Z");
+}
+
+#[test]
+fn the_clock_reports_skipped_and_missed_ticks() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[jobs.paused]
+every = "1s"
+command = "true"
+
+[jobs.lagging]
+every = "1s"
+command = "true"
+overlap = "allow"
+catch_up = "none"
+
+[[notify.webhooks]]
+url = "{url}"
+events = ["missed", "skipped"]
+"#,
+            url = receiver.url("/hook")
+        ),
+    )
+    .unwrap();
+    let mut con = redis.connection();
+    let _: () =
+        redis::cmd("HSET").arg("campanile:{default}:paused").arg("paused").arg("x").query(&mut con).unwrap();
+    // A first run registers the jobs; then `lagging` looks five minutes behind.
+    let clock = spawn("clock", &redis, &config, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis::cmd("HLEN").arg("campanile:{default}:ticks").query::<i64>(&mut con).unwrap() < 2 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop(clock);
+    let state: String =
+        redis::cmd("HGET").arg("campanile:{default}:ticks").arg("lagging").query(&mut con).unwrap();
+    let (tick, fingerprint) = state.split_once('|').unwrap();
+    let old = tick.parse::<i64>().unwrap() - 300;
+    let _: () = redis::cmd("HSET")
+        .arg("campanile:{default}:ticks")
+        .arg("lagging")
+        .arg(format!("{old}|{fingerprint}"))
+        .query(&mut con)
+        .unwrap();
+    let clock = spawn("clock", &redis, &config, dir.path());
+    let seen = receiver.wait_for("missed and skipped", Duration::from_secs(20), |s| {
+        s.iter().any(|(_, e)| e["event"] == "missed") && s.iter().any(|(_, e)| e["event"] == "skipped")
+    });
+    stop(clock);
+    let missed = seen.iter().map(|(_, e)| e).find(|e| e["event"] == "missed").unwrap();
+    assert_eq!(missed["job"], "lagging");
+    assert_eq!(missed["reason"], "catch_up policy");
+    let count = missed["count"].as_u64().unwrap();
+    assert!((230..=250).contains(&count), "about 240 ticks older than a minute were dropped: {missed}");
+    let skipped = seen.iter().map(|(_, e)| e).find(|e| e["event"] == "skipped").unwrap();
+    assert_eq!(skipped["job"], "paused");
+    assert_eq!(skipped["reason"], "paused");
+    assert!(skipped["text"].as_str().unwrap().contains("skipped the tick at"));
+    assert!(seen.iter().all(|(_, e)| e["job"] != "lagging" || e["event"] != "skipped"));
+}
