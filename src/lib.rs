@@ -35,6 +35,7 @@ pub mod cron;
 pub mod describe;
 pub mod duration;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod output;
 pub mod payload;

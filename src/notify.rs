@@ -127,6 +127,7 @@ impl Notifier {
         }
         if tx.try_send(n).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            count("dropped");
             tracing::warn!("notification queue full; notification dropped");
         }
     }
@@ -151,6 +152,7 @@ async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>,
                     match sent {
                         Ok(Ok(())) => {
                             counters.delivered.fetch_add(1, Ordering::Relaxed);
+                            count("delivered");
                             return;
                         }
                         Ok(Err(e)) if attempt < ATTEMPTS => {
@@ -164,9 +166,14 @@ async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>,
                     tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
                 }
                 counters.failed.fetch_add(1, Ordering::Relaxed);
+                count("failed");
             });
         }
     }
+}
+
+fn count(result: &str) {
+    crate::metrics::METRICS.notifications.get_or_create(&crate::metrics::labels(&[("result", result)])).inc();
 }
 
 /// Webhook URLs carry secrets in their path (Slack's do): log the host only.

@@ -29,7 +29,7 @@ impl Drop for PrivateRedis {
     }
 }
 
-pub(super) fn run(path: &Path) -> ExitCode {
+pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> ExitCode {
     let time = SystemTime;
     let mut config = match super::load_config(path, time.now()) {
         Ok(config) => config,
@@ -87,7 +87,11 @@ pub(super) fn run(path: &Path) -> ExitCode {
             queues: config.queues_all(),
             concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
             shutdown_timeout: Duration::from_secs(5),
+            queue_depths: metrics_addr.is_some(),
         };
+        if let Err(code) = super::serve_metrics(metrics_addr, &shutdown).await {
+            return code;
+        }
         let time: Arc<dyn TimeSource> = Arc::new(time);
         tokio::join!(
             crate::clock::run(config.clone(), store.clone(), time.clone(), shutdown.clone()),

@@ -35,6 +35,11 @@ pub struct ClockArgs {
     #[arg(long, global = true, env = "CAMPANILE_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
 
+    /// With `run` or `dev`: serve Prometheus metrics on this address (e.g.
+    /// 0.0.0.0:9090).
+    #[arg(long, global = true, value_name = "ADDR", env = "CAMPANILE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     #[command(subcommand)]
     pub command: Option<ClockCommand>,
 }
@@ -81,14 +86,14 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
         Some(ClockCommand::Dead(a)) => ops::with_store(&args.config, |c, s| ops::dead(c, s, a)),
         Some(ClockCommand::RetryDead(a)) => ops::with_store(&args.config, |c, s| ops::retry_dead(c, s, a)),
         Some(ClockCommand::PurgeDead(a)) => ops::with_store(&args.config, |c, s| ops::purge_dead(c, s, a)),
-        Some(ClockCommand::Dev) => dev::run(&args.config),
-        Some(ClockCommand::Run) | None => daemon(&args.config),
+        Some(ClockCommand::Dev) => dev::run(&args.config, args.metrics_addr),
+        Some(ClockCommand::Run) | None => daemon(&args.config, args.metrics_addr),
     }
 }
 
 /// `clock run`: validates the config before touching Redis (exit 2 if it is
 /// invalid), then runs until SIGTERM or SIGINT.
-fn daemon(path: &std::path::Path) -> ExitCode {
+fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) -> ExitCode {
     let time = crate::time::SystemTime;
     let config = match load_config(path, time.now()) {
         Ok(config) => std::sync::Arc::new(config),
@@ -105,11 +110,34 @@ fn daemon(path: &std::path::Path) -> ExitCode {
     };
     runtime.block_on(async {
         let shutdown = crate::shutdown::on_signals();
+        if let Err(code) = serve_metrics(metrics_addr, &shutdown).await {
+            return code;
+        }
         tracing::info!(redis = %config.redis.redacted_url(), "connecting to redis");
         let Some(store) = connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
         crate::clock::run(config, store, std::sync::Arc::new(time), shutdown).await;
         ExitCode::SUCCESS
     })
+}
+
+/// Starts the metrics endpoint in the background if an address is given;
+/// an address that cannot be bound is a startup failure (exit 1).
+pub(crate) async fn serve_metrics(
+    addr: Option<std::net::SocketAddr>,
+    shutdown: &crate::shutdown::Shutdown,
+) -> Result<(), ExitCode> {
+    let Some(addr) = addr else { return Ok(()) };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        eprintln!("error: cannot serve metrics on {addr}: {e}");
+        ExitCode::from(EXIT_FAILURE)
+    })?;
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::metrics::serve(listener, shutdown).await {
+            tracing::error!(error = %e, "metrics endpoint failed");
+        }
+    });
+    Ok(())
 }
 
 /// Connects to Redis, retrying with capped exponential backoff (and a log

@@ -30,6 +30,9 @@ pub struct WorkerArgs {
     /// before they are stopped and put back on the queue.
     #[arg(long, value_name = "DURATION", default_value = "25s", value_parser = Span::parse)]
     pub shutdown_timeout: Span,
+    /// Serve Prometheus metrics on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR", env = "CAMPANILE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Validates the config before touching Redis (exit 2 if it is invalid),
@@ -58,6 +61,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         queues,
         concurrency,
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout.as_secs()),
+        queue_depths: args.metrics_addr.is_some(),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -68,6 +72,9 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     };
     runtime.block_on(async {
         let shutdown = crate::shutdown::on_signals();
+        if let Err(code) = super::serve_metrics(args.metrics_addr, &shutdown).await {
+            return code;
+        }
         let Some(store) = super::connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
         worker::run(config, store, Arc::new(time), options, shutdown).await;
         ExitCode::SUCCESS

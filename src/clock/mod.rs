@@ -52,14 +52,18 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
             break;
         }
         tracing::info!(clock = %lease.id(), "leading");
+        crate::metrics::METRICS.clock_leader.set(1);
         lease.prune_registry().await;
-        match lead(&config, &store, time.as_ref(), &lease, &notifier, &shutdown).await {
+        let led = lead(&config, &store, time.as_ref(), &lease, &notifier, &shutdown).await;
+        crate::metrics::METRICS.clock_leader.set(0);
+        match led {
             Ok(Stop::Shutdown) => {
                 lease.release().await;
                 break;
             }
             Ok(Stop::LeaseLost) => backoff = BACKOFF.0,
             Err(e) => {
+                crate::metrics::METRICS.redis_errors.inc();
                 tracing::warn!(clock = %lease.id(), error = %error_chain(&e), "redis error while leading; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{self, Planned};
 use crate::config::{Config, Job, Overlap, QueueName};
+use crate::metrics::{METRICS, labels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
 use crate::payload::Payload;
@@ -132,6 +133,8 @@ impl Ticker {
             match status {
                 TickStatus::Pushed => {
                     fired.pushed += 1;
+                    METRICS.ticks_enqueued.get_or_create(&labels(&[("job", job), ("queue", queue)])).inc();
+                    METRICS.tick_lateness.observe(lateness_ms.max(0) as f64 / 1000.0);
                     tracing::info!(job, queue, tick = %tick_text, lateness_ms, "tick enqueued");
                 }
                 TickStatus::Duplicate => {
@@ -140,6 +143,10 @@ impl Ticker {
                 }
                 TickStatus::Overlap => {
                     fired.overlap += 1;
+                    METRICS
+                        .ticks_skipped
+                        .get_or_create(&labels(&[("job", job), ("queue", queue), ("reason", "overlap")]))
+                        .inc();
                     let reason = "previous run still in flight";
                     tracing::info!(job, queue, tick = %tick_text, reason, "tick skipped");
                     self.notifier.send(notify::build::tick(
@@ -154,6 +161,10 @@ impl Ticker {
                 }
                 TickStatus::Paused => {
                     fired.paused += 1;
+                    METRICS
+                        .ticks_skipped
+                        .get_or_create(&labels(&[("job", job), ("queue", queue), ("reason", "paused")]))
+                        .inc();
                     tracing::info!(job, queue, tick = %tick_text, reason = "paused", "tick skipped");
                     self.notifier.send(notify::build::tick(
                         Event::Skipped,
@@ -171,6 +182,10 @@ impl Ticker {
                         TickAction::Push { .. } => 1,
                     };
                     fired.missed += count;
+                    METRICS
+                        .ticks_missed
+                        .get_or_create(&labels(&[("job", job), ("queue", queue)]))
+                        .inc_by(count);
                     let reason = "catch_up policy";
                     tracing::warn!(job, queue, newest = %tick_text, count, reason, "missed ticks skipped");
                     self.notifier.send(notify::build::tick(

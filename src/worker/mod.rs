@@ -29,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::error_chain;
 use crate::clock::ticker::INFLIGHT_MARGIN;
 use crate::config::{Config, Job, QueueName};
+use crate::metrics::{METRICS, labels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
 use crate::payload::Payload;
@@ -60,6 +61,8 @@ pub struct Options {
     pub concurrency: usize,
     /// After SIGTERM, how long running jobs may take to finish.
     pub shutdown_timeout: Duration,
+    /// Refresh the queue-depth gauges (when metrics are exported).
+    pub queue_depths: bool,
 }
 
 struct Ctx {
@@ -109,6 +112,9 @@ pub async fn run(
         background.clone(),
     ));
     tokio::spawn(retry::run(store.clone(), options.queues.clone(), time, background.clone()));
+    if options.queue_depths {
+        tokio::spawn(queue_depths(store.clone(), options.queues.clone(), background.clone()));
+    }
 
     let runs = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -134,6 +140,33 @@ pub async fn run(
     }
     background.cancel();
     tracing::info!(worker = %me.0, "worker stopped");
+}
+
+/// Refreshes the queue-depth gauges every few seconds.
+async fn queue_depths(store: Store, queues: Vec<QueueName>, stop: CancellationToken) {
+    loop {
+        for queue in &queues {
+            let Ok(counts) = store.queue_counts(queue).await else {
+                METRICS.redis_errors.inc();
+                continue;
+            };
+            for (state, n) in [
+                ("pending", counts.pending),
+                ("in_progress", counts.in_progress),
+                ("retry", counts.retry),
+                ("dead", counts.dead),
+            ] {
+                METRICS
+                    .queue_depth
+                    .get_or_create(&labels(&[("queue", queue.as_str()), ("state", state)]))
+                    .set(n as i64);
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
+        }
+    }
 }
 
 /// Keeps this worker's leases alive.
@@ -248,6 +281,7 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::syn
         tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot extend in-flight marker");
     }
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
+    METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
     let finished = execute::execute(job, &payload, &ctx.stop_runs, ctx.time.as_ref()).await;
     let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
     tracing::info!(
@@ -279,6 +313,13 @@ async fn conclude(
         tracing::info!(job = %job.name, id = %payload.id, "interrupted by shutdown; back on the pending list");
         return;
     }
+    let outcome = serde_json::to_value(run.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    METRICS.runs_finished.get_or_create(&labels(&[("job", job.name.as_str()), ("outcome", &outcome)])).inc();
+    let secs = (run.finished_at - run.started_at).num_milliseconds().max(0) as f64 / 1000.0;
+    METRICS.run_duration.get_or_create(&labels(&[("job", job.name.as_str())])).observe(secs);
     let will_retry = run.outcome != Outcome::Success && payload.attempt <= job.retries;
     let entry = HistoryEntry {
         id: payload.id.clone(),
@@ -345,6 +386,7 @@ async fn conclude(
         let reason = failure_reason(job, &run);
         tracing::error!(job = %job.name, id = %payload.id, attempt = payload.attempt, reason = %reason, "run failed; no attempts left, dead-lettered");
         ctx.notifier.send(event(Event::Dead, Some(reason.clone())));
+        METRICS.runs_dead.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
         dead_letter(ctx, queue, raw, reason, Some(&payload.job), payload.attempt, run.exit_code)
     });
     let finished = record(ctx, |store| {
@@ -372,6 +414,7 @@ async fn conclude(
 
 /// A dead letter for a payload that could not be run at all.
 fn notify_unrunnable(ctx: &Ctx, queue: &QueueName, job: &str, id: &str, reason: &str) {
+    METRICS.runs_dead.get_or_create(&labels(&[("job", job)])).inc();
     let now = output::utc(ctx.time.now());
     let mut n = notify::build::run(
         Event::Dead,

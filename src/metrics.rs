@@ -1,0 +1,173 @@
+//! Prometheus metrics, opt-in with `--metrics-addr` (or
+//! `CAMPANILE_METRICS_ADDR`) on `clock` and `worker`: a plain HTTP endpoint
+//! answering `GET /metrics` in the OpenMetrics text format. Names are a
+//! public contract (README.md, "Metrics"); `tests/metrics.rs` pins them.
+
+use std::sync::LazyLock;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::shutdown::Shutdown;
+
+type Labels = Vec<(&'static str, String)>;
+type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// Every metric campanile exports. Label values are job and queue names,
+/// which the config bounds.
+pub struct Metrics {
+    pub ticks_enqueued: Family<Labels, Counter>,
+    pub ticks_missed: Family<Labels, Counter>,
+    pub ticks_skipped: Family<Labels, Counter>,
+    pub tick_lateness: Histogram,
+    pub clock_leader: Gauge,
+    pub runs_started: Family<Labels, Counter>,
+    pub runs_finished: Family<Labels, Counter>,
+    pub runs_dead: Family<Labels, Counter>,
+    pub run_duration: HistogramFamily,
+    pub queue_depth: Family<Labels, Gauge>,
+    pub redis_errors: Counter,
+    pub notifications: Family<Labels, Counter>,
+    registry: Registry,
+}
+
+fn lateness_histogram() -> Histogram {
+    Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 60.0])
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new([0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0])
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("campanile");
+    let m = Metrics {
+        ticks_enqueued: Family::default(),
+        ticks_missed: Family::default(),
+        ticks_skipped: Family::default(),
+        tick_lateness: lateness_histogram(),
+        clock_leader: Gauge::default(),
+        runs_started: Family::default(),
+        runs_finished: Family::default(),
+        runs_dead: Family::default(),
+        run_duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+        queue_depth: Family::default(),
+        redis_errors: Counter::default(),
+        notifications: Family::default(),
+        registry: Registry::default(),
+    };
+    registry.register("ticks_enqueued", "Ticks pushed onto a pending list", m.ticks_enqueued.clone());
+    registry.register(
+        "ticks_missed",
+        "Ticks dropped by the catch-up policy or window",
+        m.ticks_missed.clone(),
+    );
+    registry.register("ticks_skipped", "Ticks skipped (reason: overlap or paused)", m.ticks_skipped.clone());
+    registry.register("tick_lateness_seconds", "Push instant minus tick instant", m.tick_lateness.clone());
+    registry.register("clock_leader", "1 while this clock holds the leader lease", m.clock_leader.clone());
+    registry.register("runs_started", "Runs started by this worker", m.runs_started.clone());
+    registry.register(
+        "runs_finished",
+        "Runs finished (outcome: success, failed, timed_out)",
+        m.runs_finished.clone(),
+    );
+    registry.register("runs_dead", "Payloads dead-lettered by this worker", m.runs_dead.clone());
+    registry.register("run_duration_seconds", "Run durations", m.run_duration.clone());
+    registry.register(
+        "queue_depth",
+        "Payloads per queue and state (pending, in_progress, retry, dead)",
+        m.queue_depth.clone(),
+    );
+    registry.register("redis_errors", "Redis operations that failed", m.redis_errors.clone());
+    registry.register(
+        "notifications",
+        "Webhook deliveries (result: delivered, failed, dropped)",
+        m.notifications.clone(),
+    );
+    Metrics { registry, ..m }
+});
+
+/// Labels from pairs.
+pub fn labels(pairs: &[(&'static str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+}
+
+/// The metrics in the OpenMetrics text format.
+pub fn render() -> String {
+    let mut out = String::new();
+    encode(&mut out, &METRICS.registry).expect("writing to a String cannot fail");
+    out
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown`.
+pub async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "metrics endpoint listening");
+    loop {
+        let (mut stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let n = stream.read(&mut request).await.unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..n]);
+            let response = if line.starts_with("GET /metrics ") || line.starts_with("GET / ") {
+                let body = render();
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+            };
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_has_its_documented_name() {
+        let l = |pairs: &[(&'static str, &str)]| labels(pairs);
+        METRICS.ticks_enqueued.get_or_create(&l(&[("job", "j"), ("queue", "q")])).inc();
+        METRICS.ticks_missed.get_or_create(&l(&[("job", "j"), ("queue", "q")])).inc();
+        METRICS.ticks_skipped.get_or_create(&l(&[("job", "j"), ("queue", "q"), ("reason", "paused")])).inc();
+        METRICS.runs_started.get_or_create(&l(&[("job", "j")])).inc();
+        METRICS.runs_finished.get_or_create(&l(&[("job", "j"), ("outcome", "success")])).inc();
+        METRICS.runs_dead.get_or_create(&l(&[("job", "j")])).inc();
+        METRICS.run_duration.get_or_create(&l(&[("job", "j")])).observe(0.2);
+        METRICS.queue_depth.get_or_create(&l(&[("queue", "q"), ("state", "pending")])).set(3);
+        METRICS.notifications.get_or_create(&l(&[("result", "delivered")])).inc();
+        let text = render();
+        let types: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
+        assert_eq!(
+            types,
+            [
+                "campanile_ticks_enqueued counter",
+                "campanile_ticks_missed counter",
+                "campanile_ticks_skipped counter",
+                "campanile_tick_lateness_seconds histogram",
+                "campanile_clock_leader gauge",
+                "campanile_runs_started counter",
+                "campanile_runs_finished counter",
+                "campanile_runs_dead counter",
+                "campanile_run_duration_seconds histogram",
+                "campanile_queue_depth gauge",
+                "campanile_redis_errors counter",
+                "campanile_notifications counter",
+            ]
+        );
+        assert!(text.contains(r#"campanile_ticks_skipped_total{job="j",queue="q",reason="paused"} 1"#));
+        assert!(text.contains(r#"campanile_queue_depth{queue="q",state="pending"} 3"#));
+    }
+}

@@ -1,0 +1,142 @@
+//! The Prometheus endpoints of real clock and worker processes, scraped
+//! over HTTP; metric names are pinned.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{RedisServer, bin};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn scrape(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("content-type: application/openmetrics-text"), "{head}");
+    Some(body.to_owned())
+}
+
+/// The value of the first sample line starting with `prefix`.
+fn sample(body: &str, prefix: &str) -> Option<f64> {
+    body.lines().find(|l| l.starts_with(prefix)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn spawn(args: &[&str], redis: &RedisServer, config: &std::path::Path) -> Child {
+    Command::new(bin(args[0]))
+        .args(&args[1..])
+        .arg("--config")
+        .arg(config)
+        .env("REDIS_URL", redis.url())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+#[test]
+fn clock_and_worker_export_the_documented_metrics() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(
+        &config,
+        "[jobs.ok]\nevery = \"1s\"\ncommand = \"true\"\n[jobs.bad]\nevery = \"1s\"\ncommand = \"exit 1\"\nretries = 0\n",
+    )
+    .unwrap();
+    let (clock_port, worker_port) = (free_port(), free_port());
+    let clock =
+        spawn(&["clock", "run", "--metrics-addr", &format!("127.0.0.1:{clock_port}")], &redis, &config);
+    let worker = spawn(&["worker", "--metrics-addr", &format!("127.0.0.1:{worker_port}")], &redis, &config);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (clock_body, worker_body) = loop {
+        let (c, w) = (scrape(clock_port).unwrap_or_default(), scrape(worker_port).unwrap_or_default());
+        let ready = sample(&c, "campanile_ticks_enqueued_total{").is_some_and(|v| v >= 3.0)
+            && sample(&w, "campanile_runs_dead_total{").is_some_and(|v| v >= 2.0)
+            && sample(&w, "campanile_queue_depth{").is_some();
+        if ready {
+            break (c, w);
+        }
+        assert!(Instant::now() < deadline, "metrics never filled in:\n{c}\n---\n{w}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop(worker);
+    stop(clock);
+
+    assert_eq!(sample(&clock_body, "campanile_clock_leader "), Some(1.0));
+    assert!(
+        clock_body.contains(r#"campanile_ticks_enqueued_total{job="ok",queue="default"}"#),
+        "{clock_body}"
+    );
+    assert!(clock_body.contains("campanile_tick_lateness_seconds_bucket{le=\"0.0005\"}"), "{clock_body}");
+    assert!(sample(&clock_body, "campanile_tick_lateness_seconds_count ").unwrap() >= 3.0);
+    assert!(
+        sample(&worker_body, r#"campanile_runs_finished_total{job="ok",outcome="success"}"#).unwrap() >= 1.0
+    );
+    assert!(
+        sample(&worker_body, r#"campanile_runs_finished_total{job="bad",outcome="failed"}"#).unwrap() >= 1.0
+    );
+    assert!(sample(&worker_body, r#"campanile_runs_started_total{job="ok"}"#).unwrap() >= 1.0);
+    assert!(
+        worker_body.contains(r#"campanile_run_duration_seconds_bucket{le="0.01",job="ok"}"#),
+        "{worker_body}"
+    );
+    assert!(worker_body.contains(r#"campanile_queue_depth{queue="default",state="dead"}"#), "{worker_body}");
+    // Each process declares its families (families without samples yet are
+    // omitted; `metrics::tests` pins the full list).
+    let declared = |body: &str, names: &[&str]| {
+        for name in names {
+            assert!(body.contains(&format!("# TYPE {name} ")), "{name} missing:\n{body}");
+        }
+        assert!(body.trim_end().ends_with("# EOF"));
+    };
+    declared(
+        &clock_body,
+        &[
+            "campanile_ticks_enqueued",
+            "campanile_tick_lateness_seconds",
+            "campanile_clock_leader",
+            "campanile_redis_errors",
+        ],
+    );
+    declared(
+        &worker_body,
+        &[
+            "campanile_runs_started",
+            "campanile_runs_finished",
+            "campanile_runs_dead",
+            "campanile_run_duration_seconds",
+            "campanile_queue_depth",
+        ],
+    );
+}
+
+#[test]
+fn a_metrics_address_that_cannot_be_bound_fails_at_start() {
+    let redis = RedisServer::start();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, "[jobs.ok]\nevery = \"1s\"\ncommand = \"true\"\n").unwrap();
+    let out = Command::new(bin("worker"))
+        .args(["--metrics-addr", &addr, "--config"])
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot serve metrics on {addr}")));
+}
