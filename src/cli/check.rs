@@ -81,23 +81,23 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
     out
 }
 
+/// What `check --json` and `status --json` say about a job's definition and
+/// next run.
+pub(super) fn job_json(job: &Job, now: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "name": job.name,
+        "schedule": job.schedule.to_string(),
+        "description": job.schedule.describe(),
+        "timezone": job.timezone.name(),
+        "queue": job.queue,
+        "enabled": job.enabled,
+        "next_run": next_run(job, now).map(output::utc),
+    })
+}
+
 /// The `--json` form.
 pub fn render_json(config: &Config, now: DateTime<Utc>) -> serde_json::Value {
-    let jobs: Vec<_> = config
-        .jobs
-        .iter()
-        .map(|job| {
-            json!({
-                "name": job.name,
-                "schedule": job.schedule.to_string(),
-                "description": job.schedule.describe(),
-                "timezone": job.timezone.name(),
-                "queue": job.queue,
-                "enabled": job.enabled,
-                "next_run": next_run(job, now).map(output::utc),
-            })
-        })
-        .collect();
+    let jobs: Vec<_> = config.jobs.iter().map(|job| job_json(job, now)).collect();
     let warnings: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
     json!({ "file": config.path.display().to_string(), "jobs": jobs, "warnings": warnings })
 }

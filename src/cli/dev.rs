@@ -35,12 +35,9 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
         Ok(config) => config,
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(super::EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let mut private = None;

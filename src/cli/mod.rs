@@ -99,14 +99,9 @@ fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) ->
         Ok(config) => std::sync::Arc::new(config),
         Err(code) => return code,
     };
-    // One thread: the clock mostly sleeps, and a single-threaded runtime keeps
-    // its footprint small.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let shutdown = crate::shutdown::on_signals();
@@ -117,6 +112,17 @@ fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) ->
         let Some(store) = connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
         crate::clock::run(config, store, std::sync::Arc::new(time), shutdown).await;
         ExitCode::SUCCESS
+    })
+}
+
+/// The async runtime every command runs on: one thread. The clock mostly
+/// sleeps and the worker mostly waits on child processes and Redis, so one
+/// thread keeps the footprint small; it also keeps each job's parent-death
+/// signal tied to a thread that lives as long as the process.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::from(EXIT_FAILURE)
     })
 }
 

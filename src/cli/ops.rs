@@ -106,12 +106,7 @@ fn queues(config: &Config, only: Option<&str>) -> Result<Vec<QueueName>, ExitCod
             eprintln!("error: {e}");
             ExitCode::from(EXIT_INVALID)
         }),
-        None => {
-            let mut all: Vec<QueueName> = config.jobs.iter().map(|j| j.queue.clone()).collect();
-            all.sort();
-            all.dedup();
-            Ok(all)
-        }
+        None => Ok(config.queues_all()),
     }
 }
 
@@ -126,12 +121,9 @@ where
         Ok(config) => Arc::new(config),
         Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let store = match Store::connect(&config.redis).await {

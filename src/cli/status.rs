@@ -46,23 +46,21 @@ pub(super) async fn run(config: Arc<Config>, store: Store, args: StatusArgs) -> 
             .and_then(|raw| serde_json::from_str(raw).ok());
         let paused_since = paused_by_queue.get(&job.queue).and_then(|p| p.get(job.name.as_str())).cloned();
         let next = job.enabled.then(|| job.schedule.next_after(now)).flatten();
-        jobs.push(json!({
-            "name": job.name,
-            "schedule": job.schedule.to_string(),
-            "description": job.schedule.describe(),
-            "timezone": job.timezone.name(),
-            "queue": job.queue,
-            "enabled": job.enabled,
+        let mut entry = super::check::job_json(job, now);
+        let live = json!({
             "paused": paused_since.is_some(),
             "paused_since": paused_since,
             "in_flight": store.in_flight(&job.queue, job.name.as_str()).await?,
-            "next_run": next.map(output::utc),
             "next_run_local": next.map(|t| output::local(t, job.timezone)),
             "last_run": last.map(|e| json!({
                 "id": e.id, "outcome": e.outcome, "finished_at": output::utc(e.finished_at),
                 "attempt": e.attempt, "exit_code": e.exit_code,
             })),
-        }));
+        });
+        if let (Some(entry), serde_json::Value::Object(live)) = (entry.as_object_mut(), live) {
+            entry.extend(live);
+        }
+        jobs.push(entry);
     }
     let mut queues = Vec::new();
     for queue in config.queues_all() {

@@ -45,9 +45,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
     };
     let mut queues = args.queues.clone();
     if queues.is_empty() {
-        queues = config.jobs.iter().map(|j| j.queue.clone()).collect();
-        queues.sort();
-        queues.dedup();
+        queues = config.queues_all();
     }
     if queues.is_empty() {
         eprintln!("error: no queues to serve: the config has no jobs and no --queue was given");
@@ -63,12 +61,9 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         shutdown_timeout: Duration::from_secs(args.shutdown_timeout.as_secs()),
         queue_depths: args.metrics_addr.is_some(),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(super::EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let shutdown = crate::shutdown::on_signals();
