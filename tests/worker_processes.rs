@@ -938,3 +938,37 @@ fn a_running_command_dies_with_its_worker() {
         || format!("job pid {pid} still alive"),
     );
 }
+
+/// Redis goes away while a job runs: the job finishes, and its outcome is
+/// recorded once Redis is back.
+#[test]
+fn an_outcome_is_recorded_once_redis_is_back() {
+    let mut redis = RedisServer::start_persistent();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let started = d.join("started");
+    let command = format!("touch {}; sleep 2; echo finished", sh_path(&started));
+    let config = write_config(d, &format!("[jobs.steady]\nevery = \"1h\"\ncommand = '''{command}'''\n"));
+    lpush(&mut redis.connection(), PENDING, &payload("steady", TICK, 1, "null"));
+    let worker = Proc::worker(&redis, &config, d, &["--concurrency", "1"], "worker");
+    wait_for(
+        "the job to start",
+        Duration::from_secs(20),
+        || started.exists().then_some(()),
+        || worker.log_tail(),
+    );
+    // Down for longer than the job has left to run.
+    redis.restart(Duration::from_secs(4));
+    let entry = wait_for(
+        "the outcome to be recorded",
+        Duration::from_secs(30),
+        || history(&mut redis.connection(), "steady").into_iter().next(),
+        || worker.log_tail(),
+    );
+    assert_eq!(entry["outcome"], "success", "{entry}");
+    assert_eq!(entry["attempt"], 1);
+    assert_eq!(entry["output"], "finished\n");
+    let mut con = redis.connection();
+    assert!(lrange(&mut con, PENDING).is_empty());
+    assert!(keys(&mut con, IN_PROGRESS_PATTERN).iter().all(|k| lrange(&mut con, k).is_empty()));
+}
