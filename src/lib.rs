@@ -32,6 +32,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod cron;
+pub mod deploy;
 pub mod describe;
 pub mod duration;
 pub mod logging;

@@ -6,6 +6,7 @@ mod check;
 mod dev;
 mod next;
 mod ops;
+mod plan;
 mod status;
 pub mod worker;
 
@@ -55,6 +56,8 @@ pub enum ClockCommand {
     Check(CheckArgs),
     /// Show the next ticks of an expression, an interval, or the configured jobs.
     Next(NextArgs),
+    /// Show what deploying this clock.toml would change (exit 1 if anything).
+    Plan(plan::PlanArgs),
     /// Show the leading clock, each job's next and last run, and queue depths.
     Status(status::StatusArgs),
     /// Show recent runs, newest first.
@@ -78,6 +81,7 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
     match args.command {
         Some(ClockCommand::Check(check)) => check::run(&args.config, &check, time),
         Some(ClockCommand::Next(next)) => next::run(&args.config, &next, time),
+        Some(ClockCommand::Plan(a)) => plan::run(&args.config, &a),
         Some(ClockCommand::Status(a)) => ops::with_store(&args.config, |c, s| status::run(c, s, a)),
         Some(ClockCommand::History(a)) => ops::with_store(&args.config, |c, s| ops::history(c, s, a)),
         Some(ClockCommand::Trigger(a)) => ops::with_store(&args.config, |c, s| ops::trigger(c, s, a)),

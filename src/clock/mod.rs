@@ -54,6 +54,7 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
         tracing::info!(clock = %lease.id(), "leading");
         crate::metrics::METRICS.clock_leader.set(1);
         lease.prune_registry().await;
+        publish_config(&config, &store, lease.id(), time.now()).await;
         let led = lead(&config, &store, time.as_ref(), &lease, &notifier, &shutdown).await;
         crate::metrics::METRICS.clock_leader.set(0);
         match led {
@@ -112,6 +113,16 @@ async fn lead(
             _ = &mut keeper => {}
             _ = tokio::time::sleep(wait - PRECISE_SLEEP) => {}
         }
+    }
+}
+
+/// Publishes this clock's job table for `clock plan`; failures only make
+/// plan's comparison stale.
+async fn publish_config(config: &Config, store: &Store, clock: &str, now: chrono::DateTime<chrono::Utc>) {
+    let deployed = crate::deploy::Deployed::of(config, clock, now);
+    let json = serde_json::to_string(&deployed).expect("a deployed config serialises");
+    if let Err(e) = store.publish_config(&json).await {
+        tracing::warn!(clock, error = %error_chain(&e), "cannot publish the job table");
     }
 }
 

@@ -16,6 +16,7 @@
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
+//! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
 //! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since}`; stale entries are ignored and pruned |
 //!
 //! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
@@ -65,6 +66,10 @@ impl Keys {
 
     pub fn paused(&self, queue: &QueueName) -> String {
         format!("{}{{{queue}}}:paused", self.prefix)
+    }
+
+    pub fn config(&self) -> String {
+        format!("{}config", self.prefix)
     }
 
     pub fn clocks(&self) -> String {

@@ -120,6 +120,18 @@ impl Store {
         })
     }
 
+    /// Publishes the leading clock's job table (JSON).
+    pub async fn publish_config(&self, json: &str) -> Result<()> {
+        let () =
+            redis::cmd("SET").arg(self.keys.config()).arg(json).query_async(&mut self.con.clone()).await?;
+        Ok(())
+    }
+
+    /// The deployed job table (JSON), if a clock has published one.
+    pub async fn deployed_config(&self) -> Result<Option<String>> {
+        Ok(redis::cmd("GET").arg(self.keys.config()).query_async(&mut self.con.clone()).await?)
+    }
+
     /// Records a clock's status (JSON) in the clock registry.
     pub async fn announce_clock(&self, id: &str, info: &str) -> Result<()> {
         let _: i64 = redis::cmd("HSET")

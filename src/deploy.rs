@@ -1,0 +1,110 @@
+//! What a deployment runs: the leading clock publishes its config's job
+//! table, normalised, under `Pconfig`, so `clock plan` can show what a new
+//! clock.toml would change before it is deployed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clock::plan::fnv1a;
+use crate::config::{Config, Job};
+
+/// The published form (a public contract: `clock plan` of another version
+/// reads it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployed {
+    /// [`fingerprint`] of `jobs`.
+    pub fingerprint: String,
+    /// The clock that published it, and when.
+    pub clock: String,
+    #[serde(with = "crate::payload::rfc3339_millis")]
+    pub published_at: DateTime<Utc>,
+    /// Job name -> normalised definition ([`job_spec`]).
+    pub jobs: BTreeMap<String, Value>,
+}
+
+/// A job's definition with every default applied, as comparable JSON:
+/// two configs that schedule and run a job the same way give equal specs.
+pub fn job_spec(job: &Job) -> Value {
+    json!({
+        "schedule": job.schedule.to_string(),
+        "timezone": job.timezone.name(),
+        "queue": job.queue,
+        "command": job.command,
+        "timeout": job.timeout.to_string(),
+        "retries": job.retries,
+        "retry_delay": job.retry_delay.to_string(),
+        "catch_up": job.catch_up,
+        "catch_up_window": job.catch_up_window.to_string(),
+        "overlap": job.overlap,
+        "jitter": job.jitter.to_string(),
+        "args": job.args,
+        "env": job.env,
+        "enabled": job.enabled,
+    })
+}
+
+/// Every job's spec, by name.
+pub fn job_table(config: &Config) -> BTreeMap<String, Value> {
+    config.jobs.iter().map(|j| (j.name.to_string(), job_spec(j))).collect()
+}
+
+/// A stable hash of a job table.
+pub fn fingerprint(jobs: &BTreeMap<String, Value>) -> String {
+    let canonical = serde_json::to_string(jobs).expect("a job table serialises");
+    format!("{:016x}", fnv1a(canonical.as_bytes()))
+}
+
+impl Deployed {
+    pub fn of(config: &Config, clock: &str, now: DateTime<Utc>) -> Deployed {
+        let jobs = job_table(config);
+        Deployed { fingerprint: fingerprint(&jobs), clock: clock.to_owned(), published_at: now, jobs }
+    }
+}
+
+/// How a local config differs from a deployed one.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Job -> field -> `{"old", "new"}`.
+    pub changed: BTreeMap<String, BTreeMap<String, Value>>,
+    pub unchanged: Vec<String>,
+}
+
+impl Diff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Compares the local job table with the deployed one.
+pub fn diff(local: &BTreeMap<String, Value>, deployed: &BTreeMap<String, Value>) -> Diff {
+    let mut d = Diff::default();
+    for (name, spec) in local {
+        match deployed.get(name) {
+            None => d.added.push(name.clone()),
+            Some(old) if old == spec => d.unchanged.push(name.clone()),
+            Some(old) => {
+                let fields = changed_fields(old, spec);
+                d.changed.insert(name.clone(), fields);
+            }
+        }
+    }
+    d.removed = deployed.keys().filter(|n| !local.contains_key(*n)).cloned().collect();
+    d
+}
+
+fn changed_fields(old: &Value, new: &Value) -> BTreeMap<String, Value> {
+    let (empty, mut out) = (serde_json::Map::new(), BTreeMap::new());
+    let (old, new) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
+    for key in old.keys().chain(new.keys()) {
+        let (o, n) = (old.get(key).unwrap_or(&Value::Null), new.get(key).unwrap_or(&Value::Null));
+        if o != n {
+            out.insert(key.clone(), json!({ "old": o, "new": n }));
+        }
+    }
+    out
+}
