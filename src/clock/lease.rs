@@ -32,6 +32,17 @@ pub struct ClockInfo {
     pub seen_at: DateTime<Utc>,
     /// When it started leading; `null` for a standby.
     pub leading_since: Option<DateTime<Utc>>,
+    /// Fingerprint of its job table ([`crate::deploy::fingerprint`]).
+    #[serde(default)]
+    pub config: String,
+}
+
+impl ClockInfo {
+    /// Whether this clock's config supersedes `other`'s: a different config,
+    /// started later (ties broken by the larger id). The newest deploy wins.
+    pub fn supersedes(&self, other: &ClockInfo) -> bool {
+        self.config != other.config && (self.started_at, &self.id) > (other.started_at, &other.id)
+    }
 }
 
 /// How long a lease lives without renewal. A standby takes over at most
@@ -48,24 +59,44 @@ pub struct Lease {
     id: String,
     time: Arc<dyn TimeSource>,
     started_at: DateTime<Utc>,
+    config: String,
 }
 
 impl Lease {
-    pub fn new(store: Store, id: String, time: Arc<dyn TimeSource>) -> Lease {
+    /// `config` is the fingerprint of this clock's job table.
+    pub fn new(store: Store, id: String, time: Arc<dyn TimeSource>, config: String) -> Lease {
         let started_at = time.now();
-        Lease { store, id, time, started_at }
+        Lease { store, id, time, started_at, config }
     }
 
-    /// Publishes this clock's [`ClockInfo`]; failures only delay status.
-    async fn announce(&self, leading_since: Option<DateTime<Utc>>) {
-        let info = ClockInfo {
+    fn info(&self, leading_since: Option<DateTime<Utc>>) -> ClockInfo {
+        ClockInfo {
             id: self.id.clone(),
             host: self.id.split(':').next().unwrap_or_default().to_owned(),
             pid: std::process::id(),
             started_at: self.started_at,
             seen_at: self.time.now(),
             leading_since,
-        };
+            config: self.config.clone(),
+        }
+    }
+
+    /// A live clock whose config supersedes this one's (the newest of them).
+    async fn newer_config(&self) -> Option<ClockInfo> {
+        let entries = self.store.clocks().await.ok()?;
+        let me = self.info(None);
+        let now = self.time.now();
+        entries
+            .values()
+            .filter_map(|json| serde_json::from_str::<ClockInfo>(json).ok())
+            .filter(|c| (now - c.seen_at).to_std().is_ok_and(|age| age <= STALE_AFTER) || c.seen_at >= now)
+            .filter(|c| c.supersedes(&me))
+            .max_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)))
+    }
+
+    /// Publishes this clock's [`ClockInfo`]; failures only delay status.
+    async fn announce(&self, leading_since: Option<DateTime<Utc>>) {
+        let info = self.info(leading_since);
         let json = serde_json::to_string(&info).expect("clock info serialises");
         if let Err(e) = self.store.announce_clock(&self.id, &json).await {
             tracing::debug!(clock = %self.id, error = %error_chain(&e), "cannot announce clock");
@@ -99,9 +130,20 @@ impl Lease {
     /// Waits until this clock holds the lease; `false` if told to stop first.
     pub async fn acquire(&self, shutdown: &Shutdown) -> bool {
         let mut announced = false;
+        let mut deferring = false;
         loop {
             self.announce(None).await;
-            match self.store.try_acquire_lease(&self.id, TTL).await {
+            // A clock with a newer config is taking over: do not compete.
+            let newer = self.newer_config().await;
+            if let Some(newer) = &newer
+                && !deferring
+            {
+                tracing::info!(clock = %self.id, newer = %newer.id, "standing by for a clock with a newer config");
+            }
+            deferring = newer.is_some();
+            let attempt =
+                if deferring { Ok(false) } else { self.store.try_acquire_lease(&self.id, TTL).await };
+            match attempt {
                 Ok(true) => return true,
                 Ok(false) if !announced => {
                     let leader = self.store.leader().await.ok().flatten().unwrap_or_default();
@@ -135,6 +177,13 @@ impl Lease {
                 Ok(true) => {
                     renewed_at = Instant::now();
                     self.announce(Some(leading_since)).await;
+                    if let Some(newer) = self.newer_config().await
+                        && self.store.handover_lease(&self.id, &newer.id, TTL).await.unwrap_or(false)
+                    {
+                        tracing::info!(clock = %self.id, to = %newer.id, "leader lease handed to a clock with a newer config");
+                        lost.cancel();
+                        return;
+                    }
                 }
                 Ok(false) => {
                     tracing::warn!(clock = %self.id, "leader lease taken by another clock");

@@ -134,6 +134,13 @@ impl Store {
         Ok(renewed == 1)
     }
 
+    /// Passes the lease to `to` if this clock holds it.
+    pub async fn handover_lease(&self, id: &str, to: &str, ttl: Duration) -> Result<bool> {
+        let args = [id.to_owned(), to.to_owned(), ttl.as_millis().to_string()];
+        let done: i64 = self.run_script(&scripts::HANDOVER_LEASE, &[self.keys.leader()], &args).await?;
+        Ok(done == 1)
+    }
+
     /// Gives the lease up if this clock holds it.
     pub async fn release_lease(&self, id: &str) -> Result<bool> {
         let released: i64 =

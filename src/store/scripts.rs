@@ -43,3 +43,6 @@ pub static TOUCH_INFLIGHT: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/touch_inflight.lua")));
 /// Moves dead letters back onto the pending list.
 pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));
+/// Passes the leader lease to another clock.
+pub static HANDOVER_LEASE: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("scripts/handover_lease.lua")));
