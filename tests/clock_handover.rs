@@ -142,3 +142,48 @@ fn a_clock_with_a_newer_config_takes_over_and_no_shared_tick_is_lost_or_doubled(
         all["changed"].iter().filter(|t| **t > handed_at + chrono::Duration::seconds(1)).collect();
     assert!(changed_after.iter().all(|t| t.timestamp() % 3 == 0), "{changed_after:?}");
 }
+
+/// A leader frozen past its lease (SIGSTOP) wakes up to find a successor
+/// with a newer term: everything it tries to push is refused.
+#[test]
+fn a_frozen_leader_that_wakes_up_is_fenced() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, "[jobs.s]\nevery = \"1s\"\ncommand = \"true\"\noverlap = \"allow\"\n").unwrap();
+    let log = dir.path().join("a.log");
+    let a = Command::new(bin("clock"))
+        .arg("--config")
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .env("CAMPANILE_LOG_FORMAT", "logfmt")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_until("A to lead", Duration::from_secs(15), || leader_pid(&redis) == Some(a.id()));
+    let b = spawn(&redis, &config);
+    wait_until("A to push", Duration::from_secs(10), || ticks(&redis).get("s").is_some_and(|t| t.len() >= 2));
+    let signal = |sig: &str| Command::new("kill").args([sig, &a.id().to_string()]).status().unwrap();
+    signal("-STOP");
+    wait_until("B to take over", Duration::from_secs(15), || leader_pid(&redis) == Some(b.id()));
+    let pushed = ticks(&redis)["s"].len();
+    wait_until("B to push", Duration::from_secs(10), || ticks(&redis)["s"].len() >= pushed + 2);
+    signal("-CONT");
+    // Its first act on waking is to push the ticks it slept through.
+    wait_until("A to be fenced", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("msg=\"fenced: a clock with a newer leadership term")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    stop(a);
+    stop(b);
+    let s = &ticks(&redis)["s"];
+    let mut sorted = s.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), s.len(), "a tick was pushed twice: {s:?}");
+    for pair in sorted.windows(2) {
+        assert_eq!((pair[1] - pair[0]).num_seconds(), 1, "missing tick between {} and {}", pair[0], pair[1]);
+    }
+}

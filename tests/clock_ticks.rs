@@ -27,9 +27,11 @@ async fn store(server: &RedisServer) -> Store {
     Store::connect(&RedisSettings { url: Some(server.url()), ..RedisSettings::default() }).await.unwrap()
 }
 
-/// A clock process that starts at `now` and fires what is due then.
+/// A clock process that starts leading at `now` (with a new leadership
+/// term) and fires what is due then.
 async fn clock_at(config: &Arc<Config>, store: &Store, now: DateTime<Utc>) -> (Ticker, Fired) {
-    let mut ticker = Ticker::start(config.clone(), store.clone(), now).await.unwrap();
+    let term = store.next_term().await.unwrap();
+    let mut ticker = Ticker::start(config.clone(), store.clone(), term, now).await.unwrap();
     let fired = ticker.fire_due(now).await.unwrap();
     (ticker, fired)
 }
@@ -163,26 +165,28 @@ async fn a_job_new_to_redis_that_crashes_before_its_first_tick_still_gets_it() {
 }
 
 #[tokio::test]
-async fn two_clocks_firing_the_same_instant_push_each_tick_once() {
-    // Two clocks that both believe they lead (a partition, a slow lease):
-    // correctness does not depend on the lease.
+async fn a_clock_from_an_older_leadership_term_is_fenced() {
+    // Clock A leads; it freezes past its lease and B takes over with a newer
+    // term. When A wakes up, everything it tries to push is refused, even
+    // ticks that B has not reached yet; B pushes each tick once.
     let server = RedisServer::start();
     let store = store(&server).await;
     let cfg = config(HOURLY);
     let start = at("2026-11-23T10:30:00Z");
     let (mut a, _) = clock_at(&cfg, &store, start).await;
     let (mut b, _) = clock_at(&cfg, &store, start).await;
-    let mut pushed = 0;
-    let mut duplicate = 0;
+    // A wakes up at 12:00, ahead of B: refused all the same.
+    let refused = a.fire_due(at("2026-11-23T12:00:00Z")).await;
+    assert!(matches!(refused, Err(campanile::store::Error::Fenced)), "{refused:?}");
     for hour in 11..=14 {
         let t = at(&format!("2026-11-23T{hour}:00:00Z"));
-        for f in [a.fire_due(t).await.unwrap(), b.fire_due(t).await.unwrap()] {
-            pushed += f.pushed;
-            duplicate += f.duplicate;
-        }
+        assert_eq!(b.fire_due(t).await.unwrap().pushed, 3);
     }
-    assert_eq!((pushed, duplicate), (12, 12));
     assert_eq!(ticks_of(&server, "all").len(), 4);
+    // A restarted A leads again with a newer term still.
+    let (mut a2, _) = clock_at(&cfg, &store, at("2026-11-23T14:30:00Z")).await;
+    assert_eq!(a2.fire_due(at("2026-11-23T15:00:00Z")).await.unwrap().pushed, 3);
+    assert!(matches!(b.fire_due(at("2026-11-23T16:00:00Z")).await, Err(campanile::store::Error::Fenced)));
 }
 
 #[tokio::test]
@@ -307,9 +311,9 @@ async fn jitter_delays_each_tick_deterministically_within_its_bound() {
     assert_eq!(b.next_due(), Some(due), "every clock computes the same delay");
     let tick = at("2026-11-23T10:01:00Z");
     assert!(due >= tick && due <= tick + Duration::seconds(30), "{due}");
-    let mut a = a;
-    assert_eq!(a.fire_due(due - Duration::milliseconds(1)).await.unwrap().pushed, 0);
-    assert_eq!(a.fire_due(due).await.unwrap().pushed, 1);
+    let mut b = b;
+    assert_eq!(b.fire_due(due - Duration::milliseconds(1)).await.unwrap().pushed, 0);
+    assert_eq!(b.fire_due(due).await.unwrap().pushed, 1);
 }
 
 #[tokio::test]
@@ -352,7 +356,7 @@ async fn a_paused_job_skips_its_ticks_and_resumes_without_catching_them_up() {
     assert_eq!(f, Fired { paused: 2, ..Fired::default() });
     let _: () = redis::cmd("HDEL").arg(paused).arg("p").query(&mut con).unwrap();
     // A restart after resuming does not catch the skipped ticks up.
-    let (_, f) = clock_at(&cfg, &store, at("2026-11-23T10:02:10Z")).await;
+    let (mut clock, f) = clock_at(&cfg, &store, at("2026-11-23T10:02:10Z")).await;
     assert_eq!(f, Fired::default());
     run_until(&mut clock, at("2026-11-23T10:03:00Z")).await;
     assert_eq!(ticks_of(&server, "p"), ["2026-11-23T10:03:00Z"]);

@@ -64,6 +64,10 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
                 break;
             }
             Ok(Stop::LeaseLost) => backoff = BACKOFF.0,
+            Err(store::Error::Fenced) => {
+                tracing::warn!(clock = %lease.id(), "fenced: a clock with a newer leadership term leads; standing by");
+                backoff = BACKOFF.0;
+            }
             Err(e) => {
                 crate::metrics::METRICS.redis_errors.inc();
                 tracing::warn!(clock = %lease.id(), error = %error_chain(&e), "redis error while leading; retrying");
@@ -91,8 +95,10 @@ async fn lead(
     let _stop_keeping = done.clone().drop_guard();
     let keeper = lease.keep(lost.clone(), done);
     tokio::pin!(keeper);
+    let term = store.next_term().await?;
+    tracing::info!(clock = %lease.id(), term, "leadership term");
     let mut ticker =
-        Ticker::start(config.clone(), store.clone(), time.now()).await?.with_notifier(notifier.clone());
+        Ticker::start(config.clone(), store.clone(), term, time.now()).await?.with_notifier(notifier.clone());
     loop {
         ticker.fire_due(time.now()).await?;
         let wait = ticker

@@ -41,6 +41,8 @@ pub struct Fired {
 pub struct Ticker {
     config: Arc<Config>,
     store: Store,
+    /// This leadership's term; pushes from older terms are refused.
+    term: u64,
     slots: Vec<Slot>,
     /// `(due instant in Unix ms, slot)`, earliest first.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
@@ -51,7 +53,12 @@ impl Ticker {
     /// Loads every enabled job's tick state from Redis (jobs new to Redis, or
     /// whose schedule changed, start from `now`) and makes every job due at
     /// once, so the first [`Ticker::fire_due`] applies the catch-up policies.
-    pub async fn start(config: Arc<Config>, store: Store, now: DateTime<Utc>) -> store::Result<Ticker> {
+    pub async fn start(
+        config: Arc<Config>,
+        store: Store,
+        term: u64,
+        now: DateTime<Utc>,
+    ) -> store::Result<Ticker> {
         store.load_scripts().await?;
         let mut by_queue: BTreeMap<&QueueName, Vec<usize>> = BTreeMap::new();
         for (i, job) in config.jobs.iter().enumerate().filter(|(_, j)| j.enabled) {
@@ -63,7 +70,7 @@ impl Ticker {
                 jobs.iter().map(|&i| plan::fingerprint(&config.jobs[i])).collect();
             let args: Vec<_> =
                 jobs.iter().zip(&fingerprints).map(|(&i, f)| (&config.jobs[i].name, f.as_str())).collect();
-            let states = store.sync_ticks(queue, now.timestamp(), &args).await?;
+            let states = store.sync_ticks(queue, now.timestamp(), term, &args).await?;
             for ((&job, fingerprint), (last, fresh)) in jobs.iter().zip(fingerprints).zip(states) {
                 if fresh {
                     tracing::info!(job = %config.jobs[job].name, queue = %queue, "job starts from now");
@@ -72,7 +79,7 @@ impl Ticker {
             }
         }
         let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
-        Ok(Ticker { config, store, slots, heap, notifier: Notifier::default() })
+        Ok(Ticker { config, store, term, slots, heap, notifier: Notifier::default() })
     }
 
     /// Sends missed and skipped ticks to the config's webhooks.
@@ -106,7 +113,7 @@ impl Ticker {
             ops.extend(plan.steps.iter().map(|step| tick_op(job, &s.fingerprint, *step, now)));
             nexts.push((slot, plan));
         }
-        let statuses = if ops.is_empty() { Vec::new() } else { self.store.enqueue(&ops).await? };
+        let statuses = if ops.is_empty() { Vec::new() } else { self.store.enqueue(self.term, &ops).await? };
         let fired = self.report(&ops, &statuses, now);
         for (slot, plan) in nexts {
             if let Some(last) = plan.steps.last().map(|s| match *s {

@@ -5,7 +5,7 @@
 //! | key | type | writer | purpose |
 //! |---|---|---|---|
 //! | `P{Q}:pending` | list | clock LPUSH, worker takes from the right | payloads waiting for a worker (FIFO) |
-//! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state |
+//! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state; plus `__term`, the newest leadership term that wrote here (fencing) |
 //! | `P{Q}:inflight:<job>` | string, PX | clock sets, worker clears | the id of the job's queued or running payload (`overlap = "skip"`); expires on its own |
 //! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap`, `<job>:paused` |
 //! | `P{Q}:paused` | hash | `clock pause` / `resume` | paused jobs: job -> paused since (RFC 3339) |
@@ -16,6 +16,7 @@
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
+//! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
 //! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since}`; stale entries are ignored and pruned |
 //!
@@ -66,6 +67,10 @@ impl Keys {
 
     pub fn paused(&self, queue: &QueueName) -> String {
         format!("{}{{{queue}}}:paused", self.prefix)
+    }
+
+    pub fn term(&self) -> String {
+        format!("{}term", self.prefix)
     }
 
     pub fn config(&self) -> String {

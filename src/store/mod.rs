@@ -29,6 +29,10 @@ pub enum Error {
     Redis(#[from] RedisError),
     #[error("unexpected reply from Redis: {0}")]
     Reply(String),
+    /// A leader with a newer term has written to the queue: this clock no
+    /// longer leads.
+    #[error("fenced: a clock with a newer leadership term leads")]
+    Fenced,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -122,6 +126,11 @@ impl Store {
         Ok(acquired == 1)
     }
 
+    /// A new leadership term: strictly larger than every earlier one.
+    pub async fn next_term(&self) -> Result<u64> {
+        Ok(redis::cmd("INCR").arg(self.keys.term()).query_async(&mut self.con.clone()).await?)
+    }
+
     /// Extends the lease; `false` if this clock no longer holds it.
     pub async fn renew_lease(&self, id: &str, ttl: Duration) -> Result<bool> {
         let renewed: i64 = self
@@ -171,14 +180,18 @@ impl Store {
         &self,
         queue: &QueueName,
         now: i64,
+        term: u64,
         jobs: &[(&JobName, &str)],
     ) -> Result<Vec<(i64, bool)>> {
-        let mut args = vec![now.to_string()];
+        let mut args = vec![now.to_string(), term.to_string()];
         for (job, fingerprint) in jobs {
             args.push(job.to_string());
             args.push(fingerprint.to_string());
         }
         let flat: Vec<i64> = self.run_script(&scripts::SYNC, &[self.keys.ticks(queue)], &args).await?;
+        if flat.is_empty() && !jobs.is_empty() {
+            return Err(Error::Fenced);
+        }
         if flat.len() != jobs.len() * 2 {
             return Err(Error::Reply(format!("sync returned {} values for {} jobs", flat.len(), jobs.len())));
         }
@@ -189,7 +202,7 @@ impl Store {
     /// trip: one script call per queue (and per `TICKS_PER_CALL` ticks). Ticks
     /// of one job must come in increasing order. Returns a status per tick,
     /// in the order given.
-    pub async fn enqueue(&self, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
+    pub async fn enqueue(&self, term: u64, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
         // Group by queue, keeping each queue's ticks in the given order.
         let mut order: Vec<usize> = (0..ops.len()).collect();
         order.sort_by(|&a, &b| ops[a].queue.cmp(&ops[b].queue));
@@ -199,7 +212,7 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for call in &calls {
-            self.add_enqueue_call(&mut pipe, ops, call);
+            self.add_enqueue_call(&mut pipe, term, ops, call);
         }
         let replies: Vec<Vec<String>> = self.query_pipeline(&pipe, &[&scripts::ENQUEUE]).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
@@ -218,6 +231,7 @@ impl Store {
                     "overlap" => TickStatus::Overlap,
                     "missed" => TickStatus::Missed,
                     "paused" => TickStatus::Paused,
+                    "fenced" => return Err(Error::Fenced),
                     other => return Err(Error::Reply(format!("unknown enqueue status {other:?}"))),
                 };
             }
@@ -225,7 +239,7 @@ impl Store {
         Ok(statuses)
     }
 
-    fn add_enqueue_call(&self, pipe: &mut Pipeline, ops: &[TickOp], call: &[usize]) {
+    fn add_enqueue_call(&self, pipe: &mut Pipeline, term: u64, ops: &[TickOp], call: &[usize]) {
         let queue = &ops[call[0]].queue;
         let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(4 + call.len());
         cmd.arg(self.keys.pending(queue)).arg(self.keys.ticks(queue)).arg(self.keys.stats(queue));
@@ -233,7 +247,7 @@ impl Store {
         for &i in call {
             cmd.arg(self.keys.inflight(queue, &ops[i].job));
         }
-        cmd.arg(call.len());
+        cmd.arg(call.len()).arg(term);
         for &i in call {
             let op = &ops[i];
             let (action, payload, id) = match &op.action {

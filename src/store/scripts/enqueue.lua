@@ -10,7 +10,8 @@
 -- KEYS[3]    stats hash of the queue
 -- KEYS[4]    paused hash of the queue (job -> paused since)
 -- KEYS[4+i]  in-flight marker of tick i's job
--- ARGV[1]    number of ticks n; then 7 values per tick i, from 2 + 7*(i-1):
+-- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term; then
+--            7 values per tick i, from 3 + 7*(i-1):
 --            job, tick (Unix seconds), schedule fingerprint,
 --            action ("push": enqueue it; "miss": record it, and the missed
 --            ticks before it, as missed without enqueueing), payload JSON
@@ -20,11 +21,25 @@
 -- Returns    n statuses: "pushed", "duplicate" (already handled),
 --            "overlap" (skipped: the job's previous payload is in flight),
 --            "paused" (skipped: the job is paused),
+--            "fenced" (refused: a leader with a newer term has written here;
+--            every tick of the call is refused)
 --            "missed" (recorded as missed)
 local n = tonumber(ARGV[1])
+local term = tonumber(ARGV[2])
 local out = {}
+-- Fencing: the ticks hash remembers the newest leadership term that wrote
+-- to it (field "__term", which no job name can take). A leader that was
+-- frozen past its lease and wakes up cannot push anything.
+local current = tonumber(redis.call('HGET', KEYS[2], '__term') or '0')
+if term < current then
+  for i = 1, n do out[i] = 'fenced' end
+  return out
+end
+if term > current then
+  redis.call('HSET', KEYS[2], '__term', term)
+end
 for i = 1, n do
-  local base = 2 + 7 * (i - 1)
+  local base = 3 + 7 * (i - 1)
   local job, tick, fp = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
   local action, payload, ttl = ARGV[base + 3], ARGV[base + 4], tonumber(ARGV[base + 5])
   local state = redis.call('HGET', KEYS[2], job)

@@ -5,12 +5,20 @@
 -- before the job's first tick still catches that tick up after a restart.
 --
 -- KEYS[1]  ticks hash of the queue
--- ARGV[1]  now (Unix seconds); then pairs: job, fingerprint
+-- ARGV[1]  now (Unix seconds); ARGV[2] the caller's leadership term; then
+--          pairs: job, fingerprint
 -- Returns  per job, two values: its last tick (Unix seconds) and 1 if it
---          started fresh now, else 0
+--          started fresh now, else 0; or an empty array if a leader with a
+--          newer term has written here (the caller no longer leads)
 local now = ARGV[1]
+local term = tonumber(ARGV[2])
+local current = tonumber(redis.call('HGET', KEYS[1], '__term') or '0')
+if term < current then
+  return {}
+end
+redis.call('HSET', KEYS[1], '__term', term)
 local out = {}
-for i = 2, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   local job, fp = ARGV[i], ARGV[i + 1]
   local state = redis.call('HGET', KEYS[1], job)
   local last, stored_fp
