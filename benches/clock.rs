@@ -83,6 +83,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Hash length; a synced ticks hash has one field per job plus `__term`.
 fn hlen(redis: &RedisServer, key: &str) -> usize {
     redis::cmd("HLEN").arg(key).query(&mut redis.connection()).unwrap()
 }
@@ -92,7 +93,7 @@ fn idle() {
     let config: String =
         (0..10).map(|i| format!("[jobs.daily{i}]\ncron = \"0 {i} * * *\"\ncommand = \"x\"\n")).collect();
     let (child, _dir) = spawn_clock(&redis, &config);
-    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == 10);
+    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") > 10);
     std::thread::sleep(Duration::from_secs(2));
     let before = cpu_secs(child.id());
     std::thread::sleep(Duration::from_secs(20));
@@ -123,7 +124,7 @@ fn lateness(secs: i64) {
         .map(|i| format!("[jobs.s{i}]\nevery = \"1s\"\ncommand = \"x\"\noverlap = \"allow\"\n"))
         .collect();
     let (child, _dir) = spawn_clock(&redis, &config);
-    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == jobs);
+    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") > jobs);
 
     // The observer: pops payloads as they arrive and stamps the arrival.
     let seen: Arc<Mutex<Observed>> = Arc::default();
@@ -204,7 +205,7 @@ fn same_minute(n: usize) {
         (0..n).map(|i| format!("[jobs.m{i}]\ncron = \"* * * * *\"\ncommand = \"x\"\n")).collect();
     let spawned = std::time::Instant::now();
     let (child, _dir) = spawn_clock(&redis, &config);
-    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") == n);
+    wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") > n);
     let startup = spawned.elapsed();
     // The first minute boundary at least a second away.
     let boundary = (SystemTime.now().timestamp() + 1) / 60 * 60 + 60;
