@@ -26,6 +26,7 @@ pub struct Metrics {
     pub ticks_skipped: Family<Labels, Counter>,
     pub tick_lateness: Histogram,
     pub clock_leader: Gauge,
+    pub clock_offset: Gauge<f64, std::sync::atomic::AtomicU64>,
     pub runs_started: Family<Labels, Counter>,
     pub runs_finished: Family<Labels, Counter>,
     pub runs_dead: Family<Labels, Counter>,
@@ -53,6 +54,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         ticks_skipped: Family::default(),
         tick_lateness: lateness_histogram(),
         clock_leader: Gauge::default(),
+        clock_offset: Gauge::default(),
         runs_started: Family::default(),
         runs_finished: Family::default(),
         runs_dead: Family::default(),
@@ -71,6 +73,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("ticks_skipped", "Ticks skipped (reason: overlap or paused)", m.ticks_skipped.clone());
     registry.register("tick_lateness_seconds", "Push instant minus tick instant", m.tick_lateness.clone());
     registry.register("clock_leader", "1 while this clock holds the leader lease", m.clock_leader.clone());
+    registry.register(
+        "clock_offset_seconds",
+        "Redis time minus this clock's system time",
+        m.clock_offset.clone(),
+    );
     registry.register("runs_started", "Runs started by this worker", m.runs_started.clone());
     registry.register(
         "runs_finished",
@@ -158,6 +165,7 @@ mod tests {
                 "campanile_ticks_skipped counter",
                 "campanile_tick_lateness_seconds histogram",
                 "campanile_clock_leader gauge",
+                "campanile_clock_offset_seconds gauge",
                 "campanile_runs_started counter",
                 "campanile_runs_finished counter",
                 "campanile_runs_dead counter",

@@ -9,6 +9,11 @@ use chrono::{DateTime, Duration, Utc};
 /// Where the current instant comes from.
 pub trait TimeSource: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
+
+    /// How far this source corrects the system clock, in milliseconds.
+    fn offset_ms(&self) -> i64 {
+        0
+    }
 }
 
 /// The system's real-time clock.
@@ -44,4 +49,62 @@ impl TimeSource for ManualTime {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The system clock corrected to Redis's `TIME`: every clock process takes
+/// tick decisions on the same time base, whatever its machine's drift. The
+/// offset is measured by [`RedisTime::set_offset`] callers (at connect and
+/// periodically); `skew` is an artificial error for tests
+/// (`CAMPANILE_CLOCK_SKEW`), applied before the correction, as a drifting
+/// system clock would be.
+#[derive(Debug, Default)]
+pub struct RedisTime {
+    offset_ms: std::sync::atomic::AtomicI64,
+    skew_ms: i64,
+}
+
+impl RedisTime {
+    pub fn new(skew: Duration) -> RedisTime {
+        RedisTime { offset_ms: Default::default(), skew_ms: skew.num_milliseconds() }
+    }
+
+    /// The system clock, with the test skew but without the correction.
+    pub fn local(&self) -> DateTime<Utc> {
+        SystemTime.now() + Duration::milliseconds(self.skew_ms)
+    }
+
+    /// Redis time minus local time, in milliseconds.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_offset_ms(&self, offset: i64) {
+        self.offset_ms.store(offset, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl TimeSource for RedisTime {
+    fn now(&self) -> DateTime<Utc> {
+        self.local() + Duration::milliseconds(RedisTime::offset_ms(self))
+    }
+
+    fn offset_ms(&self) -> i64 {
+        RedisTime::offset_ms(self)
+    }
+}
+
+/// `CAMPANILE_CLOCK_SKEW` (e.g. `+5s`, `-250ms`): pretend the system clock is
+/// off by this much. For testing clock-skew tolerance only.
+pub fn skew_from_env() -> Duration {
+    let Ok(text) = std::env::var("CAMPANILE_CLOCK_SKEW") else { return Duration::zero() };
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(&text)),
+    };
+    let ms = if let Some(ms) = rest.strip_suffix("ms") {
+        ms.parse::<i64>().ok()
+    } else {
+        rest.strip_suffix('s').and_then(|s| s.parse::<i64>().ok()).map(|s| s * 1000)
+    };
+    Duration::milliseconds(sign * ms.unwrap_or(0))
 }

@@ -77,6 +77,7 @@ pub(super) async fn run(config: Arc<Config>, store: Store, args: StatusArgs) -> 
             "host": info.map(|c| c.host.clone()),
             "pid": info.map(|c| c.pid),
             "since": info.and_then(|c| c.leading_since).map(output::utc),
+            "offset_ms": info.map(|c| c.offset_ms),
         })
     });
     let clock_list: Vec<_> = clocks
@@ -84,7 +85,8 @@ pub(super) async fn run(config: Arc<Config>, store: Store, args: StatusArgs) -> 
         .map(|c| {
             let role = if leader.as_deref() == Some(c.id.as_str()) { "leader" } else { "standby" };
             json!({ "id": c.id, "host": c.host, "pid": c.pid, "role": role,
-                    "started_at": output::utc(c.started_at), "seen_at": output::utc(c.seen_at) })
+                    "started_at": output::utc(c.started_at), "seen_at": output::utc(c.seen_at),
+                    "offset_ms": c.offset_ms })
         })
         .collect();
     let status = json!({ "leader": leader_info, "clocks": clock_list, "jobs": jobs, "queues": queues });
@@ -111,11 +113,12 @@ fn render(status: &serde_json::Value) -> String {
         status["clocks"].as_array().map_or(0, |c| c.iter().filter(|c| c["role"] == "standby").count());
     match status["leader"].as_object() {
         Some(l) => out.push_str(&format!(
-            "leader: {} (host {}, pid {}) since {}; standbys: {standbys}\n\n",
+            "leader: {} (host {}, pid {}) since {}, clock offset {} ms; standbys: {standbys}\n\n",
             text(&l["id"]),
             text(&l["host"]),
             text(&l["pid"]),
-            text(&l["since"])
+            text(&l["since"]),
+            text(&l["offset_ms"])
         )),
         None => out.push_str(&format!("leader: none (no clock is running); standbys: {standbys}\n\n")),
     }

@@ -35,6 +35,9 @@ pub struct ClockInfo {
     /// Fingerprint of its job table ([`crate::deploy::fingerprint`]).
     #[serde(default)]
     pub config: String,
+    /// Redis time minus its system time, in milliseconds.
+    #[serde(default)]
+    pub offset_ms: i64,
 }
 
 impl ClockInfo {
@@ -78,6 +81,7 @@ impl Lease {
             seen_at: self.time.now(),
             leading_since,
             config: self.config.clone(),
+            offset_ms: self.time.offset_ms(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! a Redis outage are all the same, well-tested path.
 
 mod lease;
+pub mod offset;
 pub mod plan;
 pub mod ticker;
 

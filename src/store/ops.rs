@@ -120,6 +120,12 @@ impl Store {
         })
     }
 
+    /// Redis's clock as Unix milliseconds (`TIME`).
+    pub async fn redis_time_ms(&self) -> Result<i64> {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut self.con.clone()).await?;
+        Ok(secs * 1000 + micros / 1000)
+    }
+
     /// Publishes the leading clock's job table (JSON).
     pub async fn publish_config(&self, json: &str) -> Result<()> {
         let () =
