@@ -39,6 +39,9 @@ fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// `(tick, real arrival)` of each payload the observer popped.
+type Arrivals = Vec<(DateTime<Utc>, DateTime<Utc>)>;
+
 #[test]
 fn skewed_clocks_push_ticks_at_their_true_instants_across_a_failover() {
     let redis = RedisServer::start();
@@ -47,7 +50,7 @@ fn skewed_clocks_push_ticks_at_their_true_instants_across_a_failover() {
     std::fs::write(&config, "[jobs.s]\nevery = \"1s\"\ncommand = \"true\"\noverlap = \"allow\"\n").unwrap();
 
     // An observer stamps each payload's arrival with the real time.
-    let seen: Arc<Mutex<Vec<(DateTime<Utc>, DateTime<Utc>)>>> = Arc::default();
+    let seen: Arc<Mutex<Arrivals>> = Arc::default();
     let running = Arc::new(AtomicBool::new(true));
     let observer = {
         let (seen, running, url) = (seen.clone(), running.clone(), redis.url());
