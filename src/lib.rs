@@ -35,6 +35,7 @@ pub mod cron;
 pub mod deploy;
 pub mod describe;
 pub mod duration;
+pub mod email;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -103,24 +103,39 @@ const ATTEMPTS: u32 = 3;
 pub struct Notifier {
     tx: Option<mpsc::Sender<Notification>>,
     hooks: Arc<Vec<Webhook>>,
+    email: Option<(mpsc::Sender<Notification>, Arc<crate::email::EmailSettings>)>,
     pub counters: Arc<Counters>,
 }
 
 impl Notifier {
-    /// Starts delivering to `hooks` (must be called inside a tokio runtime).
-    pub fn start(hooks: Vec<Webhook>) -> Notifier {
-        if hooks.is_empty() {
-            return Notifier::default();
-        }
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let hooks = Arc::new(hooks);
+    /// Starts delivering to `hooks` and by `email` (must be called inside a
+    /// tokio runtime).
+    pub fn start(hooks: Vec<Webhook>, email: Option<crate::email::EmailSettings>) -> Notifier {
         let counters = Arc::new(Counters::default());
-        tokio::spawn(deliver(rx, hooks.clone(), counters.clone()));
-        Notifier { tx: Some(tx), hooks, counters }
+        let hooks = Arc::new(hooks);
+        let tx = (!hooks.is_empty()).then(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(deliver(rx, hooks.clone(), counters.clone()));
+            tx
+        });
+        let email = email.map(|settings| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(crate::email::deliver(settings.clone(), rx));
+            (tx, Arc::new(settings))
+        });
+        Notifier { tx, hooks, email, counters }
     }
 
-    /// Queues a notification for every webhook that wants it; never waits.
+    /// Queues a notification for every webhook (and the email settings) that
+    /// wants it; never waits.
     pub fn send(&self, n: Notification) {
+        if let Some((tx, settings)) = &self.email
+            && settings.wants(&n)
+            && tx.try_send(n.clone()).is_err()
+        {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            count("dropped");
+        }
         let Some(tx) = &self.tx else { return };
         if !self.hooks.iter().any(|h| h.wants(&n)) {
             return;

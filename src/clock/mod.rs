@@ -46,7 +46,7 @@ enum Stop {
 pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
     let fingerprint = crate::deploy::fingerprint(&crate::deploy::job_table(&config));
     let lease = lease::Lease::new(store.clone(), process_id(), time.clone(), fingerprint);
-    let notifier = crate::notify::Notifier::start(config.webhooks.clone());
+    let notifier = crate::notify::Notifier::start(config.webhooks.clone(), config.email.clone());
     let mut backoff = BACKOFF.0;
     tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
     loop {

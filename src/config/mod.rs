@@ -73,6 +73,8 @@ pub struct Config {
     pub redis: RedisSettings,
     /// `[[notify.webhooks]]`.
     pub webhooks: Vec<crate::notify::Webhook>,
+    /// `[notify.email]`.
+    pub email: Option<crate::email::EmailSettings>,
     /// Problems that do not stop the clock (a one-off `at` in the past).
     pub warnings: Vec<Diagnostic>,
 }
@@ -130,6 +132,7 @@ impl Config {
             jobs: v.jobs,
             redis: v.redis,
             webhooks: v.webhooks,
+            email: v.email,
             warnings: v.warnings,
         })
     }

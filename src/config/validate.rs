@@ -17,7 +17,8 @@ use crate::notify::{Event, Webhook};
 use crate::schedule::Schedule;
 
 const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify"];
-const NOTIFY_KEYS: &[&str] = &["webhooks"];
+const NOTIFY_KEYS: &[&str] = &["webhooks", "email"];
+const EMAIL_KEYS: &[&str] = &["to", "from", "events", "jobs", "smtp_url", "rate_limit"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "jobs"];
 const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure"];
 const COMMON_KEYS: &[&str] = &[
@@ -139,6 +140,7 @@ pub(super) struct Validated {
     pub jobs: Vec<Job>,
     pub redis: RedisSettings,
     pub webhooks: Vec<Webhook>,
+    pub email: Option<crate::email::EmailSettings>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
 }
@@ -159,19 +161,20 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     let mut jobs = Vec::new();
     let mut redis = RedisSettings::default();
     let mut webhooks = Vec::new();
+    let mut email = None;
     if parse_errors.is_empty() {
         jobs = validate_root(&mut ctx, root.get_ref(), now);
         if let Some(value) = root.get_ref().get("redis") {
             redis = validate_redis(&mut ctx, value);
         }
         if let Some(value) = root.get_ref().get("notify") {
-            webhooks = validate_notify(&mut ctx, value, &jobs);
+            (webhooks, email) = validate_notify(&mut ctx, value, &jobs);
         }
     }
     let by_position = |d: &Diagnostic| (d.line, d.column);
     ctx.errors.sort_by_key(by_position);
     ctx.warnings.sort_by_key(by_position);
-    Validated { jobs, redis, webhooks, errors: ctx.errors, warnings: ctx.warnings }
+    Validated { jobs, redis, webhooks, email, errors: ctx.errors, warnings: ctx.warnings }
 }
 
 fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> Vec<Job> {
@@ -228,10 +231,19 @@ fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSetti
     settings
 }
 
-fn validate_notify(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>, jobs: &[Job]) -> Vec<Webhook> {
+fn validate_notify(
+    ctx: &mut Ctx<'_>,
+    value: &Spanned<DeValue<'_>>,
+    jobs: &[Job],
+) -> (Vec<Webhook>, Option<crate::email::EmailSettings>) {
     let mut hooks = Vec::new();
-    let Some(table) = table_of(ctx, value, None, "notify") else { return hooks };
+    let mut email = None;
+    let Some(table) = table_of(ctx, value, None, "notify") else { return (hooks, email) };
     for (k, v) in table {
+        if k.get_ref() == "email" {
+            email = validate_email(ctx, v, jobs);
+            continue;
+        }
         if k.get_ref() != "webhooks" {
             ctx.unknown_key(k, None, &[NOTIFY_KEYS]);
             continue;
@@ -251,7 +263,76 @@ fn validate_notify(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>, jobs: &[Job]
             }
         }
     }
-    hooks
+    (hooks, email)
+}
+
+fn validate_email(
+    ctx: &mut Ctx<'_>,
+    value: &Spanned<DeValue<'_>>,
+    jobs: &[Job],
+) -> Option<crate::email::EmailSettings> {
+    let table = table_of(ctx, value, None, "notify.email")?;
+    let before = ctx.errors.len();
+    let mut email = crate::email::EmailSettings {
+        to: Vec::new(),
+        from: String::new(),
+        events: vec![Event::Failed, Event::Dead, Event::Missed],
+        jobs: None,
+        smtp_url: None,
+        rate_limit: std::time::Duration::from_secs(600),
+    };
+    for (k, v) in table {
+        let field = format!("notify.email.{}", k.get_ref());
+        let value = v.get_ref();
+        let result = match k.get_ref().as_ref() {
+            "to" => string_list(value).and_then(|to| {
+                if to.is_empty() {
+                    return Err("needs at least one address".into());
+                }
+                email.to = to;
+                Ok(())
+            }),
+            "from" => as_str(value).and_then(non_empty).map(|f| email.from = f.to_owned()),
+            "events" => string_list(value).and_then(|names| {
+                email.events = names
+                    .iter()
+                    .map(|n| Event::parse(n).ok_or_else(|| format!("unknown event {n:?}")))
+                    .collect::<Result<_, _>>()?;
+                Ok(())
+            }),
+            "jobs" => string_list(value).and_then(|names| {
+                if let Some(unknown) =
+                    names.iter().find(|n| !jobs.iter().any(|j| j.name.as_str() == n.as_str()))
+                {
+                    return Err(format!("no job named {unknown:?}"));
+                }
+                email.jobs = Some(names);
+                Ok(())
+            }),
+            "smtp_url" => as_str(value).and_then(|u| {
+                if u.starts_with("smtp://") || u.starts_with("smtps://") {
+                    email.smtp_url = Some(u.to_owned());
+                    Ok(())
+                } else {
+                    Err("expected an smtp:// or smtps:// URL".into())
+                }
+            }),
+            "rate_limit" => as_span(value).map(|s| email.rate_limit = s.as_duration()),
+            _ => {
+                ctx.unknown_key(k, None, &[EMAIL_KEYS]);
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            ctx.error(&v.span(), None, Some(&field), message);
+        }
+    }
+    for required in ["to", "from"] {
+        if !table.contains_key(required) {
+            ctx.error(&value.span(), None, Some(&format!("notify.email.{required}")), "missing".into());
+        }
+    }
+    (ctx.errors.len() == before).then_some(email)
 }
 
 fn validate_webhook(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>, jobs: &[Job]) -> Option<Webhook> {

@@ -100,7 +100,7 @@ pub async fn run(
         time: time.clone(),
         me: me.clone(),
         stop_runs: CancellationToken::new(),
-        notifier: Notifier::start(config.webhooks.clone()),
+        notifier: Notifier::start(config.webhooks.clone(), config.email.clone()),
     });
     tokio::spawn(heartbeat(store.clone(), options.queues.clone(), me.clone(), background.clone()));
     tokio::spawn(reaper::run(

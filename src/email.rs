@@ -1,0 +1,172 @@
+//! Email alerts over SMTP (`[notify.email]`): failure, dead and missed runs
+//! by default, rate-limited per job and event, with a plain-text and an HTML
+//! body. The SMTP server comes from `smtp_url`, else `SMTP_URL`, else
+//! `SMTP_HOST`/`SMTP_PORT`/`SMTP_USER`/`SMTP_PASSWORD`, else the Mailgun
+//! add-on's `MAILGUN_SMTP_SERVER`/`_PORT`/`_LOGIN`/`_PASSWORD`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::notify::{Event, Notification};
+
+/// `[notify.email]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    pub to: Vec<String>,
+    pub from: String,
+    pub events: Vec<Event>,
+    pub jobs: Option<Vec<String>>,
+    pub smtp_url: Option<String>,
+    /// At most one email per job and event within this window.
+    pub rate_limit: Duration,
+}
+
+impl EmailSettings {
+    pub fn wants(&self, n: &Notification) -> bool {
+        self.events.contains(&n.event) && self.jobs.as_ref().is_none_or(|jobs| jobs.contains(&n.job))
+    }
+}
+
+/// The SMTP transport from the settings or the environment.
+fn transport(settings: &EmailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(url) = settings.smtp_url.clone().or_else(|| env("SMTP_URL")) {
+        return AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+            .map(|b| b.build())
+            .map_err(|e| e.to_string());
+    }
+    let (host, port, user, password) = match env("SMTP_HOST") {
+        Some(host) => (host, env("SMTP_PORT"), env("SMTP_USER"), env("SMTP_PASSWORD")),
+        None => match env("MAILGUN_SMTP_SERVER") {
+            Some(host) => {
+                (host, env("MAILGUN_SMTP_PORT"), env("MAILGUN_SMTP_LOGIN"), env("MAILGUN_SMTP_PASSWORD"))
+            }
+            None => return Err("no SMTP server: set smtp_url, SMTP_URL or SMTP_HOST".into()),
+        },
+    };
+    let port: u16 =
+        port.as_deref().unwrap_or("587").parse().map_err(|_| "SMTP port is not a number".to_owned())?;
+    // Port 465 speaks TLS from the start; others upgrade with STARTTLS.
+    let builder = if port == 465 {
+        AsyncSmtpTransport::<Tokio1Executor>::relay(&host)
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
+    }
+    .map_err(|e| e.to_string())?
+    .port(port);
+    let builder = match (user, password) {
+        (Some(u), Some(p)) => builder.credentials(Credentials::new(u, p)),
+        _ => builder,
+    };
+    Ok(builder.build())
+}
+
+/// The message for a notification: plain text and HTML.
+pub fn message(settings: &EmailSettings, n: &Notification) -> Result<Message, String> {
+    let from: Mailbox = settings.from.parse().map_err(|e| format!("from {:?}: {e}", settings.from))?;
+    let mut builder = Message::builder().from(from).subject(subject(n));
+    for to in &settings.to {
+        builder = builder.to(to.parse::<Mailbox>().map_err(|e| format!("to {to:?}: {e}"))?);
+    }
+    let details = details(n);
+    let plain = format!(
+        "{}\n\n{}\n",
+        plain_text(n),
+        details.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
+    );
+    let rows: String = details
+        .iter()
+        .map(|(k, v)| format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", escape(k), escape(v)))
+        .collect();
+    let html = format!("<p>{}</p><table>{rows}</table>", escape(&plain_text(n)));
+    builder.multipart(MultiPart::alternative_plain_html(plain, html)).map_err(|e| e.to_string())
+}
+
+fn subject(n: &Notification) -> String {
+    let what = match n.event {
+        Event::Failed => "failed",
+        Event::Dead => "dead-lettered",
+        Event::Missed => "missed ticks",
+        Event::Skipped => "skipped a tick",
+        Event::Recovered => "recovered",
+    };
+    let why = n.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    format!("[campanile] {} {what}{why}", n.job)
+}
+
+/// The notification's text without chat markup.
+fn plain_text(n: &Notification) -> String {
+    n.text
+        .split_once(' ')
+        .filter(|(emoji, _)| emoji.starts_with(':'))
+        .map_or(n.text.clone(), |(_, rest)| rest.to_owned())
+        .replace('`', "")
+}
+
+fn details(n: &Notification) -> Vec<(&'static str, String)> {
+    let mut out =
+        vec![("event", n.event.name().to_owned()), ("job", n.job.clone()), ("queue", n.queue.clone())];
+    let optional = [
+        ("id", n.id.clone()),
+        ("scheduled at", n.scheduled_at.clone()),
+        ("attempt", n.attempt.map(|a| a.to_string())),
+        ("reason", n.reason.clone()),
+        ("exit code", n.exit_code.map(|c| c.to_string())),
+        ("ticks", n.count.map(|c| c.to_string())),
+    ];
+    out.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?))));
+    out.push(("at", n.at.clone()));
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Sends queued notifications by email, at most one per job and event per
+/// rate-limit window.
+pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::Receiver<Notification>) {
+    let transport = match transport(&settings) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "email alerts disabled");
+            return;
+        }
+    };
+    let mut last_sent: HashMap<(String, Event), Instant> = HashMap::new();
+    while let Some(n) = rx.recv().await {
+        let key = (n.job.clone(), n.event);
+        if last_sent.get(&key).is_some_and(|t| t.elapsed() < settings.rate_limit) {
+            tracing::debug!(job = %n.job, event = n.event.name(), "email rate-limited");
+            continue;
+        }
+        let message = match message(&settings, &n) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot build alert email");
+                continue;
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(30), transport.send(message)).await {
+            Ok(Ok(_)) => {
+                last_sent.insert(key, Instant::now());
+                crate::metrics::METRICS
+                    .notifications
+                    .get_or_create(&crate::metrics::labels(&[("result", "delivered")]))
+                    .inc();
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "alert email not sent");
+                crate::metrics::METRICS
+                    .notifications
+                    .get_or_create(&crate::metrics::labels(&[("result", "failed")]))
+                    .inc();
+            }
+            Err(_) => tracing::warn!("alert email timed out"),
+        }
+    }
+}

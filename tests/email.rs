@@ -1,0 +1,143 @@
+//! Email alerts against a local SMTP server started by the test: a real
+//! worker sends failure and dead-letter mail, rate-limited per job and event.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{RedisServer, bin};
+
+/// Received messages: the envelope commands and the data.
+type Mailbag = Vec<(Vec<String>, String)>;
+
+/// A minimal SMTP server (no TLS, no auth) that records each message's
+/// envelope and data.
+fn smtp_server() -> (u16, Arc<Mutex<Mailbag>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages: Arc<Mutex<Mailbag>> = Arc::default();
+    let record = messages.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut out = stream;
+            let _ = out.write_all(b"220 localhost ESMTP test\r\n");
+            let (mut envelope, mut data) = (Vec::new(), String::new());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                let command = line.trim_end().to_owned();
+                line.clear();
+                let upper = command.to_ascii_uppercase();
+                let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                    b"250-localhost\r\n250 8BITMIME\r\n"
+                } else if upper.starts_with("MAIL FROM") || upper.starts_with("RCPT TO") {
+                    envelope.push(command);
+                    b"250 OK\r\n"
+                } else if upper == "DATA" {
+                    let _ = out.write_all(b"354 go ahead\r\n");
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&l);
+                    }
+                    record.lock().unwrap().push((std::mem::take(&mut envelope), std::mem::take(&mut data)));
+                    b"250 queued\r\n"
+                } else if upper == "QUIT" {
+                    let _ = out.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 OK\r\n"
+                };
+                let _ = out.write_all(reply);
+            }
+        }
+    });
+    (port, messages)
+}
+
+#[test]
+fn failures_and_dead_letters_are_mailed_once_per_job_and_event_window() {
+    let redis = RedisServer::start();
+    let (port, messages) = smtp_server();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(
+        &config,
+        r#"
+[jobs.broken]
+at = "2030-01-01T00:00:00Z"
+command = "echo '<b>oops</b>' >&2; exit 3"
+retries = 0
+
+[notify.email]
+to = ["ops@example.com", "oncall@example.com"]
+from = "campanile <campanile@example.com>"
+"#,
+    )
+    .unwrap();
+    let mut worker = Command::new(bin("worker"))
+        .arg("--config")
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .env("SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let push = |tick: &str| {
+        let payload = format!(
+            r#"{{"id":"broken@{tick}","job":"broken","queue":"default","scheduled_at":"{tick}","enqueued_at":"{tick}","attempt":1,"args":null}}"#
+        );
+        let _: () = redis::cmd("LPUSH")
+            .arg("campanile:{default}:pending")
+            .arg(payload)
+            .query(&mut redis.connection())
+            .unwrap();
+    };
+    push("2026-11-23T08:00:00Z");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while messages.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "no mail arrived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A second failure within the rate-limit window sends nothing more.
+    push("2026-11-23T08:01:00Z");
+    let dead: i64 = loop {
+        let n: i64 =
+            redis::cmd("LLEN").arg("campanile:{default}:dead").query(&mut redis.connection()).unwrap();
+        if n == 2 {
+            break n;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(dead, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    worker.wait().unwrap();
+
+    let messages = messages.lock().unwrap().clone();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    let subjects: Vec<String> = messages
+        .iter()
+        .map(|(_, data)| data.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or("").to_owned())
+        .collect();
+    assert!(subjects.contains(&"[campanile] broken failed (exit status 3)".to_owned()), "{subjects:?}");
+    assert!(
+        subjects.contains(&"[campanile] broken dead-lettered (exit status 3)".to_owned()),
+        "{subjects:?}"
+    );
+    let (envelope, data) = &messages[0];
+    assert!(envelope.iter().any(|c| c.contains("<campanile@example.com>")), "{envelope:?}");
+    assert!(envelope.iter().any(|c| c.contains("<ops@example.com>")), "{envelope:?}");
+    assert!(envelope.iter().any(|c| c.contains("<oncall@example.com>")), "{envelope:?}");
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(data.contains("text/plain"), "{data}");
+    assert!(data.contains("text/html"), "{data}");
+    assert!(data.contains("broken@2026-11-23T08:00:00Z"), "{data}");
+}
