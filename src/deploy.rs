@@ -15,7 +15,7 @@ use crate::config::{Config, Job};
 /// reads it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deployed {
-    /// [`fingerprint`] of `jobs`.
+    /// [`fingerprint`] of the config.
     pub fingerprint: String,
     /// The clock that published it, and when.
     pub clock: String,
@@ -51,16 +51,44 @@ pub fn job_table(config: &Config) -> BTreeMap<String, Value> {
     config.jobs.iter().map(|j| (j.name.to_string(), job_spec(j))).collect()
 }
 
-/// A stable hash of a job table.
-pub fn fingerprint(jobs: &BTreeMap<String, Value>) -> String {
-    let canonical = serde_json::to_string(jobs).expect("a job table serialises");
-    format!("{:016x}", fnv1a(canonical.as_bytes()))
+/// A stable hash of a config's jobs: every field of [`job_spec`], written
+/// into one reused buffer rather than built as JSON, since a clock computes
+/// it at start-up for every job.
+pub fn fingerprint(config: &Config) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    for job in &config.jobs {
+        let _ = write!(
+            text,
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1e}",
+            job.name,
+            job.schedule,
+            job.timezone.name(),
+            job.queue,
+            job.command,
+            job.timeout,
+            job.retries,
+            job.retry_delay,
+            job.catch_up,
+            job.catch_up_window,
+            job.overlap,
+            job.jitter,
+            job.args,
+            job.env,
+            job.enabled,
+        );
+    }
+    format!("{:016x}", fnv1a(text.as_bytes()))
 }
 
 impl Deployed {
     pub fn of(config: &Config, clock: &str, now: DateTime<Utc>) -> Deployed {
-        let jobs = job_table(config);
-        Deployed { fingerprint: fingerprint(&jobs), clock: clock.to_owned(), published_at: now, jobs }
+        Deployed {
+            fingerprint: fingerprint(config),
+            clock: clock.to_owned(),
+            published_at: now,
+            jobs: job_table(config),
+        }
     }
 }
 

@@ -60,7 +60,7 @@ pub(super) fn run(path: &Path, args: &PlanArgs) -> ExitCode {
                     "fingerprint": d.fingerprint, "clock": d.clock, "published_at": output::utc(d.published_at),
                 })),
                 "offline": offline_reason,
-                "local_fingerprint": deploy::fingerprint(&local),
+                "local_fingerprint": deploy::fingerprint(&config),
                 "added": added,
                 "removed": diff.removed,
                 "changed": changed,

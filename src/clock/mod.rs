@@ -44,7 +44,7 @@ enum Stop {
 
 /// Runs the clock until `shutdown` is cancelled, then releases the lease.
 pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, shutdown: Shutdown) {
-    let fingerprint = crate::deploy::fingerprint(&crate::deploy::job_table(&config));
+    let fingerprint = crate::deploy::fingerprint(&config);
     let lease = lease::Lease::new(store.clone(), process_id(), time.clone(), fingerprint);
     let notifier = crate::notify::Notifier::start(config.webhooks.clone(), config.email.clone());
     let mut backoff = BACKOFF.0;
@@ -56,7 +56,6 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
         tracing::info!(clock = %lease.id(), "leading");
         crate::metrics::METRICS.clock_leader.set(1);
         lease.prune_registry().await;
-        publish_config(&config, &store, lease.id(), time.now()).await;
         let led = lead(&config, &store, time.as_ref(), &lease, &notifier, &shutdown).await;
         crate::metrics::METRICS.clock_leader.set(0);
         match led {
@@ -100,8 +99,15 @@ async fn lead(
     tracing::info!(clock = %lease.id(), term, "leadership term");
     let mut ticker =
         Ticker::start(config.clone(), store.clone(), term, time.now()).await?.with_notifier(notifier.clone());
+    let mut published = false;
     loop {
         ticker.fire_due(time.now()).await?;
+        if !published {
+            // After the catch-up push, not before: with many jobs the table
+            // is large, and due ticks come first.
+            publish_config(config, store, lease.id(), time.now()).await;
+            published = true;
+        }
         let wait = ticker
             .next_due()
             .map_or(MAX_SLEEP, |due| (due - time.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP));
