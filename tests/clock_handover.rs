@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{RedisServer, bin};
+use common::{RedisServer, bin, leader_pid, stop, wait_until};
 
 const A: &str = r#"
 [defaults]
@@ -50,21 +50,6 @@ fn spawn(redis: &RedisServer, config: &Path) -> Child {
         .unwrap()
 }
 
-fn leader_pid(redis: &RedisServer) -> Option<u32> {
-    let id: Option<String> =
-        redis::cmd("GET").arg("campanile:leader").query(&mut redis.connection()).unwrap();
-    id?.split(':').nth(1)?.parse().ok()
-}
-
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) -> Instant {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Instant::now()
-}
-
 /// Each job's ticks on the pending list, in push order.
 fn ticks(redis: &RedisServer) -> BTreeMap<String, Vec<DateTime<Utc>>> {
     let raw: Vec<String> = redis::cmd("LRANGE")
@@ -81,11 +66,6 @@ fn ticks(redis: &RedisServer) -> BTreeMap<String, Vec<DateTime<Utc>>> {
             .push(v["scheduled_at"].as_str().unwrap().parse().unwrap());
     }
     out
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
 }
 
 #[test]

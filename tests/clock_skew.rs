@@ -8,11 +8,11 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use campanile::time::{SystemTime, TimeSource};
 use chrono::{DateTime, Utc};
-use common::{RedisServer, bin};
+use common::{RedisServer, bin, leader_pid, stop, wait_until};
 
 fn spawn(redis: &RedisServer, config: &std::path::Path, skew: &str) -> Child {
     Command::new(bin("clock"))
@@ -23,20 +23,6 @@ fn spawn(redis: &RedisServer, config: &std::path::Path, skew: &str) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn leader_pid(redis: &RedisServer) -> Option<u32> {
-    let id: Option<String> =
-        redis::cmd("GET").arg("campanile:leader").query(&mut redis.connection()).unwrap();
-    id?.split(':').nth(1)?.parse().ok()
-}
-
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `(tick, real arrival)` of each payload the observer popped.
@@ -100,9 +86,7 @@ fn skewed_clocks_push_ticks_at_their_true_instants_across_a_failover() {
     wait_until("the slow clock to push", Duration::from_secs(15), || {
         seen.lock().unwrap().len() >= pushed + 4
     });
-    let _ = Command::new("kill").args(["-TERM", &slow.id().to_string()]).status();
-    let mut slow = slow;
-    slow.wait().unwrap();
+    stop(slow);
     std::thread::sleep(Duration::from_millis(500));
     running.store(false, Ordering::Relaxed);
     observer.join().unwrap();

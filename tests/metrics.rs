@@ -8,11 +8,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{RedisServer, bin};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use common::{RedisServer, bin, free_port, stop};
 
 fn scrape(port: u16) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -39,11 +35,6 @@ fn spawn(args: &[&str], redis: &RedisServer, config: &std::path::Path) -> Child 
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{RedisServer, bin};
+use common::{RedisServer, bin, stop};
 use serde_json::Value;
 
 /// A tiny HTTP server recording `(path, JSON body)`; the first
@@ -91,11 +91,6 @@ fn spawn(binary: &str, redis: &RedisServer, config: &Path, cwd: &Path) -> Child 
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
 }
 
 fn push(redis: &RedisServer, job: &str, tick: &str) {

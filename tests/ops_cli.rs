@@ -230,7 +230,7 @@ fn commands_fail_with_exit_1_when_redis_does_not_answer() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("clock.toml");
     std::fs::write(&config, CONFIG).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let out = Command::new(bin("clock"))
         .args(["status", "--config"])
         .arg(&config)
@@ -243,7 +243,7 @@ fn commands_fail_with_exit_1_when_redis_does_not_answer() {
 
 #[test]
 fn dev_starts_a_private_redis_when_none_answers_and_runs_the_example() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("clock.toml");
     std::fs::write(&config, "[jobs.tick]\nevery = \"1s\"\ncommand = 'echo \"dev tick $CAMPANILE_JOB_ID\"'\n")

@@ -132,7 +132,7 @@ fn plan_without_a_deployment_lists_every_job_as_new() {
 fn plan_works_offline_and_rejects_an_invalid_config() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.toml", A);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let unreachable = format!("redis://127.0.0.1:{port}");
     let out = plan(&unreachable, &a, &["--json"]);
     assert_eq!(out.status.code(), Some(0));

@@ -46,7 +46,7 @@ fn start_tls_redis() -> TlsRedis {
         .status()
         .expect("openssl is needed to make a test certificate (Debian: apt-get install openssl)");
     assert!(made.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let child = Command::new("redis-server")
         .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
         .args(["--tls-auth-clients", "no"])

@@ -219,9 +219,34 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on (right now).
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local addr").port()
+}
+
+/// SIGTERM a child process and wait for it to exit.
+pub fn stop(mut child: Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// The pid of the clock holding the leader lease, if any.
+pub fn leader_pid(redis: &RedisServer) -> Option<u32> {
+    let id: Option<String> =
+        redis::cmd("GET").arg("campanile:leader").query(&mut redis.connection()).unwrap();
+    id?.split(':').nth(1)?.parse().ok()
+}
+
+/// Polls `done` until it holds, failing the test after `within`; returns
+/// the instant it held.
+pub fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) -> Instant {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Instant::now()
 }
 
 /// Path of a binary this package builds.
