@@ -21,6 +21,9 @@
 //!   [`store::keys`], every Lua script in `src/store/scripts/`.
 //! - [`payload`], [`run`]: the JSON on the queues, in history and in dead
 //!   letters (public contracts).
+//! - [`control`]: views and actions over a live deployment (status,
+//!   history, dead letters; trigger, pause, retry), shared by the CLI and
+//!   [`web`], the dashboard and its JSON API.
 //! - [`output`]: CLI formats (public contract); [`cli`]: the `clock` and
 //!   `worker` command lines; [`describe`]: schedules in words;
 //!   [`logging`]: pretty, logfmt or JSON logs; [`shutdown`]: the stop signal.
@@ -31,6 +34,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod cron;
 pub mod deploy;
 pub mod describe;
@@ -46,5 +50,6 @@ pub mod schedule;
 pub mod shutdown;
 pub mod store;
 pub mod time;
+pub mod web;
 pub mod worker;
 pub mod zone;

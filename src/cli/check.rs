@@ -43,10 +43,6 @@ fn schedule_text(job: &Job) -> String {
     }
 }
 
-fn next_run(job: &Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    job.enabled.then(|| job.schedule.next_after(now)).flatten()
-}
-
 /// The human form: a summary line, then one row per job.
 pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
     let n = config.jobs.len();
@@ -58,7 +54,7 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
         .jobs
         .iter()
         .map(|job| {
-            let (local, utc) = match next_run(job, now) {
+            let (local, utc) = match crate::control::next_run(job, now) {
                 Some(t) => (output::local(t, job.timezone), output::utc(t)),
                 None if !job.enabled => ("disabled".into(), "-".into()),
                 None => ("never".into(), "-".into()),
@@ -81,23 +77,9 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
     out
 }
 
-/// What `check --json` and `status --json` say about a job's definition and
-/// next run.
-pub(super) fn job_json(job: &Job, now: DateTime<Utc>) -> serde_json::Value {
-    json!({
-        "name": job.name,
-        "schedule": job.schedule.to_string(),
-        "description": job.schedule.describe(),
-        "timezone": job.timezone.name(),
-        "queue": job.queue,
-        "enabled": job.enabled,
-        "next_run": next_run(job, now).map(output::utc),
-    })
-}
-
 /// The `--json` form.
 pub fn render_json(config: &Config, now: DateTime<Utc>) -> serde_json::Value {
-    let jobs: Vec<_> = config.jobs.iter().map(|job| job_json(job, now)).collect();
+    let jobs: Vec<_> = config.jobs.iter().map(|job| crate::control::job_json(job, now)).collect();
     let warnings: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
     json!({ "file": config.path.display().to_string(), "jobs": jobs, "warnings": warnings })
 }

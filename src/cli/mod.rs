@@ -8,6 +8,7 @@ mod next;
 mod ops;
 mod plan;
 mod status;
+pub mod web;
 pub mod worker;
 
 use std::path::PathBuf;
@@ -74,6 +75,8 @@ pub enum ClockCommand {
     RetryDead(ops::RetryDeadArgs),
     /// Delete dead letters.
     PurgeDead(ops::PurgeDeadArgs),
+    /// Serve the web dashboard and its JSON API.
+    Web(web::WebArgs),
 }
 
 /// Runs a command that needs no Redis.
@@ -90,6 +93,7 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
         Some(ClockCommand::Dead(a)) => ops::with_store(&args.config, |c, s| ops::dead(c, s, a)),
         Some(ClockCommand::RetryDead(a)) => ops::with_store(&args.config, |c, s| ops::retry_dead(c, s, a)),
         Some(ClockCommand::PurgeDead(a)) => ops::with_store(&args.config, |c, s| ops::purge_dead(c, s, a)),
+        Some(ClockCommand::Web(a)) => web::run(&args.config, &a),
         Some(ClockCommand::Dev) => dev::run(&args.config, args.metrics_addr),
         Some(ClockCommand::Run) | None => daemon(&args.config, args.metrics_addr),
     }

@@ -11,8 +11,7 @@ use serde_json::json;
 use super::{EXIT_FAILURE, EXIT_INVALID};
 use crate::config::{Config, Job, QueueName};
 use crate::output;
-use crate::payload::Payload;
-use crate::run::{DeadLetter, HistoryEntry, dead_letter_id};
+use crate::run::HistoryEntry;
 use crate::store::{self, Store};
 use crate::time::{SystemTime, TimeSource};
 
@@ -154,11 +153,7 @@ pub(super) async fn pause(
         Ok(job) => job,
         Err(code) => return Ok(code),
     };
-    let changed = if pause {
-        store.pause(&job.queue, job.name.as_str(), &output::utc(SystemTime.now())).await?
-    } else {
-        store.resume(&job.queue, job.name.as_str()).await?
-    };
+    let changed = crate::control::set_paused(&store, job, pause, SystemTime.now()).await?;
     if args.json {
         println!("{}", json!({ "job": job.name, "paused": pause, "changed": changed }));
     } else {
@@ -174,9 +169,7 @@ pub(super) async fn trigger(config: Arc<Config>, store: Store, args: TriggerArgs
         Ok(job) => job,
         Err(code) => return Ok(code),
     };
-    let payload_args = args.args.as_ref().unwrap_or(&job.args);
-    let payload = Payload::manual(job.name.as_str(), job.queue.as_str(), SystemTime.now(), payload_args);
-    store.push(&job.queue, &payload.to_json()).await?;
+    let payload = crate::control::trigger(&store, job, args.args.as_ref(), SystemTime.now()).await?;
     if args.json {
         println!("{}", json!({ "id": payload.id, "job": job.name, "queue": job.queue }));
     } else {
@@ -196,11 +189,7 @@ pub(super) async fn history(config: Arc<Config>, store: Store, args: HistoryArgs
     let limit = if args.output.is_some() { crate::store::HISTORY_CAP } else { args.limit };
     let mut entries: Vec<HistoryEntry> = Vec::new();
     for job in jobs {
-        for raw in store.history(&job.queue, job.name.as_str(), limit).await? {
-            if let Ok(entry) = serde_json::from_str::<HistoryEntry>(&raw) {
-                entries.push(entry);
-            }
-        }
+        entries.extend(crate::control::history(&store, job, limit).await?);
     }
     entries.sort_by_key(|e| std::cmp::Reverse(e.finished_at));
     if let Some(id) = &args.output {
@@ -248,50 +237,27 @@ fn outcome_text(e: &HistoryEntry) -> String {
     }
 }
 
-/// Every dead letter of the queues, as stored and parsed.
-async fn dead_letters(
-    store: &Store,
-    queues: &[QueueName],
-) -> store::Result<Vec<(QueueName, String, DeadLetter)>> {
-    let mut out = Vec::new();
-    for queue in queues {
-        for raw in store.dead_letters(queue).await? {
-            if let Ok(letter) = serde_json::from_str::<DeadLetter>(&raw) {
-                out.push((queue.clone(), raw, letter));
-            }
-        }
-    }
-    Ok(out)
-}
-
 pub(super) async fn dead(config: Arc<Config>, store: Store, args: DeadArgs) -> store::Result<ExitCode> {
     let queues = match queues(&config, args.queue.as_deref()) {
         Ok(q) => q,
         Err(code) => return Ok(code),
     };
-    let letters = dead_letters(&store, &queues).await?;
+    let letters = crate::control::dead_letters(&store, &queues).await?;
     if args.json {
-        let list: Vec<_> = letters
-            .iter()
-            .map(|(_, _, l)| {
-                let mut v = serde_json::to_value(l).expect("dead letter serialises");
-                v["id"] = json!(dead_letter_id(l));
-                v
-            })
-            .collect();
+        let list: Vec<_> = letters.iter().map(crate::control::Dead::to_json).collect();
         println!("{}", serde_json::Value::Array(list));
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = letters
         .iter()
-        .map(|(q, _, l)| {
+        .map(|d| {
             vec![
-                output::utc(l.failed_at),
-                q.to_string(),
-                l.job.clone().unwrap_or_else(|| "-".into()),
-                l.attempts.to_string(),
-                l.reason.clone(),
-                dead_letter_id(l),
+                output::utc(d.letter.failed_at),
+                d.queue.to_string(),
+                d.letter.job.clone().unwrap_or_else(|| "-".into()),
+                d.letter.attempts.to_string(),
+                d.letter.reason.clone(),
+                d.id.clone(),
             ]
         })
         .collect();
@@ -308,41 +274,20 @@ pub(super) async fn retry_dead(
         Ok(q) => q,
         Err(code) => return Ok(code),
     };
-    let letters = dead_letters(&store, &queues).await?;
-    let chosen: Vec<_> = letters
-        .into_iter()
-        .filter(|(_, _, l)| args.all || args.id.as_deref() == Some(&dead_letter_id(l)))
-        .collect();
+    let letters = crate::control::dead_letters(&store, &queues).await?;
+    let chosen: Vec<_> =
+        letters.into_iter().filter(|d| args.all || args.id.as_deref() == Some(d.id.as_str())).collect();
     if chosen.is_empty() && !args.all {
         eprintln!("error: no dead letter with id {:?}", args.id.unwrap_or_default());
         return Ok(ExitCode::from(EXIT_FAILURE));
     }
-    let mut moved = 0;
-    for queue in &queues {
-        let moves: Vec<(String, String)> = chosen
-            .iter()
-            .filter(|(q, _, _)| q == queue)
-            .map(|(_, raw, letter)| (raw.clone(), fresh_attempts(&letter.payload)))
-            .collect();
-        if !moves.is_empty() {
-            moved += store.retry_dead(queue, &moves).await?;
-        }
-    }
+    let moved = crate::control::retry_dead(&store, &chosen).await?;
     if args.json {
         println!("{}", json!({ "requeued": moved }));
     } else {
         println!("requeued {moved} dead letter{}", if moved == 1 { "" } else { "s" });
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A dead payload goes back with `attempt` reset to 1, so it gets the job's
-/// full retries again; a payload that does not parse goes back as it was.
-fn fresh_attempts(raw: &str) -> String {
-    match serde_json::from_str::<Payload>(raw) {
-        Ok(p) => Payload { attempt: 1, ..p }.to_json(),
-        Err(_) => raw.to_owned(),
-    }
 }
 
 pub(super) async fn purge_dead(

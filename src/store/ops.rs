@@ -71,6 +71,21 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// For each (queue, job): its newest history entry (JSON) and whether it
+    /// has a payload in flight, in one pipelined round trip.
+    pub async fn job_states(&self, jobs: &[(&QueueName, &str)]) -> Result<Vec<(Option<String>, bool)>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (queue, job) in jobs {
+            pipe.cmd("LINDEX").arg(self.keys.history(queue, job)).arg(0);
+            pipe.cmd("EXISTS").arg(self.keys.inflight_raw(queue, job));
+        }
+        let replies: Vec<(Option<String>, i64)> = pipe.query_async(&mut self.con.clone()).await?;
+        Ok(replies.into_iter().map(|(last, exists)| (last, exists == 1)).collect())
+    }
+
     /// Dead letters of a queue, newest first (JSON).
     pub async fn dead_letters(&self, queue: &QueueName) -> Result<Vec<String>> {
         Ok(redis::cmd("LRANGE")
@@ -86,6 +101,17 @@ impl Store {
         let keys = [self.keys.dead(queue), self.keys.pending(queue)];
         let args: Vec<String> = moves.iter().flat_map(|(d, p)| [d.clone(), p.clone()]).collect();
         self.run_script(&scripts::RETRY_DEAD, &keys, &args).await
+    }
+
+    /// Deletes these dead letters (as stored) of a queue; returns how many
+    /// were still there.
+    pub async fn delete_dead(&self, queue: &QueueName, raws: &[&str]) -> Result<u64> {
+        let mut pipe = redis::pipe();
+        for raw in raws {
+            pipe.cmd("LREM").arg(self.keys.dead(queue)).arg(1).arg(*raw);
+        }
+        let removed: Vec<u64> = pipe.query_async(&mut self.con.clone()).await?;
+        Ok(removed.iter().sum())
     }
 
     /// Deletes a queue's dead letters; returns how many there were.

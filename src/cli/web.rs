@@ -1,0 +1,150 @@
+//! `clock web`: serve the dashboard.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{EXIT_FAILURE, EXIT_INVALID};
+use crate::time::{SystemTime, TimeSource};
+use crate::web::{self, Auth};
+
+/// Where the dashboard listens without `--listen` or `PORT`.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// Address to listen on [default: 0.0.0.0:$PORT when PORT is set, else
+    /// 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR", env = "CAMPANILE_WEB_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Serve without authentication on a non-loopback address. Only behind
+    /// a proxy that authenticates every request itself.
+    #[arg(long, env = "CAMPANILE_WEB_NO_AUTH")]
+    pub no_auth: bool,
+}
+
+/// The address to bind: `--listen`, else `0.0.0.0:$PORT` (Heroku's `web`
+/// process type), else loopback.
+pub fn listen_addr(flag: Option<SocketAddr>, port: Option<&str>) -> Result<SocketAddr, String> {
+    if let Some(addr) = flag {
+        return Ok(addr);
+    }
+    match port {
+        Some(p) => p
+            .trim()
+            .parse::<u16>()
+            .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), p))
+            .map_err(|_| format!("PORT={p:?} is not a port number")),
+        None => Ok(DEFAULT_LISTEN),
+    }
+}
+
+/// The authentication to require: basic auth when both credentials are
+/// set; none on loopback or with the explicit opt-out; otherwise refuse to
+/// start, so a dashboard that can steer production is never left open by
+/// accident.
+pub fn choose_auth(
+    addr: SocketAddr,
+    user: Option<String>,
+    password: Option<String>,
+    no_auth: bool,
+) -> Result<Auth, String> {
+    match (user.filter(|u| !u.is_empty()), password.filter(|p| !p.is_empty())) {
+        (Some(user), Some(password)) => {
+            if user.contains(':') {
+                return Err(
+                    "CAMPANILE_WEB_USER must not contain ':' (HTTP basic auth cannot carry it)".into()
+                );
+            }
+            Ok(Auth::Basic { user, password })
+        }
+        (Some(_), None) => Err("CAMPANILE_WEB_USER is set but CAMPANILE_WEB_PASSWORD is not".into()),
+        (None, Some(_)) => Err("CAMPANILE_WEB_PASSWORD is set but CAMPANILE_WEB_USER is not".into()),
+        (None, None) if no_auth || addr.ip().is_loopback() => Ok(Auth::Open),
+        (None, None) => Err(format!(
+            "refusing to serve the dashboard on {addr} without authentication: set CAMPANILE_WEB_USER and \
+             CAMPANILE_WEB_PASSWORD, listen on a loopback address, or pass --no-auth if a proxy in front \
+             authenticates every request"
+        )),
+    }
+}
+
+pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
+    let config = match super::load_config(config_path, SystemTime.now()) {
+        Ok(config) => Arc::new(config),
+        Err(code) => return code,
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let addr = match listen_addr(args.listen, env("PORT").as_deref()) {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let auth = match choose_auth(addr, env("CAMPANILE_WEB_USER"), env("CAMPANILE_WEB_PASSWORD"), args.no_auth)
+    {
+        Ok(auth) => auth,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    if matches!(auth, Auth::Open) && !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "dashboard serving without authentication (--no-auth)");
+    }
+    let runtime = match super::runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let shutdown = crate::shutdown::on_signals();
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
+        let Some(store) = super::connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
+        let state = web::AppState::new(config, store, auth, Arc::new(SystemTime));
+        match web::serve(listener, state, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: dashboard failed: {e}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listens_on_port_env_for_heroku_else_loopback() {
+        assert_eq!(listen_addr(None, None).unwrap(), DEFAULT_LISTEN);
+        assert_eq!(listen_addr(None, Some("5123")).unwrap().to_string(), "0.0.0.0:5123");
+        let flag: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        assert_eq!(listen_addr(Some(flag), Some("5123")).unwrap(), flag);
+        assert!(listen_addr(None, Some("web")).unwrap_err().contains("PORT=\"web\""));
+    }
+
+    #[test]
+    fn refuses_an_open_dashboard_off_loopback() {
+        let public: SocketAddr = "0.0.0.0:80".parse().unwrap();
+        let local: SocketAddr = "[::1]:80".parse().unwrap();
+        let s = |v: &str| Some(v.to_owned());
+        assert!(choose_auth(public, None, None, false).unwrap_err().contains("refusing"));
+        assert!(matches!(choose_auth(public, None, None, true), Ok(Auth::Open)));
+        assert!(matches!(choose_auth(local, None, None, false), Ok(Auth::Open)));
+        assert!(matches!(choose_auth(public, s("u"), s("p"), false), Ok(Auth::Basic { .. })));
+        assert!(choose_auth(public, s("u"), None, false).unwrap_err().contains("PASSWORD is not"));
+        assert!(choose_auth(local, None, s("p"), false).unwrap_err().contains("USER is not"));
+        assert!(choose_auth(public, s("a:b"), s("p"), false).unwrap_err().contains("':'"));
+    }
+}

@@ -1,0 +1,411 @@
+//! `clock web`: a dashboard to see and steer a live deployment from a
+//! browser, and a JSON API of everything it shows.
+//!
+//! Server-rendered HTML ([`pages`]) over the views and actions the CLI uses
+//! ([`crate::control`]), with one small script that keeps countdowns
+//! current. Every route but `/healthz` and the static assets sits behind
+//! [`auth`]; every action is a POST that must carry the CSRF token and come
+//! from the dashboard's own origin.
+//!
+//! | route | method | what |
+//! |---|---|---|
+//! | `/` | GET | overview: clocks, jobs, queues |
+//! | `/jobs/{name}` | GET | a job: definition, chart, upcoming ticks, history |
+//! | `/jobs/{name}/trigger`, `/pause`, `/resume` | POST | actions on a job |
+//! | `/dead?queue=` | GET | dead letters |
+//! | `/dead/retry`, `/dead/delete` | POST | one (`id`) or every (`all=1`) dead letter |
+//! | `/api/status` | GET | `clock status --json` |
+//! | `/api/jobs`, `/api/jobs/{name}` | GET | jobs, one job with upcoming ticks |
+//! | `/api/jobs/{name}/history?limit=` | GET | `clock history <job> --json` |
+//! | `/api/dead?queue=` | GET | `clock dead --json` |
+//! | `/healthz` | GET | `ok`, without authentication |
+
+pub mod auth;
+mod html;
+mod pages;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Json, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use auth::Auth;
+
+use crate::config::{Config, Job, QueueName};
+use crate::control;
+use crate::shutdown::Shutdown;
+use crate::store::{self, Store};
+use crate::time::TimeSource;
+
+/// Upcoming ticks shown for a job.
+const UPCOMING: usize = 10;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Arc<Config>,
+    store: Store,
+    auth: Auth,
+    csrf: String,
+    time: Arc<dyn TimeSource>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Store, auth: Auth, time: Arc<dyn TimeSource>) -> AppState {
+        let csrf = auth.csrf_token();
+        AppState(Arc::new(Inner { config, store, auth, csrf, time }))
+    }
+}
+
+/// Serves the dashboard on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "dashboard listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+/// Every route of the dashboard.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(overview))
+        .route("/jobs/{name}", get(job_page))
+        .route("/jobs/{name}/{action}", post(job_action))
+        .route("/dead", get(dead_page))
+        .route("/dead/{action}", post(dead_action))
+        .route("/api/status", get(api_status))
+        .route("/api/jobs", get(api_jobs))
+        .route("/api/jobs/{name}", get(api_job))
+        .route("/api/jobs/{name}/history", get(api_history))
+        .route("/api/dead", get(api_dead))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .merge(protected)
+        .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("assets/app.css"))))
+        .route(
+            "/assets/app.js",
+            get(|| asset("text/javascript; charset=utf-8", include_str!("assets/app.js"))),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such page.") })
+        .layer(middleware::from_fn(secure_headers))
+        .with_state(state)
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+        .into_response()
+}
+
+/// Rejects requests without the configured credentials.
+async fn require_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.0.auth.admits(request.headers()) {
+        return next.run(request).await;
+    }
+    let mut response = (StatusCode::UNAUTHORIZED, "authentication required\n").into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Basic realm="campanile", charset="UTF-8""#),
+    );
+    response
+}
+
+/// Headers that keep pages from being framed, sniffed, cached or made to
+/// run script from anywhere but `/assets`.
+async fn secure_headers(request: Request, next: Next) -> Response {
+    let https = request.headers().get("x-forwarded-proto").is_some_and(|p| p.as_bytes() == b"https");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if https {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
+    response
+}
+
+/// A request that cannot be served, as an HTML page or, for the API, JSON
+/// `{"error": ...}`.
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+    json: bool,
+}
+
+impl Failure {
+    fn new(status: StatusCode, title: &'static str, message: impl Into<String>) -> Failure {
+        Failure { status, title, message: message.into(), json: false }
+    }
+
+    fn no_job(name: &str) -> Failure {
+        Failure::new(StatusCode::NOT_FOUND, "No such job", format!("clock.toml has no job named {name:?}."))
+    }
+
+    fn json(self) -> Failure {
+        Failure { json: true, ..self }
+    }
+}
+
+impl From<store::Error> for Failure {
+    fn from(e: store::Error) -> Failure {
+        tracing::warn!(error = %crate::clock::error_chain(&e), "dashboard: redis request failed");
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Redis is unavailable",
+            format!("Redis did not answer: {}", crate::clock::error_chain(&e)),
+        )
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        if self.json {
+            (self.status, Json(json!({ "error": self.message }))).into_response()
+        } else {
+            (self.status, Html(pages::error(self.title, &self.message))).into_response()
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+/// `?done=` after an action: a fixed set of outcomes, so a crafted link
+/// cannot put arbitrary text on the page.
+#[derive(Debug, Default, Deserialize)]
+struct Done {
+    done: Option<String>,
+    n: Option<u64>,
+    queue: Option<String>,
+}
+
+impl Done {
+    fn notice(&self) -> Option<String> {
+        let n = self.n.unwrap_or(0);
+        let letters = if n == 1 { "dead letter" } else { "dead letters" };
+        Some(match self.done.as_deref()? {
+            "triggered" => "Enqueued a run now.".into(),
+            "paused" => "Paused: its ticks are skipped until it is resumed.".into(),
+            "resumed" => "Resumed.".into(),
+            "unchanged" => "Nothing to do: it already was.".into(),
+            "retried" => format!("Put {n} {letters} back on the queue."),
+            "deleted" => format!("Deleted {n} {letters}."),
+            _ => return None,
+        })
+    }
+}
+
+impl AppState {
+    fn job(&self, name: &str) -> Result<&Job> {
+        self.0.config.job(name).ok_or_else(|| Failure::no_job(name))
+    }
+
+    fn ctx<'a>(&'a self, notice: Option<&'a str>) -> pages::Ctx<'a> {
+        pages::Ctx { now: self.0.time.now(), csrf: &self.0.csrf, notice }
+    }
+
+    async fn status(&self) -> Result<Value> {
+        Ok(control::status(&self.0.config, &self.0.store, self.0.time.now()).await?)
+    }
+
+    /// A job's entry of the status view: definition and live state.
+    async fn job_status(&self, job: &Job) -> Result<Value> {
+        let mut status = self.status().await?;
+        let jobs = status["jobs"].as_array_mut().map(std::mem::take).unwrap_or_default();
+        Ok(jobs.into_iter().find(|j| j["name"] == job.name.as_str()).unwrap_or(Value::Null))
+    }
+
+    /// The queues a `?queue=` names, else every queue of the config.
+    fn queues(&self, only: Option<&str>) -> Result<Vec<QueueName>> {
+        match only {
+            Some(name) => QueueName::new(name)
+                .map(|q| vec![q])
+                .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, "Bad queue name", e.to_string())),
+            None => Ok(self.0.config.queues_all()),
+        }
+    }
+
+    /// Refuses a state-changing request without this dashboard's CSRF token
+    /// or from another origin.
+    fn check_form(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<()> {
+        let token = form.get("csrf").map(String::as_str).unwrap_or_default();
+        if !auth::constant_time_eq(token.as_bytes(), self.0.csrf.as_bytes()) || !auth::same_origin(headers) {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "The form was not sent from this dashboard (missing or wrong CSRF token, or another origin). \
+                 Reload the page and try again.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where to go after an action: the form's `back` if it is a path on this
+/// site, else the overview; with `done` (and `n`) added to its query.
+fn after_action(form: &HashMap<String, String>, done: &str, n: Option<u64>) -> Redirect {
+    let back = form
+        .get("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains(['\\', '\r', '\n']))
+        .map(String::as_str)
+        .unwrap_or("/");
+    let sep = if back.contains('?') { '&' } else { '?' };
+    let count = n.map(|n| format!("&n={n}")).unwrap_or_default();
+    Redirect::to(&format!("{back}{sep}done={done}{count}"))
+}
+
+async fn overview(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Html<String>> {
+    let status = state.status().await?;
+    let notice = done.notice();
+    Ok(Html(pages::overview(&status, &state.ctx(notice.as_deref()))))
+}
+
+async fn job_page(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Html<String>> {
+    let job = state.job(&name)?;
+    let live = state.job_status(job).await?;
+    let history = control::history(&state.0.store, job, store::HISTORY_CAP).await?;
+    let upcoming = control::upcoming(job, state.0.time.now(), UPCOMING);
+    let notice = done.notice();
+    Ok(Html(pages::job(job, &live, &history, &upcoming, &state.ctx(notice.as_deref()))))
+}
+
+async fn job_action(
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Redirect> {
+    state.check_form(&headers, &form)?;
+    let job = state.job(&name)?;
+    let (store, now) = (&state.0.store, state.0.time.now());
+    let done = match action.as_str() {
+        "trigger" => {
+            let payload = control::trigger(store, job, None, now).await?;
+            tracing::info!(job = %job.name, id = %payload.id, "dashboard: triggered");
+            "triggered"
+        }
+        "pause" | "resume" => {
+            let pause = action == "pause";
+            let changed = control::set_paused(store, job, pause, now).await?;
+            tracing::info!(job = %job.name, action, changed, "dashboard: pause state");
+            match (changed, pause) {
+                (false, _) => "unchanged",
+                (true, true) => "paused",
+                (true, false) => "resumed",
+            }
+        }
+        _ => return Err(Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such action.")),
+    };
+    Ok(after_action(&form, done, None))
+}
+
+async fn dead_page(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Html<String>> {
+    let queues = state.queues(done.queue.as_deref())?;
+    let letters = control::dead_letters(&state.0.store, &queues).await?;
+    let notice = done.notice();
+    Ok(Html(pages::dead(&letters, done.queue.as_deref(), &state.ctx(notice.as_deref()))))
+}
+
+async fn dead_action(
+    State(state): State<AppState>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Result<Redirect> {
+    state.check_form(&headers, &form)?;
+    if action != "retry" && action != "delete" {
+        return Err(Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such action."));
+    }
+    let queues = state.queues(form.get("queue").map(String::as_str))?;
+    let all = form.get("all").is_some_and(|v| v == "1");
+    let id = form.get("id").map(String::as_str);
+    let letters = control::dead_letters(&state.0.store, &queues).await?;
+    let chosen: Vec<_> = letters.into_iter().filter(|d| all || id == Some(d.id.as_str())).collect();
+    if chosen.is_empty() && !all {
+        return Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "No such dead letter",
+            format!(
+                "There is no dead letter with id {:?}; it may have been retried or deleted already.",
+                id.unwrap_or("")
+            ),
+        ));
+    }
+    let n = if action == "retry" {
+        control::retry_dead(&state.0.store, &chosen).await?
+    } else {
+        control::delete_dead(&state.0.store, &chosen).await?
+    };
+    tracing::info!(action, n, "dashboard: dead letters");
+    Ok(after_action(&form, if action == "retry" { "retried" } else { "deleted" }, Some(n)))
+}
+
+async fn api_status(State(state): State<AppState>) -> Result<Json<Value>> {
+    Ok(Json(state.status().await.map_err(Failure::json)?))
+}
+
+async fn api_jobs(State(state): State<AppState>) -> Result<Json<Value>> {
+    let mut status = state.status().await.map_err(Failure::json)?;
+    Ok(Json(status["jobs"].take()))
+}
+
+async fn api_job(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>> {
+    let job = state.job(&name).map_err(Failure::json)?;
+    let mut live = state.job_status(job).await.map_err(Failure::json)?;
+    let upcoming: Vec<String> =
+        control::upcoming(job, state.0.time.now(), UPCOMING).into_iter().map(crate::output::utc).collect();
+    live["upcoming"] = json!(upcoming);
+    Ok(Json(live))
+}
+
+#[derive(Debug, Deserialize)]
+struct Limit {
+    limit: Option<usize>,
+}
+
+async fn api_history(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(limit): Query<Limit>,
+) -> Result<Json<Value>> {
+    let job = state.job(&name).map_err(Failure::json)?;
+    let limit = limit.limit.unwrap_or(store::HISTORY_CAP).min(store::HISTORY_CAP);
+    let history =
+        control::history(&state.0.store, job, limit).await.map_err(Failure::from).map_err(Failure::json)?;
+    Ok(Json(serde_json::to_value(history).expect("history serialises")))
+}
+
+async fn api_dead(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Json<Value>> {
+    let queues = state.queues(done.queue.as_deref()).map_err(Failure::json)?;
+    let letters =
+        control::dead_letters(&state.0.store, &queues).await.map_err(Failure::from).map_err(Failure::json)?;
+    Ok(Json(Value::Array(letters.iter().map(control::Dead::to_json).collect())))
+}

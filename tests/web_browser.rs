@@ -1,0 +1,217 @@
+//! The dashboard in a real headless Chromium (through chromedriver), against
+//! the real `clock`, `worker` and `clock web` processes and a private
+//! redis-server: what an operator sees and clicks. Screenshots land in
+//! `target/tmp/screenshots/`.
+
+mod common;
+#[path = "common/webdriver.rs"]
+mod webdriver;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::RedisServer;
+use redis::Commands;
+use webdriver::Browser;
+
+const USER: &str = "ops";
+const PASSWORD: &str = "correct horse";
+
+/// A whole deployment: Redis, a clock, a worker and the dashboard.
+struct Deployment {
+    redis: RedisServer,
+    dir: tempfile::TempDir,
+    children: Vec<Child>,
+    web_port: u16,
+}
+
+impl Deployment {
+    fn start(jobs: &str) -> Deployment {
+        let redis = RedisServer::start();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!("[redis]\nurl = \"{}\"\n\n{jobs}", redis.url());
+        std::fs::write(dir.path().join("clock.toml"), config).expect("clock.toml written");
+        let web_port = common::free_port();
+        let mut deployment = Deployment { redis, dir, children: Vec::new(), web_port };
+        deployment.spawn("clock", &["run"]);
+        deployment.spawn("worker", &[]);
+        deployment.spawn("clock", &["web", "--listen", &format!("127.0.0.1:{web_port}")]);
+        let health = format!("http://127.0.0.1:{web_port}/healthz");
+        common::wait_until("the dashboard answers", Duration::from_secs(20), || {
+            ureq::get(&health).call().is_ok()
+        });
+        deployment
+    }
+
+    fn spawn(&mut self, bin: &str, args: &[&str]) {
+        let child = Command::new(common::bin(bin))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("CAMPANILE_WEB_USER", USER)
+            .env("CAMPANILE_WEB_PASSWORD", PASSWORD)
+            .env("CAMPANILE_LOG_FORMAT", "logfmt")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin} starts: {e}"));
+        self.children.push(child);
+    }
+
+    /// A dashboard URL with the credentials in it, as a browser takes them.
+    fn url(&self, path: &str) -> String {
+        format!("http://{USER}:{}@127.0.0.1:{}{path}", PASSWORD.replace(' ', "%20"), self.web_port)
+    }
+
+    fn redis(&self) -> redis::Connection {
+        self.redis.connection()
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for child in self.children.drain(..) {
+            common::stop(child);
+        }
+    }
+}
+
+/// Reloads `path` until the page's text contains `text`.
+fn wait_for_text(browser: &Browser, deployment: &Deployment, path: &str, text: &str) {
+    common::wait_until(&format!("{path} shows {text:?}"), Duration::from_secs(30), || {
+        browser.goto(&deployment.url(path));
+        browser.page_text().contains(text)
+    });
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots").join(name)
+}
+
+const JOBS: &str = r#"
+[jobs.heartbeat]
+every = "1s"
+command = "echo heartbeat"
+description = "Proves the clock and a worker are talking."
+retries = 0
+
+[jobs.nightly-report]
+cron = "0 3 * * *"
+timezone = "America/New_York"
+command = "echo 'report built: 42 rows'"
+description = "Builds and mails the nightly report."
+
+[jobs.poll-api]
+every = "5m"
+command = "echo polling"
+queue = "polling"
+"#;
+
+#[test]
+fn overview_shows_every_job_and_a_triggered_run_lands_in_history() {
+    let deployment = Deployment::start(JOBS);
+    let browser = Browser::start();
+
+    // The heartbeat runs every second, so the overview soon shows a leader
+    // and a successful last run.
+    wait_for_text(&browser, &deployment, "/", "Leading clock");
+    common::wait_until("heartbeat has a last run", Duration::from_secs(30), || {
+        browser.goto(&deployment.url("/"));
+        browser.find(r#"tr[data-job="heartbeat"]"#).text().contains("success")
+    });
+    assert_eq!(browser.title(), "Overview · campanile");
+    for job in ["heartbeat", "nightly-report", "poll-api"] {
+        browser.find(&format!(r#"tr[data-job="{job}"]"#));
+    }
+    let report = browser.find(r#"tr[data-job="nightly-report"]"#).text();
+    assert!(report.contains("America/New_York"), "{report}");
+    assert!(report.contains("at 03:00"), "schedule in words: {report}");
+    browser.screenshot(&screenshot_path("dashboard-overview.png"));
+
+    // The page script keeps countdowns current: point one at five seconds
+    // from now and the browser counts it down.
+    browser.script(
+        "const el = document.querySelector('tr[data-job=\"nightly-report\"] .countdown');
+         el.dataset.at = new Date(Date.now() + 5000).toISOString();",
+    );
+    common::wait_until("the countdown ticks in the browser", Duration::from_secs(5), || {
+        let text = browser.find(r#"tr[data-job="nightly-report"] .countdown"#).text();
+        text.len() == 5 && text.starts_with("in ") && text.ends_with('s')
+    });
+    let queues = browser.find("table.queues").text();
+    assert!(queues.contains("default") && queues.contains("polling"), "{queues}");
+
+    // Trigger the nightly report from its row; the worker runs it and the
+    // job page shows the run and its output.
+    browser.find(r#"tr[data-job="nightly-report"] button.trigger"#).click();
+    assert!(browser.current_url().ends_with("/?done=triggered"), "{}", browser.current_url());
+    assert!(browser.find(".notice").text().contains("Enqueued a run now."));
+    wait_for_text(&browser, &deployment, "/jobs/nightly-report", "manual");
+    let run = browser.find("table.history tbody tr");
+    assert!(run.text().contains("success"), "{}", run.text());
+    browser.find("table.history details summary").click();
+    assert!(browser.find("table.history pre").text().contains("report built: 42 rows"));
+    assert_eq!(browser.find_all(".chart rect").len(), 1, "one bar per run");
+    assert_eq!(browser.find_all("ol.upcoming li").len(), 10);
+
+    // The heartbeat's page charts its runs by now.
+    browser.goto(&deployment.url("/jobs/heartbeat"));
+    assert!(browser.find_all(".chart rect.bar-success").len() >= 2);
+    browser.screenshot(&screenshot_path("dashboard-job.png"));
+}
+
+#[test]
+fn pause_and_resume_from_the_browser() {
+    let deployment = Deployment::start(JOBS);
+    let browser = Browser::start();
+    browser.goto(&deployment.url("/"));
+
+    browser.find(r#"tr[data-job="poll-api"] button.pause"#).click();
+    assert!(browser.find(".notice").text().contains("Paused"));
+    assert!(browser.find(r#"tr[data-job="poll-api"]"#).text().contains("paused"));
+    let paused: bool = deployment.redis().hexists("campanile:{polling}:paused", "poll-api").unwrap();
+    assert!(paused, "the pause reached Redis");
+
+    browser.find(r#"tr[data-job="poll-api"] button.resume"#).click();
+    assert!(browser.find(".notice").text().contains("Resumed."));
+    assert!(!browser.find(r#"tr[data-job="poll-api"]"#).text().contains("paused"));
+    let paused: bool = deployment.redis().hexists("campanile:{polling}:paused", "poll-api").unwrap();
+    assert!(!paused, "the resume reached Redis");
+
+    // From the job page too; the page comes back to itself.
+    browser.goto(&deployment.url("/jobs/heartbeat"));
+    browser.find("div.actions button.pause").click();
+    assert!(browser.current_url().contains("/jobs/heartbeat?done=paused"), "{}", browser.current_url());
+    assert!(browser.find("table.definition").text().contains("paused"));
+}
+
+#[test]
+fn a_dead_letter_is_retried_from_the_browser() {
+    let marker = tempfile::tempdir().expect("temp dir");
+    let ready = marker.path().join("ready");
+    let jobs = format!(
+        "[jobs.import]\ncron = \"0 0 1 1 *\"\ncommand = \"test -f '{}'\"\nretries = 0\n",
+        ready.display()
+    );
+    let deployment = Deployment::start(&jobs);
+    let browser = Browser::start();
+
+    // The first run fails (the file is missing) and, with no retries left,
+    // becomes a dead letter.
+    browser.goto(&deployment.url("/jobs/import"));
+    browser.find("div.actions button.trigger").click();
+    wait_for_text(&browser, &deployment, "/dead", "exit status 1");
+    let row = browser.find("table.dead tbody tr");
+    assert!(row.text().contains("import"), "{}", row.text());
+
+    // Fix the cause, then retry: the run succeeds and the letter is gone.
+    std::fs::write(&ready, b"").expect("marker written");
+    browser.find("table.dead tbody tr button.retry").click();
+    assert!(browser.find(".notice").text().contains("Put 1 dead letter back on the queue."));
+    wait_for_text(&browser, &deployment, "/jobs/import", "success");
+    browser.goto(&deployment.url("/dead"));
+    assert!(browser.find(".empty").text().contains("No dead letters."));
+    let dead: usize = deployment.redis().llen("campanile:{default}:dead").unwrap();
+    assert_eq!(dead, 0);
+}
