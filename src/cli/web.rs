@@ -109,8 +109,17 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
                 return ExitCode::from(EXIT_FAILURE);
             }
         };
-        let Some(store) = super::connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
-        let state = web::AppState::new(config, store, auth, Arc::new(SystemTime));
+        let state = web::AppState::new(config.clone(), auth, Arc::new(SystemTime));
+        // Serve at once (a platform's boot check wants the port answering);
+        // pages answer 503 until Redis does.
+        tokio::spawn({
+            let (state, shutdown) = (state.clone(), shutdown.clone());
+            async move {
+                if let Some(store) = super::connect(&config.redis, &shutdown).await {
+                    state.connected(store);
+                }
+            }
+        });
         match web::serve(listener, state, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -33,6 +33,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -53,16 +54,33 @@ pub struct AppState(Arc<Inner>);
 
 struct Inner {
     config: Arc<Config>,
-    store: Store,
+    /// Set once Redis first answers; until then pages answer 503 and
+    /// `/healthz` still answers.
+    store: std::sync::OnceLock<Store>,
     auth: Auth,
     csrf: String,
     time: Arc<dyn TimeSource>,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, store: Store, auth: Auth, time: Arc<dyn TimeSource>) -> AppState {
+    pub fn new(config: Arc<Config>, auth: Auth, time: Arc<dyn TimeSource>) -> AppState {
         let csrf = auth.csrf_token();
-        AppState(Arc::new(Inner { config, store, auth, csrf, time }))
+        AppState(Arc::new(Inner { config, store: std::sync::OnceLock::new(), auth, csrf, time }))
+    }
+
+    /// Hands the dashboard its Redis connection once there is one.
+    pub fn connected(&self, store: Store) {
+        let _ = self.0.store.set(store);
+    }
+
+    fn store(&self) -> Result<&Store> {
+        self.0.store.get().ok_or_else(|| {
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Redis is unavailable",
+                "The dashboard has not reached Redis yet; it keeps trying.",
+            )
+        })
     }
 }
 
@@ -228,13 +246,13 @@ impl AppState {
         pages::Ctx { now: self.0.time.now(), csrf: &self.0.csrf, notice }
     }
 
-    async fn status(&self) -> Result<Value> {
-        Ok(control::status(&self.0.config, &self.0.store, self.0.time.now()).await?)
+    async fn status(&self, now: DateTime<Utc>) -> Result<Value> {
+        Ok(control::status(&self.0.config, self.store()?, now).await?)
     }
 
     /// A job's entry of the status view: definition and live state.
-    async fn job_status(&self, job: &Job) -> Result<Value> {
-        let mut status = self.status().await?;
+    async fn job_status(&self, job: &Job, now: DateTime<Utc>) -> Result<Value> {
+        let mut status = self.status(now).await?;
         let jobs = status["jobs"].as_array_mut().map(std::mem::take).unwrap_or_default();
         Ok(jobs.into_iter().find(|j| j["name"] == job.name.as_str()).unwrap_or(Value::Null))
     }
@@ -270,7 +288,9 @@ impl AppState {
 fn after_action(form: &HashMap<String, String>, done: &str, n: Option<u64>) -> Redirect {
     let back = form
         .get("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains(['\\', '\r', '\n']))
+        .filter(|b| {
+            b.starts_with('/') && !b.starts_with("//") && !b.contains(|c: char| c == '\\' || c.is_control())
+        })
         .map(String::as_str)
         .unwrap_or("/");
     let sep = if back.contains('?') { '&' } else { '?' };
@@ -279,7 +299,7 @@ fn after_action(form: &HashMap<String, String>, done: &str, n: Option<u64>) -> R
 }
 
 async fn overview(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Html<String>> {
-    let status = state.status().await?;
+    let status = state.status(state.0.time.now()).await?;
     let notice = done.notice();
     Ok(Html(pages::overview(&status, &state.ctx(notice.as_deref()))))
 }
@@ -290,9 +310,10 @@ async fn job_page(
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
     let job = state.job(&name)?;
-    let live = state.job_status(job).await?;
-    let history = control::history(&state.0.store, job, store::HISTORY_CAP).await?;
-    let upcoming = control::upcoming(job, state.0.time.now(), UPCOMING);
+    let now = state.0.time.now();
+    let live = state.job_status(job, now).await?;
+    let history = control::history(state.store()?, job, store::HISTORY_CAP).await?;
+    let upcoming = control::upcoming(job, now, UPCOMING);
     let notice = done.notice();
     Ok(Html(pages::job(job, &live, &history, &upcoming, &state.ctx(notice.as_deref()))))
 }
@@ -305,7 +326,7 @@ async fn job_action(
 ) -> Result<Redirect> {
     state.check_form(&headers, &form)?;
     let job = state.job(&name)?;
-    let (store, now) = (&state.0.store, state.0.time.now());
+    let (store, now) = (state.store()?, state.0.time.now());
     let done = match action.as_str() {
         "trigger" => {
             let payload = control::trigger(store, job, None, now).await?;
@@ -329,7 +350,7 @@ async fn job_action(
 
 async fn dead_page(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Html<String>> {
     let queues = state.queues(done.queue.as_deref())?;
-    let letters = control::dead_letters(&state.0.store, &queues).await?;
+    let letters = control::dead_letters(state.store()?, &queues).await?;
     let notice = done.notice();
     Ok(Html(pages::dead(&letters, done.queue.as_deref(), &state.ctx(notice.as_deref()))))
 }
@@ -347,7 +368,7 @@ async fn dead_action(
     let queues = state.queues(form.get("queue").map(String::as_str))?;
     let all = form.get("all").is_some_and(|v| v == "1");
     let id = form.get("id").map(String::as_str);
-    let letters = control::dead_letters(&state.0.store, &queues).await?;
+    let letters = control::dead_letters(state.store()?, &queues).await?;
     let chosen: Vec<_> = letters.into_iter().filter(|d| all || id == Some(d.id.as_str())).collect();
     if chosen.is_empty() && !all {
         return Err(Failure::new(
@@ -360,28 +381,29 @@ async fn dead_action(
         ));
     }
     let n = if action == "retry" {
-        control::retry_dead(&state.0.store, &chosen).await?
+        control::retry_dead(state.store()?, &chosen).await?
     } else {
-        control::delete_dead(&state.0.store, &chosen).await?
+        control::delete_dead(state.store()?, &chosen).await?
     };
     tracing::info!(action, n, "dashboard: dead letters");
     Ok(after_action(&form, if action == "retry" { "retried" } else { "deleted" }, Some(n)))
 }
 
 async fn api_status(State(state): State<AppState>) -> Result<Json<Value>> {
-    Ok(Json(state.status().await.map_err(Failure::json)?))
+    Ok(Json(state.status(state.0.time.now()).await.map_err(Failure::json)?))
 }
 
 async fn api_jobs(State(state): State<AppState>) -> Result<Json<Value>> {
-    let mut status = state.status().await.map_err(Failure::json)?;
+    let mut status = state.status(state.0.time.now()).await.map_err(Failure::json)?;
     Ok(Json(status["jobs"].take()))
 }
 
 async fn api_job(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>> {
     let job = state.job(&name).map_err(Failure::json)?;
-    let mut live = state.job_status(job).await.map_err(Failure::json)?;
+    let now = state.0.time.now();
+    let mut live = state.job_status(job, now).await.map_err(Failure::json)?;
     let upcoming: Vec<String> =
-        control::upcoming(job, state.0.time.now(), UPCOMING).into_iter().map(crate::output::utc).collect();
+        control::upcoming(job, now, UPCOMING).into_iter().map(crate::output::utc).collect();
     live["upcoming"] = json!(upcoming);
     Ok(Json(live))
 }
@@ -398,14 +420,18 @@ async fn api_history(
 ) -> Result<Json<Value>> {
     let job = state.job(&name).map_err(Failure::json)?;
     let limit = limit.limit.unwrap_or(store::HISTORY_CAP).min(store::HISTORY_CAP);
-    let history =
-        control::history(&state.0.store, job, limit).await.map_err(Failure::from).map_err(Failure::json)?;
+    let history = control::history(state.store().map_err(Failure::json)?, job, limit)
+        .await
+        .map_err(Failure::from)
+        .map_err(Failure::json)?;
     Ok(Json(serde_json::to_value(history).expect("history serialises")))
 }
 
 async fn api_dead(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Json<Value>> {
     let queues = state.queues(done.queue.as_deref()).map_err(Failure::json)?;
-    let letters =
-        control::dead_letters(&state.0.store, &queues).await.map_err(Failure::from).map_err(Failure::json)?;
+    let letters = control::dead_letters(state.store().map_err(Failure::json)?, &queues)
+        .await
+        .map_err(Failure::from)
+        .map_err(Failure::json)?;
     Ok(Json(Value::Array(letters.iter().map(control::Dead::to_json).collect())))
 }

@@ -1,0 +1,636 @@
+//! `clock web` over HTTP: the real binary against a private redis-server,
+//! driven with `ureq` (no redirects followed, every status returned).
+//! Authentication, refusing to start open, security headers, CSRF and
+//! origin checks, actions, escaping, dead letters, the JSON API's shapes
+//! and a Redis outage.
+
+mod common;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{RedisServer, bin, free_port, wait_until};
+use serde_json::{Value, json};
+
+const PENDING: &str = "campanile:{default}:pending";
+const DEAD: &str = "campanile:{default}:dead";
+const USER: &str = "ops";
+const PASSWORD: &str = "s3cret:pw";
+const READY: Duration = Duration::from_secs(20);
+
+/// Form fields, headers or environment variables.
+type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+// ---------------------------------------------------------------------------
+// Harness
+
+/// A private Redis and a clock.toml pointing at it.
+struct Env {
+    redis: RedisServer,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn env(jobs: &str) -> Env {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, format!("[redis]\nurl = \"{}\"\n\n{jobs}", redis.url())).unwrap();
+    Env { redis, dir, config }
+}
+
+impl Env {
+    /// `program --config <clock.toml> args`, with none of the variables the
+    /// tests set inherited from the environment.
+    fn command(&self, program: &str, args: &[&str], vars: Pairs) -> Command {
+        let mut cmd = Command::new(bin(program));
+        cmd.arg("--config").arg(&self.config).args(args).current_dir(self.dir.path());
+        let inherited = "CAMPANILE_WEB_USER CAMPANILE_WEB_PASSWORD CAMPANILE_WEB_LISTEN CAMPANILE_WEB_NO_AUTH \
+                         CAMPANILE_CONFIG CAMPANILE_METRICS_ADDR PORT REDIS_URL";
+        for var in inherited.split_whitespace() {
+            cmd.env_remove(var);
+        }
+        cmd.envs(vars.iter().copied()).stdin(Stdio::null()).stdout(Stdio::null());
+        cmd
+    }
+
+    fn spawn(&self, program: &str, args: &[&str], vars: Pairs, label: &str) -> Proc {
+        let log = self.dir.path().join(format!("{label}.log"));
+        let child = self
+            .command(program, args, vars)
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
+        Proc { child, log }
+    }
+
+    /// `clock web` on 127.0.0.1, open or with basic auth, ready.
+    fn web(&self, auth: bool) -> Web {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let vars = [("CAMPANILE_WEB_USER", USER), ("CAMPANILE_WEB_PASSWORD", PASSWORD)];
+        let (vars, creds) = if auth { (&vars[..], Some((USER, PASSWORD))) } else { (&[][..], None) };
+        self.web_with(&["--listen", &listen], vars, creds, &listen)
+    }
+
+    /// `clock web args` reached at `addr`, once `/healthz` answers.
+    fn web_with(&self, args: &[&str], vars: Pairs, auth: Option<(&str, &str)>, addr: &str) -> Web {
+        let args: Vec<&str> = ["web"].iter().chain(args).copied().collect();
+        let proc = self.spawn("clock", &args, vars, "web");
+        let auth = auth.map(|(u, p)| (u.to_owned(), p.to_owned()));
+        let mut web = Web { proc, base: format!("http://{addr}"), agent: agent(), auth, csrf: String::new() };
+        wait_until("the dashboard to answer /healthz", READY, || {
+            assert!(web.proc.running(), "clock web exited: {}", web.proc.log());
+            web.agent.get(web.url("/healthz")).call().is_ok_and(|r| r.status() == 200)
+        });
+        // The CSRF token of the overview's forms.
+        let page = web.get("/");
+        assert_eq!(page.status, 200, "{}", page.body);
+        let (_, rest) = page.body.split_once(r#"name="csrf" value=""#).expect("a form with a csrf token");
+        web.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        web
+    }
+
+    /// `clock web args` expected to exit at once: its exit code and stderr.
+    fn web_exit(&self, args: &[&str], vars: Pairs) -> (Option<i32>, String) {
+        let args: Vec<&str> = ["web"].iter().chain(args).copied().collect();
+        let mut proc = self.spawn("clock", &args, vars, "web-exit");
+        wait_until(&format!("clock {args:?} to exit"), Duration::from_secs(10), || !proc.running());
+        (proc.child.wait().unwrap().code(), proc.log())
+    }
+
+    fn worker(&self) -> Proc {
+        self.spawn("worker", &["--concurrency", "1"], &[], "worker")
+    }
+
+    fn clock_json(&self, args: &[&str]) -> Value {
+        let out = self.command("clock", args, &[]).stdout(Stdio::piped()).output().unwrap();
+        assert!(out.status.success(), "clock {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn lrange(&self, key: &str) -> Vec<String> {
+        redis::cmd("LRANGE").arg(key).arg(0).arg(-1).query(&mut self.redis.connection()).unwrap()
+    }
+
+    fn lpush(&self, key: &str, value: &str) {
+        let _: () = redis::cmd("LPUSH").arg(key).arg(value).query(&mut self.redis.connection()).unwrap();
+    }
+}
+
+/// A child process with its stderr in a file: SIGTERMed when dropped, and
+/// SIGKILLed if it does not exit within 10 s, so no test leaves one behind.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if !self.running() {
+            return; // reaped: its pid may be another process's by now
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+/// A running dashboard; requests carry its credentials unless told otherwise.
+struct Web {
+    proc: Proc,
+    base: String,
+    agent: ureq::Agent,
+    auth: Option<(String, String)>,
+    csrf: String,
+}
+
+/// A response, read whole.
+struct Resp {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: String,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+}
+
+/// `req` with basic auth as `auth` and `headers`.
+fn with<B>(
+    mut req: ureq::RequestBuilder<B>,
+    auth: Option<(&str, &str)>,
+    h: Pairs,
+) -> ureq::RequestBuilder<B> {
+    if let Some((user, password)) = auth {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        req = req.header("authorization", format!("Basic {basic}"));
+    }
+    h.iter().fold(req, |req, (k, v)| req.header(*k, *v))
+}
+
+impl Web {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn creds(&self) -> Option<(&str, &str)> {
+        self.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+
+    /// GET with explicit credentials (`None`: none) and headers.
+    fn get_as(&self, path: &str, auth: Option<(&str, &str)>, headers: Pairs) -> Resp {
+        read(with(self.agent.get(self.url(path)), auth, headers).call())
+    }
+
+    fn get(&self, path: &str) -> Resp {
+        self.get_as(path, self.creds(), &[])
+    }
+
+    /// POST a form, with the credentials and `headers`.
+    fn post(&self, path: &str, form: Pairs, headers: Pairs) -> Resp {
+        read(with(self.agent.post(self.url(path)), self.creds(), headers).send_form(form.iter().copied()))
+    }
+
+    /// POST a form as the dashboard's own pages do: with the CSRF token.
+    fn act(&self, path: &str, form: Pairs) -> Resp {
+        let form: Vec<_> = [("csrf", self.csrf.as_str())].into_iter().chain(form.iter().copied()).collect();
+        self.post(path, &form, &[])
+    }
+}
+
+fn read(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+    let mut resp = result.expect("an HTTP response");
+    let body = resp.body_mut().read_to_string().unwrap();
+    Resp { status: resp.status().as_u16(), headers: resp.headers().clone(), body }
+}
+
+/// A history entry as the worker writes it.
+fn history_entry(job: &str, id: &str, finished: &str) -> String {
+    json!({
+        "id": id, "job": job, "queue": "default", "scheduled_at": "2026-11-23T08:00:00Z",
+        "started_at": "2026-11-23T08:00:00.000Z", "finished_at": finished, "duration_ms": 1500,
+        "attempt": 1, "outcome": "success", "exit_code": 0, "signal": null, "output": "ok\n",
+        "worker": "w:1:a", "retry": false, "manual": false
+    })
+    .to_string()
+}
+
+const REPORT: &str = "[jobs.report]\ncron = \"0 3 * * *\"\ncommand = \"echo report\"\n";
+
+// ---------------------------------------------------------------------------
+// Authentication and start-up
+
+#[test]
+fn every_page_but_health_and_assets_needs_the_credentials() {
+    let env = env(REPORT);
+    let web = env.web(true);
+    for path in ["/", "/api/jobs", "/jobs/report", "/jobs/nope", "/dead", "/api/status", "/api/dead"] {
+        for auth in [None, Some((USER, "wrong")), Some(("other", PASSWORD))] {
+            let r = web.get_as(path, auth, &[]);
+            assert_eq!(r.status, 401, "{path} with {auth:?}");
+            assert!(r.header("www-authenticate").starts_with(r#"Basic realm="campanile""#), "{path}");
+        }
+    }
+    for path in ["/", "/api/jobs", "/jobs/report", "/dead", "/api/status", "/api/dead"] {
+        assert_eq!(web.get(path).status, 200, "{path} with the credentials");
+    }
+    let post = web.agent.post(web.url("/jobs/report/trigger")).send_form([("back", "/")]);
+    assert_eq!(read(post).status, 401);
+    assert!(env.lrange(PENDING).is_empty());
+    assert_eq!(web.get_as("/healthz", None, &[]).status, 200);
+    let css = web.get_as("/assets/app.css", None, &[]);
+    assert_eq!((css.status, css.header("content-type")), (200, "text/css; charset=utf-8"));
+    assert_eq!(web.get_as("/assets/app.js", None, &[]).status, 200);
+}
+
+#[test]
+fn refuses_to_serve_open_off_loopback() {
+    let env = env(REPORT);
+    let public = format!("0.0.0.0:{}", free_port());
+    let (code, stderr) = env.web_exit(&["--listen", &public], &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("refusing"), "{stderr}");
+
+    let (code, stderr) = env.web_exit(&["--listen", &public], &[("CAMPANILE_WEB_USER", USER)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("CAMPANILE_WEB_PASSWORD"), "{stderr}");
+
+    let port = public.rsplit(':').next().unwrap();
+    let local = format!("127.0.0.1:{port}");
+    let web = env.web_with(&["--listen", &public, "--no-auth"], &[], None, &local);
+    assert_eq!(web.get("/").status, 200, "--no-auth serves without credentials");
+    drop(web);
+
+    let web = env.web_with(&["--listen", &local], &[], None, &local);
+    assert_eq!(web.get("/api/jobs").status, 200, "loopback serves without credentials");
+}
+
+#[test]
+fn listens_on_all_interfaces_at_port_env() {
+    let env = env(REPORT);
+    let port = free_port().to_string();
+    let vars = [("PORT", port.as_str()), ("CAMPANILE_WEB_USER", USER), ("CAMPANILE_WEB_PASSWORD", PASSWORD)];
+    let web = env.web_with(&[], &vars, Some((USER, PASSWORD)), &format!("127.0.0.1:{port}"));
+    assert_eq!(web.get("/").status, 200);
+    assert_eq!(web.get_as("/", None, &[]).status, 401);
+    assert!(web.proc.log().contains(&format!("0.0.0.0:{port}")), "{}", web.proc.log());
+}
+
+#[test]
+fn pages_carry_security_headers() {
+    let env = env(REPORT);
+    let web = env.web(false);
+    let page = web.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").starts_with("text/html"));
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.header("x-frame-options"), "DENY");
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
+    assert_eq!(page.header("referrer-policy"), "same-origin");
+    assert_eq!(page.header("cache-control"), "no-store");
+    assert!(page.headers.get("strict-transport-security").is_none());
+    let https = web.get_as("/", None, &[("x-forwarded-proto", "https")]);
+    assert!(https.header("strict-transport-security").starts_with("max-age="));
+}
+
+// ---------------------------------------------------------------------------
+// Actions
+
+#[test]
+fn trigger_needs_the_csrf_token_and_the_same_origin() {
+    let env = env(REPORT);
+    let web = env.web(false);
+    let csrf = web.csrf.as_str();
+    assert_eq!(csrf.len(), 64);
+
+    let r = web.act("/jobs/report/trigger", &[("back", "/")]);
+    assert_eq!((r.status, r.header("location")), (303, "/?done=triggered"));
+    let pending = env.lrange(PENDING);
+    assert_eq!(pending.len(), 1);
+    let payload: Value = serde_json::from_str(&pending[0]).unwrap();
+    assert_eq!((&payload["job"], &payload["manual"]), (&json!("report"), &json!(true)));
+    assert!(payload["id"].as_str().unwrap().starts_with("report@manual-"), "{payload}");
+
+    let origin = web.base.clone();
+    let refused: [(Pairs, Pairs); 5] = [
+        (&[("back", "/")], &[]),
+        (&[("csrf", "0000"), ("back", "/")], &[]),
+        (&[("csrf", csrf)], &[("origin", "http://evil.example")]),
+        (&[("csrf", csrf)], &[("origin", "null")]),
+        (&[("csrf", csrf)], &[("sec-fetch-site", "cross-site")]),
+    ];
+    for (form, headers) in refused {
+        let r = web.post("/jobs/report/trigger", form, headers);
+        assert_eq!(r.status, 403, "{form:?} {headers:?}");
+    }
+    assert_eq!(env.lrange(PENDING).len(), 1, "a refused request pushes nothing");
+
+    let same_site = [("origin", origin.as_str()), ("sec-fetch-site", "same-origin")];
+    assert_eq!(web.post("/jobs/report/trigger", &[("csrf", csrf)], &same_site).status, 303);
+    assert_eq!(web.act("/jobs/nope/trigger", &[]).status, 404);
+    assert_eq!(web.act("/jobs/report/explode", &[]).status, 404);
+    assert_eq!(env.lrange(PENDING).len(), 2);
+}
+
+#[test]
+fn actions_redirect_only_to_paths_on_this_site() {
+    let env = env(REPORT);
+    let web = env.web(false);
+    let cases = [
+        ("/jobs/report", "/jobs/report?done=triggered"),
+        ("/dead?queue=default", "/dead?queue=default&done=triggered"),
+        ("//evil.example/", "/?done=triggered"),
+        ("/\\evil.example/", "/?done=triggered"),
+        ("https://evil.example/", "/?done=triggered"),
+        // Browsers drop tabs and newlines from a URL: "/\t/x" is "//x".
+        ("/\t/evil.example/", "/?done=triggered"),
+        // Not a valid header value: no 500 after the job was triggered.
+        ("/jobs\u{1}", "/?done=triggered"),
+    ];
+    for (back, location) in cases {
+        let r = web.act("/jobs/report/trigger", &[("back", back)]);
+        assert_eq!((r.status, r.header("location")), (303, location), "back={back:?}");
+    }
+}
+
+#[test]
+fn pause_and_resume_from_the_dashboard() {
+    let env = env(REPORT);
+    let web = env.web(false);
+    let act = |action: &str| {
+        let r = web.act(&format!("/jobs/report/{action}"), &[("back", "/")]);
+        assert_eq!(r.status, 303, "{action}: {}", r.body);
+        r.header("location").to_owned()
+    };
+    assert_eq!(act("pause"), "/?done=paused");
+    let paused: Vec<String> =
+        redis::cmd("HKEYS").arg("campanile:{default}:paused").query(&mut env.redis.connection()).unwrap();
+    assert_eq!(paused, ["report"]);
+    let jobs = web.get("/api/jobs").json();
+    assert_eq!(jobs[0]["paused"], true);
+    assert!(jobs[0]["paused_since"].is_string(), "{jobs}");
+    let overview = web.get("/?done=paused").body;
+    assert!(overview.contains("badge-paused"), "{overview}");
+    assert!(overview.contains(r#"action="/jobs/report/resume""#), "{overview}");
+    assert!(overview.contains("Paused: its ticks are skipped"), "the notice shows");
+    assert_eq!(act("pause"), "/?done=unchanged");
+    assert_eq!(act("resume"), "/?done=resumed");
+    assert_eq!(web.get("/api/jobs").json()[0]["paused"], false);
+    assert_eq!(act("resume"), "/?done=unchanged");
+    assert!(!web.get("/?done=%3Cb%3Ehi%3C%2Fb%3E").body.contains("<b>hi"), "only known notices show");
+}
+
+// ---------------------------------------------------------------------------
+// Pages
+
+#[test]
+fn job_output_description_and_args_are_escaped() {
+    // The command itself does not contain the markup it prints.
+    let env = env(r#"
+[jobs.shout]
+cron = "0 3 * * *"
+command = "printf '<%s>alert(1)</%s>\n' script script"
+description = "<b>x</b>"
+args = { note = "</pre><img src=x onerror=alert(2)>" }
+"#);
+    let web = env.web(false);
+    let _worker = env.worker();
+    assert_eq!(web.act("/jobs/shout/trigger", &[]).status, 303);
+    wait_until("the run to land in history", READY, || {
+        web.get("/api/jobs/shout/history").json().as_array().is_some_and(|h| !h.is_empty())
+    });
+    assert_eq!(web.get("/api/jobs/shout/history").json()[0]["output"], "<script>alert(1)</script>\n");
+
+    let page = web.get("/jobs/shout");
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{body}");
+    assert!(body.contains("&lt;b&gt;x&lt;/b&gt;"), "{body}");
+    assert!(body.contains("&lt;/pre&gt;&lt;img src=x"), "{body}");
+    for raw in ["<script>alert(1)", "<b>x</b>", "<img src=x", "</pre><img"] {
+        assert!(!body.contains(raw), "{raw} unescaped in {body}");
+    }
+    assert_eq!(body.matches("<script").count(), 1, "{body}");
+    assert!(body.contains(r#"<script src="/assets/app.js" defer></script>"#));
+}
+
+#[test]
+fn dead_letters_are_listed_retried_and_deleted() {
+    let env = env("[jobs.doomed]\ncron = \"0 3 * * *\"\ncommand = \"exit 3\"\nretries = 0\n");
+    let web = env.web(false);
+    let dead_after_a_run = || {
+        let worker = env.worker();
+        wait_until("a dead letter", READY, || {
+            web.get("/api/dead").json().as_array().is_some_and(|d| !d.is_empty())
+        });
+        drop(worker);
+        web.get("/api/dead").json()
+    };
+    assert_eq!(web.act("/jobs/doomed/trigger", &[]).status, 303);
+    let dead = dead_after_a_run();
+    assert_eq!(dead.as_array().unwrap().len(), 1, "{dead}");
+    let letter = &dead[0];
+    let id = letter["id"].as_str().unwrap().to_owned();
+    let id = id.as_str();
+    assert!(id.starts_with("doomed@manual-"), "{letter}");
+    assert_eq!((&letter["job"], &letter["reason"]), (&json!("doomed"), &json!("exit status 3")));
+    assert_eq!((&letter["attempts"], &letter["queue"]), (&json!(1), &json!("default")));
+    let payload: Value = serde_json::from_str(letter["payload"].as_str().unwrap()).unwrap();
+    assert_eq!((&payload["id"], &payload["manual"]), (&json!(id), &json!(true)));
+    assert_eq!(web.get("/api/dead?queue=default").json(), dead);
+    assert_eq!(web.get("/api/dead?queue=other").json(), json!([]));
+
+    let page = web.get("/dead").body;
+    assert!(page.contains(&format!(r#"data-dead="{id}""#)), "{page}");
+    assert!(page.contains("exit status 3"));
+
+    // Retry, with no worker running: the payload waits on the queue.
+    let retry = web.act("/dead/retry", &[("id", id), ("back", "/dead")]);
+    assert_eq!((retry.status, retry.header("location")), (303, "/dead?done=retried&n=1"));
+    assert_eq!(web.get("/api/dead").json(), json!([]));
+    let pending = env.lrange(PENDING);
+    assert_eq!(pending.len(), 1);
+    let requeued: Value = serde_json::from_str(&pending[0]).unwrap();
+    assert_eq!((&requeued["id"], &requeued["attempt"]), (&json!(id), &json!(1)));
+    assert!(web.get("/dead?done=retried&n=1").body.contains("Put 1 dead letter back on the queue."));
+
+    // It fails again; delete it by id.
+    assert_eq!(dead_after_a_run()[0]["id"], id);
+    let delete = web.act("/dead/delete", &[("id", id)]);
+    assert_eq!((delete.status, delete.header("location")), (303, "/?done=deleted&n=1"));
+    assert!(env.lrange(DEAD).is_empty() && env.lrange(PENDING).is_empty());
+    assert_eq!(web.act("/dead/delete", &[("id", id)]).status, 404);
+    assert_eq!(web.act("/dead/retry", &[("id", "nope")]).status, 404);
+    assert_eq!(web.post("/dead/delete", &[("id", id)], &[]).status, 403);
+
+    // Every one at once.
+    for n in 0..3 {
+        let payload = json!({"id": format!("doomed@{n}"), "job": "doomed"}).to_string();
+        let letter = json!({"payload": payload, "reason": "exit status 3", "queue": "default", "job": "doomed",
+                            "attempts": 1, "exit_code": 3, "failed_at": "2026-11-23T08:01:00.000Z",
+                            "worker": "w:1:a"});
+        env.lpush(DEAD, &letter.to_string());
+    }
+    assert_eq!(web.get("/api/dead").json().as_array().unwrap().len(), 3);
+    let all = web.act("/dead/delete", &[("all", "1"), ("back", "/dead")]);
+    assert_eq!(all.header("location"), "/dead?done=deleted&n=3");
+    assert!(env.lrange(DEAD).is_empty());
+}
+
+// ---------------------------------------------------------------------------
+// JSON API
+
+#[test]
+fn api_status_is_clock_status_json() {
+    // Far-off ticks only, so both reads agree on every next run.
+    let env = env(r#"
+[jobs.yearly]
+cron = "0 0 1 1 *"
+timezone = "Europe/Berlin"
+command = "echo yearly"
+
+[jobs.once]
+at = "2099-01-01T00:00:00Z"
+queue = "fast"
+command = "echo once"
+
+[jobs.off]
+cron = "0 0 1 1 *"
+enabled = false
+command = "echo off"
+"#);
+    env.clock_json(&["pause", "yearly", "--json"]);
+    env.clock_json(&["trigger", "once", "--json"]);
+    env.lpush(
+        "campanile:{default}:history:yearly",
+        &history_entry("yearly", "yearly@x", "2026-11-23T08:00:01Z"),
+    );
+    let web = env.web(false);
+    let api = web.get("/api/status");
+    assert_eq!(api.status, 200);
+    assert!(api.header("content-type").starts_with("application/json"));
+    let api = api.json();
+    let keys: Vec<&String> = api.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["clocks", "jobs", "leader", "queues"]);
+    assert_eq!(api, env.clock_json(&["status", "--json"]));
+    assert_eq!(api["jobs"][2]["name"], "yearly");
+    assert_eq!(api["jobs"][2]["paused"], true, "{api}");
+    assert_eq!(
+        api["queues"],
+        json!([
+            {"name": "default", "pending": 0, "in_progress": 0, "retry": 0, "dead": 0},
+            {"name": "fast", "pending": 1, "in_progress": 0, "retry": 0, "dead": 0},
+        ])
+    );
+    assert_eq!(web.get("/api/jobs").json(), api["jobs"]);
+}
+
+#[test]
+fn api_job_has_upcoming_ticks_and_history() {
+    let env = env("[jobs.minutely]\ncron = \"* * * * *\"\ncommand = \"echo hi\"\n");
+    let key = "campanile:{default}:history:minutely";
+    env.lpush(key, &history_entry("minutely", "minutely@1", "2026-11-23T08:00:01Z"));
+    env.lpush(key, &history_entry("minutely", "minutely@2", "2026-11-23T08:01:01Z"));
+    let web = env.web(false);
+    let job = web.get("/api/jobs/minutely").json();
+    assert_eq!((&job["name"], &job["schedule"]), (&json!("minutely"), &json!("cron \"* * * * *\"")));
+    let utc = |t: &Value| t.as_str().filter(|t| t.ends_with('Z')).map(chrono::DateTime::parse_from_rfc3339);
+    let upcoming: Vec<_> =
+        job["upcoming"].as_array().unwrap().iter().map(|t| utc(t).unwrap().unwrap()).collect();
+    assert_eq!(upcoming.len(), 10, "{job}");
+    assert!(upcoming.windows(2).all(|w| w[1] - w[0] == chrono::Duration::minutes(1)), "{job}");
+
+    let history = web.get("/api/jobs/minutely/history").json();
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[0]["id"], "minutely@2", "newest first");
+    let one = web.get("/api/jobs/minutely/history?limit=1").json();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+
+    for path in ["/api/jobs/nope", "/api/jobs/nope/history"] {
+        let r = web.get(path);
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.header("content-type").starts_with("application/json"), "{path}");
+        assert!(r.json()["error"].as_str().unwrap().contains("nope"), "{path}");
+    }
+    assert_eq!(web.get("/jobs/nope").status, 404);
+}
+
+// ---------------------------------------------------------------------------
+// Outage
+
+#[test]
+fn redis_down_is_a_503_and_the_dashboard_stays_up() {
+    let env = env(REPORT);
+    let mut web = env.web(false);
+    assert_eq!(web.get("/").status, 200);
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut env.redis.connection());
+    wait_until("redis to stop", READY, || env.redis.client().get_connection().is_err());
+
+    let page = web.get("/");
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.header("content-type").starts_with("text/html"));
+    assert!(page.body.contains("Redis"), "{}", page.body);
+    for path in ["/api/status", "/api/jobs", "/api/jobs/report", "/api/dead"] {
+        let r = web.get(path);
+        assert_eq!(r.status, 503, "{path}: {}", r.body);
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+    assert!(web.proc.running(), "{}", web.proc.log());
+    assert_eq!(web.get("/healthz").status, 200);
+}
+
+#[test]
+fn serves_before_redis_answers_and_connects_when_it_does() {
+    let mut env = env(REPORT);
+    env.redis = RedisServer::start_persistent();
+    let config = format!("[redis]\nurl = \"{}\"\n\n{REPORT}", env.redis.url());
+    std::fs::write(&env.config, config).unwrap();
+    env.redis.shutdown_keeping_data();
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let proc = env.spawn("clock", &["web", "--listen", &listen], &[], "web-early");
+    let web = Web { proc, base: format!("http://{listen}"), agent: agent(), auth: None, csrf: String::new() };
+    wait_until("/healthz to answer without Redis", READY, || {
+        web.agent.get(web.url("/healthz")).call().is_ok_and(|r| r.status() == 200)
+    });
+    let page = web.get("/");
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.body.contains("has not reached Redis yet"), "{}", page.body);
+    assert_eq!(web.get("/api/status").status, 503);
+
+    env.redis.start_again();
+    wait_until("the dashboard to reach Redis", Duration::from_secs(15), || web.get("/").status == 200);
+}
