@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::plan::fnv1a;
-use crate::config::{Config, Job};
+use crate::config::{Config, Format, Job};
 
 /// The published form (a public contract: `clock plan` of another version
 /// reads it).
@@ -27,8 +27,10 @@ pub struct Deployed {
 
 /// A job's definition with every default applied, as comparable JSON:
 /// two configs that schedule and run a job the same way give equal specs.
+/// The format's fields appear only for a format other than `campanile`, so
+/// a table published before formats existed still compares equal.
 pub fn job_spec(job: &Job) -> Value {
-    json!({
+    let mut spec = json!({
         "schedule": job.schedule.to_string(),
         "timezone": job.timezone.name(),
         "queue": job.queue,
@@ -43,7 +45,30 @@ pub fn job_spec(job: &Job) -> Value {
         "args": job.args,
         "env": job.env,
         "enabled": job.enabled,
-    })
+    });
+    if let (Some(spec), Some(fields)) = (spec.as_object_mut(), format_spec(&job.format).as_object()) {
+        spec.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if job.command.is_none() {
+            spec.remove("command");
+        }
+    }
+    spec
+}
+
+/// The format's fields of [`job_spec`]; none for `campanile`.
+fn format_spec(format: &Format) -> Value {
+    match format {
+        Format::Campanile => json!({}),
+        Format::Sidekiq(s) => json!({
+            "format": "sidekiq",
+            "class": s.class,
+            "retry": s.retry,
+            "namespace": s.namespace,
+            "timestamps": s.timestamps,
+        }),
+        Format::Resque(r) => json!({ "format": "resque", "class": r.class, "namespace": r.namespace }),
+        Format::Json { list } => json!({ "format": "json", "list": list }),
+    }
 }
 
 /// Every job's spec, by name.
@@ -65,7 +90,7 @@ pub fn fingerprint(config: &Config) -> String {
             job.schedule,
             job.timezone.name(),
             job.queue,
-            job.command,
+            job.command.as_deref().unwrap_or_default(),
             job.timeout,
             job.retries,
             job.retry_delay,
@@ -77,6 +102,9 @@ pub fn fingerprint(config: &Config) -> String {
             job.env,
             job.enabled,
         );
+        if !job.format.is_campanile() {
+            let _ = write!(text, "{}\u{1e}", format_spec(&job.format));
+        }
     }
     format!("{:016x}", fnv1a(text.as_bytes()))
 }

@@ -20,7 +20,8 @@
 //! - [`store`]: the only module that talks to Redis; every key in
 //!   [`store::keys`], every Lua script in `src/store/scripts/`.
 //! - [`payload`], [`run`]: the JSON on the queues, in history and in dead
-//!   letters (public contracts).
+//!   letters (public contracts); [`formats`]: what a job of each enqueue
+//!   format pushes (campanile's payload, Sidekiq's, Resque's, bare JSON).
 //! - [`output`]: CLI formats (public contract); [`cli`]: the `clock` and
 //!   `worker` command lines; [`describe`]: schedules in words;
 //!   [`logging`]: pretty, logfmt or JSON logs; [`shutdown`]: the stop signal.
@@ -36,6 +37,7 @@ pub mod deploy;
 pub mod describe;
 pub mod duration;
 pub mod email;
+pub mod formats;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::{EXIT_FAILURE, EXIT_INVALID};
 use crate::config::{Config, Job, QueueName};
+use crate::formats;
 use crate::output;
 use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, dead_letter_id};
@@ -175,12 +176,12 @@ pub(super) async fn trigger(config: Arc<Config>, store: Store, args: TriggerArgs
         Err(code) => return Ok(code),
     };
     let payload_args = args.args.as_ref().unwrap_or(&job.args);
-    let payload = Payload::manual(job.name.as_str(), job.queue.as_str(), SystemTime.now(), payload_args);
-    store.push(&job.queue, &payload.to_json()).await?;
+    let pushed = formats::for_manual(job, SystemTime.now(), payload_args);
+    store.push(&job.queue, &job.format, &pushed.json).await?;
     if args.json {
-        println!("{}", json!({ "id": payload.id, "job": job.name, "queue": job.queue }));
+        println!("{}", json!({ "id": pushed.id, "job": job.name, "queue": job.queue }));
     } else {
-        println!("{}: enqueued {} on queue {}", job.name, payload.id, job.queue);
+        println!("{}: enqueued {} on queue {}", job.name, pushed.id, job.queue);
     }
     Ok(ExitCode::SUCCESS)
 }
