@@ -140,17 +140,27 @@ impl Diff {
 pub fn diff(local: &BTreeMap<String, Value>, deployed: &BTreeMap<String, Value>) -> Diff {
     let mut d = Diff::default();
     for (name, spec) in local {
-        match deployed.get(name) {
+        match deployed.get(name).map(with_format) {
             None => d.added.push(name.clone()),
-            Some(old) if old == spec => d.unchanged.push(name.clone()),
+            Some(old) if old == with_format(spec) => d.unchanged.push(name.clone()),
             Some(old) => {
-                let fields = changed_fields(old, spec);
+                let fields = changed_fields(&old, &with_format(spec));
                 d.changed.insert(name.clone(), fields);
             }
         }
     }
     d.removed = deployed.keys().filter(|n| !local.contains_key(*n)).cloned().collect();
     d
+}
+
+/// A spec with its implicit `"format": "campanile"` spelled out, so a
+/// change from or to it reads as one.
+fn with_format(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    if let Some(fields) = spec.as_object_mut() {
+        fields.entry("format").or_insert_with(|| json!("campanile"));
+    }
+    spec
 }
 
 fn changed_fields(old: &Value, new: &Value) -> BTreeMap<String, Value> {
@@ -163,4 +173,32 @@ fn changed_fields(old: &Value, new: &Value) -> BTreeMap<String, Value> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> BTreeMap<String, Value> {
+        let config = Config::parse(text, std::path::Path::new("t.toml"), DateTime::UNIX_EPOCH).unwrap();
+        job_table(&config)
+    }
+
+    #[test]
+    fn a_format_change_shows_as_a_change_and_campanile_specs_keep_their_old_shape() {
+        let own = table("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\noverlap = \"allow\"\n");
+        let sidekiq = table("[jobs.j]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\n");
+        // Tables published before formats existed have no format fields.
+        assert!(own["j"].get("format").is_none());
+        let d = diff(&sidekiq, &own);
+        let fields = &d.changed["j"];
+        assert_eq!(fields["format"], json!({"old": "campanile", "new": "sidekiq"}));
+        assert_eq!(fields["class"], json!({"old": null, "new": "A"}));
+        assert_eq!(fields["command"], json!({"old": "x", "new": null}));
+        assert!(diff(&own, &own).is_empty());
+        assert!(diff(&sidekiq, &sidekiq).is_empty());
+        let ns =
+            table("[jobs.j]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\nnamespace = \"app\"\n");
+        assert_eq!(diff(&ns, &sidekiq).changed["j"]["namespace"], json!({"old": null, "new": "app"}));
+    }
 }

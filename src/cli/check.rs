@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::json;
 
-use crate::config::{Config, Job};
+use crate::config::{Config, Format, Job};
 use crate::output;
 use crate::schedule::Schedule;
+use crate::store::Keys;
 use crate::time::TimeSource;
 
 #[derive(Debug, Args)]
@@ -47,6 +48,16 @@ fn next_run(job: &Job, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     job.enabled.then(|| job.schedule.next_after(now)).flatten()
 }
 
+/// The queue, and for a job another tool runs, its format: `default
+/// (sidekiq)`, or the list of a `json` job.
+fn queue_text(job: &Job) -> String {
+    match &job.format {
+        Format::Campanile => job.queue.to_string(),
+        Format::Json { list } => format!("{list} (json)"),
+        other => format!("{} ({})", job.queue, other.kind()),
+    }
+}
+
 /// The human form: a summary line, then one row per job.
 pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
     let n = config.jobs.len();
@@ -67,7 +78,7 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
                 job.name.to_string(),
                 schedule_text(job),
                 job.timezone.name().into(),
-                job.queue.to_string(),
+                queue_text(job),
                 local,
                 utc,
             ]
@@ -83,8 +94,10 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
 
 /// What `check --json` and `status --json` say about a job's definition and
 /// next run.
+/// A job of another format also has `format` and the Redis `list` it
+/// pushes to.
 pub(super) fn job_json(job: &Job, now: DateTime<Utc>) -> serde_json::Value {
-    json!({
+    let mut out = json!({
         "name": job.name,
         "schedule": job.schedule.to_string(),
         "description": job.schedule.describe(),
@@ -92,7 +105,14 @@ pub(super) fn job_json(job: &Job, now: DateTime<Utc>) -> serde_json::Value {
         "queue": job.queue,
         "enabled": job.enabled,
         "next_run": next_run(job, now).map(output::utc),
-    })
+    });
+    if !job.format.is_campanile() {
+        // Other formats' keys carry no campanile prefix: any `Keys` builds them.
+        let list = Keys::default().destination(&job.queue, &job.format).list;
+        out["format"] = json!(job.format.kind().as_str());
+        out["list"] = json!(list);
+    }
+    out
 }
 
 /// The `--json` form.
