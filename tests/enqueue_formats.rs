@@ -6,16 +6,15 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use campanile::clock::{Fired, Ticker};
 use campanile::config::QueueName;
 use chrono::DateTime;
 use common::tickers::{at, clock_at, config, run_until, store};
-use common::{RedisServer, bin, leader_pid, wait_until};
+use common::{RedisServer, bin, leader_pid, spawn_clock, wait_until};
 use serde_json::{Value, json};
 
 fn lrange(server: &RedisServer, key: &str) -> Vec<String> {
@@ -231,21 +230,6 @@ const LISTS: &[(&str, &str)] = &[
     ("archive", "resque:queue:archive"),
     ("ping", "my-app:jobs"),
 ];
-
-fn spawn_clock(redis: &RedisServer, config: &Path, log: &Path) -> Child {
-    Command::new(bin("clock"))
-        .arg("--config")
-        .arg(config)
-        .env("REDIS_URL", redis.url())
-        .env("RUST_LOG", "info")
-        .env("CAMPANILE_LOG_FORMAT", "json")
-        .env_remove("CAMPANILE_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(log).expect("create clock log"))
-        .spawn()
-        .expect("spawn clock")
-}
 
 /// The ticks (Unix seconds) each job's "tick enqueued" lines in a JSON log
 /// report, in log order.
