@@ -17,8 +17,11 @@ use crate::run::{DeadLetter, HistoryEntry, dead_letter_id};
 use crate::store::{self, Store};
 
 /// A job's definition and next run, as `check --json` shows it.
+///
+/// A job of another format also has `format` and the Redis `list` it
+/// pushes to.
 pub fn job_json(job: &Job, now: DateTime<Utc>) -> Value {
-    json!({
+    let mut out = json!({
         "name": job.name,
         "schedule": job.schedule.to_string(),
         "description": job.schedule.describe(),
@@ -26,7 +29,14 @@ pub fn job_json(job: &Job, now: DateTime<Utc>) -> Value {
         "queue": job.queue,
         "enabled": job.enabled,
         "next_run": next_run(job, now).map(output::utc),
-    })
+    });
+    if !job.format.is_campanile() {
+        // Other formats' keys carry no campanile prefix: any `Keys` builds them.
+        let list = crate::store::Keys::default().destination(&job.queue, &job.format).list;
+        out["format"] = json!(job.format.kind().as_str());
+        out["list"] = json!(list);
+    }
+    out
 }
 
 /// The job's next tick after `now`, if it is enabled and has one.
@@ -125,16 +135,16 @@ pub async fn history(store: &Store, job: &Job, limit: usize) -> store::Result<Ve
 }
 
 /// Enqueues a run of `job` now, outside its schedule, with `args` or the
-/// job's own.
+/// job's own, in the job's enqueue format.
 pub async fn trigger(
     store: &Store,
     job: &Job,
     args: Option<&Value>,
     now: DateTime<Utc>,
-) -> store::Result<Payload> {
-    let payload = Payload::manual(job.name.as_str(), job.queue.as_str(), now, args.unwrap_or(&job.args));
-    store.push(&job.queue, &payload.to_json()).await?;
-    Ok(payload)
+) -> store::Result<crate::formats::Pushed> {
+    let pushed = crate::formats::for_manual(job, now, args.unwrap_or(&job.args));
+    store.push(&job.queue, &job.format, &pushed.json).await?;
+    Ok(pushed)
 }
 
 /// Pauses (or resumes) a job; `false` if it already was.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clock::plan::fnv1a;
-use crate::config::{Config, Job};
+use crate::config::{Config, Format, Job};
 
 /// The published form (a public contract: `clock plan` of another version
 /// reads it).
@@ -27,8 +27,10 @@ pub struct Deployed {
 
 /// A job's definition with every default applied, as comparable JSON:
 /// two configs that schedule and run a job the same way give equal specs.
+/// The format's fields appear only for a format other than `campanile`, so
+/// a table published before formats existed still compares equal.
 pub fn job_spec(job: &Job) -> Value {
-    json!({
+    let mut spec = json!({
         "schedule": job.schedule.to_string(),
         "timezone": job.timezone.name(),
         "queue": job.queue,
@@ -43,7 +45,30 @@ pub fn job_spec(job: &Job) -> Value {
         "args": job.args,
         "env": job.env,
         "enabled": job.enabled,
-    })
+    });
+    if let (Some(spec), Some(fields)) = (spec.as_object_mut(), format_spec(&job.format).as_object()) {
+        spec.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if job.command.is_none() {
+            spec.remove("command");
+        }
+    }
+    spec
+}
+
+/// The format's fields of [`job_spec`]; none for `campanile`.
+fn format_spec(format: &Format) -> Value {
+    match format {
+        Format::Campanile => json!({}),
+        Format::Sidekiq(s) => json!({
+            "format": "sidekiq",
+            "class": s.class,
+            "retry": s.retry,
+            "namespace": s.namespace,
+            "timestamps": s.timestamps,
+        }),
+        Format::Resque(r) => json!({ "format": "resque", "class": r.class, "namespace": r.namespace }),
+        Format::Json { list } => json!({ "format": "json", "list": list }),
+    }
 }
 
 /// Every job's spec, by name.
@@ -65,7 +90,7 @@ pub fn fingerprint(config: &Config) -> String {
             job.schedule,
             job.timezone.name(),
             job.queue,
-            job.command,
+            job.command.as_deref().unwrap_or_default(),
             job.timeout,
             job.retries,
             job.retry_delay,
@@ -77,6 +102,9 @@ pub fn fingerprint(config: &Config) -> String {
             job.env,
             job.enabled,
         );
+        if !job.format.is_campanile() {
+            let _ = write!(text, "{}\u{1e}", format_spec(&job.format));
+        }
     }
     format!("{:016x}", fnv1a(text.as_bytes()))
 }
@@ -112,17 +140,27 @@ impl Diff {
 pub fn diff(local: &BTreeMap<String, Value>, deployed: &BTreeMap<String, Value>) -> Diff {
     let mut d = Diff::default();
     for (name, spec) in local {
-        match deployed.get(name) {
+        match deployed.get(name).map(with_format) {
             None => d.added.push(name.clone()),
-            Some(old) if old == spec => d.unchanged.push(name.clone()),
+            Some(old) if old == with_format(spec) => d.unchanged.push(name.clone()),
             Some(old) => {
-                let fields = changed_fields(old, spec);
+                let fields = changed_fields(&old, &with_format(spec));
                 d.changed.insert(name.clone(), fields);
             }
         }
     }
     d.removed = deployed.keys().filter(|n| !local.contains_key(*n)).cloned().collect();
     d
+}
+
+/// A spec with its implicit `"format": "campanile"` spelled out, so a
+/// change from or to it reads as one.
+fn with_format(spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    if let Some(fields) = spec.as_object_mut() {
+        fields.entry("format").or_insert_with(|| json!("campanile"));
+    }
+    spec
 }
 
 fn changed_fields(old: &Value, new: &Value) -> BTreeMap<String, Value> {
@@ -135,4 +173,32 @@ fn changed_fields(old: &Value, new: &Value) -> BTreeMap<String, Value> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> BTreeMap<String, Value> {
+        let config = Config::parse(text, std::path::Path::new("t.toml"), DateTime::UNIX_EPOCH).unwrap();
+        job_table(&config)
+    }
+
+    #[test]
+    fn a_format_change_shows_as_a_change_and_campanile_specs_keep_their_old_shape() {
+        let own = table("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\noverlap = \"allow\"\n");
+        let sidekiq = table("[jobs.j]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\n");
+        // Tables published before formats existed have no format fields.
+        assert!(own["j"].get("format").is_none());
+        let d = diff(&sidekiq, &own);
+        let fields = &d.changed["j"];
+        assert_eq!(fields["format"], json!({"old": "campanile", "new": "sidekiq"}));
+        assert_eq!(fields["class"], json!({"old": null, "new": "A"}));
+        assert_eq!(fields["command"], json!({"old": "x", "new": null}));
+        assert!(diff(&own, &own).is_empty());
+        assert!(diff(&sidekiq, &sidekiq).is_empty());
+        let ns =
+            table("[jobs.j]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\nnamespace = \"app\"\n");
+        assert_eq!(diff(&ns, &sidekiq).changed["j"]["namespace"], json!({"old": null, "new": "app"}));
+    }
 }

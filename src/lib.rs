@@ -20,7 +20,8 @@
 //! - [`store`]: the only module that talks to Redis; every key in
 //!   [`store::keys`], every Lua script in `src/store/scripts/`.
 //! - [`payload`], [`run`]: the JSON on the queues, in history and in dead
-//!   letters (public contracts).
+//!   letters (public contracts); [`formats`]: what a job of each enqueue
+//!   format pushes (campanile's payload, Sidekiq's, Resque's, bare JSON).
 //! - [`control`]: views and actions over a live deployment (status,
 //!   history, dead letters; trigger, pause, retry), shared by the CLI and
 //!   [`web`], the dashboard and its JSON API.
@@ -40,6 +41,7 @@ pub mod deploy;
 pub mod describe;
 pub mod duration;
 pub mod email;
+pub mod formats;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -243,3 +243,46 @@ fn every_binary_and_subcommand_has_help_and_version() {
     let version = Command::new(bin("worker")).arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout), format!("worker {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn check_shows_where_jobs_of_other_formats_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.toml");
+    std::fs::write(
+        &path,
+        r#"
+[jobs.own]
+every = "1h"
+command = "x"
+[jobs.nightly]
+every = "1h"
+format = "sidekiq"
+class = "NightlyReportJob"
+namespace = "app"
+[jobs.ping]
+every = "1h"
+format = "json"
+list = "my-app:jobs"
+args = []
+"#,
+    )
+    .unwrap();
+    let path = path.to_str().unwrap();
+    let out = clock(&["check", "--config", path, "--after", "2026-11-23T10:00:00Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<Vec<String>> = stdout(&out)
+        .lines()
+        .skip(3)
+        .map(|l| l.split("  ").filter(|c| !c.is_empty()).map(|c| c.trim().to_owned()).collect())
+        .collect();
+    let queues: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
+    assert_eq!(queues, ["default (sidekiq)", "default", "my-app:jobs (json)"]);
+    let out = clock(&["check", "--config", path, "--after", "2026-11-23T10:00:00Z", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (&v["jobs"][0]["format"], &v["jobs"][0]["list"]),
+        (&"sidekiq".into(), &"app:queue:default".into())
+    );
+    assert!(v["jobs"][1].get("format").is_none());
+    assert_eq!((&v["jobs"][2]["format"], &v["jobs"][2]["list"]), (&"json".into(), &"my-app:jobs".into()));
+}

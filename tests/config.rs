@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use campanile::config::format::{Format, Resque, Sidekiq, SidekiqRetry, Timestamps};
 use campanile::config::{CatchUp, Config, Error, Overlap};
 use campanile::duration::Span;
 use campanile::schedule::Schedule;
@@ -74,7 +75,7 @@ command = "bin/poll"
     assert_eq!(full.schedule.to_string(), r#"cron "0 3 * * *""#);
     assert_eq!(full.timezone, chrono_tz::America::New_York);
     assert_eq!(full.queue.as_str(), "critical");
-    assert_eq!(full.command, "bin/report --nightly");
+    assert_eq!(full.command.as_deref(), Some("bin/report --nightly"));
     assert_eq!(full.timeout, Span::from_secs(5400));
     assert_eq!(full.retries, 0);
     assert_eq!(full.catch_up, CatchUp::None);
@@ -164,7 +165,7 @@ command = "x"
         errors(text),
         [
             r#"clock.toml:2:12: field "defaults.timezone": unknown time zone "Europe/Lodnon" (expected an IANA name such as "Europe/London")"#,
-            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, retry_delay, catch_up, catch_up_window, overlap, jitter)"#,
+            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, retry_delay, catch_up, catch_up_window, overlap, jitter, format, namespace, timestamps)"#,
             r#"clock.toml:6:8: job "nightly-report": field "cron": minute: 61 is out of range 0-59"#,
             r#"clock.toml:8:1: job "nightly-report": unknown key "timout" (did you mean "timeout"?)"#,
             r#"clock.toml:11:9: job "poll": field "every": must be longer than 0s"#,
@@ -352,4 +353,198 @@ jobs = ["a"]
             r#"clock.toml:8:1: unknown key "secret" (expected one of: url, events, jobs)"#,
         ]
     );
+}
+
+#[test]
+fn enqueue_formats_parse_with_their_settings_and_defaults() {
+    let config = parse(
+        r#"
+[defaults]
+namespace = "myapp"
+
+[jobs.own]
+every = "1m"
+command = "bin/own"
+
+[jobs.nightly]
+cron = "0 3 * * *"
+format = "sidekiq"
+class = "NightlyReportJob"
+queue = "reports"
+args = ["pdf", 3]
+retry = 5
+timestamps = "milliseconds"
+
+[jobs.plain-sidekiq]
+every = "1h"
+format = "sidekiq"
+class = "Reports::Hourly"
+namespace = "other"
+
+[jobs.archive]
+every = "1d"
+format = "resque"
+class = "Archive"
+
+[jobs.ping]
+every = "5m"
+format = "json"
+list = "my-app:jobs"
+args = { kind = "ping" }
+overlap = "allow"
+"#,
+    )
+    .unwrap();
+    let job = |name: &str| config.job(name).unwrap();
+    assert_eq!(job("own").format, Format::Campanile);
+    assert_eq!(job("own").command.as_deref(), Some("bin/own"));
+    assert_eq!(
+        job("nightly").format,
+        Format::Sidekiq(Sidekiq {
+            class: "NightlyReportJob".into(),
+            retry: SidekiqRetry::Times(5),
+            namespace: Some("myapp".into()),
+            timestamps: Timestamps::Milliseconds,
+        })
+    );
+    assert_eq!(job("nightly").command, None);
+    assert_eq!(job("nightly").args, json!(["pdf", 3]));
+    assert_eq!(job("nightly").queue.as_str(), "reports");
+    assert_eq!(
+        job("plain-sidekiq").format,
+        Format::Sidekiq(Sidekiq {
+            class: "Reports::Hourly".into(),
+            retry: SidekiqRetry::Enabled(true),
+            namespace: Some("other".into()),
+            timestamps: Timestamps::Seconds,
+        })
+    );
+    assert_eq!(
+        job("archive").format,
+        Format::Resque(Resque { class: "Archive".into(), namespace: "myapp".into() })
+    );
+    assert_eq!(job("ping").format, Format::Json { list: "my-app:jobs".into() });
+    // Only a campanile worker clears the in-flight marker that "skip" needs.
+    for name in ["nightly", "plain-sidekiq", "archive", "ping"] {
+        assert_eq!(job(name).overlap, Overlap::Allow, "{name}");
+    }
+    assert_eq!(job("own").overlap, Overlap::Skip);
+}
+
+#[test]
+fn resque_namespace_defaults_to_resque_and_format_can_be_a_default() {
+    let config = parse("[defaults]\nformat = \"resque\"\n[jobs.a]\nevery = \"1m\"\nclass = \"A\"\n").unwrap();
+    assert_eq!(
+        config.jobs[0].format,
+        Format::Resque(Resque { class: "A".into(), namespace: "resque".into() })
+    );
+}
+
+#[test]
+fn enqueue_format_errors_name_the_job_field_and_line() {
+    let text = r#"[jobs.unknown]
+every = "1m"
+format = "celery"
+
+[jobs.no-class]
+every = "1m"
+format = "sidekiq"
+
+[jobs.object-args]
+every = "1m"
+format = "sidekiq"
+class = "Report"
+args = { a = 1 }
+
+[jobs.no-list]
+every = "1m"
+format = "json"
+args = [1]
+
+[jobs.with-command]
+every = "1m"
+format = "resque"
+class = "Archive"
+command = "bin/archive"
+retries = 2
+
+[jobs.skip]
+every = "1m"
+format = "sidekiq"
+class = "Report"
+overlap = "skip"
+list = "x"
+
+[jobs.campanile-keys]
+every = "1m"
+command = "x"
+list = "my:list"
+class = "X"
+
+[jobs.bad-values]
+every = "1m"
+format = "sidekiq"
+class = "Nightly Report"
+retry = -1
+namespace = "myapp:"
+timestamps = "micros"
+
+[jobs.json-no-args]
+every = "1m"
+format = "json"
+list = "jobs"
+
+[jobs.resque-string-args]
+every = "1m"
+format = "resque"
+class = "A"
+args = "x"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            r#"clock.toml:3:10: job "unknown": field "format": "celery" is not one of "campanile", "sidekiq", "resque", "json""#,
+            r#"clock.toml:5:7: job "no-class": field "class": missing: a sidekiq job needs the class Sidekiq runs"#,
+            r#"clock.toml:13:8: job "object-args": field "args": Sidekiq calls perform(*args), so a sidekiq job's args must be an array, found table"#,
+            r#"clock.toml:15:7: job "no-list": field "list": missing: a json job needs the Redis list to push to"#,
+            r#"clock.toml:24:11: job "with-command": field "command": applies only to format "campanile"; this job's format is "resque""#,
+            r#"clock.toml:25:11: job "with-command": field "retries": applies only to format "campanile"; this job's format is "resque""#,
+            r#"clock.toml:31:11: job "skip": field "overlap": "skip" needs a campanile worker to clear the in-flight marker; a sidekiq job can only use "allow""#,
+            r#"clock.toml:32:8: job "skip": field "list": applies only to format "json"; this job's format is "sidekiq""#,
+            r#"clock.toml:37:8: job "campanile-keys": field "list": applies only to format "json"; this job's format is "campanile""#,
+            r#"clock.toml:38:9: job "campanile-keys": field "class": applies only to formats "sidekiq" and "resque"; this job's format is "campanile""#,
+            r#"clock.toml:43:9: job "bad-values": field "class": "Nightly Report" must be a non-empty class name without whitespace"#,
+            r#"clock.toml:44:9: job "bad-values": field "retry": -1 is not a count (0 or more)"#,
+            r#"clock.toml:45:13: job "bad-values": field "namespace": "myapp:": write the namespace without the trailing ':' (keys are <namespace>:queue:<queue>)"#,
+            r#"clock.toml:46:14: job "bad-values": field "timestamps": "micros" is not one of "seconds" (Sidekiq 6 and 7), "milliseconds" (Sidekiq 8)"#,
+            r#"clock.toml:48:7: job "json-no-args": field "args": missing: a json job pushes its args as they are, so set args"#,
+            r#"clock.toml:57:8: job "resque-string-args": field "args": Resque calls perform(*args), so a resque job's args must be an array, found string"#,
+        ]
+    );
+}
+
+#[test]
+fn a_format_default_does_not_bind_jobs_of_another_format() {
+    // `[defaults]` settings apply where they fit: a campanile job ignores a
+    // namespace, a sidekiq job the campanile-only timeout and overlap.
+    let config = parse(
+        r#"
+[defaults]
+namespace = "myapp"
+timestamps = "milliseconds"
+timeout = "5m"
+overlap = "skip"
+[jobs.own]
+every = "1m"
+command = "x"
+[jobs.foreign]
+every = "1m"
+format = "sidekiq"
+class = "A"
+"#,
+    )
+    .unwrap();
+    assert_eq!(config.job("own").unwrap().format, Format::Campanile);
+    assert_eq!(config.job("own").unwrap().overlap, Overlap::Skip);
+    assert_eq!(config.job("foreign").unwrap().overlap, Overlap::Allow);
 }

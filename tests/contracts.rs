@@ -77,3 +77,35 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
         assert_eq!(tag, Some("reports"), "{key}");
     }
 }
+
+#[test]
+fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
+    use campanile::config::Format;
+    use campanile::config::format::{Resque, Sidekiq, SidekiqRetry, Timestamps};
+    use campanile::store::Destination;
+    let q = QueueName::new("reports").unwrap();
+    let keys = Keys::new("myapp:");
+    let sidekiq = |namespace: Option<&str>| {
+        Format::Sidekiq(Sidekiq {
+            class: "C".into(),
+            retry: SidekiqRetry::Enabled(true),
+            namespace: namespace.map(str::to_owned),
+            timestamps: Timestamps::Seconds,
+        })
+    };
+    let to = |list: &str, right: bool, queues: Option<&str>| Destination {
+        list: list.into(),
+        right,
+        queues: queues.map(str::to_owned),
+    };
+    assert_eq!(keys.destination(&q, &Format::Campanile), to("myapp:{reports}:pending", false, None));
+    assert_eq!(keys.destination(&q, &sidekiq(None)), to("queue:reports", false, Some("queues")));
+    assert_eq!(
+        keys.destination(&q, &sidekiq(Some("app"))),
+        to("app:queue:reports", false, Some("app:queues"))
+    );
+    let resque = Format::Resque(Resque { class: "C".into(), namespace: "resque".into() });
+    assert_eq!(keys.destination(&q, &resque), to("resque:queue:reports", true, Some("resque:queues")));
+    let json = Format::Json { list: "my-app:jobs".into() };
+    assert_eq!(keys.destination(&q, &json), to("my-app:jobs", false, None));
+}

@@ -144,7 +144,7 @@ fn overview_shows_every_job_and_a_triggered_run_lands_in_history() {
 
     // Trigger the nightly report from its row; the worker runs it and the
     // job page shows the run and its output.
-    browser.find(r#"tr[data-job="nightly-report"] button.trigger"#).click();
+    browser.click_to_load(r#"tr[data-job="nightly-report"] button.trigger"#);
     assert!(browser.current_url().ends_with("/?done=triggered"), "{}", browser.current_url());
     assert!(browser.find(".notice").text().contains("Enqueued a run now."));
     wait_for_text(&browser, &deployment, "/jobs/nightly-report", "manual");
@@ -167,13 +167,13 @@ fn pause_and_resume_from_the_browser() {
     let browser = Browser::start();
     browser.goto(&deployment.url("/"));
 
-    browser.find(r#"tr[data-job="poll-api"] button.pause"#).click();
+    browser.click_to_load(r#"tr[data-job="poll-api"] button.pause"#);
     assert!(browser.find(".notice").text().contains("Paused"));
     assert!(browser.find(r#"tr[data-job="poll-api"]"#).text().contains("paused"));
     let paused: bool = deployment.redis().hexists("campanile:{polling}:paused", "poll-api").unwrap();
     assert!(paused, "the pause reached Redis");
 
-    browser.find(r#"tr[data-job="poll-api"] button.resume"#).click();
+    browser.click_to_load(r#"tr[data-job="poll-api"] button.resume"#);
     assert!(browser.find(".notice").text().contains("Resumed."));
     assert!(!browser.find(r#"tr[data-job="poll-api"]"#).text().contains("paused"));
     let paused: bool = deployment.redis().hexists("campanile:{polling}:paused", "poll-api").unwrap();
@@ -181,7 +181,7 @@ fn pause_and_resume_from_the_browser() {
 
     // From the job page too; the page comes back to itself.
     browser.goto(&deployment.url("/jobs/heartbeat"));
-    browser.find("div.actions button.pause").click();
+    browser.click_to_load("div.actions button.pause");
     assert!(browser.current_url().contains("/jobs/heartbeat?done=paused"), "{}", browser.current_url());
     assert!(browser.find("table.definition").text().contains("paused"));
 }
@@ -200,14 +200,14 @@ fn a_dead_letter_is_retried_from_the_browser() {
     // The first run fails (the file is missing) and, with no retries left,
     // becomes a dead letter.
     browser.goto(&deployment.url("/jobs/import"));
-    browser.find("div.actions button.trigger").click();
+    browser.click_to_load("div.actions button.trigger");
     wait_for_text(&browser, &deployment, "/dead", "exit status 1");
     let row = browser.find("table.dead tbody tr");
     assert!(row.text().contains("import"), "{}", row.text());
 
     // Fix the cause, then retry: the run succeeds and the letter is gone.
     std::fs::write(&ready, b"").expect("marker written");
-    browser.find("table.dead tbody tr button.retry").click();
+    browser.click_to_load("table.dead tbody tr button.retry");
     assert!(browser.find(".notice").text().contains("Put 1 dead letter back on the queue."));
     wait_for_text(&browser, &deployment, "/jobs/import", "success");
     browser.goto(&deployment.url("/dead"));

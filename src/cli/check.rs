@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::json;
 
-use crate::config::{Config, Job};
+use crate::config::{Config, Format, Job};
 use crate::output;
 use crate::schedule::Schedule;
 use crate::time::TimeSource;
@@ -43,6 +43,16 @@ fn schedule_text(job: &Job) -> String {
     }
 }
 
+/// The queue, and for a job another tool runs, its format: `default
+/// (sidekiq)`, or the list of a `json` job.
+fn queue_text(job: &Job) -> String {
+    match &job.format {
+        Format::Campanile => job.queue.to_string(),
+        Format::Json { list } => format!("{list} (json)"),
+        other => format!("{} ({})", job.queue, other.kind()),
+    }
+}
+
 /// The human form: a summary line, then one row per job.
 pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
     let n = config.jobs.len();
@@ -63,7 +73,7 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
                 job.name.to_string(),
                 schedule_text(job),
                 job.timezone.name().into(),
-                job.queue.to_string(),
+                queue_text(job),
                 local,
                 utc,
             ]

@@ -169,11 +169,11 @@ pub(super) async fn trigger(config: Arc<Config>, store: Store, args: TriggerArgs
         Ok(job) => job,
         Err(code) => return Ok(code),
     };
-    let payload = crate::control::trigger(&store, job, args.args.as_ref(), SystemTime.now()).await?;
+    let pushed = crate::control::trigger(&store, job, args.args.as_ref(), SystemTime.now()).await?;
     if args.json {
-        println!("{}", json!({ "id": payload.id, "job": job.name, "queue": job.queue }));
+        println!("{}", json!({ "id": pushed.id, "job": job.name, "queue": job.queue }));
     } else {
-        println!("{}: enqueued {} on queue {}", job.name, payload.id, job.queue);
+        println!("{}: enqueued {} on queue {}", job.name, pushed.id, job.queue);
     }
     Ok(ExitCode::SUCCESS)
 }

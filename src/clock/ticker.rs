@@ -11,10 +11,10 @@ use chrono::{DateTime, Utc};
 
 use super::plan::{self, Planned};
 use crate::config::{Config, Job, Overlap, QueueName};
+use crate::formats;
 use crate::metrics::{METRICS, labels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
-use crate::payload::Payload;
 use crate::store::{self, Store, TickAction, TickOp, TickStatus};
 
 /// An in-flight marker outlives the job's timeout by this much, so a
@@ -215,8 +215,8 @@ fn tick_op(job: &Job, fingerprint: &str, step: Planned, now: DateTime<Utc>) -> T
     let (tick, action) = match step {
         Planned::Push(tick) => {
             let at = DateTime::from_timestamp(tick, 0).unwrap_or_default();
-            let payload = Payload::for_tick(job.name.as_str(), job.queue.as_str(), at, now, &job.args);
-            (tick, TickAction::Push { payload: payload.to_json(), id: payload.id })
+            let pushed = formats::for_tick(job, at, now);
+            (tick, TickAction::Push { payload: pushed.json, id: pushed.id })
         }
         Planned::Miss { tick, count } => (tick, TickAction::Miss { count }),
     };
@@ -227,5 +227,6 @@ fn tick_op(job: &Job, fingerprint: &str, step: Planned, now: DateTime<Utc>) -> T
         fingerprint: fingerprint.to_owned(),
         action,
         inflight_ttl: (job.overlap == Overlap::Skip).then(|| job.timeout.as_duration() + INFLIGHT_MARGIN),
+        format: job.format.clone(),
     }
 }

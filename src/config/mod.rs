@@ -5,6 +5,7 @@
 //! format; this module is its reference implementation.
 
 mod error;
+pub mod format;
 mod names;
 mod redis;
 mod validate;
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 pub use error::{Diagnostic, Error};
+pub use format::Format;
 pub use names::{JobName, QueueName};
 pub use redis::{DEFAULT_URL, RedisSettings};
 
@@ -87,8 +89,11 @@ pub struct Job {
     /// The zone the schedule is evaluated and shown in.
     pub timezone: Tz,
     pub queue: QueueName,
-    /// Run by the worker with `sh -c`.
-    pub command: String,
+    /// Who runs the job, and what its ticks push where.
+    pub format: Format,
+    /// Run by a campanile worker with `sh -c`; `None` exactly when `format`
+    /// is another tool's, whose workers run the job instead.
+    pub command: Option<String>,
     pub timeout: Span,
     /// How many times a failed run is retried (so `retries + 1` attempts).
     pub retries: u32,

@@ -10,6 +10,7 @@ use serde_spanned::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, LineIndex};
+use super::format::{self, Format, FormatKind, Timestamps};
 use super::{CatchUp, Job, JobName, Overlap, QueueName, RedisSettings, defaults};
 use crate::cron::Cron;
 use crate::duration::Span;
@@ -31,9 +32,24 @@ const COMMON_KEYS: &[&str] = &[
     "catch_up_window",
     "overlap",
     "jitter",
+    "format",
+    "namespace",
+    "timestamps",
 ];
-const JOB_KEYS: &[&str] =
-    &["cron", "every", "offset", "at", "command", "args", "env", "enabled", "description"];
+const JOB_KEYS: &[&str] = &[
+    "cron",
+    "every",
+    "offset",
+    "at",
+    "command",
+    "args",
+    "env",
+    "enabled",
+    "description",
+    "class",
+    "list",
+    "retry",
+];
 const MAX_RETRIES: u32 = 100;
 
 struct Ctx<'a> {
@@ -100,6 +116,9 @@ struct Common {
     catch_up_window: Option<Span>,
     overlap: Option<Overlap>,
     jitter: Option<Span>,
+    format: Option<FormatKind>,
+    namespace: Option<String>,
+    timestamps: Option<Timestamps>,
 }
 
 impl Common {
@@ -115,6 +134,13 @@ impl Common {
             "catch_up_window" => positive_span(value).map(|v| self.catch_up_window = Some(v)),
             "overlap" => as_str(value).and_then(parse_overlap).map(|v| self.overlap = Some(v)),
             "jitter" => as_span(value).map(|v| self.jitter = Some(v)),
+            "format" => as_str(value).and_then(FormatKind::parse).map(|v| self.format = Some(v)),
+            "namespace" => {
+                as_str(value).and_then(format::parse_namespace).map(|v| self.namespace = Some(v.to_owned()))
+            }
+            "timestamps" => {
+                as_str(value).and_then(format::parse_timestamps).map(|v| self.timestamps = Some(v))
+            }
             _ => return None,
         })
     }
@@ -131,6 +157,9 @@ impl Common {
             catch_up_window: self.catch_up_window.or(defaults.catch_up_window),
             overlap: self.overlap.or(defaults.overlap),
             jitter: self.jitter.or(defaults.jitter),
+            format: self.format.or(defaults.format),
+            namespace: self.namespace.or_else(|| defaults.namespace.clone()),
+            timestamps: self.timestamps.or(defaults.timestamps),
         }
     }
 }
@@ -462,6 +491,7 @@ fn validate_job(
     let mut env = BTreeMap::new();
     let mut enabled = true;
     let mut description = None;
+    let mut target = TargetKeys::default();
 
     for (k, v) in table {
         let field = k.get_ref().as_ref();
@@ -481,6 +511,9 @@ fn validate_job(
             "env" => parse_env(value).map(|e| env = e),
             "enabled" => as_bool(value).map(|b| enabled = b),
             "description" => as_str(value).map(|d| description = Some(d.to_owned())),
+            "class" => as_str(value).and_then(format::parse_class).map(|c| target.class = Some(c.to_owned())),
+            "list" => as_str(value).and_then(format::parse_list).map(|l| target.list = Some(l.to_owned())),
+            "retry" => parse_sidekiq_retry(value).map(|r| target.retry = Some(r)),
             _ => match common.set(field, value) {
                 Some(result) => result,
                 None => {
@@ -496,9 +529,20 @@ fn validate_job(
 
     let settings = common.or(defaults_);
     let timezone = settings.timezone.unwrap_or(Tz::UTC);
-    if command.is_none() && !table.contains_key("command") {
+    // An invalid `format` is reported already; checking keys against a guess
+    // would only add noise.
+    let format_failed = format_is_invalid(table);
+    let kind = settings.format.unwrap_or(FormatKind::Campanile);
+    if !format_failed && kind == FormatKind::Campanile && command.is_none() && !table.contains_key("command")
+    {
         ctx.error(&key.span(), job, Some("command"), "missing: every job needs a command to run".into());
     }
+    let format = if format_failed {
+        None
+    } else {
+        reject_keys_of_other_formats(ctx, job, table, kind);
+        resolve_format(ctx, job, key, table, kind, &settings, target, &args)
+    };
     let schedule = match schedules.as_slice() {
         [] if !table.keys().any(|k| matches!(k.get_ref().as_ref(), "cron" | "every" | "at")) => {
             ctx.error(&key.span(), job, None, "no schedule: set exactly one of cron, every or at".into());
@@ -532,13 +576,19 @@ fn validate_job(
         queue: settings
             .queue
             .unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid default queue")),
-        command: command?,
+        command: if kind == FormatKind::Campanile { Some(command?) } else { None },
+        format: format?,
         timeout: settings.timeout.unwrap_or(defaults::TIMEOUT),
         retries: settings.retries.unwrap_or(defaults::RETRIES),
         retry_delay: settings.retry_delay.unwrap_or(defaults::RETRY_DELAY),
         catch_up: settings.catch_up.unwrap_or_default(),
         catch_up_window: settings.catch_up_window.unwrap_or(defaults::CATCH_UP_WINDOW),
-        overlap: settings.overlap.unwrap_or_default(),
+        // Only a campanile worker clears the in-flight marker.
+        overlap: if kind == FormatKind::Campanile {
+            settings.overlap.unwrap_or_default()
+        } else {
+            Overlap::Allow
+        },
         jitter: settings.jitter.unwrap_or(Span::ZERO),
         args,
         env,
@@ -546,6 +596,136 @@ fn validate_job(
         description,
         line: ctx.index.locate(key.span().start).0,
     })
+}
+
+/// The format-specific keys of a job table, before the job's format is known.
+#[derive(Default)]
+struct TargetKeys {
+    class: Option<String>,
+    list: Option<String>,
+    retry: Option<format::SidekiqRetry>,
+}
+
+/// A job-level key of another format than the job's is an error (set in
+/// `[defaults]`, it applies only to the jobs whose format reads it), and so
+/// is `overlap = "skip"` for a job no campanile worker runs.
+fn reject_keys_of_other_formats(ctx: &mut Ctx<'_>, job: Option<&str>, table: &DeTable<'_>, kind: FormatKind) {
+    for (k, v) in table {
+        let field = k.get_ref().as_ref();
+        let owners: Vec<FormatKind> =
+            FormatKind::ALL.into_iter().filter(|f| f.keys().contains(&field)).collect();
+        if owners.is_empty() || owners.contains(&kind) {
+            continue;
+        }
+        let names: Vec<String> = owners.iter().map(|f| format!("{:?}", f.as_str())).collect();
+        let plural = if names.len() > 1 { "s" } else { "" };
+        let msg = format!(
+            "applies only to format{plural} {}; this job's format is {:?}",
+            names.join(" and "),
+            kind.as_str()
+        );
+        ctx.error(&v.span(), job, Some(field), msg);
+    }
+    if kind != FormatKind::Campanile
+        && let Some(v) = table.get("overlap")
+        && v.get_ref().as_str() == Some("skip")
+    {
+        let msg = format!(
+            "\"skip\" needs a campanile worker to clear the in-flight marker; a {kind} job can only use \"allow\""
+        );
+        ctx.error(&v.span(), job, Some("overlap"), msg);
+    }
+}
+
+/// The job's [`Format`] from its keys and `[defaults]`, requiring what the
+/// format needs.
+#[allow(clippy::too_many_arguments)]
+fn resolve_format(
+    ctx: &mut Ctx<'_>,
+    job: Option<&str>,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    table: &DeTable<'_>,
+    kind: FormatKind,
+    settings: &Common,
+    target: TargetKeys,
+    args: &serde_json::Value,
+) -> Option<Format> {
+    let before = ctx.errors.len();
+    let runner = match kind {
+        FormatKind::Sidekiq => "Sidekiq",
+        FormatKind::Resque => "Resque",
+        _ => "",
+    };
+    if matches!(kind, FormatKind::Sidekiq | FormatKind::Resque) {
+        if target.class.is_none() && !table.contains_key("class") {
+            ctx.error(
+                &key.span(),
+                job,
+                Some("class"),
+                format!("missing: a {kind} job needs the class {runner} runs"),
+            );
+        }
+        if !args.is_array() && !args.is_null() {
+            let span = table.get("args").map_or(key.span(), |v| v.span());
+            let found = table.get("args").map_or("nothing", |v| v.get_ref().type_str());
+            let msg = format!(
+                "{runner} calls perform(*args), so a {kind} job's args must be an array, found {found}"
+            );
+            ctx.error(&span, job, Some("args"), msg);
+        }
+    }
+    if kind == FormatKind::Json {
+        if target.list.is_none() && !table.contains_key("list") {
+            ctx.error(
+                &key.span(),
+                job,
+                Some("list"),
+                "missing: a json job needs the Redis list to push to".into(),
+            );
+        }
+        if !table.contains_key("args") {
+            ctx.error(
+                &key.span(),
+                job,
+                Some("args"),
+                "missing: a json job pushes its args as they are, so set args".into(),
+            );
+        }
+    }
+    if ctx.errors.len() > before {
+        return None;
+    }
+    Some(match kind {
+        FormatKind::Campanile => Format::Campanile,
+        FormatKind::Sidekiq => Format::Sidekiq(format::Sidekiq {
+            class: target.class?,
+            retry: target.retry.unwrap_or(format::SidekiqRetry::Enabled(true)),
+            namespace: settings.namespace.clone(),
+            timestamps: settings.timestamps.unwrap_or_default(),
+        }),
+        FormatKind::Resque => Format::Resque(format::Resque {
+            class: target.class?,
+            namespace: settings.namespace.clone().unwrap_or_else(|| format::RESQUE_NAMESPACE.into()),
+        }),
+        FormatKind::Json => Format::Json { list: target.list? },
+    })
+}
+
+/// Whether the job's own `format` value is not a format.
+fn format_is_invalid(table: &DeTable<'_>) -> bool {
+    table
+        .get("format")
+        .is_some_and(|v| v.get_ref().as_str().and_then(|s| FormatKind::parse(s).ok()).is_none())
+}
+
+/// Sidekiq's `retry`: `true`, `false` or a non-negative count.
+fn parse_sidekiq_retry(value: &DeValue<'_>) -> Result<format::SidekiqRetry, String> {
+    if let Some(b) = value.as_bool() {
+        return Ok(format::SidekiqRetry::Enabled(b));
+    }
+    let n =
+        as_int(value).map_err(|_| format!("expected true, false or a count, found {}", value.type_str()))?;
+    u32::try_from(n).map(format::SidekiqRetry::Times).map_err(|_| format!("{n} is not a count (0 or more)"))
 }
 
 fn resolve_schedule(

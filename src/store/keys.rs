@@ -25,8 +25,32 @@
 //! multi-key script touches a single Redis Cluster slot while different
 //! queues spread across nodes; keys not tied to a queue are only ever used
 //! in single-key commands.
+//!
+//! Jobs of another enqueue format push to that tool's keys instead of
+//! `P{Q}:pending`; these follow the tool's layout, so they carry neither
+//! the prefix nor a hash tag (`N` is the job's `namespace`, `Q` its queue):
+//!
+//! | key | type | writer | purpose |
+//! |---|---|---|---|
+//! | `queue:Q`, or `N:queue:Q` | list | clock `LPUSH`, Sidekiq takes from the right | Sidekiq job hashes (`format = "sidekiq"`) |
+//! | `queues`, or `N:queues` | set | clock `SADD` | the queues Sidekiq's web UI and API list |
+//! | `N:queue:Q` (`N` defaults to `resque`) | list | clock `RPUSH`, Resque takes from the left | Resque jobs (`format = "resque"`) |
+//! | `N:queues` | set | clock `SADD` | the queues Resque's workers with `QUEUE=*` watch |
+//! | the job's `list` | list | clock `LPUSH` | the job's `args` (`format = "json"`) |
 
+use crate::config::format::{Format, Resque, Sidekiq};
 use crate::config::{JobName, QueueName};
+
+/// Where a tick's payload goes: see [`Keys::destination`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub list: String,
+    /// `true` to push on the right (`RPUSH`, Resque's end); else the left.
+    pub right: bool,
+    /// A set the queue's name joins, announcing the queue to the tool's
+    /// workers and dashboards.
+    pub queues: Option<String>,
+}
 
 /// Builds key names under one prefix.
 #[derive(Debug, Clone)]
@@ -107,6 +131,56 @@ impl Keys {
 
     pub fn leader(&self) -> String {
         format!("{}leader", self.prefix)
+    }
+
+    /// Where the payloads of a job of `format` on `queue` go: campanile's
+    /// pending list, or the other tool's keys, unprefixed. Those share no
+    /// hash tag with `P{Q}:ticks`, so on Redis Cluster they live in another
+    /// slot than the tick state that the enqueue script updates with them.
+    pub fn destination(&self, queue: &QueueName, format: &Format) -> Destination {
+        match format {
+            Format::Campanile => Destination { list: self.pending(queue), right: false, queues: None },
+            Format::Sidekiq(sidekiq) => Destination {
+                list: sidekiq_queue(sidekiq, queue),
+                right: false,
+                queues: Some(sidekiq_queues(sidekiq)),
+            },
+            Format::Resque(resque) => Destination {
+                list: resque_queue(resque, queue),
+                right: true,
+                queues: Some(resque_queues(resque)),
+            },
+            Format::Json { list } => Destination { list: list.clone(), right: false, queues: None },
+        }
+    }
+}
+
+/// Sidekiq's list of a queue (`Sidekiq::Client#atomic_push` LPUSHes, its
+/// fetcher BRPOPs).
+pub fn sidekiq_queue(sidekiq: &Sidekiq, queue: &QueueName) -> String {
+    namespaced(sidekiq.namespace.as_deref(), &format!("queue:{queue}"))
+}
+
+/// Sidekiq's set of queue names.
+pub fn sidekiq_queues(sidekiq: &Sidekiq) -> String {
+    namespaced(sidekiq.namespace.as_deref(), "queues")
+}
+
+/// Resque's list of a queue (`Resque.push` RPUSHes, workers LPOP).
+pub fn resque_queue(resque: &Resque, queue: &QueueName) -> String {
+    namespaced(Some(&resque.namespace), &format!("queue:{queue}"))
+}
+
+/// Resque's set of queue names.
+pub fn resque_queues(resque: &Resque) -> String {
+    namespaced(Some(&resque.namespace), "queues")
+}
+
+/// A key as the redis-namespace gem writes it.
+fn namespaced(namespace: Option<&str>, key: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}:{key}"),
+        None => key.to_owned(),
     }
 }
 

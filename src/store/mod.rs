@@ -14,11 +14,11 @@ use redis::{Pipeline, RedisError, Value};
 
 use scripts::Lua;
 
-pub use keys::Keys;
+pub use keys::{Destination, Keys};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, HISTORY_CAP, Requeue, Taker};
 
-use crate::config::{JobName, QueueName, RedisSettings};
+use crate::config::{Format, JobName, QueueName, RedisSettings};
 
 /// Why a Redis operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,8 @@ pub struct TickOp {
     /// With `overlap = "skip"`: how long the in-flight marker lives;
     /// `None` when overlap is allowed.
     pub inflight_ttl: Option<Duration>,
+    /// The job's format, which decides the list the payload goes to.
+    pub format: Format,
 }
 
 /// What [`Store::enqueue`] did with a tick.
@@ -241,15 +243,18 @@ impl Store {
 
     fn add_enqueue_call(&self, pipe: &mut Pipeline, term: u64, ops: &[TickOp], call: &[usize]) {
         let queue = &ops[call[0]].queue;
-        let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(4 + call.len());
-        cmd.arg(self.keys.pending(queue)).arg(self.keys.ticks(queue)).arg(self.keys.stats(queue));
-        cmd.arg(self.keys.paused(queue));
-        for &i in call {
-            cmd.arg(self.keys.inflight(queue, &ops[i].job));
+        let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(3 + 3 * call.len());
+        cmd.arg(self.keys.ticks(queue)).arg(self.keys.stats(queue)).arg(self.keys.paused(queue));
+        let destinations: Vec<Destination> =
+            call.iter().map(|&i| self.keys.destination(queue, &ops[i].format)).collect();
+        for (&i, to) in call.iter().zip(&destinations) {
+            let set = to.queues.as_ref().unwrap_or(&to.list);
+            cmd.arg(self.keys.inflight(queue, &ops[i].job)).arg(&to.list).arg(set);
         }
         cmd.arg(call.len()).arg(term);
-        for &i in call {
+        for (&i, to) in call.iter().zip(&destinations) {
             let op = &ops[i];
+            let member = if to.queues.is_some() { queue.as_str() } else { "" };
             let (action, payload, id) = match &op.action {
                 TickAction::Push { payload, id } => ("push", payload.clone(), id.as_str()),
                 TickAction::Miss { count } => ("miss", count.to_string(), ""),
@@ -261,7 +266,9 @@ impl Store {
                 .arg(action)
                 .arg(&payload)
                 .arg(ttl)
-                .arg(id);
+                .arg(id)
+                .arg(if to.right { "right" } else { "left" })
+                .arg(member);
         }
     }
 

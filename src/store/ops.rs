@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::scripts;
 use super::{Result, Store};
-use crate::config::QueueName;
+use crate::config::{Format, QueueName};
 
 /// Depths of one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -42,13 +42,17 @@ impl Store {
         Ok(redis::cmd("HGETALL").arg(self.keys.paused(queue)).query_async(&mut self.con.clone()).await?)
     }
 
-    /// Pushes a payload outside the schedule (no tick state, no marker).
-    pub async fn push(&self, queue: &QueueName, payload: &str) -> Result<()> {
-        let _: i64 = redis::cmd("LPUSH")
-            .arg(self.keys.pending(queue))
-            .arg(payload)
-            .query_async(&mut self.con.clone())
-            .await?;
+    /// Pushes a payload outside the schedule (no tick state, no marker), to
+    /// where the job's format sends its ticks.
+    pub async fn push(&self, queue: &QueueName, format: &Format, payload: &str) -> Result<()> {
+        let to = self.keys.destination(queue, format);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        if let Some(queues) = &to.queues {
+            pipe.cmd("SADD").arg(queues).arg(queue.as_str()).ignore();
+        }
+        pipe.cmd(if to.right { "RPUSH" } else { "LPUSH" }).arg(&to.list).arg(payload).ignore();
+        let () = pipe.query_async(&mut self.con.clone()).await?;
         Ok(())
     }
 

@@ -190,12 +190,20 @@ pub fn job(
         r#"<div class="actions">{}</div>"#,
         job_actions(name, live["paused"] == true, ctx.csrf, &back)
     );
-    let command = if job.command.is_empty() { "-".to_owned() } else { job.command.clone() };
+    // A job of another format is run by that tool's workers: show where it
+    // goes instead of a command.
+    let command = match &job.command {
+        Some(command) => ("Command", format!("<code>{}</code>", esc(command))),
+        None => (
+            "Pushed to",
+            format!("<code>{}</code> ({} format)", esc(&text(&live["list"])), esc(&text(&live["format"]))),
+        ),
+    };
     let rows = [
         ("Schedule", schedule_cell(&live["schedule"], &live["description"])),
         ("Zone", esc(job.timezone.name())),
         ("Queue", esc(job.queue.as_str())),
-        ("Command", format!("<code>{}</code>", esc(&command))),
+        command,
         ("Args", format!("<code>{}</code>", esc(&job.args.to_string()))),
         ("Timeout", esc(&job.timeout.to_string())),
         ("Retries", format!("{} (first delay {})", job.retries, esc(&job.retry_delay.to_string()))),

@@ -34,11 +34,13 @@ pub struct Finished {
     pub finished_at: DateTime<Utc>,
 }
 
-/// Runs `job`'s command for `payload`. `stop` interrupts it (worker
-/// shutdown). Nothing from the payload reaches the shell command line: the
-/// payload's fields arrive as environment variables and stdin.
+/// Runs `job`'s command (`script`, checked to exist by the caller) for
+/// `payload`. `stop` interrupts it (worker shutdown). Nothing from the
+/// payload reaches the shell command line: the payload's fields arrive as
+/// environment variables and stdin.
 pub async fn execute(
     job: &Job,
+    script: &str,
     payload: &Payload,
     stop: &CancellationToken,
     time: &dyn TimeSource,
@@ -49,7 +51,7 @@ pub async fn execute(
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(&job.command)
+        .arg(script)
         .envs(&job.env)
         .env("CAMPANILE_JOB", &payload.job)
         .env("CAMPANILE_JOB_ID", &payload.id)

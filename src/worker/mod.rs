@@ -263,18 +263,12 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::syn
             return;
         }
     };
-    let Some(job) = ctx.config.job(&payload.job) else {
-        let reason = format!("job {:?} is not defined in this worker's clock.toml", payload.job);
-        tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
-        notify_unrunnable(&ctx, &queue, &payload.job, &payload.id, &reason);
-        let dead = dead_letter(&ctx, &queue, &raw, reason, Some(&payload.job), 0, None);
-        record(&ctx, |store| {
-            let (queue, raw, dead, id, me) =
-                (queue.clone(), raw.clone(), dead.clone(), payload.id.clone(), ctx.me.0.clone());
-            async move { store.finish(&queue, &me, &raw, "", &id, None, Some(&dead)).await }
-        })
-        .await;
-        return;
+    let (job, script) = match runnable(&ctx.config, &payload.job) {
+        Ok(found) => found,
+        Err(reason) => {
+            dead_letter_unrunnable(&ctx, &queue, &raw, &payload, reason).await;
+            return;
+        }
     };
     let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
     if let Err(e) = ctx.store.touch_inflight(&queue, job.name.as_str(), &payload.id, marker_ttl).await {
@@ -282,13 +276,45 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::syn
     }
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
     METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
-    let finished = execute::execute(job, &payload, &ctx.stop_runs, ctx.time.as_ref()).await;
+    let finished = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref()).await;
     let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
     tracing::info!(
         job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = ?finished.outcome,
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
     conclude(&ctx, &queue, job, &payload, &raw, finished).await;
+}
+
+/// The job a payload names and its command, or why this worker cannot run
+/// it.
+fn runnable<'a>(config: &'a Config, name: &str) -> Result<(&'a Job, &'a str), String> {
+    let job =
+        config.job(name).ok_or_else(|| format!("job {name:?} is not defined in this worker's clock.toml"))?;
+    match &job.command {
+        Some(script) => Ok((job, script)),
+        None => Err(format!(
+            "job {name:?} has format {:?}: its own workers run it, not campanile's",
+            job.format.kind().as_str()
+        )),
+    }
+}
+
+async fn dead_letter_unrunnable(
+    ctx: &Arc<Ctx>,
+    queue: &QueueName,
+    raw: &str,
+    payload: &Payload,
+    reason: String,
+) {
+    tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
+    notify_unrunnable(ctx, queue, &payload.job, &payload.id, &reason);
+    let dead = dead_letter(ctx, queue, raw, reason, Some(&payload.job), 0, None);
+    record(ctx, |store| {
+        let (queue, raw, dead, id, me) =
+            (queue.clone(), raw.to_owned(), dead.clone(), payload.id.clone(), ctx.me.0.clone());
+        async move { store.finish(&queue, &me, &raw, "", &id, None, Some(&dead)).await }
+    })
+    .await;
 }
 
 /// Records a run's end: success, a scheduled retry, a dead letter, or (when
@@ -548,4 +574,26 @@ pub(crate) fn lost_run_replacement(
         return dead(reason, Some(payload.job.clone()), payload.attempt);
     }
     (Requeue::Pending, Payload { attempt: payload.attempt + 1, ..payload }.to_json())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_campanile_format_jobs_are_runnable() {
+        let text = "[jobs.own]\nevery = \"1m\"\ncommand = \"bin/own\"\n\
+                    [jobs.sk]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\n";
+        let config = Config::parse(text, std::path::Path::new("t.toml"), DateTime::UNIX_EPOCH).unwrap();
+        let (job, script) = runnable(&config, "own").unwrap();
+        assert_eq!((job.name.as_str(), script), ("own", "bin/own"));
+        assert_eq!(
+            runnable(&config, "sk").unwrap_err(),
+            r#"job "sk" has format "sidekiq": its own workers run it, not campanile's"#
+        );
+        assert_eq!(
+            runnable(&config, "gone").unwrap_err(),
+            r#"job "gone" is not defined in this worker's clock.toml"#
+        );
+    }
 }

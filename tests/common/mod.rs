@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod tickers;
+
 use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -240,13 +242,23 @@ pub fn leader_pid(redis: &RedisServer) -> Option<u32> {
 
 /// Polls `done` until it holds, failing the test after `within`; returns
 /// the instant it held.
-pub fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) -> Instant {
+pub fn wait_until(what: &str, within: Duration, done: impl FnMut() -> bool) -> Instant {
+    let held = poll_until(within, done);
+    assert!(held, "timed out waiting for {what}");
+    Instant::now()
+}
+
+/// Polls `done` every 20 ms until it holds (`true`) or `within` has passed
+/// (`false`), for a caller that reports the timeout itself.
+pub fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + within;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Instant::now()
+    true
 }
 
 /// Path of a binary this package builds.
@@ -256,4 +268,21 @@ pub fn bin(name: &str) -> PathBuf {
         "worker" => PathBuf::from(env!("CARGO_BIN_EXE_worker")),
         other => panic!("unknown binary {other}"),
     }
+}
+
+/// A `clock` daemon for `config` against `redis`, logging JSON lines
+/// (`CAMPANILE_LOG_FORMAT=json`) at info to `log`.
+pub fn spawn_clock(redis: &RedisServer, config: &Path, log: &Path) -> Child {
+    Command::new(bin("clock"))
+        .arg("--config")
+        .arg(config)
+        .env("REDIS_URL", redis.url())
+        .env("RUST_LOG", "info")
+        .env("CAMPANILE_LOG_FORMAT", "json")
+        .env_remove("CAMPANILE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("create clock log"))
+        .spawn()
+        .expect("spawn clock")
 }

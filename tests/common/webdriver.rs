@@ -152,6 +152,23 @@ impl Browser {
         self.call("POST", &self.session_path("/execute/sync"), Some(json!({ "script": source, "args": [] })))
     }
 
+    /// Clicks the element matching `css` and waits until the page it leads
+    /// to has loaded: a click returns once the browser has acted on it, not
+    /// when a form's response has replaced the page.
+    pub fn click_to_load(&self, css: &str) {
+        self.script("window.__campanileBefore = true;");
+        self.find(css).click();
+        crate::common::wait_until(
+            &format!("a new page after clicking {css:?}"),
+            Duration::from_secs(20),
+            || {
+                self.script(
+                    "return window.__campanileBefore === undefined && document.readyState === 'complete';",
+                ) == Value::Bool(true)
+            },
+        );
+    }
+
     /// Saves a PNG of the viewport.
     pub fn screenshot(&self, path: &Path) {
         let data = self.call("GET", &self.session_path("/screenshot"), None);

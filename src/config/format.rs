@@ -1,0 +1,166 @@
+//! `format`: what a job's tick pushes, and so who runs it. campanile's own
+//! payload for its workers, or a job that a stock Sidekiq or Resque process,
+//! or any program reading a list of JSON values, runs instead.
+
+use std::fmt;
+
+/// Who runs a job, and the JSON and list its ticks are pushed as and to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Format {
+    /// campanile's payload on the queue's pending list, run by a campanile
+    /// worker (the job's `command`).
+    #[default]
+    Campanile,
+    /// A Sidekiq job hash on Sidekiq's `queue:<queue>` list.
+    Sidekiq(Sidekiq),
+    /// A Resque job on Resque's `<namespace>:queue:<queue>` list.
+    Resque(Resque),
+    /// The job's `args`, as they are, on the list `list`.
+    Json { list: String },
+}
+
+/// `format = "sidekiq"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sidekiq {
+    /// The job class Sidekiq instantiates (`class = "NightlyReportJob"`).
+    pub class: String,
+    /// Sidekiq's own retry setting for the job.
+    pub retry: SidekiqRetry,
+    /// The redis-namespace of the Sidekiq app, if it uses one.
+    pub namespace: Option<String>,
+    pub timestamps: Timestamps,
+}
+
+/// Sidekiq's `retry`: `true` (its default of 25 retries), `false`, or a count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum SidekiqRetry {
+    Enabled(bool),
+    Times(u32),
+}
+
+/// How `created_at` and `enqueued_at` are written. Sidekiq 6 and 7 write
+/// and read float epoch seconds; Sidekiq 8 writes integer epoch
+/// milliseconds (and still reads floats, the old form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Timestamps {
+    #[default]
+    Seconds,
+    Milliseconds,
+}
+
+/// `format = "resque"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resque {
+    /// The job class Resque calls `perform` on.
+    pub class: String,
+    /// The redis-namespace of the Resque app (Resque's default is `resque`).
+    pub namespace: String,
+}
+
+/// Resque's default redis-namespace.
+pub const RESQUE_NAMESPACE: &str = "resque";
+
+/// The values `format` takes, without their settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatKind {
+    Campanile,
+    Sidekiq,
+    Resque,
+    Json,
+}
+
+impl FormatKind {
+    pub const ALL: [FormatKind; 4] =
+        [FormatKind::Campanile, FormatKind::Sidekiq, FormatKind::Resque, FormatKind::Json];
+
+    pub fn parse(s: &str) -> Result<FormatKind, String> {
+        match s {
+            "campanile" => Ok(FormatKind::Campanile),
+            "sidekiq" => Ok(FormatKind::Sidekiq),
+            "resque" => Ok(FormatKind::Resque),
+            "json" => Ok(FormatKind::Json),
+            _ => Err(format!("{s:?} is not one of \"campanile\", \"sidekiq\", \"resque\", \"json\"")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatKind::Campanile => "campanile",
+            FormatKind::Sidekiq => "sidekiq",
+            FormatKind::Resque => "resque",
+            FormatKind::Json => "json",
+        }
+    }
+
+    /// The job keys only this format reads.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            FormatKind::Campanile => &["command", "env", "timeout", "retries", "retry_delay"],
+            FormatKind::Sidekiq => &["class", "retry", "namespace", "timestamps"],
+            FormatKind::Resque => &["class", "namespace"],
+            FormatKind::Json => &["list"],
+        }
+    }
+}
+
+impl fmt::Display for FormatKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Format {
+    pub fn kind(&self) -> FormatKind {
+        match self {
+            Format::Campanile => FormatKind::Campanile,
+            Format::Sidekiq(_) => FormatKind::Sidekiq,
+            Format::Resque(_) => FormatKind::Resque,
+            Format::Json { .. } => FormatKind::Json,
+        }
+    }
+
+    /// Whether a campanile worker runs the job; the other formats' ticks
+    /// never reach campanile's pending lists.
+    pub fn is_campanile(&self) -> bool {
+        matches!(self, Format::Campanile)
+    }
+}
+
+pub fn parse_timestamps(s: &str) -> Result<Timestamps, String> {
+    match s {
+        "seconds" => Ok(Timestamps::Seconds),
+        "milliseconds" => Ok(Timestamps::Milliseconds),
+        _ => Err(format!("{s:?} is not one of \"seconds\" (Sidekiq 6 and 7), \"milliseconds\" (Sidekiq 8)")),
+    }
+}
+
+/// A redis-namespace as the Ruby gem takes it: keys become `<ns>:<key>`.
+pub fn parse_namespace(s: &str) -> Result<&str, String> {
+    if s.is_empty() || s.chars().any(char::is_whitespace) || s.contains(['{', '}']) {
+        return Err(format!("{s:?} must be non-empty, without braces or whitespace"));
+    }
+    if s.ends_with(':') {
+        return Err(format!(
+            "{s:?}: write the namespace without the trailing ':' (keys are <namespace>:queue:<queue>)"
+        ));
+    }
+    Ok(s)
+}
+
+/// A job class name. Not checked against Ruby's constant grammar: workers in
+/// other languages that speak Sidekiq's or Resque's protocol name jobs freely.
+pub fn parse_class(s: &str) -> Result<&str, String> {
+    if s.is_empty() || s.chars().any(char::is_whitespace) {
+        return Err(format!("{s:?} must be a non-empty class name without whitespace"));
+    }
+    Ok(s)
+}
+
+pub fn parse_list(s: &str) -> Result<&str, String> {
+    if s.is_empty() || s.chars().any(char::is_whitespace) {
+        return Err(format!("{s:?} must be a non-empty Redis key without whitespace"));
+    }
+    Ok(s)
+}
