@@ -773,3 +773,31 @@ fn invalid_config_exits_2_without_touching_redis() {
 fn connections_received(redis: &RedisServer) -> u64 {
     redis.info_field("stats", "total_connections_received").parse().unwrap()
 }
+
+#[test]
+fn sigterm_stops_the_clock_promptly_while_redis_is_down() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, "[jobs.tick]\nevery = \"1s\"\ncommand = \"true\"\n").expect("config written");
+    let log = dir.path().join("clock.log");
+    let mut clock = common::spawn_clock(&redis, &config, &log);
+    common::wait_until("the clock leads", Duration::from_secs(20), || common::leader_pid(&redis).is_some());
+
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut redis.connection());
+    common::wait_until("the clock notices Redis is gone", Duration::from_secs(20), || {
+        std::fs::read_to_string(&log).unwrap_or_default().contains("retrying")
+    });
+    let signalled = Instant::now();
+    Command::new("kill").args(["-TERM", &clock.id().to_string()]).status().expect("run kill");
+    common::wait_until("the clock exits", Duration::from_secs(10), || clock.try_wait().unwrap().is_some());
+    assert!(clock.try_wait().unwrap().is_some_and(|s| s.success()), "exit 0 on SIGTERM");
+    // A stop waits for Redis at most a second (then the lease lapses by
+    // itself), not for the connection's retries.
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "took {took:?} to stop:\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+}

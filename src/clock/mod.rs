@@ -33,6 +33,9 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// [`lead`]).
 const PRECISE_SLEEP: Duration = Duration::from_millis(3);
 
+/// How long a stopping clock waits for Redis to take its goodbye.
+const STOP_BUDGET: Duration = Duration::from_millis(500);
+
 /// Backoff after a Redis error while leading: doubles from the first value
 /// up to the cap.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
@@ -50,7 +53,12 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
     let mut backoff = BACKOFF.0;
     tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
     loop {
-        if !lease.acquire(&shutdown).await {
+        // A stop must not wait for a Redis call stuck in its retries.
+        let acquired = tokio::select! {
+            acquired = lease.acquire(&shutdown) => acquired,
+            _ = shutdown.cancelled() => false,
+        };
+        if !acquired {
             break;
         }
         tracing::info!(clock = %lease.id(), "leading");
@@ -59,10 +67,7 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
         let led = lead(&config, &store, time.as_ref(), &lease, &notifier, &shutdown).await;
         crate::metrics::METRICS.clock_leader.set(0);
         match led {
-            Ok(Stop::Shutdown) => {
-                lease.release().await;
-                break;
-            }
+            Ok(Stop::Shutdown) => break,
             Ok(Stop::LeaseLost) => backoff = BACKOFF.0,
             Err(store::Error::Fenced) => {
                 tracing::warn!(clock = %lease.id(), "fenced: a clock with a newer leadership term leads; standing by");
@@ -79,7 +84,16 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
             }
         }
     }
-    lease.forget().await;
+    // Give the lease up (a no-op unless this clock holds it) so a standby
+    // takes over at once, and leave the registry; with Redis unreachable,
+    // give up after half a second: the lease then lapses on its own.
+    let farewell = async {
+        lease.release().await;
+        lease.forget().await;
+    };
+    if tokio::time::timeout(STOP_BUDGET, farewell).await.is_err() {
+        tracing::warn!(clock = %lease.id(), "redis did not answer while stopping; the lease lapses by itself");
+    }
     tracing::info!(clock = %lease.id(), "clock stopped");
 }
 
