@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::output;
+use crate::output::cell;
 use crate::store::{self, Store};
 use crate::time::{SystemTime, TimeSource};
 
@@ -28,14 +29,6 @@ pub(super) async fn run(config: Arc<Config>, store: Store, args: StatusArgs) -> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
 /// The human form of the status JSON.
 fn render(status: &serde_json::Value) -> String {
     let mut out = String::new();
@@ -44,11 +37,11 @@ fn render(status: &serde_json::Value) -> String {
     match status["leader"].as_object() {
         Some(l) => out.push_str(&format!(
             "leader: {} (host {}, pid {}) since {}, clock offset {} ms; standbys: {standbys}\n\n",
-            text(&l["id"]),
-            text(&l["host"]),
-            text(&l["pid"]),
-            text(&l["since"]),
-            text(&l["offset_ms"])
+            cell(&l["id"]),
+            cell(&l["host"]),
+            cell(&l["pid"]),
+            cell(&l["since"]),
+            cell(&l["offset_ms"])
         )),
         None => out.push_str(&format!("leader: none (no clock is running); standbys: {standbys}\n\n")),
     }
@@ -58,7 +51,7 @@ fn render(status: &serde_json::Value) -> String {
         .flatten()
         .map(|j| {
             let last = match j["last_run"].as_object() {
-                Some(l) => format!("{} {}", text(&l["outcome"]), text(&l["finished_at"])),
+                Some(l) => format!("{} {}", cell(&l["outcome"]), cell(&l["finished_at"])),
                 None => "-".into(),
             };
             let mut state = Vec::new();
@@ -72,11 +65,11 @@ fn render(status: &serde_json::Value) -> String {
                 state.push("in flight");
             }
             vec![
-                text(&j["name"]),
-                text(&j["schedule"]),
-                text(&j["timezone"]),
-                text(&j["next_run_local"]),
-                text(&j["next_run"]),
+                cell(&j["name"]),
+                cell(&j["schedule"]),
+                cell(&j["timezone"]),
+                cell(&j["next_run_local"]),
+                cell(&j["next_run"]),
                 last,
                 if state.is_empty() { "-".into() } else { state.join(", ") },
             ]
@@ -91,7 +84,7 @@ fn render(status: &serde_json::Value) -> String {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|q| ["name", "pending", "in_progress", "retry", "dead"].iter().map(|k| text(&q[*k])).collect())
+        .map(|q| ["name", "pending", "in_progress", "retry", "dead"].iter().map(|k| cell(&q[*k])).collect())
         .collect();
     out.push_str(&output::table(&["QUEUE", "PENDING", "IN PROGRESS", "RETRY", "DEAD"], &rows));
     out

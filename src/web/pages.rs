@@ -11,6 +11,7 @@ use super::html::{Nav, ago, badge, button, countdown, esc, page, time, url_segme
 use crate::config::Job;
 use crate::control::Dead;
 use crate::output;
+use crate::output::cell;
 use crate::run::HistoryEntry;
 
 /// What every page needs besides its data.
@@ -19,14 +20,6 @@ pub struct Ctx<'a> {
     pub csrf: &'a str,
     /// A message about the action that led here.
     pub notice: Option<&'a str>,
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
 }
 
 fn instant(v: &Value) -> Option<DateTime<Utc>> {
@@ -48,7 +41,7 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
              <th>Last run</th><th>State</th><th>Actions</th></tr></thead><tbody>\n",
         );
         for job in jobs {
-            let name = text(&job["name"]);
+            let name = cell(&job["name"]);
             let href = format!("/jobs/{}", url_segment(&name));
             let _ = write!(
                 body,
@@ -56,7 +49,7 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
                 esc(&name),
                 esc(&name),
                 schedule_cell(&job["schedule"], &job["description"]),
-                esc(&text(&job["timezone"])),
+                esc(&cell(&job["timezone"])),
                 next_cell(job, ctx.now),
                 last_cell(&job["last_run"], ctx.now),
                 state_cell(job),
@@ -83,11 +76,11 @@ fn clocks(status: &Value) -> String {
         Some(l) => {
             format!(
                 r#"<p class="leader">Leading clock <code>{}</code> on {} (pid {}) since {}, clock offset {} ms; {standbys}.</p>"#,
-                esc(&text(&l["id"])),
-                esc(&text(&l["host"])),
-                esc(&text(&l["pid"])),
-                esc(&text(&l["since"])),
-                esc(&text(&l["offset_ms"])),
+                esc(&cell(&l["id"])),
+                esc(&cell(&l["host"])),
+                esc(&cell(&l["pid"])),
+                esc(&cell(&l["since"])),
+                esc(&cell(&l["offset_ms"])),
             ) + "\n"
         }
         None => format!(
@@ -98,13 +91,13 @@ fn clocks(status: &Value) -> String {
 
 fn schedule_cell(schedule: &Value, description: &Value) -> String {
     let words = description.as_str().map(|d| format!("<br><small>{}</small>", esc(d))).unwrap_or_default();
-    format!("<code>{}</code>{words}", esc(&text(schedule)))
+    format!("<code>{}</code>{words}", esc(&cell(schedule)))
 }
 
 fn next_cell(job: &Value, now: DateTime<Utc>) -> String {
     match instant(&job["next_run"]) {
         Some(t) => {
-            format!("{}<br><small>{}</small>", time(t, &text(&job["next_run_local"])), countdown(t, now))
+            format!("{}<br><small>{}</small>", time(t, &cell(&job["next_run_local"])), countdown(t, now))
         }
         None if job["enabled"] == false => "disabled".into(),
         None => "never".into(),
@@ -117,7 +110,7 @@ fn last_cell(last: &Value, now: DateTime<Utc>) -> String {
             let when = instant(&l["finished_at"])
                 .map(|t| format!("<br><small>{}</small>", time(t, &ago(t, now))))
                 .unwrap_or_default();
-            format!("{}{when}", badge(&text(&l["outcome"])))
+            format!("{}{when}", badge(&cell(&l["outcome"])))
         }
         None => "-".into(),
     }
@@ -153,17 +146,17 @@ fn queues(status: &Value) -> String {
          <th>In progress</th><th>Retry</th><th>Dead</th></tr></thead><tbody>\n",
     );
     for q in status["queues"].as_array().into_iter().flatten() {
-        let name = text(&q["name"]);
+        let name = cell(&q["name"]);
         let _ = writeln!(
             out,
             r#"<tr data-queue="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="/dead?queue={}">{}</a></td></tr>"#,
             esc(&name),
             esc(&name),
-            esc(&text(&q["pending"])),
-            esc(&text(&q["in_progress"])),
-            esc(&text(&q["retry"])),
+            esc(&cell(&q["pending"])),
+            esc(&cell(&q["in_progress"])),
+            esc(&cell(&q["retry"])),
             url_segment(&name),
-            esc(&text(&q["dead"])),
+            esc(&cell(&q["dead"])),
         );
     }
     out.push_str("</tbody></table>\n");
@@ -196,7 +189,7 @@ pub fn job(
         Some(command) => ("Command", format!("<code>{}</code>", esc(command))),
         None => (
             "Pushed to",
-            format!("<code>{}</code> ({} format)", esc(&text(&live["list"])), esc(&text(&live["format"]))),
+            format!("<code>{}</code> ({} format)", esc(&cell(&live["list"])), esc(&cell(&live["format"]))),
         ),
     };
     let rows = [
@@ -256,7 +249,7 @@ fn chart(history: &[HistoryEntry]) -> String {
     let mut bars = String::new();
     for (i, e) in runs.iter().enumerate() {
         let h = (e.duration_ms.max(0) as f64 / longest * H).max(2.0);
-        let outcome = text(&serde_json::to_value(e.outcome).unwrap_or(Value::Null));
+        let outcome = cell(&serde_json::to_value(e.outcome).unwrap_or(Value::Null));
         let _ = write!(
             bars,
             r#"<rect class="bar bar-{outcome}" x="{}" y="{:.1}" width="{}" height="{h:.1}"><title>{} · {} · {:.3}s</title></rect>"#,
@@ -288,7 +281,7 @@ fn history_table(history: &[HistoryEntry], now: DateTime<Utc>) -> String {
          <th>Attempt</th><th>Exit</th><th>Worker</th><th>Output</th></tr></thead><tbody>\n",
     );
     for e in history {
-        let outcome = text(&serde_json::to_value(e.outcome).unwrap_or(Value::Null));
+        let outcome = cell(&serde_json::to_value(e.outcome).unwrap_or(Value::Null));
         let mut notes = Vec::new();
         if e.retry {
             notes.push(badge("will retry"));
