@@ -548,3 +548,85 @@ class = "A"
     assert_eq!(config.job("own").unwrap().overlap, Overlap::Skip);
     assert_eq!(config.job("foreign").unwrap().overlap, Overlap::Allow);
 }
+
+#[test]
+fn redis_cluster_and_sentinel_urls_parse_and_their_errors_are_located() {
+    let config = parse(
+        r#"[redis]
+cluster = ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
+"#,
+    )
+    .unwrap();
+    assert_eq!(config.redis.cluster, ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]);
+    assert!(config.redis.is_cluster());
+    let sentinel = parse("[redis]\nurl = \"redis+sentinel://s1:26379,s2:26379/mymaster\"\n").unwrap();
+    assert!(!sentinel.redis.is_cluster());
+    assert_eq!(
+        errors(
+            r#"[redis]
+url = "redis+sentinel://s1:26379"
+"#
+        ),
+        [
+            "clock.toml:2:7: field \"redis.url\": name the monitored primary: redis+sentinel://host:26379/<master>"
+        ]
+    );
+    assert_eq!(
+        errors(
+            r#"[redis]
+url = "redis://h:6379"
+cluster = ["redis://a:7000", "b:7000"]
+"#
+        ),
+        [
+            "clock.toml:3:11: field \"redis.cluster\": expected redis:// or rediss:// node URLs, found \"b:7000\""
+        ]
+    );
+    assert_eq!(
+        errors("[redis]\nurl = \"redis://h:6379\"\ncluster = [\"redis://a:7000\"]\n"),
+        ["clock.toml:2:7: field \"redis.url\": set either url or cluster, not both"]
+    );
+}
+
+#[test]
+fn on_a_cluster_a_push_must_share_the_tick_states_slot() {
+    let text = r#"[redis]
+url = "redis+cluster://10.0.0.1:7000,10.0.0.2:7000"
+
+[jobs.tagged]
+every = "1m"
+format = "json"
+list = "{default}:reports"
+args = [1]
+
+[jobs.untagged]
+every = "1m"
+format = "json"
+list = "reports"
+args = [1]
+
+[jobs.sidekiq]
+every = "1m"
+format = "sidekiq"
+class = "Report"
+
+[jobs.own]
+every = "1m"
+command = "true"
+"#;
+    let errors = errors(text);
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(
+            "clock.toml:13:8: job \"untagged\": field \"list\": on a Redis Cluster the list must hash to the queue's slot"
+        ),
+        "{errors:#?}"
+    );
+    assert!(errors[0].ends_with("e.g. \"{default}:reports\""), "{errors:#?}");
+    assert!(
+        errors[1].starts_with(
+            "clock.toml:18:10: job \"sidekiq\": field \"format\": Sidekiq's keys hash to other Redis Cluster slots"
+        ),
+        "{errors:#?}"
+    );
+}

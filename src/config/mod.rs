@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 pub use error::{Diagnostic, Error};
 pub use format::Format;
 pub use names::{JobName, QueueName};
-pub use redis::{DEFAULT_URL, RedisSettings};
+pub use redis::{DEFAULT_URL, RedisSettings, SentinelSettings, Topology};
 
 use crate::duration::Span;
 use crate::schedule::Schedule;

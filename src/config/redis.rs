@@ -15,12 +15,68 @@ pub struct RedisSettings {
     /// Accept any TLS certificate (Heroku Redis uses self-signed ones); also
     /// `?insecure=true` on the URL or `CAMPANILE_REDIS_INSECURE=1`.
     pub tls_insecure: bool,
+    /// `[redis] cluster`: seed nodes of a Redis Cluster; takes the place of
+    /// the URL.
+    pub cluster: Vec<String>,
 }
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        RedisSettings { url: None, prefix: DEFAULT_PREFIX.into(), tls_insecure: false }
+        RedisSettings { url: None, prefix: DEFAULT_PREFIX.into(), tls_insecure: false, cluster: Vec::new() }
     }
+}
+
+/// How campanile reaches Redis, resolved from [`RedisSettings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    /// One server: the client URL (see [`RedisSettings::connection_url`]).
+    Single(String),
+    /// A Redis Cluster: client URLs of some of its nodes; the client learns
+    /// the others and follows slot moves and failovers.
+    Cluster(Vec<String>),
+    /// A primary that Sentinel names, asked again after every failover.
+    Sentinel(SentinelSettings),
+}
+
+/// Where the sentinels are and how to log in to the primary they name.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SentinelSettings {
+    /// Client URLs of the sentinels.
+    pub sentinels: Vec<String>,
+    /// The monitored primary's name (`sentinel monitor <name> ...`).
+    pub master: String,
+    pub db: i64,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `rediss+sentinel://`: TLS to the primary.
+    pub tls: bool,
+    pub tls_insecure: bool,
+}
+
+impl std::fmt::Debug for SentinelSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentinelSettings")
+            .field("sentinels", &self.sentinels)
+            .field("master", &self.master)
+            .field("db", &self.db)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// URL schemes of the two multi-node forms.
+const CLUSTER_SCHEMES: [&str; 2] = ["redis+cluster://", "rediss+cluster://"];
+const SENTINEL_SCHEMES: [&str; 2] = ["redis+sentinel://", "rediss+sentinel://"];
+
+/// Whether `url` is one of the URL forms campanile takes.
+pub fn is_known_scheme(url: &str) -> bool {
+    ["redis://", "rediss://", "redis+unix://", "unix://"]
+        .iter()
+        .chain(&CLUSTER_SCHEMES)
+        .chain(&SENTINEL_SCHEMES)
+        .any(|s| url.starts_with(s))
 }
 
 impl RedisSettings {
@@ -69,7 +125,144 @@ impl RedisSettings {
 
     /// The URL with any password replaced by `***`, for messages and logs.
     pub fn redacted_url(&self) -> String {
+        if !self.cluster.is_empty() {
+            return self.cluster.iter().map(|u| redact(u)).collect::<Vec<_>>().join(",");
+        }
         redact(&self.url())
+    }
+
+    /// Whether campanile talks to a Redis Cluster (`[redis] cluster`, or a
+    /// `redis+cluster://` URL in the file or in `REDIS_URL`).
+    pub fn is_cluster(&self) -> bool {
+        !self.cluster.is_empty() || CLUSTER_SCHEMES.iter().any(|s| self.url().starts_with(s))
+    }
+
+    /// The deployment these settings describe:
+    /// - `[redis] cluster = ["redis://h1:7000", ...]`, or
+    ///   `redis+cluster://[user:password@]h1:7000,h2:7000` (`rediss+cluster://`
+    ///   for TLS): a Redis Cluster, seeded from these nodes;
+    /// - `redis+sentinel://[user:password@]s1:26379,s2:26379/<master>[/<db>]`
+    ///   (`rediss+sentinel://` for TLS to the primary): the primary Sentinel
+    ///   names; the credentials are the primary's, and
+    ///   `?sentinel_password=...` logs in to the sentinels;
+    /// - any other URL: one server.
+    pub fn topology(&self) -> Result<Topology, String> {
+        if !self.cluster.is_empty() {
+            let nodes = self
+                .cluster
+                .iter()
+                .map(|u| self.with_url(u).connection_url())
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Topology::Cluster(nodes));
+        }
+        let url = self.url();
+        if let Some(scheme) = CLUSTER_SCHEMES.iter().find(|s| url.starts_with(*s)) {
+            let parts = MultiHost::parse(&url[scheme.len()..])?;
+            if let Some(path) = parts.path.filter(|p| !p.is_empty() && *p != "0") {
+                return Err(format!("a cluster has only database 0, found /{path}"));
+            }
+            let plain = if scheme.starts_with("rediss") { "rediss://" } else { "redis://" };
+            let nodes = parts
+                .hosts
+                .iter()
+                .map(|host| {
+                    let mut node = format!("{plain}{}{host}", parts.auth);
+                    if !parts.query.is_empty() {
+                        node = format!("{node}?{}", parts.query.join("&"));
+                    }
+                    self.with_url(&node).connection_url()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Topology::Cluster(nodes));
+        }
+        if let Some(scheme) = SENTINEL_SCHEMES.iter().find(|s| url.starts_with(*s)) {
+            return self.sentinel(scheme, &url[scheme.len()..]).map(Topology::Sentinel);
+        }
+        self.connection_url().map(Topology::Single)
+    }
+
+    fn with_url(&self, url: &str) -> RedisSettings {
+        RedisSettings { url: Some(url.to_owned()), cluster: Vec::new(), ..self.clone() }
+    }
+
+    fn sentinel(&self, scheme: &str, rest: &str) -> Result<SentinelSettings, String> {
+        let parts = MultiHost::parse(rest)?;
+        let path = parts.path.unwrap_or_default();
+        let (master, db) = match path.split_once('/') {
+            Some((master, db)) => (master, db),
+            None => (path, ""),
+        };
+        if master.is_empty() {
+            return Err("name the monitored primary: redis+sentinel://host:26379/<master>".into());
+        }
+        let db = match db {
+            "" => 0,
+            db => db.parse().map_err(|_| format!("database must be a number, found {db:?}"))?,
+        };
+        let mut sentinel_password = None;
+        let mut insecure = self.tls_insecure || insecure_from_env();
+        for pair in &parts.query {
+            match pair.split_once('=') {
+                Some(("sentinel_password", p)) => sentinel_password = Some(p.to_owned()),
+                Some(("insecure", "true" | "1")) => insecure = true,
+                _ => return Err(format!("unknown parameter {pair:?} (known: sentinel_password, insecure)")),
+            }
+        }
+        let tls = scheme.starts_with("rediss");
+        let (username, password) = match parts.auth.trim_end_matches('@').split_once(':') {
+            _ if parts.auth.is_empty() => (None, None),
+            Some((user, password)) => {
+                ((!user.is_empty()).then(|| user.to_owned()), Some(password.to_owned()))
+            }
+            None => (None, Some(parts.auth.trim_end_matches('@').to_owned())),
+        };
+        let auth = sentinel_password.map(|p| format!(":{p}@")).unwrap_or_default();
+        Ok(SentinelSettings {
+            sentinels: parts.hosts.iter().map(|h| format!("redis://{auth}{h}")).collect(),
+            master: master.to_owned(),
+            db,
+            username,
+            password,
+            tls,
+            tls_insecure: tls && insecure,
+        })
+    }
+}
+
+/// `[auth@]host:port,host:port[/path][?query]`, the body of the multi-node
+/// URL forms.
+struct MultiHost<'a> {
+    /// `user:password@`, or empty.
+    auth: &'a str,
+    hosts: Vec<&'a str>,
+    path: Option<&'a str>,
+    query: Vec<&'a str>,
+}
+
+impl<'a> MultiHost<'a> {
+    fn parse(rest: &'a str) -> Result<MultiHost<'a>, String> {
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, query.split('&').filter(|p| !p.is_empty()).collect()),
+            None => (rest, Vec::new()),
+        };
+        let (rest, path) = match rest.split_once('/') {
+            Some((rest, path)) => (rest, Some(path.trim_end_matches('/'))),
+            None => (rest, None),
+        };
+        let (auth, hosts) = match rest.rfind('@') {
+            Some(at) => (&rest[..=at], &rest[at + 1..]),
+            None => ("", rest),
+        };
+        let hosts: Vec<&str> = hosts.split(',').filter(|h| !h.is_empty()).collect();
+        if hosts.is_empty() {
+            return Err("list at least one host:port".into());
+        }
+        if let Some(bad) =
+            hosts.iter().find(|h| h.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()))
+        {
+            return Err(format!("expected host:port, found {bad:?}"));
+        }
+        Ok(MultiHost { auth, hosts, path, query })
     }
 }
 
@@ -112,6 +305,45 @@ mod tests {
         assert_eq!(s.connection_url().unwrap(), "rediss://h:6380#insecure");
         assert_eq!(with_url("redis://h:6379").connection_url().unwrap(), "redis://h:6379");
         assert!(with_url("redis://h?insecure=true").connection_url().is_err());
+    }
+
+    #[test]
+    fn cluster_urls_list_their_nodes() {
+        let topology = with_url("redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001").topology().unwrap();
+        assert_eq!(
+            topology,
+            Topology::Cluster(vec!["redis://:pw@10.0.0.1:7000".into(), "redis://:pw@10.0.0.2:7001".into()])
+        );
+        let tls = with_url("rediss+cluster://h:7000?insecure=true").topology().unwrap();
+        assert_eq!(tls, Topology::Cluster(vec!["rediss://h:7000#insecure".into()]));
+        let listed =
+            RedisSettings { cluster: vec!["redis://a:1".into(), "redis://b:2".into()], ..with_url("x") };
+        assert_eq!(
+            listed.topology().unwrap(),
+            Topology::Cluster(vec!["redis://a:1".into(), "redis://b:2".into()])
+        );
+        assert!(listed.is_cluster());
+        assert!(with_url("redis+cluster://h:7000/3").topology().is_err());
+        assert!(with_url("redis+cluster://").topology().is_err());
+        assert!(with_url("redis+cluster://h").topology().is_err());
+    }
+
+    #[test]
+    fn sentinel_urls_name_the_primary() {
+        let Topology::Sentinel(s) =
+            with_url("redis+sentinel://u:pw@s1:26379,s2:26380/mymaster/2?sentinel_password=sp")
+                .topology()
+                .unwrap()
+        else {
+            panic!("not a sentinel topology")
+        };
+        assert_eq!(s.sentinels, ["redis://:sp@s1:26379", "redis://:sp@s2:26380"]);
+        assert_eq!((s.master.as_str(), s.db), ("mymaster", 2));
+        assert_eq!((s.username.as_deref(), s.password.as_deref()), (Some("u"), Some("pw")));
+        assert!(!s.tls);
+        assert!(!format!("{s:?}").contains("pw"), "the password stays out of logs");
+        assert!(with_url("redis+sentinel://s1:26379").topology().is_err());
+        assert!(with_url("redis+sentinel://s1:26379/m?x=1").topology().is_err());
     }
 
     #[test]

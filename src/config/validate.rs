@@ -21,7 +21,7 @@ const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify"];
 const NOTIFY_KEYS: &[&str] = &["webhooks", "email"];
 const EMAIL_KEYS: &[&str] = &["to", "from", "events", "jobs", "smtp_url", "rate_limit"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "jobs"];
-const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure"];
+const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure", "cluster"];
 const COMMON_KEYS: &[&str] = &[
     "timezone",
     "queue",
@@ -57,6 +57,8 @@ struct Ctx<'a> {
     index: LineIndex<'a>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Redis is a cluster: a job's push must stay in one hash slot.
+    cluster: bool,
 }
 
 impl Ctx<'_> {
@@ -175,7 +177,8 @@ pub(super) struct Validated {
 }
 
 pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated {
-    let mut ctx = Ctx { file, index: LineIndex::new(text), errors: Vec::new(), warnings: Vec::new() };
+    let mut ctx =
+        Ctx { file, index: LineIndex::new(text), errors: Vec::new(), warnings: Vec::new(), cluster: false };
     let (root, parse_errors) = DeTable::parse_recoverable(text);
     for e in &parse_errors {
         let span = e.span().unwrap_or(0..0);
@@ -192,10 +195,11 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     let mut webhooks = Vec::new();
     let mut email = None;
     if parse_errors.is_empty() {
-        jobs = validate_root(&mut ctx, root.get_ref(), now);
         if let Some(value) = root.get_ref().get("redis") {
             redis = validate_redis(&mut ctx, value);
         }
+        ctx.cluster = redis.is_cluster();
+        jobs = validate_root(&mut ctx, root.get_ref(), now);
         if let Some(value) = root.get_ref().get("notify") {
             (webhooks, email) = validate_notify(&mut ctx, value, &jobs);
         }
@@ -248,6 +252,9 @@ fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSetti
             "url" => as_str(value).and_then(parse_redis_url).map(|u| settings.url = Some(u.to_owned())),
             "prefix" => as_str(value).and_then(parse_prefix).map(|p| settings.prefix = p.to_owned()),
             "tls_insecure" => as_bool(value).map(|b| settings.tls_insecure = b),
+            "cluster" => {
+                string_list(value).and_then(|nodes| parse_cluster(&nodes)).map(|n| settings.cluster = n)
+            }
             _ => {
                 ctx.unknown_key(k, None, &[REDIS_KEYS]);
                 Ok(())
@@ -256,6 +263,11 @@ fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSetti
         if let Err(message) = result {
             ctx.error(&v.span(), None, Some(&format!("redis.{}", k.get_ref())), message);
         }
+    }
+    if !settings.cluster.is_empty()
+        && let Some(url) = table.get("url")
+    {
+        ctx.error(&url.span(), None, Some("redis.url"), "set either url or cluster, not both".into());
     }
     settings
 }
@@ -433,8 +445,22 @@ fn string_list(value: &DeValue<'_>) -> Result<Vec<String>, String> {
 }
 
 fn parse_redis_url(url: &str) -> Result<&str, String> {
-    let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s));
-    if scheme_ok { Ok(url) } else { Err("expected a redis:// or rediss:// URL".into()) }
+    if !super::redis::is_known_scheme(url) {
+        return Err("expected a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL".into());
+    }
+    let settings = RedisSettings { url: Some(url.to_owned()), ..RedisSettings::default() };
+    settings.topology()?;
+    Ok(url)
+}
+
+fn parse_cluster(nodes: &[String]) -> Result<Vec<String>, String> {
+    if nodes.is_empty() {
+        return Err("list at least one node".into());
+    }
+    if let Some(bad) = nodes.iter().find(|n| !n.starts_with("redis://") && !n.starts_with("rediss://")) {
+        return Err(format!("expected redis:// or rediss:// node URLs, found {bad:?}"));
+    }
+    Ok(nodes.to_vec())
 }
 
 fn parse_prefix(prefix: &str) -> Result<&str, String> {
@@ -565,6 +591,15 @@ fn validate_job(
         let span = table.get("jitter").map_or(key.span(), |v| v.span());
         let msg = format!("jitter {jitter} must be shorter than the interval {period}");
         ctx.error(&span, job, Some("jitter"), msg);
+    }
+    if ctx.cluster
+        && let Some(format) = &format
+    {
+        let queue = settings.queue.clone().unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid"));
+        if let Err((field, msg)) = format::same_slot(format, &queue) {
+            let span = table.get(field).or_else(|| table.get("format")).map_or(key.span(), |v| v.span());
+            ctx.error(&span, job, Some(field), msg);
+        }
     }
     if ctx.errors.len() > errors_before {
         return None;

@@ -2,6 +2,7 @@
 //! over a connection that reconnects with capped exponential backoff.
 //! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 
+mod connection;
 pub mod keys;
 mod ops;
 mod queue;
@@ -9,16 +10,16 @@ mod scripts;
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Pipeline, RedisError, Value};
 
+use connection::{Connection, Timeouts};
 use scripts::Lua;
 
 pub use keys::{Destination, Keys};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, HISTORY_CAP, Requeue, Taker};
 
-use crate::config::{Format, JobName, QueueName, RedisSettings};
+use crate::config::{Format, JobName, QueueName, RedisSettings, Topology};
 
 /// Why a Redis operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +85,14 @@ pub enum TickStatus {
     Paused,
 }
 
+/// Timeouts of the shared connection.
+const TIMEOUTS: Timeouts = Timeouts { connect: Duration::from_secs(5), response: Duration::from_secs(5) };
+
 /// A handle to Redis; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    client: redis::Client,
-    con: ConnectionManager,
+    topology: std::sync::Arc<Topology>,
+    con: Connection,
     keys: Keys,
 }
 
@@ -100,20 +104,20 @@ impl Store {
         // rediss:// needs a process-wide TLS crypto provider; installing it
         // twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let url = settings
-            .connection_url()
-            .map_err(|reason| Error::Url { url: settings.redacted_url(), reason })?;
-        let client = redis::Client::open(url.as_str())
-            .map_err(|e| Error::Url { url: settings.redacted_url(), reason: e.to_string() })?;
-        let config = ConnectionManagerConfig::new()
-            .set_exponent_base(2.0)
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(5))
-            .set_number_of_retries(3)
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)));
-        let con = ConnectionManager::new_with_config(client.clone(), config).await?;
-        Ok(Store { client, con, keys: Keys::new(&settings.prefix) })
+        let topology =
+            settings.topology().map_err(|reason| Error::Url { url: settings.redacted_url(), reason })?;
+        let con = Connection::open(&topology, TIMEOUTS).await.map_err(|e| match e.kind() {
+            redis::ErrorKind::InvalidClientConfig => {
+                Error::Url { url: settings.redacted_url(), reason: e.to_string() }
+            }
+            _ => Error::Redis(e),
+        })?;
+        Ok(Store { topology: std::sync::Arc::new(topology), con, keys: Keys::new(&settings.prefix) })
+    }
+
+    /// Whether Redis is a cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.con.is_cluster()
     }
 
     pub fn keys(&self) -> &Keys {
@@ -167,11 +171,16 @@ impl Store {
     /// Loads the pipelined scripts into Redis ahead of time, so the first due
     /// tick does not pay an extra round trip to find them missing.
     pub async fn load_scripts(&self) -> Result<()> {
-        let mut pipe = redis::pipe();
-        for lua in [&*scripts::ENQUEUE, &*scripts::SYNC, &*scripts::FINISH, &*scripts::RETRY] {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(lua.source).ignore();
+        self.load(&[&*scripts::ENQUEUE, &*scripts::SYNC, &*scripts::FINISH, &*scripts::RETRY]).await
+    }
+
+    /// `SCRIPT LOAD`s, one command each: on a cluster each goes to every
+    /// node.
+    async fn load(&self, scripts: &[&Lua]) -> Result<()> {
+        let mut con = self.con.clone();
+        for lua in scripts {
+            let _: Value = redis::cmd("SCRIPT").arg("LOAD").arg(lua.source).query_async(&mut con).await?;
         }
-        let () = pipe.query_async(&mut self.con.clone()).await?;
         Ok(())
     }
 
@@ -212,13 +221,11 @@ impl Store {
         for group in order.chunk_by(|&a, &b| ops[a].queue == ops[b].queue) {
             calls.extend(group.chunks(TICKS_PER_CALL));
         }
-        let mut pipe = redis::pipe();
-        for call in &calls {
-            self.add_enqueue_call(&mut pipe, term, ops, call);
-        }
-        let replies: Vec<Vec<String>> = self.query_pipeline(&pipe, &[&scripts::ENQUEUE]).await?;
+        let cmds = calls.iter().map(|call| self.enqueue_call(term, ops, call)).collect();
+        let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE]).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
         for (call, reply) in calls.iter().zip(replies) {
+            let reply: Vec<String> = redis::from_redis_value(reply).map_err(RedisError::from)?;
             if reply.len() != call.len() {
                 return Err(Error::Reply(format!(
                     "enqueue returned {} statuses for {} ticks",
@@ -241,9 +248,11 @@ impl Store {
         Ok(statuses)
     }
 
-    fn add_enqueue_call(&self, pipe: &mut Pipeline, term: u64, ops: &[TickOp], call: &[usize]) {
+    /// One enqueue script call, with the key that routes it.
+    fn enqueue_call(&self, term: u64, ops: &[TickOp], call: &[usize]) -> (String, redis::Cmd) {
         let queue = &ops[call[0]].queue;
-        let cmd = pipe.cmd("EVALSHA").arg(scripts::ENQUEUE.script.get_hash()).arg(3 + 3 * call.len());
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(3 + 3 * call.len());
         cmd.arg(self.keys.ticks(queue)).arg(self.keys.stats(queue)).arg(self.keys.paused(queue));
         let destinations: Vec<Destination> =
             call.iter().map(|&i| self.keys.destination(queue, &ops[i].format)).collect();
@@ -270,6 +279,57 @@ impl Store {
                 .arg(if to.right { "right" } else { "left" })
                 .arg(member);
         }
+        (self.keys.ticks(queue), cmd)
+    }
+
+    /// Runs commands pipelined and returns their replies in the order given:
+    /// one pipeline on a single server; on a cluster, where a pipeline must
+    /// stay within one hash slot, one per slot, concurrently. Each command
+    /// comes with a key that routes it. Scripts Redis does not know are
+    /// loaded and their pipeline run again (see [`Store::query_pipeline`]).
+    async fn query_slotted(
+        &self,
+        cmds: Vec<(String, redis::Cmd)>,
+        uses: &[&'static Lua],
+    ) -> Result<Vec<Value>> {
+        if !self.is_cluster() {
+            let mut pipe = redis::pipe();
+            for (_, cmd) in cmds {
+                pipe.add_command(cmd);
+            }
+            return self.query_pipeline(&pipe, uses).await;
+        }
+        let mut groups: Vec<(redis::cluster_routing::Slot, Vec<usize>, Pipeline)> = Vec::new();
+        for (i, (key, cmd)) in cmds.into_iter().enumerate() {
+            let slot = redis::cluster_routing::Slot::for_key(&key);
+            let group = match groups.iter().position(|(s, ..)| *s == slot) {
+                Some(g) => g,
+                None => {
+                    groups.push((slot, Vec::new(), redis::pipe()));
+                    groups.len() - 1
+                }
+            };
+            groups[group].1.push(i);
+            groups[group].2.add_command(cmd);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let total: usize = groups.iter().map(|(_, indices, _)| indices.len()).sum();
+        for (_, indices, pipe) in groups {
+            let store = self.clone();
+            let uses = uses.to_vec();
+            tasks.spawn(async move {
+                let replies: Result<Vec<Value>> = store.query_pipeline(&pipe, &uses).await;
+                (indices, replies)
+            });
+        }
+        let mut out = vec![Value::Nil; total];
+        while let Some(joined) = tasks.join_next().await {
+            let (indices, replies) = joined.map_err(|e| Error::Reply(format!("pipeline task: {e}")))?;
+            for (i, reply) in indices.into_iter().zip(replies?) {
+                out[i] = reply;
+            }
+        }
+        Ok(out)
     }
 
     pub(crate) async fn run_script<T: redis::FromRedisValue>(
@@ -295,10 +355,7 @@ impl Store {
         let mut con = self.con.clone();
         match pipe.query_async(&mut con).await {
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                for lua in uses {
-                    let _: Value =
-                        redis::cmd("SCRIPT").arg("LOAD").arg(lua.source).query_async(&mut con).await?;
-                }
+                self.load(uses).await?;
                 Ok(pipe.query_async(&mut con).await?)
             }
             other => Ok(other?),

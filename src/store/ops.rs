@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::scripts;
 use super::{Result, Store};
 use crate::config::{Format, QueueName};
+use redis::RedisError;
 
 /// Depths of one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -81,13 +82,24 @@ impl Store {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(jobs.len() * 2);
         for (queue, job) in jobs {
-            pipe.cmd("LINDEX").arg(self.keys.history(queue, job)).arg(0);
-            pipe.cmd("EXISTS").arg(self.keys.inflight_raw(queue, job));
+            let mut last = redis::cmd("LINDEX");
+            last.arg(self.keys.history(queue, job)).arg(0);
+            let mut exists = redis::cmd("EXISTS");
+            exists.arg(self.keys.inflight_raw(queue, job));
+            cmds.push((self.keys.ticks(queue), last));
+            cmds.push((self.keys.ticks(queue), exists));
         }
-        let replies: Vec<(Option<String>, i64)> = pipe.query_async(&mut self.con.clone()).await?;
-        Ok(replies.into_iter().map(|(last, exists)| (last, exists == 1)).collect())
+        let replies = self.query_slotted(cmds, &[]).await?;
+        replies
+            .chunks(2)
+            .map(|pair| {
+                let last: Option<String> = redis::from_redis_value_ref(&pair[0]).map_err(RedisError::from)?;
+                let exists: i64 = redis::from_redis_value_ref(&pair[1]).map_err(RedisError::from)?;
+                Ok((last, exists == 1))
+            })
+            .collect()
     }
 
     /// Dead letters of a queue, newest first (JSON).

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-
+use super::connection::{Connection, Timeouts};
 use super::scripts;
 use super::{Keys, Result, Store};
 use crate::config::QueueName;
@@ -24,7 +23,7 @@ pub enum Requeue {
 /// A connection of its own for blocking takes: a blocking command would
 /// hold up everything else multiplexed on a shared connection.
 pub struct Taker {
-    con: MultiplexedConnection,
+    con: Connection,
     keys: Keys,
 }
 
@@ -55,26 +54,23 @@ impl Store {
     pub async fn taker(&self) -> Result<Taker> {
         // A blocking take legitimately waits for its own timeout; the response
         // timeout only catches a connection that died silently.
-        let config = redis::AsyncConnectionConfig::new()
-            .set_response_timeout(Some(Duration::from_secs(30)))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        let con = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        let timeouts = Timeouts { connect: Duration::from_secs(5), response: Duration::from_secs(30) };
+        let con = Connection::open(&self.topology, timeouts).await?;
         Ok(Taker { con, keys: self.keys.clone() })
     }
 
     /// Announces `worker` on each queue and (re)sets its lease.
     pub async fn heartbeat(&self, queues: &[QueueName], worker: &str, ttl: Duration) -> Result<()> {
-        let mut pipe = redis::pipe();
+        let mut cmds = Vec::with_capacity(queues.len() * 2);
         for q in queues {
-            pipe.cmd("SADD").arg(self.keys.workers(q)).arg(worker).ignore();
-            pipe.cmd("SET")
-                .arg(self.keys.worker_lease(q, worker))
-                .arg(worker)
-                .arg("PX")
-                .arg(ttl.as_millis() as u64)
-                .ignore();
+            let mut join = redis::cmd("SADD");
+            join.arg(self.keys.workers(q)).arg(worker);
+            let mut lease = redis::cmd("SET");
+            lease.arg(self.keys.worker_lease(q, worker)).arg(worker).arg("PX").arg(ttl.as_millis() as u64);
+            cmds.push((self.keys.workers(q), join));
+            cmds.push((self.keys.workers(q), lease));
         }
-        let () = pipe.query_async(&mut self.con.clone()).await?;
+        self.query_slotted(cmds, &[]).await?;
         Ok(())
     }
 

@@ -1,0 +1,207 @@
+//! One connection type over the three deployments: a single server, a Redis
+//! Cluster, and a primary found through Sentinel. Each reconnects on its own;
+//! callers retry failed operations.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+use crate::config::{SentinelSettings, Topology};
+
+/// How long to wait for a connection, and for a reply.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// A blocking take waits for its own timeout, so its connection allows
+    /// longer; this only catches a connection that died silently.
+    pub response: Duration,
+}
+
+/// A connection to wherever campanile's keys live; cheap to clone.
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel(SentinelConnection),
+}
+
+impl Connection {
+    /// Connects. A single server is retried with capped exponential backoff
+    /// on every later failure; the cluster client follows slot moves and
+    /// failovers; a Sentinel connection asks the sentinels again whenever
+    /// the primary it had fails.
+    pub async fn open(topology: &Topology, timeouts: Timeouts) -> RedisResult<Connection> {
+        match topology {
+            Topology::Single(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let config = ConnectionManagerConfig::new()
+                    .set_exponent_base(2.0)
+                    .set_min_delay(Duration::from_millis(100))
+                    .set_max_delay(Duration::from_secs(5))
+                    .set_number_of_retries(3)
+                    .set_connection_timeout(Some(timeouts.connect))
+                    .set_response_timeout(Some(timeouts.response));
+                Ok(Connection::Single(ConnectionManager::new_with_config(client, config).await?))
+            }
+            Topology::Cluster(nodes) => {
+                // Retries cover a failover: the replica's promotion takes
+                // about the cluster's node timeout.
+                let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                    .retries(6)
+                    .min_retry_wait(50)
+                    .max_retry_wait(1000)
+                    .connection_timeout(timeouts.connect)
+                    .response_timeout(timeouts.response)
+                    .build()?;
+                Ok(Connection::Cluster(client.get_async_connection().await?))
+            }
+            Topology::Sentinel(settings) => {
+                let con = SentinelConnection::new(settings, timeouts)?;
+                con.current().await?;
+                Ok(Connection::Sentinel(con))
+            }
+        }
+    }
+
+    /// Whether keys of different hash slots must go in separate calls.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, Connection::Cluster(_))
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(con) => con.req_packed_command(cmd),
+            Connection::Cluster(con) => con.req_packed_command(cmd),
+            Connection::Sentinel(con) => con.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(con) => con.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(con) => con.req_packed_commands(pipeline, offset, count),
+            Connection::Sentinel(con) => con.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(con) => con.get_db(),
+            Connection::Cluster(con) => con.get_db(),
+            Connection::Sentinel(con) => con.get_db(),
+        }
+    }
+}
+
+/// A connection to the primary the sentinels name. After a connection error
+/// or a `READONLY` reply (the primary was demoted by a failover) it is
+/// dropped, and the next command asks the sentinels for the primary again.
+#[derive(Clone)]
+pub struct SentinelConnection {
+    inner: Arc<SentinelInner>,
+    db: i64,
+}
+
+struct SentinelInner {
+    client: tokio::sync::Mutex<SentinelClient>,
+    config: AsyncConnectionConfig,
+    current: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl SentinelConnection {
+    fn new(settings: &SentinelSettings, timeouts: Timeouts) -> RedisResult<SentinelConnection> {
+        let mut redis = redis::RedisConnectionInfo::default().set_db(settings.db);
+        if let Some(user) = &settings.username {
+            redis = redis.set_username(user);
+        }
+        if let Some(password) = &settings.password {
+            redis = redis.set_password(password);
+        }
+        let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(redis);
+        if settings.tls {
+            let mode = if settings.tls_insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure };
+            node = node.set_tls_mode(mode);
+        }
+        let sentinels: Vec<&str> = settings.sentinels.iter().map(String::as_str).collect();
+        let client =
+            SentinelClient::build(sentinels, &settings.master, Some(node), SentinelServerType::Master)?;
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.response));
+        let inner =
+            SentinelInner { client: tokio::sync::Mutex::new(client), config, current: Mutex::new(None) };
+        Ok(SentinelConnection { inner: Arc::new(inner), db: settings.db })
+    }
+
+    /// The connection to the current primary, asking the sentinels if there
+    /// is none.
+    async fn current(&self) -> RedisResult<MultiplexedConnection> {
+        if let Some(con) = self.inner.current.lock().expect("not poisoned").clone() {
+            return Ok(con);
+        }
+        let mut client = self.inner.client.lock().await;
+        // Another caller may have connected while this one waited.
+        if let Some(con) = self.inner.current.lock().expect("not poisoned").clone() {
+            return Ok(con);
+        }
+        let con = client.get_async_connection_with_config(&self.inner.config).await?;
+        *self.inner.current.lock().expect("not poisoned") = Some(con.clone());
+        Ok(con)
+    }
+
+    /// Drops the connection after an error that means the primary is gone
+    /// or no longer the primary.
+    fn check<T>(&self, result: RedisResult<T>) -> RedisResult<T> {
+        if let Err(e) = &result {
+            let demoted = e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+            if demoted
+                || e.is_io_error()
+                || e.is_timeout()
+                || e.is_connection_dropped()
+                || e.is_unrecoverable_error()
+            {
+                *self.inner.current.lock().expect("not poisoned") = None;
+            }
+        }
+        result
+    }
+}
+
+impl ConnectionLike for SentinelConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let mut con = self.current().await?;
+            let result = con.req_packed_command(cmd).await;
+            self.check(result)
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let mut con = self.current().await?;
+            let result = con.req_packed_commands(pipeline, offset, count).await;
+            self.check(result)
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.db
+    }
+}
