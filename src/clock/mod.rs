@@ -73,6 +73,13 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
                 tracing::warn!(clock = %lease.id(), "fenced: a clock with a newer leadership term leads; standing by");
                 backoff = BACKOFF.0;
             }
+            // Leading again reloads the tick state and catches the lost
+            // ticks up, as after a restart.
+            Err(e @ store::Error::RolledBack(_)) => {
+                crate::metrics::METRICS.redis_errors.inc();
+                tracing::warn!(clock = %lease.id(), error = %e, "tick state went back; leading again from it");
+                backoff = BACKOFF.0;
+            }
             Err(e) => {
                 crate::metrics::METRICS.redis_errors.inc();
                 tracing::warn!(clock = %lease.id(), error = %error_chain(&e), "redis error while leading; retrying");

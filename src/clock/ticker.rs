@@ -15,7 +15,7 @@ use crate::formats;
 use crate::metrics::{METRICS, labels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
-use crate::store::{self, Store, TickAction, TickOp, TickStatus};
+use crate::store::{self, Sequences, Store, TickAction, TickOp, TickStatus};
 
 /// An in-flight marker outlives the job's timeout by this much, so a
 /// payload whose worker vanished blocks its job for a bounded time only.
@@ -43,6 +43,8 @@ pub struct Ticker {
     store: Store,
     /// This leadership's term; pushes from older terms are refused.
     term: u64,
+    /// Each queue's write sequence, to notice state a failover lost.
+    seqs: Sequences,
     slots: Vec<Slot>,
     /// `(due instant in Unix ms, slot)`, earliest first.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
@@ -65,12 +67,13 @@ impl Ticker {
             by_queue.entry(&job.queue).or_default().push(i);
         }
         let mut slots = Vec::new();
+        let mut seqs = Sequences::new();
         for (queue, jobs) in by_queue {
             let fingerprints: Vec<String> =
                 jobs.iter().map(|&i| plan::fingerprint(&config.jobs[i])).collect();
             let args: Vec<_> =
                 jobs.iter().zip(&fingerprints).map(|(&i, f)| (&config.jobs[i].name, f.as_str())).collect();
-            let states = store.sync_ticks(queue, now.timestamp(), term, &args).await?;
+            let states = store.sync_ticks(queue, now.timestamp(), term, &args, &mut seqs).await?;
             for ((&job, fingerprint), (last, fresh)) in jobs.iter().zip(fingerprints).zip(states) {
                 if fresh {
                     tracing::info!(job = %config.jobs[job].name, queue = %queue, "job starts from now");
@@ -79,7 +82,7 @@ impl Ticker {
             }
         }
         let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
-        Ok(Ticker { config, store, term, slots, heap, notifier: Notifier::default() })
+        Ok(Ticker { config, store, term, seqs, slots, heap, notifier: Notifier::default() })
     }
 
     /// Sends missed and skipped ticks to the config's webhooks.
@@ -113,7 +116,11 @@ impl Ticker {
             ops.extend(plan.steps.iter().map(|step| tick_op(job, &s.fingerprint, *step, now)));
             nexts.push((slot, plan));
         }
-        let statuses = if ops.is_empty() { Vec::new() } else { self.store.enqueue(self.term, &ops).await? };
+        let statuses = if ops.is_empty() {
+            Vec::new()
+        } else {
+            self.store.enqueue(self.term, &mut self.seqs, &ops).await?
+        };
         let fired = self.report(&ops, &statuses, now);
         for (slot, plan) in nexts {
             if let Some(last) = plan.steps.last().map(|s| match *s {

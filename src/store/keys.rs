@@ -5,7 +5,7 @@
 //! | key | type | writer | purpose |
 //! |---|---|---|---|
 //! | `P{Q}:pending` | list | clock LPUSH, worker takes from the right | payloads waiting for a worker (FIFO) |
-//! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state; plus `__term`, the newest leadership term that wrote here (fencing) |
+//! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state; plus `__term`, the newest leadership term that wrote here (fencing), and `__seq`, a counter every clock write bumps (a leader that finds it lower than it saw knows a failover lost writes, and reloads) |
 //! | `P{Q}:inflight:<job>` | string, PX | clock sets, worker clears | the id of the job's queued or running payload (`overlap = "skip"`); expires on its own |
 //! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap`, `<job>:paused` |
 //! | `P{Q}:paused` | hash | `clock pause` / `resume` | paused jobs: job -> paused since (RFC 3339) |

@@ -34,7 +34,15 @@ pub enum Error {
     /// longer leads.
     #[error("fenced: a clock with a newer leadership term leads")]
     Fenced,
+    /// A queue's tick state lost writes this clock made (a failover to a
+    /// replica that had not received them): reload it and catch up.
+    #[error("the tick state of queue {0} lost writes (a Redis failover?); reloading it")]
+    RolledBack(QueueName),
 }
+
+/// Per queue, the write sequence of its tick state as this leader last saw
+/// it; see [`Store::enqueue`].
+pub type Sequences = std::collections::BTreeMap<QueueName, u64>;
 
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -186,13 +194,14 @@ impl Store {
 
     /// Loads each job's last tick for one queue, starting jobs that are new
     /// or whose schedule changed from `now`. Returns `(last tick, fresh)` in
-    /// the order of `jobs`.
+    /// the order of `jobs`, and records the queue's write sequence in `seqs`.
     pub async fn sync_ticks(
         &self,
         queue: &QueueName,
         now: i64,
         term: u64,
         jobs: &[(&JobName, &str)],
+        seqs: &mut Sequences,
     ) -> Result<Vec<(i64, bool)>> {
         let mut args = vec![now.to_string(), term.to_string()];
         for (job, fingerprint) in jobs {
@@ -203,17 +212,22 @@ impl Store {
         if flat.is_empty() && !jobs.is_empty() {
             return Err(Error::Fenced);
         }
-        if flat.len() != jobs.len() * 2 {
+        if flat.len() != jobs.len() * 2 + 1 {
             return Err(Error::Reply(format!("sync returned {} values for {} jobs", flat.len(), jobs.len())));
         }
-        Ok(flat.chunks(2).map(|pair| (pair[0], pair[1] == 1)).collect())
+        seqs.insert(queue.clone(), flat[flat.len() - 1] as u64);
+        Ok(flat[..flat.len() - 1].chunks(2).map(|pair| (pair[0], pair[1] == 1)).collect())
     }
 
     /// Records and pushes ticks, each at most once, in one pipelined round
     /// trip: one script call per queue (and per `TICKS_PER_CALL` ticks). Ticks
     /// of one job must come in increasing order. Returns a status per tick,
     /// in the order given.
-    pub async fn enqueue(&self, term: u64, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
+    ///
+    /// `seqs` holds each queue's write sequence from [`Store::sync_ticks`]
+    /// and is advanced here; a queue whose state is behind it has lost writes
+    /// and fails the call with [`Error::RolledBack`].
+    pub async fn enqueue(&self, term: u64, seqs: &mut Sequences, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
         // Group by queue, keeping each queue's ticks in the given order.
         let mut order: Vec<usize> = (0..ops.len()).collect();
         order.sort_by(|&a, &b| ops[a].queue.cmp(&ops[b].queue));
@@ -221,12 +235,29 @@ impl Store {
         for group in order.chunk_by(|&a, &b| ops[a].queue == ops[b].queue) {
             calls.extend(group.chunks(TICKS_PER_CALL));
         }
-        let cmds = calls.iter().map(|call| self.enqueue_call(term, ops, call)).collect();
+        let cmds = calls
+            .iter()
+            .map(|call| {
+                let seen = seqs.get(&ops[call[0]].queue).copied().unwrap_or(0);
+                self.enqueue_call(term, seen, ops, call)
+            })
+            .collect();
         let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE]).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
         for (call, reply) in calls.iter().zip(replies) {
-            let reply: Vec<String> = redis::from_redis_value(reply).map_err(RedisError::from)?;
-            if reply.len() != call.len() {
+            let mut reply: Vec<String> = redis::from_redis_value(reply).map_err(RedisError::from)?;
+            let queue = &ops[call[0]].queue;
+            match reply.first().map(String::as_str) {
+                Some("fenced") => return Err(Error::Fenced),
+                Some("rolledback") => return Err(Error::RolledBack(queue.clone())),
+                _ => {}
+            }
+            let seq = reply.pop().and_then(|s| s.parse::<u64>().ok());
+            if let Some(seq) = seq {
+                let known = seqs.entry(queue.clone()).or_default();
+                *known = (*known).max(seq);
+            }
+            if reply.len() != call.len() || seq.is_none() {
                 return Err(Error::Reply(format!(
                     "enqueue returned {} statuses for {} ticks",
                     reply.len(),
@@ -240,7 +271,6 @@ impl Store {
                     "overlap" => TickStatus::Overlap,
                     "missed" => TickStatus::Missed,
                     "paused" => TickStatus::Paused,
-                    "fenced" => return Err(Error::Fenced),
                     other => return Err(Error::Reply(format!("unknown enqueue status {other:?}"))),
                 };
             }
@@ -249,7 +279,7 @@ impl Store {
     }
 
     /// One enqueue script call, with the key that routes it.
-    fn enqueue_call(&self, term: u64, ops: &[TickOp], call: &[usize]) -> (String, redis::Cmd) {
+    fn enqueue_call(&self, term: u64, seen: u64, ops: &[TickOp], call: &[usize]) -> (String, redis::Cmd) {
         let queue = &ops[call[0]].queue;
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(3 + 3 * call.len());
@@ -260,7 +290,7 @@ impl Store {
             let set = to.queues.as_ref().unwrap_or(&to.list);
             cmd.arg(self.keys.inflight(queue, &ops[i].job)).arg(&to.list).arg(set);
         }
-        cmd.arg(call.len()).arg(term);
+        cmd.arg(call.len()).arg(term).arg(seen);
         for (&i, to) in call.iter().zip(&destinations) {
             let op = &ops[i];
             let member = if to.queues.is_some() { queue.as_str() } else { "" };

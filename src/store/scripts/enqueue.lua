@@ -18,8 +18,9 @@
 --            the list to push to,
 --            the set to add the queue's name to (Sidekiq's and Resque's
 --            `queues`; the list again when there is none)
--- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term; then
---            9 values per tick i, from 3 + 9*(i-1):
+-- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term;
+-- ARGV[3]    the write sequence (field "__seq") the caller last saw here;
+--            then 9 values per tick i, from 4 + 9*(i-1):
 --            job, tick (Unix seconds), schedule fingerprint,
 --            action ("push": enqueue it; "miss": record it, and the missed
 --            ticks before it, as missed without enqueueing), payload JSON
@@ -33,9 +34,14 @@
 --            "paused" (skipped: the job is paused),
 --            "fenced" (refused: a leader with a newer term has written here;
 --            every tick of the call is refused)
---            "missed" (recorded as missed)
+--            "missed" (recorded as missed),
+--            "rolledback" (refused: "__seq" is below what the caller saw, so
+--            this state lost writes, as after a failover to a replica that
+--            had not received them; every tick of the call is refused);
+--            then, unless refused, the new write sequence
 local n = tonumber(ARGV[1])
 local term = tonumber(ARGV[2])
+local seen = tonumber(ARGV[3])
 local out = {}
 -- Fencing: the ticks hash remembers the newest leadership term that wrote
 -- to it (field "__term", which no job name can take). A leader that was
@@ -45,11 +51,18 @@ if term < current then
   for i = 1, n do out[i] = 'fenced' end
   return out
 end
+-- Rollback: every call bumps "__seq". A sequence below the one the caller
+-- saw means writes it made are gone: it must reload the state and catch
+-- up, or the lost ticks would stay lost.
+if tonumber(redis.call('HGET', KEYS[1], '__seq') or '0') < seen then
+  for i = 1, n do out[i] = 'rolledback' end
+  return out
+end
 if term > current then
   redis.call('HSET', KEYS[1], '__term', term)
 end
 for i = 1, n do
-  local base = 3 + 9 * (i - 1)
+  local base = 4 + 9 * (i - 1)
   local job, tick, fp = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
   local action, payload, ttl = ARGV[base + 3], ARGV[base + 4], tonumber(ARGV[base + 5])
   local marker, list, set = KEYS[4 + 3 * (i - 1)], KEYS[5 + 3 * (i - 1)], KEYS[6 + 3 * (i - 1)]
@@ -85,4 +98,5 @@ for i = 1, n do
     end
   end
 end
+out[n + 1] = tostring(redis.call('HINCRBY', KEYS[1], '__seq', 1))
 return out

@@ -8,8 +8,10 @@
 -- ARGV[1]  now (Unix seconds); ARGV[2] the caller's leadership term; then
 --          pairs: job, fingerprint
 -- Returns  per job, two values: its last tick (Unix seconds) and 1 if it
---          started fresh now, else 0; or an empty array if a leader with a
---          newer term has written here (the caller no longer leads)
+--          started fresh now, else 0; then the queue's write sequence
+--          ("__seq", bumped), which the caller passes to enqueue.lua; or an
+--          empty array if a leader with a newer term has written here (the
+--          caller no longer leads)
 local now = ARGV[1]
 local term = tonumber(ARGV[2])
 local current = tonumber(redis.call('HGET', KEYS[1], '__term') or '0')
@@ -34,4 +36,5 @@ for i = 3, #ARGV, 2 do
     out[#out + 1] = 1
   end
 end
+out[#out + 1] = redis.call('HINCRBY', KEYS[1], '__seq', 1)
 return out
