@@ -1,10 +1,13 @@
 //! Test harness: a private `redis-server` per test, on a free port with its
 //! own temp dir, stopped when the handle drops. Tests never share a server,
 //! so they run in parallel without seeing each other's keys, and never touch
-//! a Redis the machine already runs.
+//! a Redis the machine already runs. [`cluster`] and [`sentinel`] build
+//! real multi-process topologies out of such servers.
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod cluster;
+pub mod sentinel;
 pub mod tickers;
 
 use std::io::ErrorKind;
@@ -47,12 +50,24 @@ impl RedisServer {
     fn try_start(program: &str) -> Result<RedisServer, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = free_port();
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        Self::launch(program, port, dir, args.map(Into::into).to_vec())
+    }
+
+    /// Spawns `program args… --dir <dir> --logfile <dir>/redis.log` (so the
+    /// config file, if any, comes first in `args`) and waits until it answers
+    /// PING on `port`. An `Err` means the process exited first, usually
+    /// because the port was taken meanwhile: the caller retries on new ports.
+    pub(crate) fn launch(
+        program: &str,
+        port: u16,
+        dir: tempfile::TempDir,
+        mut args: Vec<std::ffi::OsString>,
+    ) -> Result<RedisServer, String> {
+        args.extend(["--dir".into(), dir.path().as_os_str().to_owned()]);
+        args.extend(["--logfile".into(), dir.path().join("redis.log").into_os_string()]);
         let child = Command::new(program)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .arg("--logfile")
-            .arg(dir.path().join("redis.log"))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -60,7 +75,7 @@ impl RedisServer {
         let child = match child {
             Ok(child) => child,
             Err(e) if e.kind() == ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-            Err(e) => return Err(format!("spawning redis-server: {e}")),
+            Err(e) => return Err(format!("spawning {program}: {e}")),
         };
         let mut server = RedisServer { child, port, dir };
         server.wait_ready()?;
@@ -107,6 +122,27 @@ impl RedisServer {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// SIGKILLs the server, as a crash would, and reaps it; the handle (and
+    /// its dir, with the log) stays valid.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The server's log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()
+    }
+
+    /// A connection that fails instead of hanging on a server that is down
+    /// or busy, for polling a topology while it changes.
+    pub fn try_connection(&self) -> redis::RedisResult<redis::Connection> {
+        let con = self.client().get_connection_with_timeout(Duration::from_millis(500))?;
+        con.set_read_timeout(Some(Duration::from_secs(2)))?;
+        con.set_write_timeout(Some(Duration::from_secs(2)))?;
+        Ok(con)
     }
 }
 
@@ -225,6 +261,19 @@ impl Drop for RedisServer {
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
     listener.local_addr().expect("local addr").port()
+}
+
+/// `n` distinct free ports: all are bound at once, so none repeats.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("local addr").port()).collect()
+}
+
+/// The last `n` lines of `text`, such as a server log in a failure message.
+pub fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// SIGTERM a child process and wait for it to exit.
