@@ -18,11 +18,28 @@ pub struct RedisSettings {
     /// `[redis] cluster`: seed nodes of a Redis Cluster; takes the place of
     /// the URL.
     pub cluster: Vec<String>,
+    /// `[redis] wait_replicas`: after each push and each take, wait (`WAIT`)
+    /// until this many replicas have the write, so a failover cannot take
+    /// it back; 0 (the default) does not wait.
+    pub wait_replicas: u32,
+    /// `[redis] wait_timeout_ms`: how long such a wait may take; a write
+    /// that times out stands, with a warning.
+    pub wait_timeout_ms: u64,
 }
+
+/// The default of `[redis] wait_timeout_ms`.
+pub const WAIT_TIMEOUT_MS: u64 = 100;
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        RedisSettings { url: None, prefix: DEFAULT_PREFIX.into(), tls_insecure: false, cluster: Vec::new() }
+        RedisSettings {
+            url: None,
+            prefix: DEFAULT_PREFIX.into(),
+            tls_insecure: false,
+            cluster: Vec::new(),
+            wait_replicas: 0,
+            wait_timeout_ms: WAIT_TIMEOUT_MS,
+        }
     }
 }
 

@@ -21,7 +21,7 @@ const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify"];
 const NOTIFY_KEYS: &[&str] = &["webhooks", "email"];
 const EMAIL_KEYS: &[&str] = &["to", "from", "events", "jobs", "smtp_url", "rate_limit"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "jobs"];
-const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure", "cluster"];
+const REDIS_KEYS: &[&str] = &["url", "prefix", "tls_insecure", "cluster", "wait_replicas", "wait_timeout_ms"];
 const COMMON_KEYS: &[&str] = &[
     "timezone",
     "queue",
@@ -255,6 +255,15 @@ fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSetti
             "cluster" => {
                 string_list(value).and_then(|nodes| parse_cluster(&nodes)).map(|n| settings.cluster = n)
             }
+            "wait_replicas" => as_int(value)
+                .and_then(|n| u32::try_from(n).map_err(|_| format!("{n} is not a number of replicas")))
+                .map(|n| settings.wait_replicas = n),
+            "wait_timeout_ms" => as_int(value)
+                .and_then(|n| match n {
+                    1..=60_000 => Ok(n as u64),
+                    _ => Err(format!("{n} is not between 1 and 60000 milliseconds")),
+                })
+                .map(|n| settings.wait_timeout_ms = n),
             _ => {
                 ctx.unknown_key(k, None, &[REDIS_KEYS]);
                 Ok(())

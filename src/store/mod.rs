@@ -38,6 +38,10 @@ pub enum Error {
     /// replica that had not received them): reload it and catch up.
     #[error("the tick state of queue {0} lost writes (a Redis failover?); reloading it")]
     RolledBack(QueueName),
+    /// A take did not reach `[redis] wait_replicas` replicas in time; the
+    /// payload went back to pending unrun.
+    #[error("the take did not reach enough replicas in time; the payload went back unrun")]
+    Unreplicated,
 }
 
 /// Per queue, the write sequence of its tick state as this leader last saw
@@ -102,6 +106,39 @@ pub struct Store {
     topology: std::sync::Arc<Topology>,
     con: Connection,
     keys: Keys,
+    wait: Option<Wait>,
+}
+
+/// `[redis] wait_replicas`: pushes and takes are followed by `WAIT`.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    replicas: u32,
+    timeout_ms: u64,
+}
+
+impl Wait {
+    /// Appends the `WAIT` that follows a pipeline's writes on the same node.
+    fn add_to(self, pipe: &mut Pipeline) {
+        pipe.cmd("WAIT").arg(self.replicas).arg(self.timeout_ms);
+    }
+
+    /// Takes the `WAIT` reply off the end of `replies`; `false`, with a
+    /// warning, if fewer replicas than asked have the writes (they stand
+    /// regardless).
+    fn check(self, replies: &mut Vec<Value>, what: &str) -> bool {
+        let acked: Option<u32> = replies.pop().and_then(|v| redis::from_redis_value(v).ok());
+        let enough = acked.is_some_and(|n| n >= self.replicas);
+        if !enough {
+            crate::metrics::METRICS.redis_errors.inc();
+            tracing::warn!(
+                replicas = self.replicas,
+                acknowledged = acked.unwrap_or(0),
+                timeout_ms = self.timeout_ms,
+                "{what} not yet on enough replicas; a failover now could take it back"
+            );
+        }
+        enough
+    }
 }
 
 impl Store {
@@ -120,7 +157,9 @@ impl Store {
             }
             _ => Error::Redis(e),
         })?;
-        Ok(Store { topology: std::sync::Arc::new(topology), con, keys: Keys::new(&settings.prefix) })
+        let wait = (settings.wait_replicas > 0)
+            .then_some(Wait { replicas: settings.wait_replicas, timeout_ms: settings.wait_timeout_ms });
+        Ok(Store { topology: std::sync::Arc::new(topology), con, keys: Keys::new(&settings.prefix), wait })
     }
 
     /// Whether Redis is a cluster.
@@ -242,7 +281,7 @@ impl Store {
                 self.enqueue_call(term, seen, ops, call)
             })
             .collect();
-        let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE]).await?;
+        let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE], self.wait).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
         for (call, reply) in calls.iter().zip(replies) {
             let mut reply: Vec<String> = redis::from_redis_value(reply).map_err(RedisError::from)?;
@@ -317,17 +356,24 @@ impl Store {
     /// stay within one hash slot, one per slot, concurrently. Each command
     /// comes with a key that routes it. Scripts Redis does not know are
     /// loaded and their pipeline run again (see [`Store::query_pipeline`]).
+    /// With `wait`, each pipeline ends with a `WAIT` on its node.
     async fn query_slotted(
         &self,
         cmds: Vec<(String, redis::Cmd)>,
         uses: &[&'static Lua],
+        wait: Option<Wait>,
     ) -> Result<Vec<Value>> {
         if !self.is_cluster() {
             let mut pipe = redis::pipe();
             for (_, cmd) in cmds {
                 pipe.add_command(cmd);
             }
-            return self.query_pipeline(&pipe, uses).await;
+            wait.inspect(|w| w.add_to(&mut pipe));
+            let mut replies = self.query_pipeline(&pipe, uses).await?;
+            if let Some(w) = wait {
+                w.check(&mut replies, "a push");
+            }
+            return Ok(replies);
         }
         let mut groups: Vec<(redis::cluster_routing::Slot, Vec<usize>, Pipeline)> = Vec::new();
         for (i, (key, cmd)) in cmds.into_iter().enumerate() {
@@ -344,11 +390,15 @@ impl Store {
         }
         let mut tasks = tokio::task::JoinSet::new();
         let total: usize = groups.iter().map(|(_, indices, _)| indices.len()).sum();
-        for (_, indices, pipe) in groups {
+        for (_, indices, mut pipe) in groups {
             let store = self.clone();
             let uses = uses.to_vec();
+            wait.inspect(|w| w.add_to(&mut pipe));
             tasks.spawn(async move {
-                let replies: Result<Vec<Value>> = store.query_pipeline(&pipe, &uses).await;
+                let mut replies: Result<Vec<Value>> = store.query_pipeline(&pipe, &uses).await;
+                if let (Some(w), Ok(replies)) = (wait, replies.as_mut()) {
+                    w.check(replies, "a push");
+                }
                 (indices, replies)
             });
         }

@@ -91,7 +91,7 @@ impl Store {
             cmds.push((self.keys.ticks(queue), last));
             cmds.push((self.keys.ticks(queue), exists));
         }
-        let replies = self.query_slotted(cmds, &[]).await?;
+        let replies = self.query_slotted(cmds, &[], None).await?;
         replies
             .chunks(2)
             .map(|pair| {

@@ -25,6 +25,7 @@ pub enum Requeue {
 pub struct Taker {
     con: Connection,
     keys: Keys,
+    wait: Option<super::Wait>,
 }
 
 impl Taker {
@@ -38,14 +39,39 @@ impl Taker {
         worker: &str,
         timeout: Duration,
     ) -> Result<Option<String>> {
-        Ok(redis::cmd("BLMOVE")
+        let mut pipe = redis::pipe();
+        pipe.cmd("BLMOVE")
             .arg(self.keys.pending(queue))
             .arg(self.keys.worker(queue, worker))
             .arg("RIGHT")
             .arg("LEFT")
-            .arg(timeout.as_secs_f64())
-            .query_async(&mut self.con)
-            .await?)
+            .arg(timeout.as_secs_f64());
+        // `WAIT` in the same pipeline reaches the node the take ran on.
+        self.wait.inspect(|w| w.add_to(&mut pipe));
+        let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.con).await?;
+        let taken = replies.first().cloned().unwrap_or(redis::Value::Nil);
+        let taken: Option<String> = redis::from_redis_value(taken).map_err(redis::RedisError::from)?;
+        if let (Some(w), Some(raw)) = (self.wait, &taken)
+            && !w.check(&mut replies, "a take")
+        {
+            // Not run: a primary that lost its replicas may already have been
+            // replaced, and the payload is then waiting on the new one.
+            let () = redis::pipe()
+                .atomic()
+                .cmd("LREM")
+                .arg(self.keys.worker(queue, worker))
+                .arg(1)
+                .arg(raw)
+                .ignore()
+                .cmd("RPUSH")
+                .arg(self.keys.pending(queue))
+                .arg(raw)
+                .ignore()
+                .query_async(&mut self.con)
+                .await?;
+            return Err(super::Error::Unreplicated);
+        }
+        Ok(taken)
     }
 }
 
@@ -56,7 +82,7 @@ impl Store {
         // timeout only catches a connection that died silently.
         let timeouts = Timeouts { connect: Duration::from_secs(5), response: Duration::from_secs(30) };
         let con = Connection::open(&self.topology, timeouts).await?;
-        Ok(Taker { con, keys: self.keys.clone() })
+        Ok(Taker { con, keys: self.keys.clone(), wait: self.wait })
     }
 
     /// Announces `worker` on each queue and (re)sets its lease.
@@ -70,7 +96,7 @@ impl Store {
             cmds.push((self.keys.workers(q), join));
             cmds.push((self.keys.workers(q), lease));
         }
-        self.query_slotted(cmds, &[]).await?;
+        self.query_slotted(cmds, &[], None).await?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod cluster;
+pub mod deployment;
 pub mod sentinel;
 pub mod tickers;
 

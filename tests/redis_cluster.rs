@@ -1,0 +1,73 @@
+//! The clock and the worker as real processes against a real local Redis
+//! Cluster (six nodes, three primaries with a replica each), with queues
+//! whose keys live on different primaries: each tick must run exactly once,
+//! with no gap, whatever the cluster does.
+
+mod common;
+
+use std::time::Duration;
+
+use campanile::time::TimeSource;
+use common::cluster::RedisCluster;
+use common::deployment::Deployment;
+
+fn now() -> i64 {
+    campanile::time::SystemTime.now().timestamp()
+}
+
+/// Every queue's key with the default prefix, for slot lookups.
+fn pending(queue: &str) -> String {
+    format!("campanile:{{{queue}}}:pending")
+}
+
+#[test]
+fn clock_and_worker_run_every_tick_once_across_three_primaries() {
+    let cluster = RedisCluster::start();
+    let queues = cluster.queues_on_distinct_primaries("campanile:", 3);
+    let primaries: std::collections::BTreeSet<u16> =
+        queues.iter().map(|q| cluster.primary_for_key(&pending(q))).collect();
+    assert_eq!(primaries.len(), 3, "the queues live on three different primaries");
+    // The node list in clock.toml: the config form of a cluster.
+    let nodes = format!("cluster = {}", cluster.url_list_toml());
+    let deployment = Deployment::start(queues.clone(), &nodes, None);
+    deployment.wait_runs_past(now() + 4, Duration::from_secs(30));
+
+    // Each queue's payloads and history are on its own primary.
+    let mut con = cluster.connection();
+    for q in &queues {
+        let history: Vec<String> = redis::cmd("LRANGE")
+            .arg(format!("campanile:{{{q}}}:history:tick-{q}"))
+            .arg(0)
+            .arg(-1)
+            .query(&mut con)
+            .unwrap();
+        assert!(history.len() >= 3, "{q}: {} history entries", history.len());
+    }
+    let checked = deployment.stop_and_check();
+    eprintln!("{checked} runs checked on a three-primary cluster");
+}
+
+/// A coordinated failover (`CLUSTER FAILOVER` on a replica, as managed
+/// services do for maintenance) loses nothing: the replica has every write
+/// before it takes over. A crash of a primary with `wait_replicas = 1` loses
+/// nothing either: every push and take was on the replica before the clock
+/// or worker went on.
+#[test]
+fn failovers_mid_run_double_no_tick_and_lose_none() {
+    let mut cluster = RedisCluster::start();
+    let queues = cluster.queues_on_distinct_primaries("campanile:", 3);
+    // The URL form of a cluster, from REDIS_URL as on a platform.
+    let deployment = Deployment::start(queues.clone(), "wait_replicas = 1", Some(cluster.cluster_url()));
+    deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
+
+    let promoted = cluster.failover(&pending(&queues[0]));
+    eprintln!("queue {} failed over to {promoted}", queues[0]);
+    deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
+
+    let promoted = cluster.kill_primary(&pending(&queues[1]));
+    eprintln!("primary of queue {} killed; {promoted} promoted", queues[1]);
+    deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
+
+    let checked = deployment.stop_and_check();
+    eprintln!("{checked} runs checked across two failovers");
+}
