@@ -3,7 +3,10 @@
 //! (from an independent observer and from the payloads), CPU and RSS at
 //! idle and under load, and how long 10,000 and 100,000 ticks due on the
 //! same minute take to push. `BENCH_SECS` (default 60) sets the length of
-//! the lateness run; `BENCH_SCALE` (default `10000,100000`) the job counts.
+//! the lateness run; `BENCH_SCALE` (default `10000,100000`) the job counts;
+//! `BENCH_PARTS` (default `idle,lateness,scale,cluster`) which parts run.
+//! Then 10,000 jobs due on one minute across three queues, on a single node
+//! and on a six-node Redis Cluster with each queue on its own primary.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -26,10 +29,22 @@ fn main() {
         .split(',')
         .filter_map(|s| s.parse().ok())
         .collect();
-    idle();
-    lateness(secs);
-    for n in scales {
-        same_minute(n);
+    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "idle,lateness,scale,cluster".into());
+    let part = |name: &str| parts.split(',').any(|p| p == name);
+    if part("idle") {
+        idle();
+    }
+    if part("lateness") {
+        lateness(secs);
+    }
+    if part("scale") {
+        for n in scales {
+            same_minute(n);
+        }
+    }
+    if part("cluster") {
+        spread_minute(10_000, false);
+        spread_minute(10_000, true);
     }
 }
 
@@ -245,5 +260,68 @@ fn same_minute(n: usize) {
         startup.as_millis()
     );
     assert_eq!(llen(&redis), n, "no duplicates");
+    stop(child);
+}
+
+/// `n` jobs due on one minute across three queues: on one redis-server, or
+/// on a local six-node cluster with each queue on a different primary.
+fn spread_minute(n: usize, cluster: bool) {
+    let (single, nodes);
+    let (url, queues, mut con): (String, Vec<String>, Box<dyn redis::ConnectionLike>) = if cluster {
+        nodes = common::cluster::RedisCluster::start();
+        let queues = nodes.queues_on_distinct_primaries("campanile:", 3);
+        (nodes.cluster_url(), queues, Box::new(nodes.connection()))
+    } else {
+        single = RedisServer::start();
+        let queues = vec!["q0".to_owned(), "q1".to_owned(), "q2".to_owned()];
+        (single.url(), queues, Box::new(single.connection()))
+    };
+    let config: String = (0..n)
+        .map(|i| {
+            format!("[jobs.m{i}]\ncron = \"* * * * *\"\nqueue = \"{}\"\ncommand = \"x\"\n", queues[i % 3])
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.toml");
+    std::fs::write(&path, config).unwrap();
+    let child = Command::new(common::bin("clock"))
+        .arg("--config")
+        .arg(&path)
+        .env("REDIS_URL", &url)
+        .env("RUST_LOG", "info")
+        .env("CAMPANILE_LOG_FORMAT", "logfmt")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let count = |key: &str, con: &mut Box<dyn redis::ConnectionLike>| -> usize {
+        queues
+            .iter()
+            .map(|q| {
+                redis::cmd(key)
+                    .arg(format!("campanile:{{{q}}}:{}", if key == "HLEN" { "ticks" } else { "pending" }))
+                    .query::<usize>(con.as_mut())
+                    .unwrap()
+            })
+            .sum()
+    };
+    wait_for("sync", || count("HLEN", &mut con) > n);
+    let boundary = (SystemTime.now().timestamp() + 1) / 60 * 60 + 60;
+    let finished = loop {
+        let len = count("LLEN", &mut con);
+        if len >= n {
+            break SystemTime.now();
+        }
+        if len == 0 {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
+    let b = DateTime::from_timestamp(boundary, 0).unwrap();
+    println!(
+        "{n} jobs due on one minute across 3 queues, {}: all pushed {:.1} ms after the boundary",
+        if cluster { "Redis Cluster (3 primaries, one queue each)" } else { "single redis-server" },
+        (finished - b).num_microseconds().unwrap() as f64 / 1000.0
+    );
+    assert_eq!(count("LLEN", &mut con), n, "no duplicates");
     stop(child);
 }
