@@ -48,26 +48,27 @@ fn clock_and_worker_run_every_tick_once_across_three_primaries() {
 }
 
 /// A coordinated failover (`CLUSTER FAILOVER` on a replica, as managed
-/// services do for maintenance) loses nothing: the replica has every write
-/// before it takes over. A crash of a primary with `wait_replicas = 1` loses
-/// nothing either: every push and take was on the replica before the clock
-/// or worker went on.
+/// services do for maintenance) loses and doubles nothing: the replica has
+/// every write before it takes over. A crashed primary loses nothing either
+/// (the clock pushes lost ticks again), but a payload a worker took just
+/// before the crash may run twice (README: "Failover: what can be lost").
 #[test]
-fn failovers_mid_run_double_no_tick_and_lose_none() {
+fn failovers_mid_run_lose_no_tick_and_double_none_but_at_a_crash() {
     let mut cluster = RedisCluster::start();
     let queues = cluster.queues_on_distinct_primaries("campanile:", 3);
     // The URL form of a cluster, from REDIS_URL as on a platform.
-    let deployment = Deployment::start(queues.clone(), "wait_replicas = 1", Some(cluster.cluster_url()));
+    let deployment = Deployment::start(queues.clone(), "", Some(cluster.cluster_url()));
     deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
 
     let promoted = cluster.failover(&pending(&queues[0]));
     eprintln!("queue {} failed over to {promoted}", queues[0]);
     deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
 
+    let killed = now();
     let promoted = cluster.kill_primary(&pending(&queues[1]));
     eprintln!("primary of queue {} killed; {promoted} promoted", queues[1]);
     deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
 
-    let checked = deployment.stop_and_check();
+    let checked = deployment.stop_and_check_allowing(&[(killed - 2, killed + 1)]);
     eprintln!("{checked} runs checked across two failovers");
 }
