@@ -49,13 +49,18 @@ fn main() {
 }
 
 fn spawn_clock(redis: &RedisServer, config: &str) -> (Child, tempfile::TempDir) {
+    spawn_clock_at(&redis.url(), config)
+}
+
+/// A `clock` with `config` against `REDIS_URL=url`, logging to /dev/null.
+fn spawn_clock_at(url: &str, config: &str) -> (Child, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clock.toml");
     std::fs::write(&path, config).unwrap();
     let child = Command::new(common::bin("clock"))
         .arg("--config")
         .arg(&path)
-        .env("REDIS_URL", redis.url())
+        .env("REDIS_URL", url)
         .env("RUST_LOG", "info")
         .env("CAMPANILE_LOG_FORMAT", "logfmt")
         .stdout(Stdio::null())
@@ -281,19 +286,7 @@ fn spread_minute(n: usize, cluster: bool) {
             format!("[jobs.m{i}]\ncron = \"* * * * *\"\nqueue = \"{}\"\ncommand = \"x\"\n", queues[i % 3])
         })
         .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("clock.toml");
-    std::fs::write(&path, config).unwrap();
-    let child = Command::new(common::bin("clock"))
-        .arg("--config")
-        .arg(&path)
-        .env("REDIS_URL", &url)
-        .env("RUST_LOG", "info")
-        .env("CAMPANILE_LOG_FORMAT", "logfmt")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (child, _dir) = spawn_clock_at(&url, &config);
     let count = |key: &str, con: &mut Box<dyn redis::ConnectionLike>| -> usize {
         queues
             .iter()
