@@ -1,5 +1,6 @@
 //! The only module that talks to Redis: one async method per operation,
-//! over a connection that reconnects with capped exponential backoff.
+//! over a connection to one server, a Redis Cluster or the primary Sentinel
+//! names (`connection`), each reconnecting on its own.
 //! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 
 mod connection;
