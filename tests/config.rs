@@ -582,6 +582,16 @@ cluster = ["redis://a:7000", "b:7000"]
             "clock.toml:3:11: field \"redis.cluster\": expected redis:// or rediss:// node URLs, found \"b:7000\""
         ]
     );
+    let waiting = parse("[redis]\nwait_replicas = 1\nwait_timeout_ms = 250\n").unwrap();
+    assert_eq!((waiting.redis.wait_replicas, waiting.redis.wait_timeout_ms), (1, 250));
+    assert_eq!(parse("").unwrap().redis.wait_replicas, 0, "no WAIT unless asked");
+    assert_eq!(
+        errors("[redis]\nwait_replicas = -1\nwait_timeout_ms = 0\n"),
+        [
+            "clock.toml:2:17: field \"redis.wait_replicas\": -1 is not a number of replicas",
+            "clock.toml:3:19: field \"redis.wait_timeout_ms\": 0 is not between 1 and 60000 milliseconds"
+        ]
+    );
     assert_eq!(
         errors("[redis]\nurl = \"redis://h:6379\"\ncluster = [\"redis://a:7000\"]\n"),
         ["clock.toml:2:7: field \"redis.url\": set either url or cluster, not both"]

@@ -601,14 +601,16 @@ fn validate_job(
         let msg = format!("jitter {jitter} must be shorter than the interval {period}");
         ctx.error(&span, job, Some("jitter"), msg);
     }
+    let queue = settings
+        .queue
+        .clone()
+        .unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid default queue"));
     if ctx.cluster
         && let Some(format) = &format
+        && let Err((field, msg)) = format::same_slot(format, &queue)
     {
-        let queue = settings.queue.clone().unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid"));
-        if let Err((field, msg)) = format::same_slot(format, &queue) {
-            let span = table.get(field).or_else(|| table.get("format")).map_or(key.span(), |v| v.span());
-            ctx.error(&span, job, Some(field), msg);
-        }
+        let span = table.get(field).or_else(|| table.get("format")).map_or(key.span(), |v| v.span());
+        ctx.error(&span, job, Some(field), msg);
     }
     if ctx.errors.len() > errors_before {
         return None;
@@ -617,9 +619,7 @@ fn validate_job(
         name: name?,
         schedule: schedule?,
         timezone,
-        queue: settings
-            .queue
-            .unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid default queue")),
+        queue,
         command: if kind == FormatKind::Campanile { Some(command?) } else { None },
         format: format?,
         timeout: settings.timeout.unwrap_or(defaults::TIMEOUT),
