@@ -260,6 +260,32 @@ async fn overlap_skip_holds_the_next_tick_until_the_marker_clears_or_expires() {
     assert_eq!(skipped, 1);
 }
 
+/// Several ticks of one job in one script call: the first push's marker
+/// holds back the ticks after it in the same call, and the counters add up.
+#[tokio::test]
+async fn catch_up_all_with_overlap_skip_pushes_the_first_missed_tick_only() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.slow]\ncron = \"0 * * * *\"\ncommand = \"x\"\ncatch_up = \"all\"\n");
+    let (mut first, _) = clock_at(&cfg, &store, at("2026-11-23T10:30:00Z")).await;
+    run_until(&mut first, at("2026-11-23T11:30:00Z")).await; // pushes 11:00
+    drop(first);
+    // The 11:00 run finished; 12:00 and 13:00 pass unseen.
+    let mut con = server.connection();
+    let _: () = redis::cmd("DEL").arg("campanile:{default}:inflight:slow").query(&mut con).unwrap();
+
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T13:20:00Z")).await;
+    assert_eq!(fired, Fired { pushed: 1, duplicate: 0, overlap: 1, missed: 0, paused: 0 });
+    assert_eq!(ticks_of(&server, "slow"), ["2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z"]);
+    let stats: Vec<(String, i64)> =
+        redis::cmd("HGETALL").arg("campanile:{default}:stats").query(&mut con).unwrap();
+    let mut stats: Vec<_> = stats.into_iter().filter(|(f, _)| f.starts_with("slow:")).collect();
+    stats.sort();
+    assert_eq!(stats, [("slow:enqueued".to_owned(), 2), ("slow:overlap".to_owned(), 1)]);
+    let id: String = redis::cmd("GET").arg("campanile:{default}:inflight:slow").query(&mut con).unwrap();
+    assert_eq!(id, "slow@2026-11-23T12:00:00Z");
+}
+
 #[tokio::test]
 async fn jitter_delays_each_tick_deterministically_within_its_bound() {
     let server = RedisServer::start();
