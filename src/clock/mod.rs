@@ -122,12 +122,15 @@ async fn lead(
         Ticker::start(config.clone(), store.clone(), term, time.now()).await?.with_notifier(notifier.clone());
     let mut published = false;
     loop {
-        ticker.fire_due(time.now()).await?;
+        let fired = ticker.fire_due(time.now()).await?;
         if !published {
             // After the catch-up push, not before: with many jobs the table
             // is large, and due ticks come first.
             publish_config(config, store, lease.id(), time.now()).await;
             published = true;
+            release_freed_memory();
+        } else if fired.ticks() >= TRIM_AFTER_TICKS {
+            release_freed_memory();
         }
         let wait = ticker
             .next_due()
@@ -151,11 +154,27 @@ async fn lead(
     }
 }
 
+/// A push of at least this many ticks is followed by
+/// [`release_freed_memory`]; smaller ones free too little to be worth it.
+const TRIM_AFTER_TICKS: u64 = 1000;
+
+/// Returns freed heap memory to the system. A large push (and start-up:
+/// the parsed TOML document, the published table) frees hundreds of
+/// megabytes in small blocks, which glibc otherwise keeps for reuse, and
+/// the next push of that size may be a day away.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and shrinks the allocator's own free
+    // lists; it is safe to call at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Publishes this clock's job table for `clock plan`; failures only make
 /// plan's comparison stale.
 async fn publish_config(config: &Config, store: &Store, clock: &str, now: chrono::DateTime<chrono::Utc>) {
-    let deployed = crate::deploy::Deployed::of(config, clock, now);
-    let json = serde_json::to_string(&deployed).expect("a deployed config serialises");
+    let json = crate::deploy::published_json(config, clock, now);
     if let Err(e) = store.publish_config(&json).await {
         tracing::warn!(clock, error = %error_chain(&e), "cannot publish the job table");
     }

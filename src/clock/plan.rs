@@ -105,5 +105,15 @@ pub fn splitmix64(mut x: u64) -> u64 {
 
 /// Identifies a job's schedule: when it changes, the job starts fresh.
 pub fn fingerprint(job: &Job) -> String {
-    format!("{:016x}", fnv1a(format!("{}|{}", job.schedule, job.timezone.name()).as_bytes()))
+    fingerprint_text(schedule_hash(job))
+}
+
+/// The hash [`fingerprint`] writes out; what a clock keeps per job.
+pub fn schedule_hash(job: &Job) -> u64 {
+    fnv1a(format!("{}|{}", job.schedule, job.timezone.name()).as_bytes())
+}
+
+/// [`fingerprint`] of a [`schedule_hash`].
+pub fn fingerprint_text(hash: u64) -> String {
+    format!("{hash:016x}")
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::plan::{self, Planned};
 use crate::config::{Config, Job, Overlap, QueueName};
 use crate::formats;
-use crate::metrics::{METRICS, labels};
+use crate::metrics::{METRICS, TickLabels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
 use crate::store::{self, Sequences, Store, TickAction, TickOp, TickStatus};
@@ -23,7 +23,8 @@ pub const INFLIGHT_MARGIN: Duration = Duration::from_secs(300);
 
 struct Slot {
     job: usize,
-    fingerprint: String,
+    /// [`plan::schedule_hash`]: kept as a number, written out per tick.
+    fingerprint: u64,
     /// The last tick handled (pushed, skipped or found already handled).
     last: i64,
 }
@@ -36,6 +37,13 @@ pub struct Fired {
     pub overlap: u64,
     pub missed: u64,
     pub paused: u64,
+}
+
+impl Fired {
+    /// Every tick handled, missed ones counted one by one.
+    pub fn ticks(&self) -> u64 {
+        self.pushed + self.duplicate + self.overlap + self.missed + self.paused
+    }
 }
 
 pub struct Ticker {
@@ -69,12 +77,12 @@ impl Ticker {
         let mut slots = Vec::new();
         let mut seqs = Sequences::new();
         for (queue, jobs) in by_queue {
-            let fingerprints: Vec<String> =
-                jobs.iter().map(|&i| plan::fingerprint(&config.jobs[i])).collect();
+            let hashes: Vec<u64> = jobs.iter().map(|&i| plan::schedule_hash(&config.jobs[i])).collect();
+            let texts: Vec<String> = hashes.iter().map(|&h| plan::fingerprint_text(h)).collect();
             let args: Vec<_> =
-                jobs.iter().zip(&fingerprints).map(|(&i, f)| (&config.jobs[i].name, f.as_str())).collect();
+                jobs.iter().zip(&texts).map(|(&i, f)| (&config.jobs[i].name, f.as_str())).collect();
             let states = store.sync_ticks(queue, now.timestamp(), term, &args, &mut seqs).await?;
-            for ((&job, fingerprint), (last, fresh)) in jobs.iter().zip(fingerprints).zip(states) {
+            for ((&job, fingerprint), (last, fresh)) in jobs.iter().zip(hashes).zip(states) {
                 if fresh {
                     tracing::info!(job = %config.jobs[job].name, queue = %queue, "job starts from now");
                 }
@@ -113,7 +121,7 @@ impl Ticker {
             let s = &self.slots[slot];
             let job = &self.config.jobs[s.job];
             let plan = plan::plan(job, s.last, now_ms);
-            ops.extend(plan.steps.iter().map(|step| tick_op(job, &s.fingerprint, *step, now)));
+            ops.extend(plan.steps.iter().map(|step| tick_op(job, s.fingerprint, *step, now)));
             nexts.push((slot, plan));
         }
         let statuses = if ops.is_empty() {
@@ -144,10 +152,11 @@ impl Ticker {
             let tick_text = output::utc(tick);
             let lateness_ms = (now - tick).num_milliseconds();
             let (job, queue) = (op.job.as_str(), op.queue.as_str());
+            let labels = || TickLabels::new(&op.job, &op.queue);
             match status {
                 TickStatus::Pushed => {
                     fired.pushed += 1;
-                    METRICS.ticks_enqueued.get_or_create(&labels(&[("job", job), ("queue", queue)])).inc();
+                    METRICS.ticks_enqueued.get_or_create(&labels()).inc();
                     METRICS.tick_lateness.observe(lateness_ms.max(0) as f64 / 1000.0);
                     tracing::info!(job, queue, tick = %tick_text, lateness_ms, "tick enqueued");
                 }
@@ -157,10 +166,7 @@ impl Ticker {
                 }
                 TickStatus::Overlap => {
                     fired.overlap += 1;
-                    METRICS
-                        .ticks_skipped
-                        .get_or_create(&labels(&[("job", job), ("queue", queue), ("reason", "overlap")]))
-                        .inc();
+                    METRICS.ticks_skipped.get_or_create(&labels().with_reason("overlap")).inc();
                     let reason = "previous run still in flight";
                     tracing::info!(job, queue, tick = %tick_text, reason, "tick skipped");
                     self.notifier.send(notify::build::tick(
@@ -175,10 +181,7 @@ impl Ticker {
                 }
                 TickStatus::Paused => {
                     fired.paused += 1;
-                    METRICS
-                        .ticks_skipped
-                        .get_or_create(&labels(&[("job", job), ("queue", queue), ("reason", "paused")]))
-                        .inc();
+                    METRICS.ticks_skipped.get_or_create(&labels().with_reason("paused")).inc();
                     tracing::info!(job, queue, tick = %tick_text, reason = "paused", "tick skipped");
                     self.notifier.send(notify::build::tick(
                         Event::Skipped,
@@ -196,10 +199,7 @@ impl Ticker {
                         TickAction::Push { .. } => 1,
                     };
                     fired.missed += count;
-                    METRICS
-                        .ticks_missed
-                        .get_or_create(&labels(&[("job", job), ("queue", queue)]))
-                        .inc_by(count);
+                    METRICS.ticks_missed.get_or_create(&labels()).inc_by(count);
                     let reason = "catch_up policy";
                     tracing::warn!(job, queue, newest = %tick_text, count, reason, "missed ticks skipped");
                     self.notifier.send(notify::build::tick(
@@ -218,7 +218,7 @@ impl Ticker {
     }
 }
 
-fn tick_op(job: &Job, fingerprint: &str, step: Planned, now: DateTime<Utc>) -> TickOp {
+fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> TickOp {
     let (tick, action) = match step {
         Planned::Push(tick) => {
             let at = DateTime::from_timestamp(tick, 0).unwrap_or_default();
@@ -231,7 +231,7 @@ fn tick_op(job: &Job, fingerprint: &str, step: Planned, now: DateTime<Utc>) -> T
         queue: job.queue.clone(),
         job: job.name.clone(),
         tick,
-        fingerprint: fingerprint.to_owned(),
+        fingerprint: plan::fingerprint_text(fingerprint),
         action,
         inflight_ttl: (job.overlap == Overlap::Skip).then(|| job.timeout.as_duration() + INFLIGHT_MARGIN),
         format: job.format.clone(),

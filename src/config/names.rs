@@ -1,7 +1,11 @@
 //! Names that end up in Redis keys and hash fields, restricted to characters
 //! that cannot break the key grammar (`:`, `{`, `}`, whitespace).
+//!
+//! A name is shared, not copied: every tick, metric label set and queue
+//! default of a large config refers to the one allocation.
 
 use std::fmt;
+use std::sync::Arc;
 
 fn check(kind: &str, name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
@@ -20,13 +24,12 @@ fn check(kind: &str, name: &str) -> Result<(), String> {
 macro_rules! name_type {
     ($(#[$doc:meta])* $ty:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-        #[serde(transparent)]
-        pub struct $ty(String);
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $ty(Arc<str>);
 
         impl $ty {
             pub fn new(name: &str) -> Result<Self, String> {
-                check($kind, name).map(|()| $ty(name.to_owned()))
+                check($kind, name).map(|()| $ty(Arc::from(name)))
             }
 
             pub fn as_str(&self) -> &str {
@@ -37,6 +40,12 @@ macro_rules! name_type {
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
             }
         }
 

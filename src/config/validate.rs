@@ -59,6 +59,8 @@ struct Ctx<'a> {
     warnings: Vec<Diagnostic>,
     /// Redis is a cluster: a job's push must stay in one hash slot.
     cluster: bool,
+    /// Every queue name seen, so jobs on one queue share its name.
+    queues: std::collections::HashSet<QueueName>,
 }
 
 impl Ctx<'_> {
@@ -177,8 +179,14 @@ pub(super) struct Validated {
 }
 
 pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated {
-    let mut ctx =
-        Ctx { file, index: LineIndex::new(text), errors: Vec::new(), warnings: Vec::new(), cluster: false };
+    let mut ctx = Ctx {
+        file,
+        index: LineIndex::new(text),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        cluster: false,
+        queues: Default::default(),
+    };
     let (root, parse_errors) = DeTable::parse_recoverable(text);
     for e in &parse_errors {
         let span = e.span().unwrap_or(0..0);
@@ -240,6 +248,8 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
         }
     }
     jobs.sort_by(|a, b| a.name.cmp(&b.name));
+    // Pushed one by one, the list has up to twice the room it needs.
+    jobs.shrink_to_fit();
     jobs
 }
 
@@ -605,6 +615,13 @@ fn validate_job(
         .queue
         .clone()
         .unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid default queue"));
+    let queue = match ctx.queues.get(&queue) {
+        Some(shared) => shared.clone(),
+        None => {
+            ctx.queues.insert(queue.clone());
+            queue
+        }
+    };
     if ctx.cluster
         && let Some(format) = &format
         && let Err((field, msg)) = format::same_slot(format, &queue)
