@@ -53,19 +53,19 @@ impl TimeSource for ManualTime {
 
 /// The system clock corrected to Redis's `TIME`: every clock process takes
 /// tick decisions on the same time base, whatever its machine's drift. The
-/// offset is measured by [`RedisTime::set_offset`] callers (at connect and
+/// offset is measured by [`RedisTime::set_offset_us`] callers (at connect and
 /// periodically); `skew` is an artificial error for tests
 /// (`CAMPANILE_CLOCK_SKEW`), applied before the correction, as a drifting
 /// system clock would be.
 #[derive(Debug, Default)]
 pub struct RedisTime {
-    offset_ms: std::sync::atomic::AtomicI64,
+    offset_us: std::sync::atomic::AtomicI64,
     skew_ms: i64,
 }
 
 impl RedisTime {
     pub fn new(skew: Duration) -> RedisTime {
-        RedisTime { offset_ms: Default::default(), skew_ms: skew.num_milliseconds() }
+        RedisTime { offset_us: Default::default(), skew_ms: skew.num_milliseconds() }
     }
 
     /// The system clock, with the test skew but without the correction.
@@ -75,17 +75,22 @@ impl RedisTime {
 
     /// Redis time minus local time, in milliseconds.
     pub fn offset_ms(&self) -> i64 {
-        self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+        self.offset_us() / 1000
     }
 
-    pub fn set_offset_ms(&self, offset: i64) {
-        self.offset_ms.store(offset, std::sync::atomic::Ordering::Relaxed);
+    /// Redis time minus local time, in microseconds.
+    pub fn offset_us(&self) -> i64 {
+        self.offset_us.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_offset_us(&self, offset: i64) {
+        self.offset_us.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
 impl TimeSource for RedisTime {
     fn now(&self) -> DateTime<Utc> {
-        self.local() + Duration::milliseconds(RedisTime::offset_ms(self))
+        self.local() + Duration::microseconds(self.offset_us())
     }
 
     fn offset_ms(&self) -> i64 {

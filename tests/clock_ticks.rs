@@ -11,20 +11,22 @@ use chrono::Duration;
 use common::RedisServer;
 use common::tickers::{at, clock_at, config, run_until, store};
 
-/// `(job, scheduled_at)` of every payload on a queue, oldest first.
-fn pending(server: &RedisServer, queue: &str) -> Vec<(String, String)> {
+/// Every payload on a queue, oldest first.
+fn payloads(server: &RedisServer, queue: &str) -> Vec<Payload> {
     let raw: Vec<String> = redis::cmd("LRANGE")
         .arg(format!("campanile:{{{queue}}}:pending"))
         .arg(0)
         .arg(-1)
         .query(&mut server.connection())
         .unwrap();
-    raw.iter()
-        .rev()
-        .map(|p| {
-            let p: Payload = serde_json::from_str(p).unwrap();
-            (p.job, p.scheduled_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        })
+    raw.iter().rev().map(|p| serde_json::from_str(p).unwrap()).collect()
+}
+
+/// `(job, scheduled_at)` of every payload on a queue, oldest first.
+fn pending(server: &RedisServer, queue: &str) -> Vec<(String, String)> {
+    payloads(server, queue)
+        .into_iter()
+        .map(|p| (p.job, p.scheduled_at.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
         .collect()
 }
 
@@ -284,6 +286,41 @@ async fn catch_up_all_with_overlap_skip_pushes_the_first_missed_tick_only() {
     assert_eq!(stats, [("slow:enqueued".to_owned(), 2), ("slow:overlap".to_owned(), 1)]);
     let id: String = redis::cmd("GET").arg("campanile:{default}:inflight:slow").query(&mut con).unwrap();
     assert_eq!(id, "slow@2026-11-23T12:00:00Z");
+}
+
+/// `enqueued_at` of every payload on the default queue, oldest first.
+fn enqueued_at(server: &RedisServer) -> Vec<String> {
+    payloads(server, "default").iter().map(|p| p.enqueued_at.format("%H:%M:%S%.3f").to_string()).collect()
+}
+
+/// A batch built ahead of its instant is sent as built at that instant;
+/// one whose instant has passed is built again, so `enqueued_at` is always
+/// the instant of the push; before its instant nothing is sent.
+#[tokio::test]
+async fn a_batch_prepared_ahead_is_sent_at_its_instant_and_rebuilt_when_late() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.a]\nevery = \"1m\"\ncommand = \"x\"\noverlap = \"allow\"\n");
+    let (mut clock, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
+    let due = clock.next_due().unwrap();
+    assert_eq!(due, at("2026-11-23T10:01:00Z"));
+
+    clock.prepare(due);
+    assert!(clock.is_prepared(due));
+    assert_eq!(clock.next_due(), Some(due));
+    let early = clock.fire_due(at("2026-11-23T10:00:59.999Z")).await.unwrap();
+    assert_eq!(early, Fired::default());
+    assert!(enqueued_at(&server).is_empty());
+    assert_eq!(clock.fire_due(at("2026-11-23T10:01:00.000Z")).await.unwrap().pushed, 1);
+    assert_eq!(enqueued_at(&server), ["10:01:00.000"]);
+
+    let due = clock.next_due().unwrap();
+    clock.prepare(due);
+    // The thread woke late: the batch is built again for the real instant.
+    assert_eq!(clock.fire_due(at("2026-11-23T10:02:00.004Z")).await.unwrap().pushed, 1);
+    assert_eq!(enqueued_at(&server), ["10:01:00.000", "10:02:00.004"]);
+    assert_eq!(clock.next_due(), Some(at("2026-11-23T10:03:00Z")));
+    assert!(!clock.is_prepared(at("2026-11-23T10:03:00Z")));
 }
 
 #[tokio::test]

@@ -14,14 +14,17 @@ pub const EVERY: Duration = Duration::from_secs(30);
 pub const WARN_ABOVE_MS: i64 = 1000;
 
 /// Measures Redis time minus local time, halfway through the round trip,
-/// and applies it to `time`.
+/// and applies it to `time`. In microseconds: an offset rounded to whole
+/// milliseconds would move every push by up to a millisecond, early or late.
+/// Returns the offset in milliseconds.
 pub async fn measure(store: &Store, time: &RedisTime) -> store::Result<i64> {
-    let before = time.local().timestamp_millis();
-    let redis = store.redis_time_ms().await?;
-    let after = time.local().timestamp_millis();
-    let offset = redis - (before + after) / 2;
-    time.set_offset_ms(offset);
-    crate::metrics::METRICS.clock_offset.set(offset as f64 / 1000.0);
+    let before = time.local().timestamp_micros();
+    let redis = store.redis_time_us().await?;
+    let after = time.local().timestamp_micros();
+    let offset_us = redis - before.midpoint(after);
+    time.set_offset_us(offset_us);
+    crate::metrics::METRICS.clock_offset.set(offset_us as f64 / 1e6);
+    let offset = offset_us / 1000;
     if offset.abs() > WARN_ABOVE_MS {
         tracing::warn!(offset_ms = offset, "system clock differs from Redis's; ticks follow Redis's time");
     }

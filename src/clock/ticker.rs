@@ -56,7 +56,18 @@ pub struct Ticker {
     slots: Vec<Slot>,
     /// `(due instant in Unix ms, slot)`, earliest first.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
+    /// The next instant's batch, built ahead by [`Ticker::prepare`].
+    prepared: Option<Batch>,
     notifier: Notifier,
+}
+
+/// The ticks due at one instant, planned and with their payloads built.
+struct Batch {
+    /// The instant (Unix ms) the payloads were built for, their `enqueued_at`.
+    at_ms: i64,
+    ops: Vec<TickOp>,
+    /// Each due slot with its plan.
+    plans: Vec<(usize, plan::Plan)>,
 }
 
 impl Ticker {
@@ -90,7 +101,7 @@ impl Ticker {
             }
         }
         let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
-        Ok(Ticker { config, store, term, seqs, slots, heap, notifier: Notifier::default() })
+        Ok(Ticker { config, store, term, seqs, slots, heap, prepared: None, notifier: Notifier::default() })
     }
 
     /// Sends missed and skipped ticks to the config's webhooks.
@@ -101,36 +112,75 @@ impl Ticker {
 
     /// When the next tick falls due, if any job has one.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.heap.peek().and_then(|Reverse((ms, _))| DateTime::from_timestamp_millis(*ms))
+        let heap = self.heap.peek().map(|Reverse((ms, _))| *ms);
+        let prepared = self.prepared.as_ref().map(|b| b.at_ms);
+        heap.into_iter().chain(prepared).min().and_then(DateTime::from_timestamp_millis)
     }
 
-    /// Pushes every tick due at `now`, in one pipelined round trip.
-    pub async fn fire_due(&mut self, now: DateTime<Utc>) -> store::Result<Fired> {
-        let now_ms = now.timestamp_millis();
-        let mut due = Vec::new();
+    /// Plans the ticks due at `at` and builds their payloads ahead, so that
+    /// [`Ticker::fire_due`] at that instant only sends them: the work of
+    /// building a batch is done before its instant, not after it.
+    pub fn prepare(&mut self, at: DateTime<Utc>) {
+        self.unprepare();
+        self.prepared = Some(self.plan_due(at));
+    }
+
+    /// Whether the batch for `at` is built.
+    pub fn is_prepared(&self, at: DateTime<Utc>) -> bool {
+        self.prepared.as_ref().is_some_and(|b| b.at_ms == at.timestamp_millis())
+    }
+
+    /// Puts a prepared batch's slots back on the heap, due at its instant.
+    fn unprepare(&mut self) {
+        if let Some(batch) = self.prepared.take() {
+            self.heap.extend(batch.plans.into_iter().map(|(slot, _)| Reverse((batch.at_ms, slot))));
+        }
+    }
+
+    /// Takes every slot due at `at` off the heap and plans it.
+    fn plan_due(&mut self, at: DateTime<Utc>) -> Batch {
+        let at_ms = at.timestamp_millis();
+        let mut ops = Vec::new();
+        let mut plans = Vec::new();
         while let Some(&Reverse((ms, slot))) = self.heap.peek() {
-            if ms > now_ms {
+            if ms > at_ms {
                 break;
             }
             self.heap.pop();
-            due.push(slot);
-        }
-        let mut ops = Vec::new();
-        let mut nexts = Vec::with_capacity(due.len());
-        for &slot in &due {
             let s = &self.slots[slot];
             let job = &self.config.jobs[s.job];
-            let plan = plan::plan(job, s.last, now_ms);
-            ops.extend(plan.steps.iter().map(|step| tick_op(job, s.fingerprint, *step, now)));
-            nexts.push((slot, plan));
+            let plan = plan::plan(job, s.last, at_ms);
+            ops.extend(plan.steps.iter().map(|step| tick_op(job, s.fingerprint, *step, at)));
+            plans.push((slot, plan));
         }
-        let statuses = if ops.is_empty() {
+        Batch { at_ms, ops, plans }
+    }
+
+    /// Pushes every tick due at `now`, in one pipelined round trip. A batch
+    /// prepared for this very millisecond is sent as built; one prepared for
+    /// an instant that has passed is planned again, so that each payload's
+    /// `enqueued_at` is the instant it was sent.
+    pub async fn fire_due(&mut self, now: DateTime<Utc>) -> store::Result<Fired> {
+        let now_ms = now.timestamp_millis();
+        let batch = match self.prepared.take() {
+            Some(batch) if batch.at_ms == now_ms => batch,
+            Some(batch) if batch.at_ms > now_ms => {
+                self.prepared = Some(batch);
+                return Ok(Fired::default());
+            }
+            stale => {
+                self.prepared = stale;
+                self.unprepare();
+                self.plan_due(now)
+            }
+        };
+        let statuses = if batch.ops.is_empty() {
             Vec::new()
         } else {
-            self.store.enqueue(self.term, &mut self.seqs, &ops).await?
+            self.store.enqueue(self.term, &mut self.seqs, &batch.ops).await?
         };
-        let fired = self.report(&ops, &statuses, now);
-        for (slot, plan) in nexts {
+        let fired = self.report(&batch.ops, &statuses, now);
+        for (slot, plan) in batch.plans {
             if let Some(last) = plan.steps.last().map(|s| match *s {
                 Planned::Push(t) | Planned::Miss { tick: t, .. } => t,
             }) {

@@ -162,10 +162,10 @@ impl Store {
         })
     }
 
-    /// Redis's clock as Unix milliseconds (`TIME`).
-    pub async fn redis_time_ms(&self) -> Result<i64> {
+    /// Redis's clock as Unix microseconds (`TIME`).
+    pub async fn redis_time_us(&self) -> Result<i64> {
         let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut self.con.clone()).await?;
-        Ok(secs * 1000 + micros / 1000)
+        Ok(secs * 1_000_000 + micros)
     }
 
     /// Publishes the leading clock's job table (JSON).
