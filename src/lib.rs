@@ -43,6 +43,7 @@ pub mod duration;
 pub mod email;
 pub mod formats;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod output;

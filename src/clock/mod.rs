@@ -21,6 +21,7 @@ pub use lease::{ClockInfo, INTERVAL as LEASE_INTERVAL, STALE_AFTER, TTL as LEASE
 pub use ticker::{Fired, Ticker};
 
 use crate::config::Config;
+use crate::memory;
 use crate::shutdown::Shutdown;
 use crate::store::{self, Store};
 use crate::time::TimeSource;
@@ -134,9 +135,10 @@ async fn lead(
             // is large, and due ticks come first.
             publish_config(config, store, lease.id(), time.now()).await;
             published = true;
-            release_freed_memory();
+            memory::release_freed_heap();
+            memory::release_startup_code();
         } else if fired.ticks() >= TRIM_AFTER_TICKS {
-            release_freed_memory();
+            memory::release_freed_heap();
         }
         let until = |due: chrono::DateTime<chrono::Utc>| {
             (due - time.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)
@@ -181,21 +183,9 @@ fn precise_wake_ups() {
 }
 
 /// A push of at least this many ticks is followed by
-/// [`release_freed_memory`]; smaller ones free too little to be worth it.
+/// [`memory::release_freed_heap`]; smaller ones free too little to be worth
+/// it.
 const TRIM_AFTER_TICKS: u64 = 1000;
-
-/// Returns freed heap memory to the system. A large push (and start-up:
-/// the parsed TOML document, the published table) frees hundreds of
-/// megabytes in small blocks, which glibc otherwise keeps for reuse, and
-/// the next push of that size may be a day away.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks and shrinks the allocator's own free
-    // lists; it is safe to call at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
 
 /// Publishes this clock's job table for `clock plan`; failures only make
 /// plan's comparison stale.

@@ -13,15 +13,32 @@ use crate::time::RedisTime;
 pub const EVERY: Duration = Duration::from_secs(30);
 pub const WARN_ABOVE_MS: i64 = 1000;
 
-/// Measures Redis time minus local time, halfway through the round trip,
-/// and applies it to `time`. In microseconds: an offset rounded to whole
-/// milliseconds would move every push by up to a millisecond, early or late.
-/// Returns the offset in milliseconds.
+/// Round trips per measurement; the fastest one is used.
+const SAMPLES: usize = 5;
+
+/// Measures Redis time minus local time and applies it to `time`. Returns
+/// the offset in milliseconds.
+///
+/// Redis read its clock somewhere within the round trip, so one sample
+/// only bounds the offset to an interval as wide as the round trip, and a
+/// slow reply (a busy event loop, a scheduling delay) skews the midpoint.
+/// The fastest of [`SAMPLES`] round trips gives the tightest interval, and
+/// the correction applied is the smallest one inside it: none at all when
+/// the clocks agree within the measurement's precision, as on one machine.
+/// All in microseconds, since every push moves by the error of the offset.
 pub async fn measure(store: &Store, time: &RedisTime) -> store::Result<i64> {
-    let before = time.local().timestamp_micros();
-    let redis = store.redis_time_us().await?;
-    let after = time.local().timestamp_micros();
-    let offset_us = redis - before.midpoint(after);
+    let mut best: Option<(i64, i64)> = None;
+    for _ in 0..SAMPLES {
+        let before = time.local().timestamp_micros();
+        let redis = store.redis_time_us().await?;
+        let after = time.local().timestamp_micros();
+        let rtt = (after - before).max(0);
+        if best.is_none_or(|(best_rtt, _)| rtt < best_rtt) {
+            best = Some((rtt, redis - before.midpoint(after)));
+        }
+    }
+    let (rtt, midpoint) = best.unwrap_or_default();
+    let offset_us = smallest_within(midpoint, rtt / 2);
     time.set_offset_us(offset_us);
     crate::metrics::METRICS.clock_offset.set(offset_us as f64 / 1e6);
     let offset = offset_us / 1000;
@@ -42,5 +59,24 @@ pub async fn run(store: Store, time: Arc<RedisTime>, shutdown: Shutdown) {
         if let Err(e) = measure(&store, &time).await {
             tracing::debug!(error = %super::error_chain(&e), "cannot measure clock offset");
         }
+    }
+}
+
+/// The value in `[estimate - error, estimate + error]` nearest zero.
+fn smallest_within(estimate: i64, error: i64) -> i64 {
+    estimate.signum() * (estimate.abs() - error).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smallest_within;
+
+    #[test]
+    fn the_correction_is_the_smallest_the_measurement_allows() {
+        assert_eq!(smallest_within(400, 500), 0);
+        assert_eq!(smallest_within(-400, 500), 0);
+        assert_eq!(smallest_within(2_000, 500), 1_500);
+        assert_eq!(smallest_within(-2_000, 500), -1_500);
+        assert_eq!(smallest_within(0, 0), 0);
     }
 }
