@@ -85,9 +85,13 @@ impl Env {
             assert!(web.proc.running(), "clock web exited: {}", web.proc.log());
             web.agent.get(web.url("/healthz")).call().is_ok_and(|r| r.status() == 200)
         });
-        // The CSRF token of the overview's forms.
-        let page = web.get("/");
-        assert_eq!(page.status, 200, "{}", page.body);
+        // The CSRF token of the overview's forms. `/healthz` answers before
+        // the dashboard has reached Redis, which the overview needs.
+        let mut page = web.get("/");
+        wait_until("the overview to reach Redis", READY, || {
+            page = web.get("/");
+            page.status == 200
+        });
         let (_, rest) = page.body.split_once(r#"name="csrf" value=""#).expect("a form with a csrf token");
         web.csrf = rest[..rest.find('"').unwrap()].to_owned();
         web
