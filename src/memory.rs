@@ -22,8 +22,7 @@ pub fn release_freed_heap() {
 /// of the cron and time-zone engines, the dynamic loader's relocation
 /// tables) stops counting as resident. The pages stay in the page cache;
 /// what runs from now on maps back in on first use, without reading the
-/// disk, page by page rather than in the kernel's 64 KiB runs, so that a
-/// daemon that wakes a few times a minute keeps only what it uses.
+/// disk (the kernel maps up to 64 KiB around each page it faults in).
 ///
 /// Only read-only file mappings none of whose pages was ever copied (no
 /// relocated data) are dropped: they map back identical.
@@ -35,9 +34,7 @@ pub fn release_startup_code() {
             // SAFETY: the range is a whole read-only mapping of a file with
             // no private copies, whose pages re-read from the file unchanged.
             unsafe {
-                let at = start as *mut libc::c_void;
-                libc::madvise(at, end - start, libc::MADV_RANDOM);
-                libc::madvise(at, end - start, libc::MADV_DONTNEED);
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
             }
         }
     }

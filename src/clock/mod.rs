@@ -57,6 +57,9 @@ pub async fn run(config: Arc<Config>, store: Store, time: Arc<dyn TimeSource>, s
     let notifier = crate::notify::Notifier::start(config.webhooks.clone(), config.email.clone());
     let mut backoff = BACKOFF.0;
     tracing::info!(clock = %lease.id(), jobs = config.jobs.len(), "clock starting");
+    // A standby may wait for days: what parsing the config and connecting
+    // touched need not stay resident meanwhile.
+    memory::release_startup_code();
     loop {
         // A stop must not wait for a Redis call stuck in its retries.
         let acquired = tokio::select! {
@@ -143,8 +146,9 @@ async fn lead(
         let until = |due: chrono::DateTime<chrono::Utc>| {
             (due - time.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)
         };
-        let mut wait = ticker.next_due().map_or(MAX_SLEEP, until);
-        if let Some(due) = ticker.next_due()
+        let due = ticker.next_due();
+        let mut wait = due.map_or(MAX_SLEEP, until);
+        if let Some(due) = due
             && wait <= prepare_ahead
             && !ticker.is_prepared(due)
         {

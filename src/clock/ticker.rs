@@ -133,8 +133,12 @@ impl Ticker {
     /// Puts a prepared batch's slots back on the heap, due at its instant.
     fn unprepare(&mut self) {
         if let Some(batch) = self.prepared.take() {
-            self.heap.extend(batch.plans.into_iter().map(|(slot, _)| Reverse((batch.at_ms, slot))));
+            self.requeue(batch);
         }
+    }
+
+    fn requeue(&mut self, batch: Batch) {
+        self.heap.extend(batch.plans.into_iter().map(|(slot, _)| Reverse((batch.at_ms, slot))));
     }
 
     /// Takes every slot due at `at` off the heap and plans it.
@@ -168,11 +172,11 @@ impl Ticker {
                 self.prepared = Some(batch);
                 return Ok(Fired::default());
             }
-            stale => {
-                self.prepared = stale;
-                self.unprepare();
+            Some(stale) => {
+                self.requeue(stale);
                 self.plan_due(now)
             }
+            None => self.plan_due(now),
         };
         let statuses = if batch.ops.is_empty() {
             Vec::new()
