@@ -2,7 +2,7 @@
 //! `cargo bench --bench queue`. Prints, in one run: redis-benchmark's own
 //! LPUSH / LMOVE / pipelined LPUSH ceilings; the in-process queue layer
 //! (take + finish with a no-op handler) with 1 and 8 consumers; and the
-//! `worker` binary running `true` at concurrency 1 and 8.
+//! `worker` binary running `true` at concurrency 1 and 8, and its idle RSS.
 //! `BENCH_JOBS` (default 20000) sets the in-process count.
 
 #[path = "../tests/common/mod.rs"]
@@ -74,9 +74,16 @@ async fn in_process(redis: &RedisServer, n: usize, consumers: usize) {
             let worker = format!("bench-{c}");
             let mut taker = store.taker().await.unwrap();
             let mut done = 0usize;
-            while let Some(raw) = taker.take(&queue, &worker, Duration::from_millis(100)).await.unwrap() {
-                store.finish(&queue, &worker, &raw, "noop", "", None, None).await.unwrap();
-                done += 1;
+            // As the worker does: a blocking take when idle, then each
+            // finish takes the next payload in the same round trip.
+            while let Some(mut raw) = taker.take(&queue, &worker, Duration::from_millis(100)).await.unwrap() {
+                loop {
+                    done += 1;
+                    let finish =
+                        store.finish(&queue, &worker, &raw, "noop", "", None, None, true).await.unwrap();
+                    let Some(next) = finish.next else { break };
+                    raw = next;
+                }
             }
             done
         }));
@@ -114,6 +121,9 @@ fn worker_binary(redis: &RedisServer, n: usize, concurrency: u32) {
     while workers() == 0 {
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Idle: registered, nothing to run yet, its start-up pages released.
+    std::thread::sleep(Duration::from_secs(2));
+    println!("worker binary, concurrency {concurrency}, idle: RSS {:.1} MiB", rss_mib(child.id()));
     let items = payloads(n, "noop");
     let started = Instant::now();
     push_all(redis, &items);
@@ -133,6 +143,17 @@ fn worker_binary(redis: &RedisServer, n: usize, concurrency: u32) {
         "worker binary, `true`, concurrency {concurrency}: {:.0} jobs/s ({n} jobs)",
         n as f64 / elapsed.as_secs_f64()
     );
+}
+
+/// A process's resident set size, in MiB.
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
 }
 
 fn main() {

@@ -972,3 +972,57 @@ fn an_outcome_is_recorded_once_redis_is_back() {
     assert!(lrange(&mut con, PENDING).is_empty());
     assert!(keys(&mut con, IN_PROGRESS_PATTERN).iter().all(|k| lrange(&mut con, k).is_empty()));
 }
+
+// ---------------------------------------------------------------------------
+// 10. Sharing slots between queues
+
+/// A finish takes the next payload of its queue in the same round trip, but
+/// not while another queue's fetcher waits for the slot; and a fetcher
+/// blocked on an empty queue does not keep a slot another queue needs. With
+/// one slot and a backlog on queue `a`, a payload pushed onto queue `b`
+/// while the backlog runs is run within a couple of runs, not after the
+/// backlog.
+#[test]
+fn a_busy_queue_does_not_starve_another() {
+    let redis = RedisServer::start();
+    let mut con = redis.connection();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runs = d.join("runs");
+    let config = write_config(
+        d,
+        &format!(
+            "[jobs.a]\nqueue = \"a\"\nevery = \"1h\"\ncommand = \"sleep 0.05; echo a >> {0}\"\n\
+             [jobs.b]\nqueue = \"b\"\nevery = \"1h\"\ncommand = \"echo b >> {0}\"\n",
+            sh_path(&runs)
+        ),
+    );
+    const BACKLOG: usize = 40;
+    let on_queue =
+        |raw: String, queue: &str| raw.replace(r#""queue":"default""#, &format!(r#""queue":"{queue}""#));
+    for i in 0..BACKLOG {
+        let tick = format!("2026-11-23T08:{i:02}:00Z");
+        lpush(&mut con, "campanile:{a}:pending", &on_queue(payload("a", &tick, 1, "null"), "a"));
+    }
+    let worker = Proc::worker(&redis, &config, d, &["--concurrency", "1"], "worker");
+    let before = wait_for(
+        "two of the backlog's runs",
+        Duration::from_secs(30),
+        || Some(read_lines(&runs).len()).filter(|&n| n >= 2),
+        || worker.log_tail(),
+    );
+    lpush(&mut con, "campanile:{b}:pending", &on_queue(payload("b", TICK, 1, "null"), "b"));
+    let order = wait_for(
+        "every payload of both queues to run",
+        Duration::from_secs(30),
+        || Some(read_lines(&runs)).filter(|lines| lines.len() == BACKLOG + 1),
+        || worker.log_tail(),
+    );
+    let b_at = order.iter().position(|l| l == "b").expect("b ran");
+    assert!(
+        b_at <= before + 3,
+        "queue b's payload, pushed after run {before}, ran as number {} of {}: {order:?}",
+        b_at + 1,
+        BACKLOG + 1
+    );
+}

@@ -18,7 +18,7 @@ use scripts::Lua;
 
 pub use keys::{Destination, Keys};
 pub use ops::QueueCounts;
-pub use queue::{DEAD_CAP, HISTORY_CAP, Requeue, Taker};
+pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
 
 use crate::config::{Format, JobName, QueueName, RedisSettings, Topology};
 

@@ -20,6 +20,18 @@ pub enum Requeue {
     Dead,
 }
 
+/// What [`Store::finish`] found, and what it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finish {
+    /// `false` if the payload had been recovered meanwhile (the outcome is
+    /// recorded either way).
+    pub was_in_progress: bool,
+    /// The job's newest history entry before this one.
+    pub previous: Option<String>,
+    /// The next payload, now in the worker's in-progress list.
+    pub next: Option<String>,
+}
+
 /// A connection of its own for blocking takes: a blocking command would
 /// hold up everything else multiplexed on a shared connection.
 pub struct Taker {
@@ -56,22 +68,23 @@ impl Taker {
         {
             // Not run: a primary that lost its replicas may already have been
             // replaced, and the payload is then waiting on the new one.
-            let () = redis::pipe()
-                .atomic()
-                .cmd("LREM")
-                .arg(self.keys.worker(queue, worker))
-                .arg(1)
-                .arg(raw)
-                .ignore()
-                .cmd("RPUSH")
-                .arg(self.keys.pending(queue))
-                .arg(raw)
-                .ignore()
-                .query_async(&mut self.con)
-                .await?;
+            self.give_back(queue, worker, raw).await?;
             return Err(super::Error::Unreplicated);
         }
         Ok(taken)
+    }
+
+    /// Undoes a take: the payload leaves `worker`'s in-progress list for the
+    /// oldest end of the pending list, where it was; see `give_back.lua`.
+    pub async fn give_back(&mut self, queue: &QueueName, worker: &str, raw: &str) -> Result<()> {
+        let _: i64 = scripts::GIVE_BACK
+            .script
+            .key(self.keys.worker(queue, worker))
+            .key(self.keys.pending(queue))
+            .arg(raw)
+            .invoke_async(&mut self.con)
+            .await?;
+        Ok(())
     }
 }
 
@@ -124,8 +137,11 @@ impl Store {
 
     /// Records a finished run (and a dead letter for a final failure); see
     /// `finish.lua`. `job` and `id` may be empty for a payload that never
-    /// named a valid job. Returns whether the payload was still in progress,
-    /// and the job's previous newest history entry.
+    /// named a valid job. With `take_next`, the same step also moves the
+    /// next pending payload into `worker`'s in-progress list, as
+    /// [`Taker::take`] would without waiting: except with `[redis]
+    /// wait_replicas`, where every take must be followed by a `WAIT` and
+    /// goes through [`Taker::take`].
     #[allow(clippy::too_many_arguments)]
     pub async fn finish(
         &self,
@@ -136,13 +152,16 @@ impl Store {
         id: &str,
         history: Option<&str>,
         dead: Option<&str>,
-    ) -> Result<(bool, Option<String>)> {
+        take_next: bool,
+    ) -> Result<Finish> {
         let keys = [
             self.keys.worker(queue, worker),
             self.keys.history(queue, job),
             self.keys.inflight_raw(queue, job),
             self.keys.dead(queue),
+            self.keys.pending(queue),
         ];
+        let take_next = take_next && self.wait.is_none();
         let args = [
             raw.to_owned(),
             history.unwrap_or_default().to_owned(),
@@ -150,10 +169,11 @@ impl Store {
             id.to_owned(),
             dead.unwrap_or_default().to_owned(),
             DEAD_CAP.to_string(),
+            if take_next { "1" } else { "0" }.to_owned(),
         ];
-        let (removed, previous): (i64, Option<String>) =
+        let (removed, previous, next): (i64, Option<String>, Option<String>) =
             self.run_script(&scripts::FINISH, &keys, &args).await?;
-        Ok((removed == 1, previous))
+        Ok(Finish { was_in_progress: removed == 1, previous, next })
     }
 
     /// Schedules the next attempt of a failed run; see `retry.lua`.

@@ -36,6 +36,8 @@ pub static FINISH: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scrip
 pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry.lua")));
 /// Moves due retries onto the pending list.
 pub static PROMOTE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/promote.lua")));
+/// Undoes one take.
+pub static GIVE_BACK: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/give_back.lua")));
 /// Puts a worker's in-progress payloads back.
 pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/requeue.lua")));
 /// Extends an in-flight marker.

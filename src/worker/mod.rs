@@ -2,7 +2,9 @@
 //! nothing and running nothing it was not configured to run.
 //!
 //! - **Take** ([`crate::store::Taker::take`]): `BLMOVE` from the pending list
-//!   into this worker's in-progress list, so a payload is always in Redis.
+//!   into this worker's in-progress list, so a payload is always in Redis;
+//!   only with a free slot, shared fairly between queues (`fetch.rs`). A busy
+//!   worker's finish takes the next payload in the same step.
 //! - **Run** ([`execute`]): the job's command from *this worker's* config.
 //!   A payload naming an unknown job, or not parsing, is never run: it goes
 //!   to the dead letters with the reason.
@@ -15,6 +17,7 @@
 //!   grace period, then stop them and put their payloads back.
 
 pub mod execute;
+mod fetch;
 pub mod reaper;
 pub mod retry;
 
@@ -22,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -35,7 +38,7 @@ use crate::output;
 use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
 use crate::shutdown::Shutdown;
-use crate::store::{Requeue, Store};
+use crate::store::{Finish, Requeue, Store};
 use crate::time::TimeSource;
 
 /// A worker's lease on a queue lives this long without a heartbeat: its
@@ -44,9 +47,6 @@ use crate::time::TimeSource;
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// Heartbeats happen this often: three chances before the lease lapses.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
-/// A blocking take returns after this long without a payload, so a fetcher
-/// notices a dead connection promptly.
-const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Backoff for Redis errors: doubles up to the cap.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(5));
 
@@ -73,6 +73,11 @@ struct Ctx {
     /// Interrupts running jobs when the shutdown grace period is over.
     stop_runs: CancellationToken,
     notifier: Notifier,
+    shutdown: Shutdown,
+    /// The concurrency slots every queue's fetcher shares.
+    slots: fetch::Slots,
+    /// Whether this worker serves more than one queue.
+    several_queues: bool,
 }
 
 /// Runs until `shutdown`, then drains as documented and returns.
@@ -101,6 +106,9 @@ pub async fn run(
         me: me.clone(),
         stop_runs: CancellationToken::new(),
         notifier: Notifier::start(config.webhooks.clone(), config.email.clone()),
+        shutdown: shutdown.clone(),
+        slots: fetch::Slots::new(options.concurrency),
+        several_queues: options.queues.len() > 1,
     });
     tokio::spawn(heartbeat(store.clone(), options.queues.clone(), me.clone(), background.clone()));
     tokio::spawn(reaper::run(
@@ -116,11 +124,15 @@ pub async fn run(
         tokio::spawn(queue_depths(store.clone(), options.queues.clone(), background.clone()));
     }
 
+    // An idle worker may wait for hours between runs: what parsing the
+    // config and connecting touched need not stay resident meanwhile.
+    crate::memory::release_freed_heap();
+    crate::memory::release_startup_code();
+
     let runs = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let fetchers = TaskTracker::new();
     for queue in &options.queues {
-        fetchers.spawn(fetch(ctx.clone(), queue.clone(), slots.clone(), runs.clone(), shutdown.clone()));
+        fetchers.spawn(fetch::run(ctx.clone(), queue.clone(), runs.clone()));
     }
     fetchers.close();
     fetchers.wait().await;
@@ -182,107 +194,56 @@ async fn heartbeat(store: Store, queues: Vec<QueueName>, me: WorkerId, stop: Can
     }
 }
 
-/// Takes payloads from one queue whenever a concurrency slot is free.
-async fn fetch(
-    ctx: Arc<Ctx>,
-    queue: QueueName,
-    slots: Arc<Semaphore>,
-    runs: TaskTracker,
-    shutdown: Shutdown,
-) {
-    let mut conn = None;
-    let mut backoff = BACKOFF.0;
-    loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
-            _ = shutdown.cancelled() => return,
-        };
-        if conn.is_none() {
-            match ctx.store.taker().await {
-                Ok(taker) => conn = Some(taker),
-                Err(e) => {
-                    tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot connect to take payloads; retrying");
-                    drop(permit);
-                    if sleep_or_stop(&mut backoff, &shutdown).await {
-                        return;
-                    }
-                    continue;
-                }
-            }
+/// Runs taken payloads one after another on one concurrency slot: the one
+/// the fetcher took, then each one that the previous run's finish took.
+async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: OwnedSemaphorePermit) {
+    let mut next = Some(raw);
+    while let Some(raw) = next {
+        // Taken as the worker was told to stop: it stays in the in-progress
+        // list and goes back to pending, unrun, before the worker exits.
+        if ctx.shutdown.is_cancelled() {
+            return;
         }
-        let taker = conn.as_mut().expect("connected above");
-        let taken = tokio::select! {
-            taken = taker.take(&queue, &ctx.me.0, TAKE_TIMEOUT) => taken,
-            // A take abandoned here may still complete in Redis: the payload
-            // then sits in this worker's in-progress list, which is put back
-            // on the pending list before the worker exits.
-            _ = shutdown.cancelled() => return,
-        };
-        match taken {
-            Ok(Some(raw)) => {
-                backoff = BACKOFF.0;
-                runs.spawn(process(ctx.clone(), queue.clone(), raw, permit));
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(queue = %queue, error = %error_chain(&e), "take failed; reconnecting");
-                conn = None;
-                drop(permit);
-                if sleep_or_stop(&mut backoff, &shutdown).await {
-                    return;
-                }
-            }
-        }
+        next = process_one(&ctx, &queue, raw).await;
     }
 }
 
-/// Sleeps for the backoff (and doubles it); `true` if told to stop first.
-async fn sleep_or_stop(backoff: &mut Duration, shutdown: &Shutdown) -> bool {
-    let stop = tokio::select! {
-        _ = shutdown.cancelled() => true,
-        _ = tokio::time::sleep(*backoff) => false,
-    };
-    *backoff = (*backoff * 2).min(BACKOFF.1);
-    stop
-}
-
-/// Runs one taken payload and records how it went.
-async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: tokio::sync::OwnedSemaphorePermit) {
+/// Runs one taken payload and records how it went; returns the next
+/// payload, if recording it took one.
+async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: String) -> Option<String> {
     let payload = match serde_json::from_str::<Payload>(&raw) {
         Ok(payload) => payload,
         Err(e) => {
             let reason = format!("malformed payload: {e}");
             tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
-            notify_unrunnable(&ctx, &queue, "-", "", &reason);
-            let dead = dead_letter(&ctx, &queue, &raw, reason, None, 0, None);
-            record(&ctx, |store| {
-                let (queue, raw, dead, me) = (queue.clone(), raw.clone(), dead.clone(), ctx.me.0.clone());
-                async move { store.finish(&queue, &me, &raw, "", "", None, Some(&dead)).await }
-            })
-            .await;
-            return;
+            notify_unrunnable(ctx, queue, "-", "", &reason);
+            let dead = dead_letter(ctx, queue, &raw, reason, None, 0, None);
+            return finish(ctx, queue, &raw, "", "", None, Some(dead)).await.and_then(|f| f.next);
         }
     };
     let (job, script) = match runnable(&ctx.config, &payload.job) {
         Ok(found) => found,
-        Err(reason) => {
-            dead_letter_unrunnable(&ctx, &queue, &raw, &payload, reason).await;
-            return;
-        }
+        Err(reason) => return dead_letter_unrunnable(ctx, queue, &raw, &payload, reason).await,
     };
-    let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
-    if let Err(e) = ctx.store.touch_inflight(&queue, job.name.as_str(), &payload.id, marker_ttl).await {
-        tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot extend in-flight marker");
-    }
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
     METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
-    let finished = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref()).await;
+    // The marker is extended while the command starts, not before: a run
+    // does not wait a round trip for it. A touch that lands after the run's
+    // finish finds the marker gone (or another payload's) and does nothing.
+    let touch = async {
+        let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
+        if let Err(e) = ctx.store.touch_inflight(queue, job.name.as_str(), &payload.id, marker_ttl).await {
+            tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot extend in-flight marker");
+        }
+    };
+    let run = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref());
+    let ((), finished) = tokio::join!(touch, run);
     let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
     tracing::info!(
         job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = ?finished.outcome,
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
-    conclude(&ctx, &queue, job, &payload, &raw, finished).await;
+    conclude(ctx, queue, job, &payload, &raw, finished).await
 }
 
 /// The job a payload names and its command, or why this worker cannot run
@@ -305,20 +266,16 @@ async fn dead_letter_unrunnable(
     raw: &str,
     payload: &Payload,
     reason: String,
-) {
+) -> Option<String> {
     tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
     notify_unrunnable(ctx, queue, &payload.job, &payload.id, &reason);
     let dead = dead_letter(ctx, queue, raw, reason, Some(&payload.job), 0, None);
-    record(ctx, |store| {
-        let (queue, raw, dead, id, me) =
-            (queue.clone(), raw.to_owned(), dead.clone(), payload.id.clone(), ctx.me.0.clone());
-        async move { store.finish(&queue, &me, &raw, "", &id, None, Some(&dead)).await }
-    })
-    .await;
+    finish(ctx, queue, raw, "", &payload.id, None, Some(dead)).await.and_then(|f| f.next)
 }
 
 /// Records a run's end: success, a scheduled retry, a dead letter, or (when
-/// interrupted by shutdown) the payload back on the pending list.
+/// interrupted by shutdown) the payload back on the pending list. Returns
+/// the next payload if recording a success or dead letter took one.
 async fn conclude(
     ctx: &Arc<Ctx>,
     queue: &QueueName,
@@ -326,7 +283,7 @@ async fn conclude(
     payload: &Payload,
     raw: &str,
     run: execute::Finished,
-) {
+) -> Option<String> {
     let me = ctx.me.0.clone();
     if run.outcome == Outcome::Interrupted {
         record(ctx, |store| {
@@ -337,7 +294,7 @@ async fn conclude(
         })
         .await;
         tracing::info!(job = %job.name, id = %payload.id, "interrupted by shutdown; back on the pending list");
-        return;
+        return None;
     }
     let outcome = serde_json::to_value(run.outcome)
         .ok()
@@ -406,7 +363,7 @@ async fn conclude(
             }
         })
         .await;
-        return;
+        return None;
     }
     let dead = (run.outcome != Outcome::Success).then(|| {
         let reason = failure_reason(job, &run);
@@ -415,27 +372,45 @@ async fn conclude(
         METRICS.runs_dead.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
         dead_letter(ctx, queue, raw, reason, Some(&payload.job), payload.attempt, run.exit_code)
     });
-    let finished = record(ctx, |store| {
-        let (queue, me, raw, job_name, id, entry, dead) = (
-            queue.clone(),
-            me.clone(),
-            raw.to_owned(),
-            job_name.clone(),
-            id.clone(),
-            entry.clone(),
-            dead.clone(),
-        );
-        async move { store.finish(&queue, &me, &raw, &job_name, &id, Some(&entry), dead.as_deref()).await }
-    })
-    .await;
+    let finished = finish(ctx, queue, raw, &job_name, &id, Some(entry), dead).await;
     // Recovered: this run succeeded and the job's previous recorded run had not.
     let previous_failed = finished
-        .and_then(|(_, previous)| previous)
-        .and_then(|p| serde_json::from_str::<HistoryEntry>(&p).ok())
+        .as_ref()
+        .and_then(|f| f.previous.as_deref())
+        .and_then(|p| serde_json::from_str::<HistoryEntry>(p).ok())
         .is_some_and(|p| p.outcome != Outcome::Success);
     if run.outcome == Outcome::Success && previous_failed {
         ctx.notifier.send(event(Event::Recovered, None));
     }
+    finished.and_then(|f| f.next)
+}
+
+/// Records a run's end with [`Store::finish`] (see [`record`]), taking the
+/// next payload in the same step while this worker is taking payloads and
+/// no other queue's fetcher waits for the slot. Only the first try takes:
+/// a try whose reply was lost may have taken one already, which then waits
+/// in the in-progress list until the worker stops, like a take abandoned
+/// mid-way.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    ctx: &Arc<Ctx>,
+    queue: &QueueName,
+    raw: &str,
+    job: &str,
+    id: &str,
+    history: Option<String>,
+    dead: Option<String>,
+) -> Option<Finish> {
+    let another_queue_waits = ctx.several_queues && ctx.slots.contended();
+    let mut take_next = !ctx.shutdown.is_cancelled() && !another_queue_waits;
+    record(ctx, |store| {
+        let (queue, me, raw, job, id) = (queue.clone(), ctx.me.0.clone(), raw.to_owned(), job.to_owned(), id.to_owned());
+        let (history, dead, take) = (history.clone(), dead.clone(), std::mem::take(&mut take_next));
+        async move {
+            store.finish(&queue, &me, &raw, &job, &id, history.as_deref(), dead.as_deref(), take).await
+        }
+    })
+    .await
 }
 
 /// A dead letter for a payload that could not be run at all.

@@ -3,17 +3,24 @@
 -- (for a final failure) add the dead letter. One atomic step, so a run is
 -- never both finished and still in progress.
 --
+-- With ARGV[7] = "1" it also takes the next payload, as `BLMOVE` would but
+-- without blocking: a busy worker finishes one run and starts the next in
+-- one round trip.
+--
 -- KEYS[1]  the worker's in-progress list
 -- KEYS[2]  the job's history list
 -- KEYS[3]  the job's in-flight marker
 -- KEYS[4]  the queue's dead-letter list
+-- KEYS[5]  the queue's pending list
 -- ARGV[1]  the payload exactly as taken
 -- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
 -- ARGV[5]  dead letter JSON ("" for none); ARGV[6] dead-letter cap
+-- ARGV[7]  "1" to take the next payload into KEYS[1], else "0"
 -- Returns  {1 if the payload was still in progress (0 if it had been
 --          recovered meanwhile; the outcome is recorded either way), the
---          job's previous newest history entry or false}
+--          job's previous newest history entry or false, the next payload
+--          taken or false}
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
 local previous = redis.call('LINDEX', KEYS[2], 0)
 if ARGV[2] ~= '' then
@@ -27,4 +34,8 @@ if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[5])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
 end
-return {removed, previous}
+local next = false
+if ARGV[7] == '1' then
+  next = redis.call('LMOVE', KEYS[5], KEYS[1], 'RIGHT', 'LEFT')
+end
+return {removed, previous, next}

@@ -1,0 +1,187 @@
+//! Taking payloads: one fetcher per queue, all sharing the worker's
+//! concurrency slots.
+//!
+//! A fetcher holds a slot while it blocks on its queue, so that what it
+//! takes can run at once and a worker never holds more payloads than it can
+//! run (a payload held back in one worker is one an idle worker could have
+//! run). But a fetcher blocked on an empty queue must not keep a slot that
+//! another queue's fetcher waits for: it lets go of the slot and keeps
+//! blocking. If its take then returns a payload and no slot is free, the
+//! payload goes back to the oldest end of its pending list, for this worker
+//! or another to take when a slot is free.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::task::TaskTracker;
+
+use super::{BACKOFF, Ctx};
+use crate::clock::error_chain;
+use crate::config::QueueName;
+use crate::shutdown::Shutdown;
+use crate::store::{Result, Taker};
+
+/// A blocking take returns after this long without a payload, so a fetcher
+/// notices a dead connection promptly.
+const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The worker's concurrency slots.
+pub(super) struct Slots {
+    semaphore: Arc<Semaphore>,
+    /// Fetchers waiting for a slot.
+    waiting: AtomicUsize,
+    /// Tells fetchers blocked on an empty queue that a slot is wanted.
+    wanted: Notify,
+}
+
+/// Counts a fetcher as waiting for as long as it lives, even if the wait is
+/// cancelled.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Slots {
+    pub(super) fn new(n: usize) -> Slots {
+        Slots {
+            semaphore: Arc::new(Semaphore::new(n.max(1))),
+            waiting: AtomicUsize::new(0),
+            wanted: Notify::new(),
+        }
+    }
+
+    /// A free slot, waiting for one if need be (first come, first served);
+    /// while it waits, fetchers blocked on empty queues give theirs up.
+    pub(super) async fn acquire(&self) -> OwnedSemaphorePermit {
+        if let Some(permit) = self.try_acquire() {
+            return permit;
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.waiting);
+        self.wanted.notify_waiters();
+        self.semaphore.clone().acquire_owned().await.expect("the semaphore is never closed")
+    }
+
+    pub(super) fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
+        self.semaphore.clone().try_acquire_owned().ok()
+    }
+
+    /// Whether a fetcher is waiting for a slot.
+    pub(super) fn contended(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// Resolves once a fetcher is waiting for a slot (at once if one is).
+    async fn wanted(&self) {
+        let notified = self.wanted.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a wait that starts in between
+        // still wakes this one.
+        notified.as_mut().enable();
+        if self.contended() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// Takes payloads from one queue while a slot is free, and starts a run
+/// for each; returns when the worker is told to stop.
+pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker) {
+    let mut conn = None;
+    let mut backoff = BACKOFF.0;
+    loop {
+        let permit = tokio::select! {
+            permit = ctx.slots.acquire() => permit,
+            _ = ctx.shutdown.cancelled() => return,
+        };
+        if conn.is_none() {
+            match ctx.store.taker().await {
+                Ok(taker) => conn = Some(taker),
+                Err(e) => {
+                    tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot connect to take payloads; retrying");
+                    drop(permit);
+                    if sleep_or_stop(&mut backoff, &ctx.shutdown).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        let taker = conn.as_mut().expect("connected above");
+        // A take abandoned on shutdown may still complete in Redis: the
+        // payload then sits in this worker's in-progress list, which is put
+        // back on the pending list before the worker exits.
+        let Some((taken, permit)) = take(&ctx, taker, &queue, permit).await else { return };
+        match taken {
+            Ok(Some(raw)) => {
+                backoff = BACKOFF.0;
+                let Some(permit) = permit.or_else(|| ctx.slots.try_acquire()) else {
+                    give_back(&ctx, taker, &queue, raw, &runs).await;
+                    continue;
+                };
+                runs.spawn(super::process(ctx.clone(), queue.clone(), raw, permit));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(queue = %queue, error = %error_chain(&e), "take failed; reconnecting");
+                conn = None;
+                if sleep_or_stop(&mut backoff, &ctx.shutdown).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One blocking take, holding `permit` until another queue's fetcher wants
+/// it. `None` if the worker is told to stop first.
+async fn take(
+    ctx: &Ctx,
+    taker: &mut Taker,
+    queue: &QueueName,
+    permit: OwnedSemaphorePermit,
+) -> Option<(Result<Option<String>>, Option<OwnedSemaphorePermit>)> {
+    let take = taker.take(queue, &ctx.me.0, TAKE_TIMEOUT);
+    tokio::pin!(take);
+    let mut permit = Some(permit);
+    loop {
+        tokio::select! {
+            taken = &mut take => return Some((taken, permit)),
+            _ = ctx.shutdown.cancelled() => return None,
+            _ = ctx.slots.wanted(), if permit.is_some() && ctx.several_queues => {
+                tracing::trace!(queue = %queue, "queue empty; slot handed to another queue");
+                permit = None;
+            }
+        }
+    }
+}
+
+/// A payload taken when no slot was free goes back to the oldest end of its
+/// pending list. If that fails, it runs once a slot is free instead: it must
+/// not wait in this worker's in-progress list until the worker stops.
+async fn give_back(ctx: &Arc<Ctx>, taker: &mut Taker, queue: &QueueName, raw: String, runs: &TaskTracker) {
+    match taker.give_back(queue, &ctx.me.0, &raw).await {
+        Ok(()) => tracing::debug!(queue = %queue, "no free slot; payload given back"),
+        Err(e) => {
+            tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a slot is free");
+            let permit = ctx.slots.acquire().await;
+            runs.spawn(super::process(ctx.clone(), queue.clone(), raw, permit));
+        }
+    }
+}
+
+/// Sleeps for the backoff (and doubles it); `true` if told to stop first.
+async fn sleep_or_stop(backoff: &mut Duration, shutdown: &Shutdown) -> bool {
+    let stop = tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(*backoff) => false,
+    };
+    *backoff = (*backoff * 2).min(BACKOFF.1);
+    stop
+}

@@ -1,0 +1,114 @@
+//! The worker's queue operations against a real redis-server: what a finish
+//! records, and the next payload it takes in the same step.
+
+mod common;
+
+use std::time::Duration;
+
+use campanile::config::{QueueName, RedisSettings};
+use campanile::store::{Finish, Store};
+use common::RedisServer;
+
+const PENDING: &str = "campanile:{default}:pending";
+const MINE: &str = "campanile:{default}:worker:w1";
+
+fn list(server: &RedisServer, key: &str) -> Vec<String> {
+    redis::cmd("LRANGE").arg(key).arg(0).arg(-1).query(&mut server.connection()).unwrap()
+}
+
+fn push(server: &RedisServer, items: &[&str]) {
+    let () = redis::cmd("LPUSH").arg(PENDING).arg(items).query(&mut server.connection()).unwrap();
+}
+
+async fn store(server: &RedisServer, wait_replicas: u32) -> Store {
+    let settings = RedisSettings { url: Some(server.url()), wait_replicas, ..RedisSettings::default() };
+    Store::connect(&settings).await.unwrap()
+}
+
+fn queue() -> QueueName {
+    QueueName::new("default").unwrap()
+}
+
+/// Takes the oldest pending payload, as the worker's fetcher does.
+async fn take(store: &Store) -> String {
+    let mut taker = store.taker().await.unwrap();
+    taker.take(&queue(), "w1", Duration::from_secs(1)).await.unwrap().expect("a pending payload")
+}
+
+#[tokio::test]
+async fn a_finish_takes_the_next_payload_oldest_first() {
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    push(&server, &["first", "second", "third"]);
+    let first = take(&store).await;
+    assert_eq!(first, "first");
+
+    let done = store.finish(&queue(), "w1", &first, "job", "id1", Some("{}"), None, true).await.unwrap();
+    assert_eq!(done, Finish { was_in_progress: true, previous: None, next: Some("second".into()) });
+    assert_eq!(list(&server, MINE), ["second"], "the taken payload is in the worker's in-progress list");
+    assert_eq!(list(&server, PENDING), ["third"]);
+
+    let done =
+        store.finish(&queue(), "w1", "second", "job", "id2", Some("{\"n\":2}"), None, true).await.unwrap();
+    assert_eq!(done.previous.as_deref(), Some("{}"), "the job's newest history entry before this one");
+    assert_eq!(done.next.as_deref(), Some("third"));
+    let done = store.finish(&queue(), "w1", "third", "job", "id3", None, None, true).await.unwrap();
+    assert_eq!(done.next, None, "nothing left to take");
+    assert!(list(&server, MINE).is_empty() && list(&server, PENDING).is_empty());
+}
+
+#[tokio::test]
+async fn a_finish_takes_nothing_unless_asked() {
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    push(&server, &["first", "second"]);
+    let first = take(&store).await;
+    let done = store.finish(&queue(), "w1", &first, "job", "id1", None, None, false).await.unwrap();
+    assert_eq!(done, Finish { was_in_progress: true, previous: None, next: None });
+    assert_eq!(list(&server, PENDING), ["second"]);
+    assert!(list(&server, MINE).is_empty());
+}
+
+/// With `wait_replicas`, every take is followed by a `WAIT` and given back
+/// when unreplicated; a take inside a finish would skip that.
+#[tokio::test]
+async fn a_finish_takes_nothing_when_takes_must_reach_replicas() {
+    let server = RedisServer::start();
+    let store = store(&server, 1).await;
+    push(&server, &["first", "second"]);
+    let () = redis::cmd("RPOPLPUSH")
+        .arg(PENDING)
+        .arg(MINE)
+        .query(&mut server.connection())
+        .map(|_: String| ())
+        .unwrap();
+    let done = store.finish(&queue(), "w1", "first", "job", "id1", None, None, true).await.unwrap();
+    assert_eq!(done.next, None);
+    assert_eq!(list(&server, PENDING), ["second"]);
+    assert!(list(&server, MINE).is_empty());
+}
+
+#[tokio::test]
+async fn a_finish_of_a_recovered_payload_still_takes_the_next() {
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    push(&server, &["next"]);
+    let done = store.finish(&queue(), "w1", "gone", "job", "id1", Some("{}"), None, true).await.unwrap();
+    assert_eq!(done, Finish { was_in_progress: false, previous: None, next: Some("next".into()) });
+    assert_eq!(list(&server, MINE), ["next"]);
+}
+
+#[tokio::test]
+async fn a_give_back_returns_the_payload_to_the_oldest_end_once() {
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    push(&server, &["first", "second"]);
+    let mut taker = store.taker().await.unwrap();
+    let first = taker.take(&queue(), "w1", Duration::from_secs(1)).await.unwrap().unwrap();
+    taker.give_back(&queue(), "w1", &first).await.unwrap();
+    assert_eq!(list(&server, PENDING), ["second", "first"], "first is taken next again");
+    assert!(list(&server, MINE).is_empty());
+    // No longer in progress (recovered meanwhile): not pushed a second time.
+    taker.give_back(&queue(), "w1", &first).await.unwrap();
+    assert_eq!(list(&server, PENDING), ["second", "first"]);
+}
