@@ -164,6 +164,7 @@ async fn lead(
             std::thread::sleep(wait);
             continue;
         }
+        let prepared = due.is_some_and(|due| ticker.is_prepared(due));
         tokio::select! {
             // Biased: once `keeper` finishes it has cancelled `lost`, which is
             // then seen first, so the finished future is never polled again.
@@ -171,8 +172,18 @@ async fn lead(
             _ = shutdown.cancelled() => return Ok(Stop::Shutdown),
             _ = lost.cancelled() => return Ok(Stop::LeaseLost),
             _ = &mut keeper => {}
-            _ = tokio::time::sleep(wait - PRECISE_SLEEP) => {}
+            _ = tokio::time::sleep(nap(wait, prepared, prepare_ahead)) => {}
         }
+    }
+}
+
+/// How long the lead loop sleeps on the async timer when the next instant
+/// is `wait` away: until its batch is due to be built (`prepare_ahead`
+/// before it) if it is not built yet, else until the precise sleep.
+fn nap(wait: Duration, prepared: bool, prepare_ahead: Duration) -> Duration {
+    match wait.checked_sub(prepare_ahead) {
+        Some(early) if !prepared && !early.is_zero() => early,
+        _ => wait.saturating_sub(PRECISE_SLEEP),
     }
 }
 
@@ -207,4 +218,26 @@ pub fn process_id() -> String {
     let host = hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "unknown".into());
     let random = RandomState::new().hash_one(std::process::id()) & 0xffff;
     format!("{host}:{}:{random:04x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn an_unbuilt_batch_wakes_the_loop_when_it_is_time_to_build_it() {
+        assert_eq!(nap(30_000 * MS, false, 200 * MS), 29_800 * MS);
+        // A large batch that took 150 ms to build last time is built 300 ms ahead.
+        assert_eq!(nap(1_000 * MS, false, 300 * MS), 700 * MS);
+    }
+
+    #[test]
+    fn within_the_build_lead_or_once_built_the_loop_naps_until_the_precise_sleep() {
+        assert_eq!(nap(150 * MS, false, 200 * MS), 147 * MS);
+        assert_eq!(nap(200 * MS, false, 200 * MS), 197 * MS);
+        assert_eq!(nap(30_000 * MS, true, 200 * MS), 29_997 * MS);
+        assert_eq!(nap(2 * MS, true, 200 * MS), Duration::ZERO);
+    }
 }

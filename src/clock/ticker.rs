@@ -68,6 +68,8 @@ struct Batch {
     ops: Vec<TickOp>,
     /// Each due slot with its plan.
     plans: Vec<(usize, plan::Plan)>,
+    /// The script calls for `ops`, when built ahead.
+    built: Option<store::BuiltEnqueue>,
 }
 
 impl Ticker {
@@ -122,7 +124,11 @@ impl Ticker {
     /// building a batch is done before its instant, not after it.
     pub fn prepare(&mut self, at: DateTime<Utc>) {
         self.unprepare();
-        self.prepared = Some(self.plan_due(at));
+        let mut batch = self.plan_due(at);
+        if !batch.ops.is_empty() {
+            batch.built = Some(self.store.build_enqueue(self.term, &self.seqs, &batch.ops));
+        }
+        self.prepared = Some(batch);
     }
 
     /// Whether the batch for `at` is built.
@@ -157,7 +163,7 @@ impl Ticker {
             ops.extend(plan.steps.iter().map(|step| tick_op(job, s.fingerprint, *step, at)));
             plans.push((slot, plan));
         }
-        Batch { at_ms, ops, plans }
+        Batch { at_ms, ops, plans, built: None }
     }
 
     /// Pushes every tick due at `now`, in one pipelined round trip. A batch
@@ -166,7 +172,7 @@ impl Ticker {
     /// `enqueued_at` is the instant it was sent.
     pub async fn fire_due(&mut self, now: DateTime<Utc>) -> store::Result<Fired> {
         let now_ms = now.timestamp_millis();
-        let batch = match self.prepared.take() {
+        let mut batch = match self.prepared.take() {
             Some(batch) if batch.at_ms == now_ms => batch,
             Some(batch) if batch.at_ms > now_ms => {
                 self.prepared = Some(batch);
@@ -178,10 +184,10 @@ impl Ticker {
             }
             None => self.plan_due(now),
         };
-        let statuses = if batch.ops.is_empty() {
-            Vec::new()
-        } else {
-            self.store.enqueue(self.term, &mut self.seqs, &batch.ops).await?
+        let statuses = match batch.built.take() {
+            _ if batch.ops.is_empty() => Vec::new(),
+            Some(built) => self.store.send_enqueue(built, &mut self.seqs, &batch.ops).await?,
+            None => self.store.enqueue(self.term, &mut self.seqs, &batch.ops).await?,
         };
         let fired = self.report(&batch.ops, &statuses, now);
         for (slot, plan) in batch.plans {

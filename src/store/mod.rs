@@ -84,6 +84,19 @@ pub struct TickOp {
     pub format: Format,
 }
 
+/// The script calls for a batch of ticks, built by [`Store::build_enqueue`]
+/// and sent by [`Store::send_enqueue`].
+pub struct BuiltEnqueue {
+    term: u64,
+    /// How many ticks it was built for.
+    ops: usize,
+    /// Each call's ticks, as indices into the ops.
+    calls: Vec<Vec<usize>>,
+    /// The write sequence each call was built with.
+    seen: Vec<u64>,
+    cmds: Vec<(String, redis::Cmd)>,
+}
+
 /// What [`Store::enqueue`] did with a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TickStatus {
@@ -268,20 +281,45 @@ impl Store {
     /// and is advanced here; a queue whose state is behind it has lost writes
     /// and fails the call with [`Error::RolledBack`].
     pub async fn enqueue(&self, term: u64, seqs: &mut Sequences, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
+        let built = self.build_enqueue(term, seqs, ops);
+        self.send_enqueue(built, seqs, ops).await
+    }
+
+    /// The script calls of [`Store::enqueue`], built ahead of their instant
+    /// so that the instant itself only sends them.
+    pub fn build_enqueue(&self, term: u64, seqs: &Sequences, ops: &[TickOp]) -> BuiltEnqueue {
         // Group by queue, keeping each queue's ticks in the given order.
         let mut order: Vec<usize> = (0..ops.len()).collect();
         order.sort_by(|&a, &b| ops[a].queue.cmp(&ops[b].queue));
-        let mut calls: Vec<&[usize]> = Vec::new();
+        let mut calls: Vec<Vec<usize>> = Vec::new();
         for group in order.chunk_by(|&a, &b| ops[a].queue == ops[b].queue) {
-            calls.extend(group.chunks(TICKS_PER_CALL));
+            calls.extend(group.chunks(TICKS_PER_CALL).map(<[usize]>::to_vec));
         }
-        let cmds = calls
-            .iter()
-            .map(|call| {
-                let seen = seqs.get(&ops[call[0]].queue).copied().unwrap_or(0);
-                self.enqueue_call(term, seen, ops, call)
-            })
-            .collect();
+        let seen: Vec<u64> =
+            calls.iter().map(|call| seqs.get(&ops[call[0]].queue).copied().unwrap_or(0)).collect();
+        let cmds =
+            calls.iter().zip(&seen).map(|(call, &seen)| self.enqueue_call(term, seen, ops, call)).collect();
+        BuiltEnqueue { term, ops: ops.len(), calls, seen, cmds }
+    }
+
+    /// Sends what [`Store::build_enqueue`] built for `ops`, as
+    /// [`Store::enqueue`] does. Calls built before a write sequence in
+    /// `seqs` moved are built again, so the rollback check compares with
+    /// the newest sequence seen.
+    pub async fn send_enqueue(
+        &self,
+        built: BuiltEnqueue,
+        seqs: &mut Sequences,
+        ops: &[TickOp],
+    ) -> Result<Vec<TickStatus>> {
+        let stale = built.ops != ops.len()
+            || built
+                .calls
+                .iter()
+                .zip(&built.seen)
+                .any(|(call, &seen)| seqs.get(&ops[call[0]].queue).copied().unwrap_or(0) != seen);
+        let BuiltEnqueue { calls, cmds, .. } =
+            if stale { self.build_enqueue(built.term, seqs, ops) } else { built };
         let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE], self.wait).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
         for (call, reply) in calls.iter().zip(replies) {
