@@ -30,7 +30,8 @@ fn main() {
         .split(',')
         .filter_map(|s| s.parse().ok())
         .collect();
-    let parts = std::env::var("BENCH_PARTS").unwrap_or_else(|_| "idle,lateness,scale,cluster,failover".into());
+    let parts =
+        std::env::var("BENCH_PARTS").unwrap_or_else(|_| "idle,lateness,scale,cluster,failover".into());
     let part = |name: &str| parts.split(',').any(|p| p == name);
     if part("idle") {
         idle();
@@ -331,7 +332,9 @@ fn failover() {
     let redis = RedisServer::start();
     let jobs = 50;
     let config: String = (0..jobs)
-        .map(|i| format!("[jobs.f{i}]\nevery = \"1s\"\ncommand = \"x\"\noverlap = \"allow\"\ncatch_up = \"all\"\n"))
+        .map(|i| {
+            format!("[jobs.f{i}]\nevery = \"1s\"\ncommand = \"x\"\noverlap = \"allow\"\ncatch_up = \"all\"\n")
+        })
         .collect();
     let (first, _dir1) = spawn_clock(&redis, &config);
     wait_for("sync", || hlen(&redis, "campanile:{default}:ticks") > jobs);
@@ -349,8 +352,12 @@ fn failover() {
     victim.wait().unwrap();
     let end = killed.timestamp() + 8;
     wait_for("end", || SystemTime.now().timestamp() > end);
-    let raw: Vec<String> =
-        redis::cmd("LRANGE").arg("campanile:{default}:pending").arg(0).arg(-1).query(&mut redis.connection()).unwrap();
+    let raw: Vec<String> = redis::cmd("LRANGE")
+        .arg("campanile:{default}:pending")
+        .arg(0)
+        .arg(-1)
+        .query(&mut redis.connection())
+        .unwrap();
     let _ = Command::new("kill").args(["-TERM", &survivor.id().to_string()]).status();
     let _ = survivor.wait();
     let payloads: Vec<Payload> = raw.iter().map(|r| serde_json::from_str(r).unwrap()).collect();

@@ -38,6 +38,10 @@ const PRECISE_SLEEP: Duration = Duration::from_millis(3);
 /// time the last batch took to build, so that a large batch is ready too.
 const PREPARE_AHEAD: Duration = Duration::from_millis(200);
 
+/// The first batch's build lead per job in clock.toml: twice the few
+/// microseconds a tick takes to plan and build.
+const PREPARE_PER_JOB: Duration = Duration::from_micros(5);
+
 /// How long a stopping clock waits for Redis to take its goodbye.
 const STOP_BUDGET: Duration = Duration::from_millis(500);
 
@@ -129,7 +133,9 @@ async fn lead(
     let mut ticker =
         Ticker::start(config.clone(), store.clone(), term, time.now()).await?.with_notifier(notifier.clone());
     let mut published = false;
-    let mut prepare_ahead = PREPARE_AHEAD;
+    // Until a batch has been built, guess from the job count: building takes
+    // a few microseconds a tick, and every job may fall due at once.
+    let mut prepare_ahead = PREPARE_AHEAD.max(PREPARE_PER_JOB * config.jobs.len() as u32);
     precise_wake_ups();
     loop {
         let fired = ticker.fire_due(time.now()).await?;
