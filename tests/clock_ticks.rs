@@ -387,3 +387,33 @@ async fn a_paused_job_skips_its_ticks_and_resumes_without_catching_them_up() {
         redis::cmd("HGET").arg("campanile:{default}:stats").arg("p:paused").query(&mut con).unwrap();
     assert_eq!(skipped, 2);
 }
+
+/// A catch-up larger than one pipeline (about a megabyte of script calls)
+/// goes out as several, one after another: every missed tick is pushed
+/// once, oldest first, across the calls and pipelines.
+#[tokio::test]
+async fn a_catch_up_larger_than_a_pipeline_is_pushed_once_and_in_order() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg =
+        config("[jobs.often]\nevery = \"10s\"\ncommand = \"x\"\noverlap = \"allow\"\ncatch_up = \"all\"\n");
+    let (mut first, _) = clock_at(&cfg, &store, at("2026-11-23T00:00:00Z")).await;
+    run_until(&mut first, at("2026-11-23T00:00:10Z")).await;
+    drop(first); // down for twelve hours: 4,320 ticks, five script calls, two pipelines
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T12:00:10Z")).await;
+    assert_eq!(fired.pushed, 4320);
+    let ticks = ticks_of(&server, "often");
+    // 00:00:10 from the first clock, then 00:00:20 to 12:00:10.
+    let expected: Vec<String> = (1..=4321)
+        .map(|i| {
+            (at("2026-11-23T00:00:00Z") + Duration::seconds(10 * i)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        })
+        .collect();
+    assert_eq!(ticks.len(), expected.len());
+    assert!(
+        ticks == expected,
+        "ticks out of order or missing: first {:?}, last {:?}",
+        &ticks[..3],
+        &ticks[ticks.len() - 3..]
+    );
+}

@@ -56,6 +56,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// pipelined round trip.
 const TICKS_PER_CALL: usize = 1000;
 
+/// About how many bytes of commands go in one pipeline on a single server;
+/// see [`Store::query_in_pipelines`].
+const PIPELINE_BYTES: usize = 1 << 20;
+
 /// What to do with one tick in [`Store::enqueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickAction {
@@ -403,16 +407,7 @@ impl Store {
         wait: Option<Wait>,
     ) -> Result<Vec<Value>> {
         if !self.is_cluster() {
-            let mut pipe = redis::pipe();
-            for (_, cmd) in cmds {
-                pipe.add_command(cmd);
-            }
-            wait.inspect(|w| w.add_to(&mut pipe));
-            let mut replies = self.query_pipeline(&pipe, uses).await?;
-            if let Some(w) = wait {
-                w.check(&mut replies, "a push");
-            }
-            return Ok(replies);
+            return self.query_in_pipelines(cmds, uses, wait).await;
         }
         let mut groups: Vec<(redis::cluster_routing::Slot, Vec<usize>, Pipeline)> = Vec::new();
         for (i, (key, cmd)) in cmds.into_iter().enumerate() {
@@ -465,6 +460,50 @@ impl Store {
             invocation.arg(arg);
         }
         Ok(invocation.invoke_async(&mut self.con.clone()).await?)
+    }
+
+    /// [`Store::query_slotted`] on a single server: the commands in order,
+    /// as pipelines of about [`PIPELINE_BYTES`] each, one after another. The
+    /// client keeps its write buffer at the size of the largest request it
+    /// ever sent, so one pipeline of 100,000 ticks would keep tens of
+    /// megabytes for the life of the connection; the round trips this adds
+    /// (one per megabyte) are small next to Redis running the scripts.
+    async fn query_in_pipelines(
+        &self,
+        cmds: Vec<(String, redis::Cmd)>,
+        uses: &[&'static Lua],
+        wait: Option<Wait>,
+    ) -> Result<Vec<Value>> {
+        let mut replies = Vec::with_capacity(cmds.len());
+        let mut cmds = cmds.into_iter().peekable();
+        loop {
+            let (mut pipe, mut bytes) = (redis::pipe(), 0);
+            while bytes < PIPELINE_BYTES
+                && let Some((_, cmd)) = cmds.next()
+            {
+                bytes += cmd
+                    .args_iter()
+                    .map(|arg| match arg {
+                        redis::Arg::Simple(a) => a.len(),
+                        _ => 0,
+                    })
+                    .sum::<usize>();
+                pipe.add_command(cmd);
+            }
+            let last = cmds.peek().is_none();
+            if last {
+                // WAIT covers every earlier write on this connection.
+                wait.inspect(|w| w.add_to(&mut pipe));
+            }
+            let mut part: Vec<Value> = self.query_pipeline(&pipe, uses).await?;
+            if let (true, Some(w)) = (last, wait) {
+                w.check(&mut part, "a push");
+            }
+            replies.extend(part);
+            if last {
+                return Ok(replies);
+            }
+        }
     }
 
     /// Runs a pipeline of EVALSHA calls, loading the scripts and retrying
