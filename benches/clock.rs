@@ -262,9 +262,13 @@ fn same_minute(n: usize) {
     let oldest: Payload = serde_json::from_str(&oldest).unwrap();
     let b = DateTime::from_timestamp(boundary, 0).unwrap();
     assert_eq!(newest.scheduled_at, b);
+    // Settled: the push's replies handled, its memory freed and trimmed.
+    std::thread::sleep(Duration::from_secs(3));
+    let (settled, _) = rss_mib(child.id());
     println!(
         "{n} jobs due on one minute: all pushed {:.1} ms after the boundary (push began {} ms after it); \
-         startup to synced {} ms; CPU {cpu:.2} s for the minute; RSS {rss:.1} MiB (peak {hwm:.1} MiB)",
+         startup to synced {} ms; CPU {cpu:.2} s for the minute; RSS {rss:.1} MiB as the push lands \
+         (peak {hwm:.1} MiB), {settled:.1} MiB 3 s later",
         (finished - b).num_microseconds().unwrap() as f64 / 1000.0,
         (oldest.enqueued_at - b).num_milliseconds(),
         startup.as_millis()
