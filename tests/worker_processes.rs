@@ -1026,3 +1026,121 @@ fn a_busy_queue_does_not_starve_another() {
         BACKLOG + 1
     );
 }
+
+/// Pushes `n` payloads of `job`, a minute apart; returns their ids.
+fn push_backlog(con: &mut redis::Connection, job: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let tick = format!("2026-11-23T{:02}:{:02}:00Z", i / 60, i % 60);
+            lpush(con, PENDING, &payload(job, &tick, 1, "null"));
+            format!("{job}@{tick}")
+        })
+        .collect()
+}
+
+/// A backlog drained by chained takes: SIGTERM mid-backlog leaves every
+/// payload either run once (with its history) or back on the pending list
+/// unrun; nothing stays in the worker's in-progress list.
+#[test]
+fn sigterm_while_a_backlog_drains_leaves_each_payload_run_once_or_pending() {
+    let redis = RedisServer::start();
+    let mut con = redis.connection();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runs = d.join("runs");
+    let command = format!("sleep 0.02; echo $CAMPANILE_JOB_ID >> {}", sh_path(&runs));
+    let config = write_config(d, &format!("[jobs.b]\nevery = \"1h\"\ncommand = '''{command}'''\n"));
+    const BACKLOG: usize = 200;
+    push_backlog(&mut con, "b", BACKLOG);
+    let mut worker = Proc::worker(&redis, &config, d, &["--concurrency", "2"], "worker");
+    wait_for(
+        "a few runs",
+        Duration::from_secs(20),
+        || (read_lines(&runs).len() >= 10).then_some(()),
+        || worker.log_tail(),
+    );
+    worker.sigterm();
+    let status = worker.wait_exit(Duration::from_secs(10));
+    let diag = || format!("{}\n{}", worker.log_tail(), redis_dump(&mut redis.connection()));
+    let status = status.unwrap_or_else(|| panic!("still running\n{}", diag()));
+    assert_eq!(status.code(), Some(0), "{}", diag());
+
+    let ran = read_lines(&runs);
+    let ran_set: BTreeSet<&str> = ran.iter().map(String::as_str).collect();
+    assert_eq!(ran_set.len(), ran.len(), "a payload ran twice: {ran:?}");
+    assert!(ran.len() < BACKLOG, "the backlog was not interrupted; make it longer");
+    let pending: Vec<String> =
+        lrange(&mut con, PENDING).iter().map(|raw| parse(raw)["id"].as_str().unwrap().to_owned()).collect();
+    for p in &pending {
+        assert!(!ran_set.contains(p.as_str()), "{p} ran and is pending again\n{}", diag());
+    }
+    assert_eq!(
+        ran.len() + pending.len(),
+        BACKLOG,
+        "ran {} + pending {}\n{}",
+        ran.len(),
+        pending.len(),
+        diag()
+    );
+    assert_eq!(
+        history(&mut con, "b").len(),
+        ran.len().min(100),
+        "every run is in the history (capped at 100)\n{}",
+        diag()
+    );
+    assert!(keys(&mut con, IN_PROGRESS_PATTERN).is_empty(), "{}", diag());
+    assert!(lrange(&mut con, PENDING).iter().all(|raw| parse(raw)["attempt"] == 1), "{}", diag());
+}
+
+/// SIGKILL while a backlog drains: the killed worker held only what it was
+/// running; another worker recovers those and runs the rest, so every
+/// payload runs, and only the interrupted ones run a second time.
+#[test]
+fn sigkill_while_a_backlog_drains_loses_nothing() {
+    let redis = RedisServer::start();
+    let mut con = redis.connection();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runs = d.join("runs");
+    let command = format!("echo $CAMPANILE_JOB_ID >> {}; sleep 0.02", sh_path(&runs));
+    let config =
+        write_config(d, &format!("[jobs.b]\nevery = \"1h\"\nretries = 1\ncommand = '''{command}'''\n"));
+    const BACKLOG: usize = 200;
+    let ids = push_backlog(&mut con, "b", BACKLOG);
+    let mut a = Proc::worker(&redis, &config, d, &["--concurrency", "2"], "worker-a");
+    wait_for(
+        "a few runs",
+        Duration::from_secs(20),
+        || (read_lines(&runs).len() >= 10).then_some(()),
+        || a.log_tail(),
+    );
+    a.sigkill();
+    let held: usize = keys(&mut con, IN_PROGRESS_PATTERN).iter().map(|k| lrange(&mut con, k).len()).sum();
+    assert!(held <= 2, "the killed worker held {held} payloads with 2 slots");
+
+    let b = Proc::worker(&redis, &config, d, &["--concurrency", "2"], "worker-b");
+    let diag = || format!("{}\n{}\n{}", a.log_tail(), b.log_tail(), redis_dump(&mut redis.connection()));
+    // The history keeps the newest 100 runs only: count runs in the file.
+    wait_for(
+        "every payload to run and the queue to drain",
+        Duration::from_secs(60),
+        || {
+            let mut con = redis.connection();
+            let ran: BTreeSet<String> = read_lines(&runs).into_iter().collect();
+            let drained =
+                lrange(&mut con, PENDING).is_empty() && keys(&mut con, IN_PROGRESS_PATTERN).is_empty();
+            (ran.len() == BACKLOG && drained).then_some(())
+        },
+        diag,
+    );
+    let ran = read_lines(&runs);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in &ran {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), BACKLOG, "every payload ran\n{}", diag());
+    assert!(ids.iter().all(|id| counts.contains_key(id.as_str())));
+    let twice = counts.values().filter(|&&n| n > 1).count();
+    assert!(twice <= held, "{twice} payloads ran twice, but the killed worker held only {held}\n{}", diag());
+    assert_queue_drained(&mut con, &diag);
+}
