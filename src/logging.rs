@@ -44,7 +44,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let ts = SystemTime.now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+        let ts = crate::output::utc_millis(SystemTime.now());
         write!(
             writer,
             "ts={ts} level={} target={}",

@@ -1,12 +1,54 @@
 //! How the CLI prints instants and tables. These formats are a public
 //! contract (scripts parse them); tests pin them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// An instant in UTC, RFC 3339 with a `Z` suffix: `2026-03-08T07:00:00Z`.
 pub fn utc(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    let mut out = String::with_capacity(20);
+    push_utc(&mut out, t, false);
+    out
+}
+
+/// [`utc`] with milliseconds: `2026-03-08T07:00:00.000Z`.
+pub fn utc_millis(t: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(24);
+    push_utc(&mut out, t, true);
+    out
+}
+
+/// Appends [`utc`] or [`utc_millis`] to `out`, exactly as chrono's
+/// `%Y-%m-%dT%H:%M:%S[%.3f]Z` would. Written out by hand because chrono
+/// parses the pattern on every call, and the clock formats several instants
+/// for every tick it pushes (payload, id, log line).
+pub fn push_utc(out: &mut String, t: DateTime<Utc>, millis: bool) {
+    let year = t.year();
+    // Years of more than four digits, and leap seconds, as chrono has them.
+    if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
+        let pattern = if millis { "%Y-%m-%dT%H:%M:%S%.3fZ" } else { "%Y-%m-%dT%H:%M:%SZ" };
+        out.push_str(&t.format(pattern).to_string());
+        return;
+    }
+    push_digits(out, year as u32, 4);
+    for (separator, value) in
+        [('-', t.month()), ('-', t.day()), ('T', t.hour()), (':', t.minute()), (':', t.second())]
+    {
+        out.push(separator);
+        push_digits(out, value, 2);
+    }
+    if millis {
+        out.push('.');
+        push_digits(out, t.timestamp_subsec_millis(), 3);
+    }
+    out.push('Z');
+}
+
+/// `n` in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+    }
 }
 
 /// An instant as a wall time in `tz`, with offset and abbreviation:
@@ -60,6 +102,33 @@ mod tests {
         assert_eq!(utc(t), "2026-03-08T07:00:00Z");
         assert_eq!(local(t, chrono_tz::America::New_York), "2026-03-08 03:00:00 -04:00 EDT");
         assert_eq!(local(t, chrono_tz::Asia::Kathmandu), "2026-03-08 12:45:00 +05:45 +0545");
+    }
+
+    #[test]
+    fn formats_utc_exactly_as_chrono_does() {
+        let chrono_text = |t: DateTime<Utc>, pattern: &str| t.format(pattern).to_string();
+        // Every millisecond digit, the ends of the four-digit years, a leap
+        // day, and (through chrono) years past them and a leap second.
+        let mut cases: Vec<DateTime<Utc>> =
+            ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "2028-02-29T12:34:56.007Z"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect();
+        cases.push(DateTime::from_timestamp(253_402_300_800, 5_000_000).unwrap()); // 10000-01-01
+        cases.push(DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap()); // 23:59:60.5
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..10_000 {
+            // A xorshift walk over 1900-2100, milliseconds included.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let ms = (x.rem_euclid(6_311_433_600_000)) - 2_208_988_800_000;
+            cases.push(DateTime::from_timestamp_millis(ms).unwrap());
+        }
+        for t in cases {
+            assert_eq!(utc(t), chrono_text(t, "%Y-%m-%dT%H:%M:%SZ"), "{t:?}");
+            assert_eq!(utc_millis(t), chrono_text(t, "%Y-%m-%dT%H:%M:%S%.3fZ"), "{t:?}");
+        }
     }
 
     #[test]

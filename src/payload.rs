@@ -74,7 +74,11 @@ impl Payload {
 
 /// The id of a job's tick: `nightly-report@2026-11-23T08:00:00Z`.
 pub fn tick_id(job: &str, tick: DateTime<Utc>) -> String {
-    format!("{job}@{}", tick.format("%Y-%m-%dT%H:%M:%SZ"))
+    let mut id = String::with_capacity(job.len() + 21);
+    id.push_str(job);
+    id.push('@');
+    crate::output::push_utc(&mut id, tick, false);
+    id
 }
 
 pub(crate) mod rfc3339_secs {
@@ -82,7 +86,7 @@ pub(crate) mod rfc3339_secs {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%SZ"))
+        s.serialize_str(&crate::output::utc(*t))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
@@ -96,7 +100,7 @@ pub(crate) mod rfc3339_millis {
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        s.serialize_str(&crate::output::utc_millis(*t))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
