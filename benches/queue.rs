@@ -35,9 +35,12 @@ fn push_all(redis: &RedisServer, items: &[String]) {
     }
 }
 
-fn redis_benchmark(redis: &RedisServer) {
+/// Redis's own ceilings for the queue's operations, in requests per second:
+/// `(LPUSH from 50 clients, pipelined LPUSH, LMOVE from 1 client, LMOVE from
+/// 50 clients)`. `LMOVE` is the non-blocking twin of the take's `BLMOVE`.
+fn redis_benchmark(redis: &RedisServer) -> (f64, f64, f64, f64) {
     let port = redis.port().to_string();
-    let run = |args: &[&str]| {
+    let run = |args: &[&str]| -> f64 {
         let out = Command::new("redis-benchmark")
             .args(["-p", &port, "-q", "-n", "200000"])
             .args(args)
@@ -46,18 +49,23 @@ fn redis_benchmark(redis: &RedisServer) {
         let text = String::from_utf8_lossy(&out.stdout);
         // Progress lines end in \r; the result is the last non-empty line's tail.
         let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-        last.rsplit('\r').next().unwrap_or("").trim().to_owned()
+        let result = last.rsplit('\r').next().unwrap_or("").trim().to_owned();
+        println!("redis-benchmark {}: {result}", args.join(" "));
+        result
+            .split_whitespace()
+            .find_map(|w| w.parse::<f64>().ok().filter(|_| result.contains("requests per second")))
+            .unwrap_or(f64::NAN)
     };
-    println!("redis-benchmark LPUSH:            {}", run(&["-t", "lpush"]));
-    println!("redis-benchmark LPUSH, -P 16:     {}", run(&["-P", "16", "-t", "lpush"]));
-    let _ = run(&["LPUSH", "bench:src", "x"]);
-    println!(
-        "redis-benchmark LMOVE (BLMOVE's non-blocking twin): {}",
-        run(&["LMOVE", "bench:src", "bench:dst", "RIGHT", "LEFT"])
-    );
+    let lpush = run(&["-t", "lpush"]);
+    let pipelined = run(&["-P", "16", "-t", "lpush"]);
+    let _ = run(&["-n", "400000", "LPUSH", "bench:src", "x"]);
+    let lmove_1 = run(&["-c", "1", "-n", "50000", "LMOVE", "bench:src", "bench:dst", "RIGHT", "LEFT"]);
+    let lmove_50 = run(&["LMOVE", "bench:src", "bench:dst", "RIGHT", "LEFT"]);
+    (lpush, pipelined, lmove_1, lmove_50)
 }
 
-async fn in_process(redis: &RedisServer, n: usize, consumers: usize) {
+/// Take + finish jobs/s with `consumers` consumers, and bulk enqueue jobs/s.
+async fn in_process(redis: &RedisServer, n: usize, consumers: usize) -> (f64, f64) {
     let store =
         Store::connect(&RedisSettings { url: Some(redis.url()), ..RedisSettings::default() }).await.unwrap();
     store.load_scripts().await.unwrap();
@@ -94,11 +102,11 @@ async fn in_process(redis: &RedisServer, n: usize, consumers: usize) {
     }
     let elapsed = started.elapsed().saturating_sub(Duration::from_millis(100)); // the final empty take
     assert_eq!(total, n);
+    let (rate, bulk) = (n as f64 / elapsed.as_secs_f64(), n as f64 / enqueue.as_secs_f64());
     println!(
-        "queue layer, {consumers} consumer(s): {:.0} jobs/s take+finish ({n} jobs); bulk enqueue {:.0} jobs/s",
-        n as f64 / elapsed.as_secs_f64(),
-        n as f64 / enqueue.as_secs_f64()
+        "queue layer, {consumers} consumer(s): {rate:.0} jobs/s take+finish ({n} jobs); bulk enqueue {bulk:.0} jobs/s"
     );
+    (rate, bulk)
 }
 
 fn worker_binary(redis: &RedisServer, n: usize, concurrency: u32) {
@@ -159,12 +167,22 @@ fn rss_mib(pid: u32) -> f64 {
 fn main() {
     let n: usize = std::env::var("BENCH_JOBS").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let redis = RedisServer::start();
-    redis_benchmark(&redis);
+    let (_, pipelined, lmove_1, lmove_50) = redis_benchmark(&redis);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let mut rates = Vec::new();
     for consumers in [1, 8, 50] {
         let redis = RedisServer::start();
-        runtime.block_on(in_process(&redis, n, consumers));
+        rates.push(runtime.block_on(in_process(&redis, n, consumers)));
     }
+    // One take + finish is one script call for a busy consumer, so the
+    // natural ceiling is one request's worth from as many clients.
+    println!(
+        "ratios to redis-benchmark: 1 consumer / LMOVE -c 1 = {:.2}; 50 consumers / LMOVE -c 50 = {:.2}; \
+         bulk enqueue / pipelined LPUSH = {:.2}",
+        rates[0].0 / lmove_1,
+        rates[2].0 / lmove_50,
+        rates[2].1 / pipelined
+    );
     for concurrency in [1, 8] {
         let redis = RedisServer::start();
         worker_binary(&redis, 2000, concurrency);
