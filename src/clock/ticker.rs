@@ -1,5 +1,5 @@
 //! The leading clock's work: keep every enabled job's next due instant in a
-//! min-heap, and at each due instant push what is due in one round trip.
+//! min-heap, and at each due instant push what is due, pipelined.
 //! Time is an argument, so tests drive it instant by instant.
 
 use std::cmp::Reverse;
@@ -166,7 +166,7 @@ impl Ticker {
         Batch { at_ms, ops, plans, built: None }
     }
 
-    /// Pushes every tick due at `now`, in one pipelined round trip. A batch
+    /// Pushes every tick due at `now`, pipelined ([`Store::enqueue`]). A batch
     /// prepared for this very millisecond is sent as built; one prepared for
     /// an instant that has passed is planned again, so that each payload's
     /// `enqueued_at` is the instant it was sent.

@@ -276,8 +276,9 @@ impl Store {
         Ok(flat[..flat.len() - 1].chunks(2).map(|pair| (pair[0], pair[1] == 1)).collect())
     }
 
-    /// Records and pushes ticks, each at most once, in one pipelined round
-    /// trip: one script call per queue (and per `TICKS_PER_CALL` ticks). Ticks
+    /// Records and pushes ticks, each at most once, pipelined: one script
+    /// call per queue (and per `TICKS_PER_CALL` ticks), one round trip per
+    /// megabyte of calls on a single server. Ticks
     /// of one job must come in increasing order. Returns a status per tick,
     /// in the order given.
     ///
