@@ -400,7 +400,7 @@ impl Store {
     /// stay within one hash slot, one per slot, concurrently. Each command
     /// comes with a key that routes it. Scripts Redis does not know are
     /// loaded and their pipeline run again (see [`Store::query_pipeline`]).
-    /// With `wait`, each pipeline ends with a `WAIT` on its node.
+    /// With `wait`, a `WAIT` on each node follows the writes sent to it.
     async fn query_slotted(
         &self,
         cmds: Vec<(String, redis::Cmd)>,
