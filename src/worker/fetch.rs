@@ -164,15 +164,21 @@ async fn take(
 
 /// A payload taken when no slot was free goes back to the oldest end of its
 /// pending list. If that fails, it runs once a slot is free instead: it must
-/// not wait in this worker's in-progress list until the worker stops.
+/// not wait in this worker's in-progress list until the worker stops. A stop
+/// meanwhile leaves it there, to go back on the pending list unrun as the
+/// worker exits; waiting on for a slot would hold the shutdown up past its
+/// timeout, which only starts once every fetcher has returned.
 async fn give_back(ctx: &Arc<Ctx>, taker: &mut Taker, queue: &QueueName, raw: String, runs: &TaskTracker) {
-    match taker.give_back(queue, &ctx.me.0, &raw).await {
-        Ok(()) => tracing::debug!(queue = %queue, "no free slot; payload given back"),
-        Err(e) => {
-            tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a slot is free");
-            let permit = ctx.slots.acquire().await;
+    let Err(e) = taker.give_back(queue, &ctx.me.0, &raw).await else {
+        tracing::debug!(queue = %queue, "no free slot; payload given back");
+        return;
+    };
+    tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a slot is free");
+    tokio::select! {
+        permit = ctx.slots.acquire() => {
             runs.spawn(super::process(ctx.clone(), queue.clone(), raw, permit));
         }
+        _ = ctx.shutdown.cancelled() => {}
     }
 }
 

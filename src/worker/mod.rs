@@ -391,7 +391,6 @@ async fn conclude(
 /// a try whose reply was lost may have taken one already, which then waits
 /// in the in-progress list until the worker stops, like a take abandoned
 /// mid-way.
-#[allow(clippy::too_many_arguments)]
 async fn finish(
     ctx: &Arc<Ctx>,
     queue: &QueueName,
