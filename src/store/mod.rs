@@ -91,13 +91,8 @@ pub struct TickOp {
 /// The script calls for a batch of ticks, built by [`Store::build_enqueue`]
 /// and sent by [`Store::send_enqueue`].
 pub struct BuiltEnqueue {
-    term: u64,
-    /// How many ticks it was built for.
-    ops: usize,
     /// Each call's ticks, as indices into the ops.
     calls: Vec<Vec<usize>>,
-    /// The write sequence each call was built with.
-    seen: Vec<u64>,
     cmds: Vec<(String, redis::Cmd)>,
 }
 
@@ -291,7 +286,11 @@ impl Store {
     }
 
     /// The script calls of [`Store::enqueue`], built ahead of their instant
-    /// so that the instant itself only sends them.
+    /// so that the instant itself only sends them. Each call carries the
+    /// write sequence `seqs` holds now, so the batch must be the next push
+    /// to its queues, as a ticker's prepared batch is; sent later, its
+    /// rollback check would compare with an older sequence (weaker, never
+    /// wrong: exactly-once rests on each job's recorded tick).
     pub fn build_enqueue(&self, term: u64, seqs: &Sequences, ops: &[TickOp]) -> BuiltEnqueue {
         // Group by queue, keeping each queue's ticks in the given order.
         let mut order: Vec<usize> = (0..ops.len()).collect();
@@ -300,31 +299,25 @@ impl Store {
         for group in order.chunk_by(|&a, &b| ops[a].queue == ops[b].queue) {
             calls.extend(group.chunks(TICKS_PER_CALL).map(<[usize]>::to_vec));
         }
-        let seen: Vec<u64> =
-            calls.iter().map(|call| seqs.get(&ops[call[0]].queue).copied().unwrap_or(0)).collect();
-        let cmds =
-            calls.iter().zip(&seen).map(|(call, &seen)| self.enqueue_call(term, seen, ops, call)).collect();
-        BuiltEnqueue { term, ops: ops.len(), calls, seen, cmds }
+        let cmds = calls
+            .iter()
+            .map(|call| {
+                let seen = seqs.get(&ops[call[0]].queue).copied().unwrap_or(0);
+                self.enqueue_call(term, seen, ops, call)
+            })
+            .collect();
+        BuiltEnqueue { calls, cmds }
     }
 
     /// Sends what [`Store::build_enqueue`] built for `ops`, as
-    /// [`Store::enqueue`] does. Calls built before a write sequence in
-    /// `seqs` moved are built again, so the rollback check compares with
-    /// the newest sequence seen.
+    /// [`Store::enqueue`] does, and advances `seqs`.
     pub async fn send_enqueue(
         &self,
         built: BuiltEnqueue,
         seqs: &mut Sequences,
         ops: &[TickOp],
     ) -> Result<Vec<TickStatus>> {
-        let stale = built.ops != ops.len()
-            || built
-                .calls
-                .iter()
-                .zip(&built.seen)
-                .any(|(call, &seen)| seqs.get(&ops[call[0]].queue).copied().unwrap_or(0) != seen);
-        let BuiltEnqueue { calls, cmds, .. } =
-            if stale { self.build_enqueue(built.term, seqs, ops) } else { built };
+        let BuiltEnqueue { calls, cmds } = built;
         let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE], self.wait).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
         for (call, reply) in calls.iter().zip(replies) {
