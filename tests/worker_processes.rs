@@ -1,8 +1,9 @@
 //! The worker as a real process against a real (private) Redis: the job's
 //! environment and stdin, recovery after a SIGKILL, timeouts that take down
 //! a whole process group, retries with backoff and dead letters, payloads
-//! that must never run, a SIGTERM during a long job, and clock and worker
-//! together running every tick exactly once.
+//! that must never run, a SIGTERM during a long job, clock and worker
+//! together running every tick exactly once, and a payload a take moved
+//! without the worker learning of it.
 //!
 //! Everything happens in real time, so the tests wait for events by polling
 //! Redis or files against generous deadlines (the machine may be small and
@@ -1142,5 +1143,64 @@ fn sigkill_while_a_backlog_drains_loses_nothing() {
     assert!(ids.iter().all(|id| counts.contains_key(id.as_str())));
     let twice = counts.values().filter(|&&n| n > 1).count();
     assert!(twice <= held, "{twice} payloads ran twice, but the killed worker held only {held}\n{}", diag());
+    assert_queue_drained(&mut con, &diag);
+}
+
+// ---------------------------------------------------------------------------
+// 11. A take whose reply was lost
+
+/// A take whose reply is lost to a connection error may still have moved a
+/// payload into the worker's in-progress list, unknown to the worker. The
+/// worker finds it there, held by no run, and gives it back: it runs once,
+/// attempt 1 (it never ran). A payload that runs all the while, held for
+/// longer than two of those looks, stays where it is and runs once.
+#[test]
+fn a_payload_taken_unknown_to_the_worker_is_given_back_and_runs_once() {
+    let redis = RedisServer::start();
+    let mut con = redis.connection();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let runs = d.join("runs");
+    let config = write_config(
+        d,
+        &format!(
+            "[jobs.slow]\nevery = \"1h\"\ntimeout = \"1m\"\ncommand = \"echo slow >> {0}; sleep 12\"\n\
+             [jobs.lost]\nevery = \"1h\"\ncommand = \"echo lost >> {0}\"\n",
+            sh_path(&runs)
+        ),
+    );
+    lpush(&mut con, PENDING, &payload("slow", TICK, 1, "null"));
+    let worker = Proc::worker(&redis, &config, d, &["--concurrency", "2"], "worker");
+    wait_for(
+        "the slow job to start",
+        Duration::from_secs(20),
+        || read_lines(&runs).contains(&"slow".to_owned()).then_some(()),
+        || worker.log_tail(),
+    );
+    let workers: Vec<String> = redis::cmd("SMEMBERS").arg(WORKERS).query(&mut con).unwrap();
+    let [me] = workers.as_slice() else { panic!("one worker expected, found {workers:?}") };
+    // Exactly what a take leaves behind when its reply never arrives.
+    lpush(&mut con, &format!("campanile:{{default}}:worker:{me}"), &payload("lost", TICK, 1, "null"));
+
+    let diag = || format!("{}\n{}", worker.log_tail(), redis_dump(&mut redis.connection()));
+    let lost = wait_for(
+        "the stranded payload to run",
+        Duration::from_secs(30),
+        || history(&mut redis.connection(), "lost").into_iter().next(),
+        diag,
+    );
+    assert_eq!(lost["attempt"], 1, "{lost}");
+    let slow = wait_for(
+        "the slow job to finish",
+        Duration::from_secs(30),
+        || history(&mut redis.connection(), "slow").into_iter().next(),
+        diag,
+    );
+    assert_eq!(slow["outcome"], "success", "{slow}");
+    let mut ran = read_lines(&runs);
+    ran.sort();
+    assert_eq!(ran, ["lost", "slow"], "each ran once\n{}", diag());
+    assert_eq!(history(&mut con, "lost").len(), 1);
+    assert!(worker.log().contains("back on the pending list"), "{}", worker.log_tail());
     assert_queue_drained(&mut con, &diag);
 }

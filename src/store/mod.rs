@@ -39,10 +39,11 @@ pub enum Error {
     /// replica that had not received them): reload it and catch up.
     #[error("the tick state of queue {0} lost writes (a Redis failover?); reloading it")]
     RolledBack(QueueName),
-    /// A take did not reach `[redis] wait_replicas` replicas in time; the
-    /// payload went back to pending unrun.
-    #[error("the take did not reach enough replicas in time; the payload went back unrun")]
-    Unreplicated,
+    /// A take did not reach `[redis] wait_replicas` replicas in time: the
+    /// payload must not run, and goes back to pending (see
+    /// [`Taker::give_back`]).
+    #[error("the take did not reach enough replicas in time; the payload goes back unrun")]
+    Unreplicated { payload: String },
 }
 
 /// Per queue, the write sequence of its tick state as this leader last saw

@@ -42,7 +42,9 @@ pub struct Taker {
 
 impl Taker {
     /// Atomically moves the oldest pending payload into `worker`'s
-    /// in-progress list, waiting up to `timeout` for one. `BLMOVE` rather than
+    /// in-progress list, waiting up to `timeout` for one. With
+    /// `wait_replicas`, a take that did not reach them fails with
+    /// [`super::Error::Unreplicated`], the payload still in progress. `BLMOVE` rather than
     /// `BRPOP`: the payload is never only in the worker's memory, so a worker
     /// that dies mid-job leaves it where the others can recover it.
     pub async fn take(
@@ -63,13 +65,13 @@ impl Taker {
         let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.con).await?;
         let taken = replies.first().cloned().unwrap_or(redis::Value::Nil);
         let taken: Option<String> = redis::from_redis_value(taken).map_err(redis::RedisError::from)?;
-        if let (Some(w), Some(raw)) = (self.wait, &taken)
+        if let (Some(w), Some(raw)) = (self.wait, taken.as_ref())
             && !w.check(&mut replies, "a take")
         {
-            // Not run: a primary that lost its replicas may already have been
-            // replaced, and the payload is then waiting on the new one.
-            self.give_back(queue, worker, raw).await?;
-            return Err(super::Error::Unreplicated);
+            // Not to be run: a primary that lost its replicas may already
+            // have been replaced, and the payload is then waiting on the new
+            // one. The caller gives it back.
+            return Err(super::Error::Unreplicated { payload: raw.clone() });
         }
         Ok(taken)
     }
@@ -237,6 +239,14 @@ impl Store {
             .arg(-1)
             .query_async(&mut self.con.clone())
             .await?)
+    }
+
+    /// [`Taker::give_back`] on the shared connection: `false` if the payload
+    /// was no longer in `worker`'s in-progress list.
+    pub async fn give_back(&self, queue: &QueueName, worker: &str, raw: &str) -> Result<bool> {
+        let keys = [self.keys.worker(queue, worker), self.keys.pending(queue)];
+        let given: i64 = self.run_script(&scripts::GIVE_BACK, &keys, &[raw.to_owned()]).await?;
+        Ok(given == 1)
     }
 
     /// Replaces payloads in a worker's in-progress list; see `requeue.lua`.

@@ -17,11 +17,12 @@ use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
+use super::ledger::Held;
 use super::{BACKOFF, Ctx};
 use crate::clock::error_chain;
 use crate::config::QueueName;
 use crate::shutdown::Shutdown;
-use crate::store::{Result, Taker};
+use crate::store::{Error, Result, Taker};
 
 /// A blocking take returns after this long without a payload, so a fetcher
 /// notices a dead connection promptly.
@@ -119,13 +120,13 @@ pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker) {
         // back on the pending list before the worker exits.
         let Some((taken, permit)) = take(&ctx, taker, &queue, permit).await else { return };
         match taken {
-            Ok(Some(raw)) => {
+            Ok(Some(held)) => {
                 backoff = BACKOFF.0;
                 let Some(permit) = permit.or_else(|| ctx.slots.try_acquire()) else {
-                    give_back(&ctx, taker, &queue, raw, &runs).await;
+                    give_back(&ctx, taker, &queue, held, &runs).await;
                     continue;
                 };
-                runs.spawn(super::process(ctx.clone(), queue.clone(), raw, permit));
+                runs.spawn(super::process(ctx.clone(), queue.clone(), held, permit));
             }
             Ok(None) => {}
             Err(e) => {
@@ -146,20 +147,37 @@ async fn take(
     taker: &mut Taker,
     queue: &QueueName,
     permit: OwnedSemaphorePermit,
-) -> Option<(Result<Option<String>>, Option<OwnedSemaphorePermit>)> {
-    let take = taker.take(queue, &ctx.me.0, TAKE_TIMEOUT);
-    tokio::pin!(take);
+) -> Option<(Result<Option<Held>>, Option<OwnedSemaphorePermit>)> {
+    let ticket = ctx.ledger.take();
     let mut permit = Some(permit);
-    loop {
-        tokio::select! {
-            taken = &mut take => return Some((taken, permit)),
-            _ = ctx.shutdown.cancelled() => return None,
-            _ = ctx.slots.wanted(), if permit.is_some() && ctx.several_queues => {
-                tracing::trace!(queue = %queue, "queue empty; slot handed to another queue");
-                permit = None;
+    let taken = {
+        let take = taker.take(queue, &ctx.me.0, TAKE_TIMEOUT);
+        tokio::pin!(take);
+        loop {
+            tokio::select! {
+                taken = &mut take => break taken,
+                _ = ctx.shutdown.cancelled() => return None,
+                _ = ctx.slots.wanted(), if permit.is_some() && ctx.several_queues => {
+                    tracing::trace!(queue = %queue, "queue empty; slot handed to another queue");
+                    permit = None;
+                }
             }
         }
-    }
+    };
+    let taken = match taken {
+        Ok(raw) => Ok(ticket.replied(raw.as_deref())),
+        Err(Error::Unreplicated { payload }) => {
+            // Given back while the take still counts as open, so this worker
+            // never judges the payload stranded while it is on its way back.
+            if let Err(e) = taker.give_back(queue, &ctx.me.0, &payload).await {
+                tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give back an unreplicated take");
+            }
+            ticket.gave_back(&payload);
+            Err(Error::Unreplicated { payload })
+        }
+        Err(e) => Err(e),
+    };
+    Some((taken, permit))
 }
 
 /// A payload taken when no slot was free goes back to the oldest end of its
@@ -168,15 +186,16 @@ async fn take(
 /// meanwhile leaves it there, to go back on the pending list unrun as the
 /// worker exits; waiting on for a slot would hold the shutdown up past its
 /// timeout, which only starts once every fetcher has returned.
-async fn give_back(ctx: &Arc<Ctx>, taker: &mut Taker, queue: &QueueName, raw: String, runs: &TaskTracker) {
-    let Err(e) = taker.give_back(queue, &ctx.me.0, &raw).await else {
+async fn give_back(ctx: &Arc<Ctx>, taker: &mut Taker, queue: &QueueName, held: Held, runs: &TaskTracker) {
+    held.giving_back();
+    let Err(e) = taker.give_back(queue, &ctx.me.0, held.raw()).await else {
         tracing::debug!(queue = %queue, "no free slot; payload given back");
         return;
     };
     tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a slot is free");
     tokio::select! {
         permit = ctx.slots.acquire() => {
-            runs.spawn(super::process(ctx.clone(), queue.clone(), raw, permit));
+            runs.spawn(super::process(ctx.clone(), queue.clone(), held, permit));
         }
         _ = ctx.shutdown.cancelled() => {}
     }

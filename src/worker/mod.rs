@@ -13,11 +13,14 @@
 //!   ([`retry`]) until the job's `retries` are used up, then dead-lettered.
 //! - **Leases**: a heartbeat keeps this worker's lease on each queue alive;
 //!   when a worker dies, another one's [`reaper`] puts its payloads back.
+//!   A live worker's own in-progress payloads that it does not hold (a take
+//!   whose reply was lost) go back too (`ledger.rs`).
 //! - **Shutdown**: stop taking at once, let running jobs finish within the
 //!   grace period, then stop them and put their payloads back.
 
 pub mod execute;
 mod fetch;
+mod ledger;
 pub mod reaper;
 pub mod retry;
 
@@ -40,6 +43,7 @@ use crate::run::{DeadLetter, HistoryEntry, Outcome};
 use crate::shutdown::Shutdown;
 use crate::store::{Finish, Requeue, Store};
 use crate::time::TimeSource;
+use ledger::Held;
 
 /// A worker's lease on a queue lives this long without a heartbeat: its
 /// payloads are recovered at most this long (plus one reaper pass) after it
@@ -78,6 +82,8 @@ struct Ctx {
     slots: fetch::Slots,
     /// Whether this worker serves more than one queue.
     several_queues: bool,
+    /// What this worker holds of its in-progress lists.
+    ledger: Arc<ledger::Ledger>,
 }
 
 /// Runs until `shutdown`, then drains as documented and returns.
@@ -109,6 +115,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         slots: fetch::Slots::new(options.concurrency),
         several_queues: options.queues.len() > 1,
+        ledger: Arc::default(),
     });
     tokio::spawn(heartbeat(store.clone(), options.queues.clone(), me.clone(), background.clone()));
     tokio::spawn(reaper::run(
@@ -118,6 +125,13 @@ pub async fn run(
         me.clone(),
         time.clone(),
         background.clone(),
+    ));
+    tokio::spawn(reaper::run_own(
+        store.clone(),
+        options.queues.clone(),
+        me.clone(),
+        ctx.ledger.clone(),
+        shutdown.clone(),
     ));
     tokio::spawn(retry::run(store.clone(), options.queues.clone(), time, background.clone()));
     if options.queue_depths {
@@ -196,34 +210,34 @@ async fn heartbeat(store: Store, queues: Vec<QueueName>, me: WorkerId, stop: Can
 
 /// Runs taken payloads one after another on one concurrency slot: the one
 /// the fetcher took, then each one that the previous run's finish took.
-async fn process(ctx: Arc<Ctx>, queue: QueueName, raw: String, _slot: OwnedSemaphorePermit) {
-    let mut next = Some(raw);
-    while let Some(raw) = next {
+async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _slot: OwnedSemaphorePermit) {
+    let mut next = Some(held);
+    while let Some(held) = next {
         // Taken as the worker was told to stop: it stays in the in-progress
         // list and goes back to pending, unrun, before the worker exits.
         if ctx.shutdown.is_cancelled() {
             return;
         }
-        next = process_one(&ctx, &queue, raw).await;
+        next = process_one(&ctx, &queue, held.raw()).await;
     }
 }
 
 /// Runs one taken payload and records how it went; returns the next
 /// payload, if recording it took one.
-async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: String) -> Option<String> {
-    let payload = match serde_json::from_str::<Payload>(&raw) {
+async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &str) -> Option<Held> {
+    let payload = match serde_json::from_str::<Payload>(raw) {
         Ok(payload) => payload,
         Err(e) => {
             let reason = format!("malformed payload: {e}");
             tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
             notify_unrunnable(ctx, queue, "-", "", &reason);
-            let dead = dead_letter(ctx, queue, &raw, reason, None, 0, None);
-            return finish(ctx, queue, &raw, "", "", None, Some(dead)).await.and_then(|f| f.next);
+            let dead = dead_letter(ctx, queue, raw, reason, None, 0, None);
+            return finish(ctx, queue, raw, "", "", None, Some(dead)).await.and_then(|f| f.next);
         }
     };
     let (job, script) = match runnable(&ctx.config, &payload.job) {
         Ok(found) => found,
-        Err(reason) => return dead_letter_unrunnable(ctx, queue, &raw, &payload, reason).await,
+        Err(reason) => return dead_letter_unrunnable(ctx, queue, raw, &payload, reason).await,
     };
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
     METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
@@ -243,7 +257,7 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: String) -> Option<S
         job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = ?finished.outcome,
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
-    conclude(ctx, queue, job, &payload, &raw, finished).await
+    conclude(ctx, queue, job, &payload, raw, finished).await
 }
 
 /// The job a payload names and its command, or why this worker cannot run
@@ -266,7 +280,7 @@ async fn dead_letter_unrunnable(
     raw: &str,
     payload: &Payload,
     reason: String,
-) -> Option<String> {
+) -> Option<Held> {
     tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
     notify_unrunnable(ctx, queue, &payload.job, &payload.id, &reason);
     let dead = dead_letter(ctx, queue, raw, reason, Some(&payload.job), 0, None);
@@ -283,7 +297,7 @@ async fn conclude(
     payload: &Payload,
     raw: &str,
     run: execute::Finished,
-) -> Option<String> {
+) -> Option<Held> {
     let me = ctx.me.0.clone();
     if run.outcome == Outcome::Interrupted {
         record(ctx, |store| {
@@ -385,12 +399,18 @@ async fn conclude(
     finished.and_then(|f| f.next)
 }
 
+/// What recording a finish found, and the payload it took.
+struct Recorded {
+    /// The job's newest history entry before this one.
+    previous: Option<String>,
+    next: Option<Held>,
+}
+
 /// Records a run's end with [`Store::finish`] (see [`record`]), taking the
 /// next payload in the same step while this worker is taking payloads and
 /// no other queue's fetcher waits for the slot. Only the first try takes:
-/// a try whose reply was lost may have taken one already, which then waits
-/// in the in-progress list until the worker stops, like a take abandoned
-/// mid-way.
+/// a try whose reply was lost may have taken one already, which this
+/// worker's ledger then finds stranded and gives back.
 async fn finish(
     ctx: &Arc<Ctx>,
     queue: &QueueName,
@@ -399,17 +419,23 @@ async fn finish(
     id: &str,
     history: Option<String>,
     dead: Option<String>,
-) -> Option<Finish> {
+) -> Option<Recorded> {
     let another_queue_waits = ctx.several_queues && ctx.slots.contended();
     let mut take_next = !ctx.shutdown.is_cancelled() && !another_queue_waits;
-    record(ctx, |store| {
-        let (queue, me, raw, job, id) = (queue.clone(), ctx.me.0.clone(), raw.to_owned(), job.to_owned(), id.to_owned());
-        let (history, dead, take) = (history.clone(), dead.clone(), std::mem::take(&mut take_next));
-        async move {
-            store.finish(&queue, &me, &raw, &job, &id, history.as_deref(), dead.as_deref(), take).await
-        }
-    })
-    .await
+    let ticket = take_next.then(|| ctx.ledger.take());
+    let finished =
+        record(ctx, |store| {
+            let (queue, me, raw, job, id) =
+                (queue.clone(), ctx.me.0.clone(), raw.to_owned(), job.to_owned(), id.to_owned());
+            let (history, dead, take) = (history.clone(), dead.clone(), std::mem::take(&mut take_next));
+            async move {
+                store.finish(&queue, &me, &raw, &job, &id, history.as_deref(), dead.as_deref(), take).await
+            }
+        })
+        .await?;
+    let Finish { previous, next, .. } = finished;
+    let next = ticket.and_then(|ticket| ticket.replied(next.as_deref()));
+    Some(Recorded { previous, next })
 }
 
 /// A dead letter for a payload that could not be run at all.

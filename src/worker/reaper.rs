@@ -3,10 +3,16 @@
 //! `attempt` incremented (or to the dead letters once the job's attempts are
 //! used up). Every worker runs this; the requeue script makes concurrent
 //! recoveries safe.
+//!
+//! A live worker also looks at its own in-progress lists: a payload there
+//! that its ledger finds stranded (moved there by a take whose reply was
+//! lost) goes back to the oldest end of the pending list, attempt unchanged,
+//! since it never ran.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ledger::{Ledger, Suspects};
 use super::{WorkerId, lost_run_replacement};
 use crate::config::{Config, QueueName};
 use crate::shutdown::Shutdown;
@@ -62,5 +68,49 @@ async fn reap_queue(
             tracing::warn!(queue = %queue, worker = %worker, count = moved, "recovered payloads of a lost worker");
         }
     }
+    Ok(())
+}
+
+/// Gives back this worker's stranded payloads, judged one look after they
+/// were first seen; returns when the worker stops taking payloads (what is
+/// left then goes back as the worker exits).
+pub(super) async fn run_own(
+    store: Store,
+    queues: Vec<QueueName>,
+    me: WorkerId,
+    ledger: Arc<Ledger>,
+    stopping: Shutdown,
+) {
+    let mut suspects: Vec<Option<Suspects>> = queues.iter().map(|_| None).collect();
+    loop {
+        tokio::select! {
+            _ = stopping.cancelled() => return,
+            _ = tokio::time::sleep(EVERY) => {}
+        }
+        for (queue, suspects) in queues.iter().zip(&mut suspects) {
+            if let Err(e) = check_own(&store, queue, &me, &ledger, suspects).await {
+                tracing::warn!(queue = %queue, error = %crate::clock::error_chain(&e), "cannot check for stranded payloads");
+            }
+        }
+    }
+}
+
+async fn check_own(
+    store: &Store,
+    queue: &QueueName,
+    me: &WorkerId,
+    ledger: &Ledger,
+    suspects: &mut Option<Suspects>,
+) -> crate::store::Result<()> {
+    if let Some(earlier) = suspects {
+        let Some(stranded) = ledger.stranded(earlier) else { return Ok(()) };
+        *suspects = None;
+        for raw in stranded {
+            if store.give_back(queue, &me.0, &raw).await? {
+                tracing::warn!(queue = %queue, "a payload taken without this worker learning of it (reply lost) is back on the pending list");
+            }
+        }
+    }
+    *suspects = Some(ledger.suspects(store.in_progress(queue, &me.0).await?));
     Ok(())
 }
