@@ -75,7 +75,7 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
         }));
     }
     let refs: Vec<(&QueueName, &str)> = config.jobs.iter().map(|j| (&j.queue, j.name.as_str())).collect();
-    let states = store.job_states(&refs).await?;
+    let states = store.job_states(&refs, now.timestamp_millis()).await?;
     let jobs: Vec<Value> = config
         .jobs
         .iter()

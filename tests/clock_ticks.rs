@@ -239,22 +239,25 @@ async fn overlap_skip_holds_the_next_tick_until_the_marker_clears_or_expires() {
     let cfg = config("[jobs.slow]\nevery = \"1m\"\ncommand = \"x\"\ntimeout = \"2m\"\n");
     let (mut clock, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
     assert_eq!(clock.fire_due(at("2026-11-23T10:01:00Z")).await.unwrap().pushed, 1);
-    let marker = "campanile:{default}:inflight:slow";
     let mut con = server.connection();
-    let id: String = redis::cmd("GET").arg(marker).query(&mut con).unwrap();
-    assert_eq!(id, "slow@2026-11-23T10:01:00Z");
-    // It expires on its own: the job's timeout plus a five-minute margin.
-    let ttl: i64 = redis::cmd("PTTL").arg(marker).query(&mut con).unwrap();
-    assert!((7 * 60_000 - 5_000..=7 * 60_000).contains(&ttl), "ttl {ttl} ms");
+    let marker: String =
+        redis::cmd("HGET").arg("campanile:{default}:inflight").arg("slow").query(&mut con).unwrap();
+    // It expires on its own: the job's timeout plus a five-minute margin
+    // after the push.
+    let expiry = at("2026-11-23T10:08:00Z").timestamp_millis();
+    assert_eq!(marker, format!("slow@2026-11-23T10:01:00Z|{expiry}"));
 
     let f = clock.fire_due(at("2026-11-23T10:02:00Z")).await.unwrap();
     assert_eq!(f, Fired { pushed: 0, duplicate: 0, overlap: 1, missed: 0, paused: 0 });
 
     // The marker lapses (its worker vanished): the next tick goes out.
-    let _: () = redis::cmd("PEXPIRE").arg(marker).arg(1).query(&mut con).unwrap();
-    while redis::cmd("EXISTS").arg(marker).query::<i64>(&mut con).unwrap() == 1 {
-        std::thread::yield_now();
-    }
+    let lapsed = format!("slow@2026-11-23T10:01:00Z|{}", at("2026-11-23T10:03:00Z").timestamp_millis());
+    let _: () = redis::cmd("HSET")
+        .arg("campanile:{default}:inflight")
+        .arg("slow")
+        .arg(lapsed)
+        .query(&mut con)
+        .unwrap();
     assert_eq!(clock.fire_due(at("2026-11-23T10:03:00Z")).await.unwrap().pushed, 1);
     assert_eq!(ticks_of(&server, "slow"), ["2026-11-23T10:01:00Z", "2026-11-23T10:03:00Z"]);
     let skipped: i64 =
@@ -274,7 +277,7 @@ async fn catch_up_all_with_overlap_skip_pushes_the_first_missed_tick_only() {
     drop(first);
     // The 11:00 run finished; 12:00 and 13:00 pass unseen.
     let mut con = server.connection();
-    let _: () = redis::cmd("DEL").arg("campanile:{default}:inflight:slow").query(&mut con).unwrap();
+    let _: () = redis::cmd("HDEL").arg("campanile:{default}:inflight").arg("slow").query(&mut con).unwrap();
 
     let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T13:20:00Z")).await;
     assert_eq!(fired, Fired { pushed: 1, duplicate: 0, overlap: 1, missed: 0, paused: 0 });
@@ -284,8 +287,9 @@ async fn catch_up_all_with_overlap_skip_pushes_the_first_missed_tick_only() {
     let mut stats: Vec<_> = stats.into_iter().filter(|(f, _)| f.starts_with("slow:")).collect();
     stats.sort();
     assert_eq!(stats, [("slow:enqueued".to_owned(), 2), ("slow:overlap".to_owned(), 1)]);
-    let id: String = redis::cmd("GET").arg("campanile:{default}:inflight:slow").query(&mut con).unwrap();
-    assert_eq!(id, "slow@2026-11-23T12:00:00Z");
+    let marker: String =
+        redis::cmd("HGET").arg("campanile:{default}:inflight").arg("slow").query(&mut con).unwrap();
+    assert!(marker.starts_with("slow@2026-11-23T12:00:00Z|"), "{marker}");
 }
 
 /// `enqueued_at` of every payload on the default queue, oldest first.
@@ -359,9 +363,15 @@ async fn ten_thousand_ticks_due_together_take_one_round_trip() {
 }
 
 fn evalsha_calls(server: &RedisServer) -> i64 {
+    command_calls(server, "evalsha")
+}
+
+/// How many times Redis ran `command`, scripts' commands included.
+fn command_calls(server: &RedisServer, command: &str) -> i64 {
     let info: String = redis::cmd("INFO").arg("commandstats").query(&mut server.connection()).unwrap();
+    let prefix = format!("cmdstat_{command}:calls=");
     info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .and_then(|rest| rest.split(',').next())
         .map_or(0, |n| n.parse().unwrap())
 }
@@ -415,5 +425,91 @@ async fn a_catch_up_larger_than_a_pipeline_is_pushed_once_and_in_order() {
         "ticks out of order or missing: first {:?}, last {:?}",
         &ticks[..3],
         &ticks[ticks.len() - 3..]
+    );
+}
+
+/// A script call checks all its ticks at once and writes them with one
+/// command per key when they are the same-instant ticks of distinct jobs,
+/// none handled, in flight or paused; otherwise it goes tick by tick. The
+/// outcome is the same: a call with a tick already handled and one in
+/// flight still pushes the others, in order, each with its state, marker
+/// and counter.
+#[tokio::test]
+async fn a_call_with_a_duplicate_and_an_overlap_still_pushes_the_others_in_order() {
+    use campanile::config::{Format, JobName, QueueName};
+    use campanile::store::{Sequences, TickAction, TickOp, TickStatus};
+
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let mut con = server.connection();
+    let now = at("2026-11-23T10:00:00Z").timestamp_millis();
+    let op = |job: &str, tick: i64, marker: bool| TickOp {
+        queue: QueueName::new("default").unwrap(),
+        job: JobName::new(job).unwrap(),
+        tick,
+        fingerprint: "fp".into(),
+        action: TickAction::Push { payload: format!("{job}@{tick}"), id: format!("{job}@{tick}") },
+        inflight_until: marker.then_some(now + 60_000),
+        format: Format::Campanile,
+    };
+    let hash = |con: &mut redis::Connection, key: &str| -> std::collections::BTreeMap<String, String> {
+        redis::cmd("HGETALL").arg(key).query(con).unwrap()
+    };
+    let list = |con: &mut redis::Connection| -> Vec<String> {
+        let mut v: Vec<String> =
+            redis::cmd("LRANGE").arg("campanile:{default}:pending").arg(0).arg(-1).query(con).unwrap();
+        v.reverse();
+        v
+    };
+    let mut seqs = Sequences::new();
+
+    let first = [op("a", 100, true), op("b", 100, false), op("c", 100, true)];
+    let statuses = store.enqueue(1, &mut seqs, &first, now).await.unwrap();
+    assert_eq!(statuses, [TickStatus::Pushed; 3]);
+    assert_eq!(command_calls(&server, "lpush"), 1, "all three in one LPUSH");
+    assert_eq!(list(&mut con), ["a@100", "b@100", "c@100"]);
+    let ticks = hash(&mut con, "campanile:{default}:ticks");
+    assert_eq!((&ticks["a"][..], &ticks["b"][..], &ticks["c"][..]), ("100|fp", "100|fp", "100|fp"));
+    let expiry = now + 60_000;
+    let markers = hash(&mut con, "campanile:{default}:inflight");
+    assert_eq!(
+        markers.into_iter().collect::<Vec<_>>(),
+        [("a".to_owned(), format!("a@100|{expiry}")), ("c".to_owned(), format!("c@100|{expiry}"))]
+    );
+
+    // b's 200 was handled (by another clock), c's run vanished and its
+    // marker lapsed; a's is still in flight.
+    let _: () =
+        redis::cmd("HSET").arg("campanile:{default}:ticks").arg("b").arg("200|fp").query(&mut con).unwrap();
+    let lapsed = format!("c@100|{now}");
+    let _: () =
+        redis::cmd("HSET").arg("campanile:{default}:inflight").arg("c").arg(lapsed).query(&mut con).unwrap();
+    let second = [op("a", 200, true), op("b", 200, false), op("c", 200, true), op("d", 200, false)];
+    let statuses = store.enqueue(1, &mut seqs, &second, now).await.unwrap();
+    assert_eq!(
+        statuses,
+        [TickStatus::Overlap, TickStatus::Duplicate, TickStatus::Pushed, TickStatus::Pushed]
+    );
+    assert_eq!(command_calls(&server, "lpush"), 3, "then tick by tick");
+    assert_eq!(list(&mut con), ["a@100", "b@100", "c@100", "c@200", "d@200"]);
+    let ticks = hash(&mut con, "campanile:{default}:ticks");
+    assert_eq!(
+        (&ticks["a"][..], &ticks["b"][..], &ticks["c"][..], &ticks["d"][..]),
+        ("200|fp", "200|fp", "200|fp", "200|fp")
+    );
+    let markers = hash(&mut con, "campanile:{default}:inflight");
+    assert_eq!(markers["a"], format!("a@100|{expiry}"), "an overlap leaves the marker alone");
+    assert_eq!(markers["c"], format!("c@200|{expiry}"));
+    let stats = hash(&mut con, "campanile:{default}:stats");
+    let stats: Vec<(&str, &str)> = stats.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        stats,
+        [
+            ("a:enqueued", "1"),
+            ("a:overlap", "1"),
+            ("b:enqueued", "1"),
+            ("c:enqueued", "2"),
+            ("d:enqueued", "1")
+        ]
     );
 }

@@ -1,7 +1,7 @@
 //! Public contracts other programs depend on: the payload JSON and the Redis
 //! key layout. Changing any expectation here is a breaking change.
 
-use campanile::config::{JobName, QueueName};
+use campanile::config::QueueName;
 use campanile::payload::{Payload, tick_id};
 use campanile::store::Keys;
 use chrono::{DateTime, Utc};
@@ -54,11 +54,10 @@ fn payloads_from_other_producers_parse() {
 #[test]
 fn redis_keys_follow_the_documented_layout() {
     let q = QueueName::new("default").unwrap();
-    let job = JobName::new("nightly-report").unwrap();
     let keys = Keys::default();
     assert_eq!(keys.pending(&q), "campanile:{default}:pending");
     assert_eq!(keys.ticks(&q), "campanile:{default}:ticks");
-    assert_eq!(keys.inflight(&q, &job), "campanile:{default}:inflight:nightly-report");
+    assert_eq!(keys.inflight(&q), "campanile:{default}:inflight");
     assert_eq!(keys.stats(&q), "campanile:{default}:stats");
     assert_eq!(keys.leader(), "campanile:leader");
     let custom = Keys::new("myapp:");
@@ -70,9 +69,8 @@ fn redis_keys_follow_the_documented_layout() {
 fn every_key_of_a_queue_shares_its_cluster_slot() {
     // Redis Cluster hashes only the text inside the first {...}.
     let q = QueueName::new("reports").unwrap();
-    let job = JobName::new("j").unwrap();
     let keys = Keys::default();
-    for key in [keys.pending(&q), keys.ticks(&q), keys.inflight(&q, &job), keys.stats(&q)] {
+    for key in [keys.pending(&q), keys.ticks(&q), keys.inflight(&q), keys.stats(&q)] {
         let tag = key.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(tag, _)| tag);
         assert_eq!(tag, Some("reports"), "{key}");
     }

@@ -126,7 +126,7 @@ impl Ticker {
         self.unprepare();
         let mut batch = self.plan_due(at);
         if !batch.ops.is_empty() {
-            batch.built = Some(self.store.build_enqueue(self.term, &self.seqs, &batch.ops));
+            batch.built = Some(self.store.build_enqueue(self.term, &self.seqs, &batch.ops, batch.at_ms));
         }
         self.prepared = Some(batch);
     }
@@ -187,7 +187,7 @@ impl Ticker {
         let statuses = match batch.built.take() {
             _ if batch.ops.is_empty() => Vec::new(),
             Some(built) => self.store.send_enqueue(built, &mut self.seqs, &batch.ops).await?,
-            None => self.store.enqueue(self.term, &mut self.seqs, &batch.ops).await?,
+            None => self.store.enqueue(self.term, &mut self.seqs, &batch.ops, batch.at_ms).await?,
         };
         let fired = self.report(&batch.ops, &statuses, now);
         for (slot, plan) in batch.plans {
@@ -293,7 +293,9 @@ fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> Ti
         tick,
         fingerprint: plan::fingerprint_text(fingerprint),
         action,
-        inflight_ttl: (job.overlap == Overlap::Skip).then(|| job.timeout.as_duration() + INFLIGHT_MARGIN),
+        inflight_until: (job.overlap == Overlap::Skip).then(|| {
+            now.timestamp_millis() + (job.timeout.as_duration() + INFLIGHT_MARGIN).as_millis() as i64
+        }),
         format: job.format.clone(),
     }
 }

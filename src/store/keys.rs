@@ -6,7 +6,7 @@
 //! |---|---|---|---|
 //! | `P{Q}:pending` | list | clock LPUSH, worker takes from the right | payloads waiting for a worker (FIFO) |
 //! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state; plus `__term`, the newest leadership term that wrote here (fencing), and `__seq`, a counter every clock write bumps (a leader that finds it lower than it saw knows a failover lost writes, and reloads) |
-//! | `P{Q}:inflight:<job>` | string, PX | clock sets, worker clears | the id of the job's queued or running payload (`overlap = "skip"`); expires on its own |
+//! | `P{Q}:inflight` | hash | clock sets, worker clears | per job with `overlap = "skip"`: `"<payload id>|<expiry, Unix ms>"`, the job's queued or running payload; a marker past its expiry counts as absent |
 //! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap`, `<job>:paused` |
 //! | `P{Q}:paused` | hash | `clock pause` / `resume` | paused jobs: job -> paused since (RFC 3339) |
 //! | `P{Q}:workers` | set | worker | ids of the workers serving the queue |
@@ -38,8 +38,8 @@
 //! | `N:queues` | set | clock `SADD` | the queues Resque's workers with `QUEUE=*` watch |
 //! | the job's `list` | list | clock `LPUSH` | the job's `args` (`format = "json"`) |
 
+use crate::config::QueueName;
 use crate::config::format::{Format, Resque, Sidekiq};
-use crate::config::{JobName, QueueName};
 
 /// Where a tick's payload goes: see [`Keys::destination`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +75,8 @@ impl Keys {
         format!("{}{{{queue}}}:ticks", self.prefix)
     }
 
-    pub fn inflight(&self, queue: &QueueName, job: &JobName) -> String {
-        self.inflight_raw(queue, job.as_str())
-    }
-
-    /// [`Keys::inflight`] for a job name that may not be a valid
-    /// [`JobName`] (a payload naming an unknown job).
-    pub fn inflight_raw(&self, queue: &QueueName, job: &str) -> String {
-        format!("{}{{{queue}}}:inflight:{job}", self.prefix)
+    pub fn inflight(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:inflight", self.prefix)
     }
 
     pub fn stats(&self, queue: &QueueName) -> String {
@@ -153,6 +147,11 @@ impl Keys {
             Format::Json { list } => Destination { list: list.clone(), right: false, queues: None },
         }
     }
+}
+
+/// The expiry (Unix ms) of an in-flight marker, `"<payload id>|<expiry>"`.
+pub fn marker_expiry(marker: &str) -> Option<i64> {
+    marker.rsplit_once('|')?.1.parse().ok()
 }
 
 /// Sidekiq's list of a queue (`Sidekiq::Client#atomic_push` LPUSHes, its

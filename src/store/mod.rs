@@ -9,6 +9,7 @@ mod ops;
 mod queue;
 mod scripts;
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use redis::{Pipeline, RedisError, Value};
@@ -52,9 +53,10 @@ pub type Sequences = std::collections::BTreeMap<QueueName, u64>;
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Ticks per script call: bounds how long one call blocks Redis (about a
-/// millisecond per thousand ticks) while a whole batch still travels in one
-/// pipelined round trip.
+/// Ticks per script call: bounds how long one call blocks Redis (about
+/// 3 ms per thousand ticks) while a batch still travels in few round trips.
+/// `enqueue.lua` unpacks two arguments per tick onto the Lua stack, which
+/// holds at most 8,000, so this must stay below 4,000.
 const TICKS_PER_CALL: usize = 1000;
 
 /// About how many bytes of commands go in one pipeline on a single server;
@@ -82,9 +84,10 @@ pub struct TickOp {
     /// The job's schedule fingerprint, recorded with the tick.
     pub fingerprint: String,
     pub action: TickAction,
-    /// With `overlap = "skip"`: how long the in-flight marker lives;
-    /// `None` when overlap is allowed.
-    pub inflight_ttl: Option<Duration>,
+    /// With `overlap = "skip"`: when the in-flight marker set with the push
+    /// expires unless the run ends first (Unix ms, Redis time); `None` when
+    /// overlap is allowed.
+    pub inflight_until: Option<i64>,
     /// The job's format, which decides the list the payload goes to.
     pub format: Format,
 }
@@ -281,8 +284,17 @@ impl Store {
     /// `seqs` holds each queue's write sequence from [`Store::sync_ticks`]
     /// and is advanced here; a queue whose state is behind it has lost writes
     /// and fails the call with [`Error::RolledBack`].
-    pub async fn enqueue(&self, term: u64, seqs: &mut Sequences, ops: &[TickOp]) -> Result<Vec<TickStatus>> {
-        let built = self.build_enqueue(term, seqs, ops);
+    ///
+    /// `at_ms` is the instant the ticks go out (Unix ms, Redis time): an
+    /// in-flight marker that expires by then counts as absent.
+    pub async fn enqueue(
+        &self,
+        term: u64,
+        seqs: &mut Sequences,
+        ops: &[TickOp],
+        at_ms: i64,
+    ) -> Result<Vec<TickStatus>> {
+        let built = self.build_enqueue(term, seqs, ops, at_ms);
         self.send_enqueue(built, seqs, ops).await
     }
 
@@ -292,7 +304,7 @@ impl Store {
     /// to its queues, as a ticker's prepared batch is; sent later, its
     /// rollback check would compare with an older sequence (weaker, never
     /// wrong: exactly-once rests on each job's recorded tick).
-    pub fn build_enqueue(&self, term: u64, seqs: &Sequences, ops: &[TickOp]) -> BuiltEnqueue {
+    pub fn build_enqueue(&self, term: u64, seqs: &Sequences, ops: &[TickOp], at_ms: i64) -> BuiltEnqueue {
         // Group by queue, keeping each queue's ticks in the given order.
         let mut order: Vec<usize> = (0..ops.len()).collect();
         order.sort_by(|&a, &b| ops[a].queue.cmp(&ops[b].queue));
@@ -304,7 +316,7 @@ impl Store {
             .iter()
             .map(|call| {
                 let seen = seqs.get(&ops[call[0]].queue).copied().unwrap_or(0);
-                self.enqueue_call(term, seen, ops, call)
+                self.enqueue_call(term, seen, ops, call, at_ms)
             })
             .collect();
         BuiltEnqueue { calls, cmds }
@@ -322,33 +334,35 @@ impl Store {
         let replies = self.query_slotted(cmds, &[&*scripts::ENQUEUE], self.wait).await?;
         let mut statuses = vec![TickStatus::Duplicate; ops.len()];
         for (call, reply) in calls.iter().zip(replies) {
-            let mut reply: Vec<String> = redis::from_redis_value(reply).map_err(RedisError::from)?;
+            let reply: String = redis::from_redis_value(reply).map_err(RedisError::from)?;
             let queue = &ops[call[0]].queue;
-            match reply.first().map(String::as_str) {
-                Some("fenced") => return Err(Error::Fenced),
-                Some("rolledback") => return Err(Error::RolledBack(queue.clone())),
-                _ => {}
-            }
-            let seq = reply.pop().and_then(|s| s.parse::<u64>().ok());
-            if let Some(seq) = seq {
-                let known = seqs.entry(queue.clone()).or_default();
-                *known = (*known).max(seq);
-            }
-            if reply.len() != call.len() || seq.is_none() {
+            let (letters, seq) = match reply.as_str() {
+                "fenced" => return Err(Error::Fenced),
+                "rolledback" => return Err(Error::RolledBack(queue.clone())),
+                reply => reply.split_once('|').unwrap_or((reply, "")),
+            };
+            let Ok(seq) = seq.parse::<u64>() else {
+                return Err(Error::Reply(format!("enqueue returned {reply:?}")));
+            };
+            let known = seqs.entry(queue.clone()).or_default();
+            *known = (*known).max(seq);
+            if letters.len() != call.len() {
                 return Err(Error::Reply(format!(
                     "enqueue returned {} statuses for {} ticks",
-                    reply.len(),
+                    letters.len(),
                     call.len()
                 )));
             }
-            for (&i, status) in call.iter().zip(reply) {
-                statuses[i] = match status.as_str() {
-                    "pushed" => TickStatus::Pushed,
-                    "duplicate" => TickStatus::Duplicate,
-                    "overlap" => TickStatus::Overlap,
-                    "missed" => TickStatus::Missed,
-                    "paused" => TickStatus::Paused,
-                    other => return Err(Error::Reply(format!("unknown enqueue status {other:?}"))),
+            for (&i, status) in call.iter().zip(letters.bytes()) {
+                statuses[i] = match status {
+                    b'P' => TickStatus::Pushed,
+                    b'D' => TickStatus::Duplicate,
+                    b'O' => TickStatus::Overlap,
+                    b'M' => TickStatus::Missed,
+                    b'A' => TickStatus::Paused,
+                    other => {
+                        return Err(Error::Reply(format!("unknown enqueue status {:?}", other as char)));
+                    }
                 };
             }
         }
@@ -356,35 +370,94 @@ impl Store {
     }
 
     /// One enqueue script call, with the key that routes it.
-    fn enqueue_call(&self, term: u64, seen: u64, ops: &[TickOp], call: &[usize]) -> (String, redis::Cmd) {
+    fn enqueue_call(
+        &self,
+        term: u64,
+        seen: u64,
+        ops: &[TickOp],
+        call: &[usize],
+        at_ms: i64,
+    ) -> (String, redis::Cmd) {
         let queue = &ops[call[0]].queue;
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(3 + 3 * call.len());
-        cmd.arg(self.keys.ticks(queue)).arg(self.keys.stats(queue)).arg(self.keys.paused(queue));
         let destinations: Vec<Destination> =
             call.iter().map(|&i| self.keys.destination(queue, &ops[i].format)).collect();
-        for (&i, to) in call.iter().zip(&destinations) {
-            let set = to.queues.as_ref().unwrap_or(&to.list);
-            cmd.arg(self.keys.inflight(queue, &ops[i].job)).arg(&to.list).arg(set);
+        let marker = |i: usize| match (&ops[i].action, ops[i].inflight_until) {
+            (TickAction::Push { id, .. }, Some(until)) => Some((id, until)),
+            _ => None,
+        };
+        // The script's fast path: see `enqueue.lua`.
+        let uniform = {
+            let mut jobs = std::collections::HashSet::with_capacity(call.len());
+            call.iter().zip(&destinations).all(|(&i, to)| {
+                matches!(ops[i].action, TickAction::Push { .. })
+                    && !to.right
+                    && to.queues.is_none()
+                    && to.list == destinations[0].list
+                    && jobs.insert(ops[i].job.as_str())
+            })
+        };
+        let marked = call.iter().filter(|&&i| marker(i).is_some()).count();
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 5 } else { 4 + 2 * call.len() });
+        cmd.arg(self.keys.ticks(queue))
+            .arg(self.keys.stats(queue))
+            .arg(self.keys.paused(queue))
+            .arg(self.keys.inflight(queue));
+        if uniform {
+            cmd.arg(&destinations[0].list);
+        } else {
+            for to in &destinations {
+                cmd.arg(&to.list).arg(to.queues.as_ref().unwrap_or(&to.list));
+            }
         }
-        cmd.arg(call.len()).arg(term).arg(seen);
-        for (&i, to) in call.iter().zip(&destinations) {
+        cmd.arg(call.len())
+            .arg(term)
+            .arg(seen)
+            .arg(if uniform { "uniform" } else { "each" })
+            .arg(marked)
+            .arg(queue.as_str())
+            .arg(at_ms);
+        let mut text = String::new();
+        for &i in call {
             let op = &ops[i];
-            let member = if to.queues.is_some() { queue.as_str() } else { "" };
-            let (action, payload, id) = match &op.action {
-                TickAction::Push { payload, id } => ("push", payload.clone(), id.as_str()),
-                TickAction::Miss { count } => ("miss", count.to_string(), ""),
+            text.clear();
+            let _ = write!(text, "{}|{}", op.tick, op.fingerprint);
+            cmd.arg(op.job.as_str()).arg(&text);
+        }
+        for &i in call {
+            match &ops[i].action {
+                TickAction::Push { payload, .. } => cmd.arg(payload),
+                TickAction::Miss { count } => cmd.arg(count),
             };
-            let ttl = op.inflight_ttl.map_or(0, |t| t.as_millis().max(1) as u64);
-            cmd.arg(op.job.as_str())
-                .arg(op.tick)
-                .arg(&op.fingerprint)
-                .arg(action)
-                .arg(&payload)
-                .arg(ttl)
-                .arg(id)
-                .arg(if to.right { "right" } else { "left" })
-                .arg(member);
+        }
+        for &i in call {
+            cmd.arg(ops[i].tick);
+        }
+        for (&i, to) in call.iter().zip(&destinations) {
+            let spec = match (&ops[i].action, to.right, to.queues.is_some(), marker(i).is_some()) {
+                (TickAction::Miss { .. }, ..) => "m",
+                (_, false, false, false) => "l",
+                (_, false, false, true) => "lk",
+                (_, false, true, false) => "ls",
+                (_, false, true, true) => "lsk",
+                (_, true, false, false) => "r",
+                (_, true, false, true) => "rk",
+                (_, true, true, false) => "rs",
+                (_, true, true, true) => "rsk",
+            };
+            cmd.arg(spec);
+        }
+        for &i in call {
+            text.clear();
+            let _ = write!(text, "{}:enqueued", ops[i].job);
+            cmd.arg(&text);
+        }
+        for &i in call {
+            if let Some((id, until)) = marker(i) {
+                text.clear();
+                let _ = write!(text, "{id}|{until}");
+                cmd.arg(ops[i].job.as_str()).arg(&text);
+            }
         }
         (self.keys.ticks(queue), cmd)
     }

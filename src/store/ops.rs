@@ -67,18 +67,14 @@ impl Store {
             .await?)
     }
 
-    /// Whether a job has a payload in flight (`overlap = "skip"`).
-    pub async fn in_flight(&self, queue: &QueueName, job: &str) -> Result<bool> {
-        let n: i64 = redis::cmd("EXISTS")
-            .arg(self.keys.inflight_raw(queue, job))
-            .query_async(&mut self.con.clone())
-            .await?;
-        Ok(n == 1)
-    }
-
     /// For each (queue, job): its newest history entry (JSON) and whether it
-    /// has a payload in flight, in one pipelined round trip.
-    pub async fn job_states(&self, jobs: &[(&QueueName, &str)]) -> Result<Vec<(Option<String>, bool)>> {
+    /// has a payload in flight at `now_ms` (Unix ms), in one pipelined round
+    /// trip.
+    pub async fn job_states(
+        &self,
+        jobs: &[(&QueueName, &str)],
+        now_ms: i64,
+    ) -> Result<Vec<(Option<String>, bool)>> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -86,18 +82,20 @@ impl Store {
         for (queue, job) in jobs {
             let mut last = redis::cmd("LINDEX");
             last.arg(self.keys.history(queue, job)).arg(0);
-            let mut exists = redis::cmd("EXISTS");
-            exists.arg(self.keys.inflight_raw(queue, job));
+            let mut marker = redis::cmd("HGET");
+            marker.arg(self.keys.inflight(queue)).arg(job);
             cmds.push((self.keys.ticks(queue), last));
-            cmds.push((self.keys.ticks(queue), exists));
+            cmds.push((self.keys.ticks(queue), marker));
         }
         let replies = self.query_slotted(cmds, &[], None).await?;
         replies
             .chunks(2)
             .map(|pair| {
                 let last: Option<String> = redis::from_redis_value_ref(&pair[0]).map_err(RedisError::from)?;
-                let exists: i64 = redis::from_redis_value_ref(&pair[1]).map_err(RedisError::from)?;
-                Ok((last, exists == 1))
+                let marker: Option<String> =
+                    redis::from_redis_value_ref(&pair[1]).map_err(RedisError::from)?;
+                let live = marker.and_then(|m| super::keys::marker_expiry(&m)).is_some_and(|at| at > now_ms);
+                Ok((last, live))
             })
             .collect()
     }

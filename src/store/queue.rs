@@ -130,10 +130,9 @@ impl Store {
 
     /// Extends a job's in-flight marker if it still names this payload.
     pub async fn touch_inflight(&self, queue: &QueueName, job: &str, id: &str, ttl: Duration) -> Result<()> {
-        let key = self.keys.inflight_raw(queue, job);
-        let _: i64 = self
-            .run_script(&scripts::TOUCH_INFLIGHT, &[key], &[id.into(), ttl.as_millis().to_string()])
-            .await?;
+        let key = self.keys.inflight(queue);
+        let args = [job.to_owned(), id.to_owned(), ttl.as_millis().to_string()];
+        let _: i64 = self.run_script(&scripts::TOUCH_INFLIGHT, &[key], &args).await?;
         Ok(())
     }
 
@@ -159,7 +158,7 @@ impl Store {
         let keys = [
             self.keys.worker(queue, worker),
             self.keys.history(queue, job),
-            self.keys.inflight_raw(queue, job),
+            self.keys.inflight(queue),
             self.keys.dead(queue),
             self.keys.pending(queue),
         ];
@@ -172,6 +171,7 @@ impl Store {
             dead.unwrap_or_default().to_owned(),
             DEAD_CAP.to_string(),
             if take_next { "1" } else { "0" }.to_owned(),
+            job.to_owned(),
         ];
         let (removed, previous, next): (i64, Option<String>, Option<String>) =
             self.run_script(&scripts::FINISH, &keys, &args).await?;
@@ -196,7 +196,7 @@ impl Store {
             self.keys.worker(queue, worker),
             self.keys.retry(queue),
             self.keys.history(queue, job),
-            self.keys.inflight_raw(queue, job),
+            self.keys.inflight(queue),
         ];
         let args = [
             raw.to_owned(),
@@ -206,6 +206,7 @@ impl Store {
             HISTORY_CAP.to_string(),
             id.to_owned(),
             marker_ttl.as_millis().to_string(),
+            job.to_owned(),
         ];
         let removed: i64 = self.run_script(&scripts::RETRY, &keys, &args).await?;
         Ok(removed == 1)

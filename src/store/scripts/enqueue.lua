@@ -13,92 +13,162 @@
 -- KEYS[1]    ticks hash of the queue (job -> "<tick>|<fingerprint>")
 -- KEYS[2]    stats hash of the queue
 -- KEYS[3]    paused hash of the queue (job -> paused since)
--- then 3 keys per tick i, from 4 + 3*(i-1):
---            in-flight marker of the tick's job,
---            the list to push to,
---            the set to add the queue's name to (Sidekiq's and Resque's
---            `queues`; the list again when there is none)
+-- KEYS[4]    in-flight hash of the queue (job -> "<payload id>|<expiry>",
+--            the expiry in Unix ms)
+-- then, with ARGV[4] = "each", 2 keys per tick i, from 5 + 2*(i-1):
+--            the list to push to, and the set to add ARGV[6] to (Sidekiq's
+--            and Resque's `queues`; the list again when there is none);
+--            with ARGV[4] = "uniform", KEYS[5] alone: the list every tick is
+--            pushed to, at the left, with no set (the caller promises that,
+--            and that no job has two ticks in the call)
 -- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term;
 -- ARGV[3]    the write sequence (field "__seq") the caller last saw here;
---            then 9 values per tick i, from 4 + 9*(i-1):
---            job, tick (Unix seconds), schedule fingerprint,
---            action ("push": enqueue it; "miss": record it, and the missed
---            ticks before it, as missed without enqueueing), payload JSON
---            (for "miss": the number of missed ticks),
---            in-flight TTL in ms ("0": overlap allowed, no marker),
---            payload id (the in-flight marker's value),
---            the end to push at ("left": LPUSH; "right": RPUSH, Resque's),
---            the member to add to the set ("": none)
--- Returns    n statuses: "pushed", "duplicate" (already handled),
---            "overlap" (skipped: the job's previous payload is in flight),
---            "paused" (skipped: the job is paused),
---            "fenced" (refused: a leader with a newer term has written here;
---            every tick of the call is refused)
---            "missed" (recorded as missed),
---            "rolledback" (refused: "__seq" is below what the caller saw, so
---            this state lost writes, as after a failover to a replica that
---            had not received them; every tick of the call is refused);
---            then, unless refused, the new write sequence
+-- ARGV[4]    "uniform" or "each" (see KEYS); ARGV[5] the number k of ticks
+--            that set an in-flight marker; ARGV[6] the member for the sets;
+-- ARGV[7]    the instant of the push (Unix ms): a marker that expires by
+--            then counts as absent
+-- then five sections of n values (the first of n pairs), each in tick
+-- order, then one of k pairs:
+--            job and its new state "<tick>|<fingerprint>";
+--            payload JSON (for a missed tick: how many ticks were missed);
+--            tick (Unix seconds);
+--            spec: "l" push at the left (LPUSH), "r" at the right (RPUSH,
+--            Resque's), "m" record it, and the missed ticks before it, as
+--            missed without enqueueing; after "l" or "r", "s" to add the
+--            member to the set, then "k" if the tick sets a marker;
+--            the counter of pushes, "<job>:enqueued";
+--            for each tick with "k": job and marker "<payload id>|<expiry>"
+-- Returns    one letter per tick, then "|" and the new write sequence:
+--            "P" pushed, "D" duplicate (already handled), "O" overlap
+--            (skipped: the job's previous payload is in flight), "A" paused
+--            (skipped), "M" recorded as missed; or, refusing every tick,
+--            "fenced" (a leader with a newer term has written here) or
+--            "rolledback" ("__seq" is below what the caller saw, so this
+--            state lost writes, as after a failover to a replica that had
+--            not received them)
+--
+-- Most calls are the same-instant ticks of distinct jobs, none in flight,
+-- none paused: those are checked with one HMGET each for states and markers
+-- and written with one variadic command per hash and list. Any other call
+-- takes the tick-by-tick path, whose outcome is the same.
 local n = tonumber(ARGV[1])
 local term = tonumber(ARGV[2])
 local seen = tonumber(ARGV[3])
-local out = {}
+local uniform = ARGV[4] == 'uniform'
+local k = tonumber(ARGV[5])
+local member = ARGV[6]
+local now_ms = tonumber(ARGV[7])
+local states, payloads = 7, 7 + 2 * n
+local ticks = payloads + n
+local specs = ticks + n
+local counters = specs + n
+local markers = counters + n
 -- Fencing: the ticks hash remembers the newest leadership term that wrote
 -- to it (field "__term", which no job name can take). A leader that was
 -- frozen past its lease and wakes up cannot push anything.
 local current = tonumber(redis.call('HGET', KEYS[1], '__term') or '0')
 if term < current then
-  for i = 1, n do out[i] = 'fenced' end
-  return out
+  return 'fenced'
 end
 -- Rollback: every call bumps "__seq". A sequence below the one the caller
 -- saw means writes it made are gone: it must reload the state and catch
 -- up, or the lost ticks would stay lost.
 if tonumber(redis.call('HGET', KEYS[1], '__seq') or '0') < seen then
-  for i = 1, n do out[i] = 'rolledback' end
-  return out
+  return 'rolledback'
 end
 if term > current then
   redis.call('HSET', KEYS[1], '__term', term)
 end
 -- Usually no job is paused: one HLEN spares a lookup per tick.
 local any_paused = redis.call('HLEN', KEYS[3]) > 0
+local any_marker = redis.call('HLEN', KEYS[4]) > 0
+local function live(marker)
+  if not marker then
+    return false
+  end
+  local expiry = tonumber(string.match(marker, '|(%-?%d+)$'))
+  return expiry ~= nil and expiry > now_ms
+end
+local function last_tick(state)
+  return state and tonumber(string.match(state, '^(-?%d+)'))
+end
+
+local fast = uniform and not any_paused
+if fast then
+  -- HMGET over the (job, state) pairs: the odd replies are the jobs' states.
+  local recorded = redis.call('HMGET', KEYS[1], unpack(ARGV, states + 1, states + 2 * n))
+  for i = 1, n do
+    local last = last_tick(recorded[2 * i - 1])
+    if last and last >= tonumber(ARGV[ticks + i]) then
+      fast = false
+      break
+    end
+  end
+end
+if fast and k > 0 and any_marker then
+  local held = redis.call('HMGET', KEYS[4], unpack(ARGV, markers + 1, markers + 2 * k))
+  for j = 1, k do
+    if live(held[2 * j - 1]) then
+      fast = false
+      break
+    end
+  end
+end
+if fast then
+  redis.call('HSET', KEYS[1], unpack(ARGV, states + 1, states + 2 * n))
+  redis.call('LPUSH', KEYS[5], unpack(ARGV, payloads + 1, payloads + n))
+  if k > 0 then
+    redis.call('HSET', KEYS[4], unpack(ARGV, markers + 1, markers + 2 * k))
+  end
+  for i = 1, n do
+    redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
+  end
+  return string.rep('P', n) .. '|' .. redis.call('HINCRBY', KEYS[1], '__seq', 1)
+end
+
+local out = {}
+local marker = markers - 1
 for i = 1, n do
-  local base = 4 + 9 * (i - 1)
-  local job, tick, fp = ARGV[base], tonumber(ARGV[base + 1]), ARGV[base + 2]
-  local action, payload, ttl = ARGV[base + 3], ARGV[base + 4], tonumber(ARGV[base + 5])
-  local marker, list, set = KEYS[4 + 3 * (i - 1)], KEYS[5 + 3 * (i - 1)], KEYS[6 + 3 * (i - 1)]
-  local state = redis.call('HGET', KEYS[1], job)
-  local last = state and tonumber(string.match(state, '^(-?%d+)'))
+  local job, state = ARGV[states + 2 * i - 1], ARGV[states + 2 * i]
+  local payload, tick, spec = ARGV[payloads + i], tonumber(ARGV[ticks + i]), ARGV[specs + i]
+  local sets = string.find(spec, 's', 2, true)
+  local marks = string.find(spec, 'k', 2, true)
+  if marks then
+    marker = marker + 2
+  end
+  local list, set = KEYS[5], nil
+  if not uniform then
+    list, set = KEYS[5 + 2 * (i - 1)], KEYS[6 + 2 * (i - 1)]
+  end
+  local last = last_tick(redis.call('HGET', KEYS[1], job))
   if last and last >= tick then
-    out[i] = 'duplicate'
+    out[i] = 'D'
   else
-    redis.call('HSET', KEYS[1], job, ARGV[base + 1] .. '|' .. fp)
-    if action == 'miss' then
+    redis.call('HSET', KEYS[1], job, state)
+    if spec == 'm' then
       redis.call('HINCRBY', KEYS[2], job .. ':missed', tonumber(payload))
-      out[i] = 'missed'
+      out[i] = 'M'
     elseif any_paused and redis.call('HEXISTS', KEYS[3], job) == 1 then
       redis.call('HINCRBY', KEYS[2], job .. ':paused', 1)
-      out[i] = 'paused'
-    elseif ttl > 0 and redis.call('EXISTS', marker) == 1 then
+      out[i] = 'A'
+    elseif marks and live(redis.call('HGET', KEYS[4], job)) then
       redis.call('HINCRBY', KEYS[2], job .. ':overlap', 1)
-      out[i] = 'overlap'
+      out[i] = 'O'
     else
-      if ARGV[base + 8] ~= '' then
-        redis.call('SADD', set, ARGV[base + 8])
+      if sets then
+        redis.call('SADD', set, member)
       end
-      if ARGV[base + 7] == 'right' then
+      if string.byte(spec, 1) == 114 then -- "r"
         redis.call('RPUSH', list, payload)
       else
         redis.call('LPUSH', list, payload)
       end
-      if ttl > 0 then
-        redis.call('SET', marker, ARGV[base + 6], 'PX', ttl)
+      if marks then
+        redis.call('HSET', KEYS[4], job, ARGV[marker + 1])
       end
-      redis.call('HINCRBY', KEYS[2], job .. ':enqueued', 1)
-      out[i] = 'pushed'
+      redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
+      out[i] = 'P'
     end
   end
 end
-out[n + 1] = tostring(redis.call('HINCRBY', KEYS[1], '__seq', 1))
-return out
+return table.concat(out) .. '|' .. redis.call('HINCRBY', KEYS[1], '__seq', 1)

@@ -9,7 +9,7 @@
 --
 -- KEYS[1]  the worker's in-progress list
 -- KEYS[2]  the job's history list
--- KEYS[3]  the job's in-flight marker
+-- KEYS[3]  the queue's in-flight hash (job -> "<payload id>|<expiry ms>")
 -- KEYS[4]  the queue's dead-letter list
 -- KEYS[5]  the queue's pending list
 -- ARGV[1]  the payload exactly as taken
@@ -17,6 +17,7 @@
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
 -- ARGV[5]  dead letter JSON ("" for none); ARGV[6] dead-letter cap
 -- ARGV[7]  "1" to take the next payload into KEYS[1], else "0"
+-- ARGV[8]  the job ("" for a payload that named none)
 -- Returns  {1 if the payload was still in progress (0 if it had been
 --          recovered meanwhile; the outcome is recorded either way), the
 --          job's previous newest history entry or false, the next payload
@@ -27,8 +28,11 @@ if ARGV[2] ~= '' then
   redis.call('LPUSH', KEYS[2], ARGV[2])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
 end
-if redis.call('GET', KEYS[3]) == ARGV[4] then
-  redis.call('DEL', KEYS[3])
+if ARGV[8] ~= '' then
+  local marker = redis.call('HGET', KEYS[3], ARGV[8])
+  if marker and string.match(marker, '^(.*)|') == ARGV[4] then
+    redis.call('HDEL', KEYS[3], ARGV[8])
+  end
 end
 if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[5])

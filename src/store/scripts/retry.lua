@@ -6,11 +6,12 @@
 -- KEYS[1]  the worker's in-progress list
 -- KEYS[2]  the queue's retry set
 -- KEYS[3]  the job's history list
--- KEYS[4]  the job's in-flight marker
+-- KEYS[4]  the queue's in-flight hash (job -> "<payload id>|<expiry ms>")
 -- ARGV[1]  the payload exactly as taken
 -- ARGV[2]  the next attempt's payload; ARGV[3] when it is due (Unix ms)
 -- ARGV[4]  history entry JSON; ARGV[5] history cap
--- ARGV[6]  payload id; ARGV[7] marker TTL in ms
+-- ARGV[6]  payload id; ARGV[7] how long from now (Redis time) the marker
+--          lasts, in ms; ARGV[8] the job
 -- Returns  1 if the payload was still in progress, else 0 (then nothing is
 --          scheduled: whoever recovered it owns it)
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
@@ -18,8 +19,11 @@ redis.call('LPUSH', KEYS[3], ARGV[4])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
 if removed == 1 then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-  if redis.call('GET', KEYS[4]) == ARGV[6] then
-    redis.call('PEXPIRE', KEYS[4], ARGV[7])
+  local marker = redis.call('HGET', KEYS[4], ARGV[8])
+  if marker and string.match(marker, '^(.*)|') == ARGV[6] then
+    local t = redis.call('TIME')
+    local expiry = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[7])
+    redis.call('HSET', KEYS[4], ARGV[8], ARGV[6] .. '|' .. string.format('%d', expiry))
   end
 end
 return removed
