@@ -4,10 +4,11 @@
 //! idle and under load, and how long 10,000 and 100,000 ticks due on the
 //! same minute take to push. `BENCH_SECS` (default 60) sets the length of
 //! the lateness run; `BENCH_SCALE` (default `10000,100000`) the job counts;
-//! `BENCH_PARTS` (default `idle,lateness,scale,cluster,failover`) which parts
-//! run. Then 10,000 jobs due on one minute across three queues, on a single
-//! node and on a six-node Redis Cluster with each queue on its own primary;
-//! and the failover from a SIGKILLed leader to its standby.
+//! `BENCH_PARTS` (default `idle,lateness,scale,cluster,failover,script`)
+//! which parts run. Then 10,000 jobs due on one minute across three queues,
+//! on a single node and on a six-node Redis Cluster with each queue on its
+//! own primary; the failover from a SIGKILLed leader to its standby; and
+//! what one tick costs inside Redis, from `INFO commandstats`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -31,7 +32,7 @@ fn main() {
         .filter_map(|s| s.parse().ok())
         .collect();
     let parts =
-        std::env::var("BENCH_PARTS").unwrap_or_else(|_| "idle,lateness,scale,cluster,failover".into());
+        std::env::var("BENCH_PARTS").unwrap_or_else(|_| "idle,lateness,scale,cluster,failover,script".into());
     let part = |name: &str| parts.split(',').any(|p| p == name);
     if part("idle") {
         idle();
@@ -50,6 +51,81 @@ fn main() {
     }
     if part("failover") {
         failover();
+    }
+    if part("script") {
+        script_cost();
+    }
+}
+
+/// Microseconds inside Redis per tick of `enqueue.lua`, for calls of 1,000
+/// same-instant ticks of distinct `overlap = "skip"` jobs whose states are
+/// already recorded (a running clock's usual minute), and for the same
+/// calls going tick by tick (one tick of each already handled). Best and
+/// median of seven rounds of 30 calls.
+fn script_cost() {
+    use campanile::config::{Format, JobName, QueueName};
+    use campanile::store::{Sequences, Store, TickAction, TickOp};
+
+    const CALL: usize = 1000;
+    const CALLS: usize = 30;
+    let redis = RedisServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let settings = campanile::config::RedisSettings { url: Some(redis.url()), ..Default::default() };
+    let store: Store = runtime.block_on(Store::connect(&settings)).unwrap();
+    let queue = QueueName::new("default").unwrap();
+    let op = |job: &JobName, tick: i64| {
+        let id = format!("{job}@{tick}");
+        let payload = format!(
+            r#"{{"id":"{id}","job":"{job}","queue":"default","scheduled_at":"2026-11-23T08:00:00Z","enqueued_at":"2026-11-23T08:00:00.000Z","attempt":1,"args":null}}"#
+        );
+        TickOp {
+            queue: queue.clone(),
+            job: job.clone(),
+            tick,
+            fingerprint: "0123456789abcdef".into(),
+            action: TickAction::Push { payload, id },
+            inflight_until: Some(tick * 1000 + 420_000),
+            format: Format::Campanile,
+        }
+    };
+    let usec = |con: &mut redis::Connection| -> f64 {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))
+            .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("usec=")))
+            .map_or(0.0, |n| n.parse().unwrap())
+    };
+    let mut con = redis.connection();
+    for (name, one_done) in [("clean calls", false), ("tick by tick", true)] {
+        let mut rounds = Vec::new();
+        for round in 0..7 {
+            let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+            let mut seqs = Sequences::new();
+            let mut spent = 0.0;
+            for call in 0..CALLS {
+                let jobs: Vec<JobName> =
+                    (0..CALL).map(|i| JobName::new(&format!("j{round}-{call}-{i}")).unwrap()).collect();
+                let tick = 1_764_000_000 + 60 * call as i64;
+                // Each job's previous tick is recorded, as on a running clock.
+                let mut record = redis::cmd("HSET");
+                record.arg("campanile:{default}:ticks");
+                for (i, job) in jobs.iter().enumerate() {
+                    let last = if one_done && i == 0 { tick } else { tick - 60 };
+                    record.arg(job.as_str()).arg(format!("{last}|0123456789abcdef"));
+                }
+                let _: () = record.query(&mut con).unwrap();
+                let ops: Vec<TickOp> = jobs.iter().map(|job| op(job, tick)).collect();
+                let before = usec(&mut con);
+                runtime.block_on(store.enqueue(1, &mut seqs, &ops, tick * 1000)).unwrap();
+                spent += usec(&mut con) - before;
+            }
+            rounds.push(spent / (CALLS * CALL) as f64);
+        }
+        rounds.sort_by(f64::total_cmp);
+        println!(
+            "enqueue.lua, {name}: {:.2} µs per tick inside Redis (best of 7), median {:.2} µs",
+            rounds[0], rounds[3]
+        );
     }
 }
 
