@@ -3,8 +3,9 @@
 //! (the default on a terminal), `logfmt` (the default otherwise, e.g. on
 //! Heroku: one `key=value` line per event) or `json` (one object per line).
 
+use std::cell::RefCell;
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -17,7 +18,7 @@ use crate::time::{SystemTime, TimeSource};
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| Stderr);
     let format = std::env::var("CAMPANILE_LOG_FORMAT").unwrap_or_default();
     let terminal = std::io::stderr().is_terminal();
     match format.as_str() {
@@ -26,6 +27,59 @@ pub fn init() {
         "logfmt" => builder.event_format(Logfmt).init(),
         _ if terminal => builder.init(),
         _ => builder.event_format(Logfmt).init(),
+    }
+}
+
+thread_local! {
+    /// Lines held back by [`batched`] on this thread.
+    static HELD: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the log lines it writes on this thread held back and
+/// written to stderr in one write when it returns (or panics). A batch of
+/// ticks logs a line per tick, and a write per line would be a good part of
+/// what a clock firing every second spends its CPU on.
+pub fn batched<T>(f: impl FnOnce() -> T) -> T {
+    struct Release(bool);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            if self.0
+                && let Some(lines) = HELD.with(|held| held.borrow_mut().take())
+            {
+                let _ = std::io::stderr().write_all(&lines);
+            }
+        }
+    }
+    // Nested calls hold lines until the outermost returns.
+    let outermost = HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        held.is_none().then(|| *held = Some(Vec::new())).is_some()
+    });
+    let _release = Release(outermost);
+    f()
+}
+
+/// Stderr, or this thread's held lines inside [`batched`].
+struct Stderr;
+
+impl Stderr {
+    /// Appends `buf` to the held lines, if lines are being held.
+    fn hold(buf: &[u8]) -> bool {
+        HELD.with(|held| held.borrow_mut().as_mut().map(|lines| lines.extend_from_slice(buf)).is_some())
+    }
+}
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if Stderr::hold(buf) { Ok(buf.len()) } else { std::io::stderr().write(buf) }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if Stderr::hold(buf) { Ok(()) } else { std::io::stderr().write_all(buf) }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -97,7 +151,27 @@ fn push_value(out: &mut String, value: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::push_value;
+    use super::*;
+
+    fn held() -> Option<String> {
+        HELD.with(|held| held.borrow().as_ref().map(|l| String::from_utf8(l.clone()).unwrap()))
+    }
+
+    #[test]
+    fn lines_inside_batched_are_held_until_the_outermost_call_returns() {
+        assert_eq!(held(), None);
+        let n = batched(|| {
+            Stderr.write_all(b"one\n").unwrap();
+            batched(|| Stderr.write_all(b"two\n").unwrap());
+            assert_eq!(held().as_deref(), Some("one\ntwo\n"), "nested calls hold on");
+            7
+        });
+        assert_eq!(n, 7);
+        assert_eq!(held(), None, "written out and no longer holding");
+        let unwound = std::panic::catch_unwind(|| batched(|| panic!("mid-batch")));
+        assert!(unwound.is_err());
+        assert_eq!(held(), None, "a panic still writes the lines out");
+    }
 
     #[test]
     fn quotes_only_what_needs_it() {

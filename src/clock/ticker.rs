@@ -189,7 +189,8 @@ impl Ticker {
             Some(built) => self.store.send_enqueue(built, &mut self.seqs, &batch.ops).await?,
             None => self.store.enqueue(self.term, &mut self.seqs, &batch.ops, batch.at_ms).await?,
         };
-        let fired = self.report(&batch.ops, &statuses, now);
+        // One write to stderr for the batch's lines, not one per tick.
+        let fired = crate::logging::batched(|| self.report(&batch.ops, &statuses, now));
         for (slot, plan) in batch.plans {
             if let Some(last) = plan.steps.last().map(|s| match *s {
                 Planned::Push(t) | Planned::Miss { tick: t, .. } => t,
