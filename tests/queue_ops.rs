@@ -112,3 +112,17 @@ async fn a_give_back_returns_the_payload_to_the_oldest_end_once() {
     taker.give_back(&queue(), "w1", &first).await.unwrap();
     assert_eq!(list(&server, PENDING), ["second", "first"]);
 }
+
+/// A job table of megabytes, which goes out on a connection of its own,
+/// reads back whole, as a small one does.
+#[tokio::test]
+async fn a_large_job_table_is_published_whole() {
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    let small = r#"{"jobs":[]}"#;
+    store.publish_config(small).await.unwrap();
+    assert_eq!(store.deployed_config().await.unwrap().as_deref(), Some(small));
+    let large = format!(r#"{{"jobs":"{}"}}"#, "x".repeat(3 << 20));
+    store.publish_config(&large).await.unwrap();
+    assert_eq!(store.deployed_config().await.unwrap(), Some(large));
+}

@@ -1,7 +1,9 @@
 //! Operator commands: pause, trigger, history, dead letters, status.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use super::connection::{Connection, Timeouts};
 use super::scripts;
 use super::{Result, Store};
 use crate::config::{Format, QueueName};
@@ -166,10 +168,21 @@ impl Store {
         Ok(secs * 1_000_000 + micros)
     }
 
-    /// Publishes the leading clock's job table (JSON).
+    /// Publishes the leading clock's job table (JSON). A table of many jobs
+    /// is megabytes (27 MB for 100,000), and the Redis client keeps a
+    /// connection's write buffer at the size of the largest request it sent:
+    /// a large table goes out on a connection of its own, closed after.
     pub async fn publish_config(&self, json: &str) -> Result<()> {
-        let () =
-            redis::cmd("SET").arg(self.keys.config()).arg(json).query_async(&mut self.con.clone()).await?;
+        let mut set = redis::cmd("SET");
+        set.arg(self.keys.config()).arg(json);
+        if json.len() <= super::PIPELINE_BYTES {
+            let () = set.query_async(&mut self.con.clone()).await?;
+        } else {
+            // Megabytes take longer than the shared connection allows.
+            let timeouts = Timeouts { connect: super::TIMEOUTS.connect, response: Duration::from_secs(60) };
+            let mut con = Connection::open(&self.topology, timeouts).await?;
+            let () = set.query_async(&mut con).await?;
+        }
         Ok(())
     }
 
