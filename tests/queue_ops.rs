@@ -1,5 +1,6 @@
 //! The worker's queue operations against a real redis-server: what a finish
-//! records, and the next payload it takes in the same step.
+//! records, the next payload it takes in the same step, give-backs, the
+//! worker's side of in-flight markers; and the publishing of a job table.
 
 mod common;
 
@@ -125,4 +126,58 @@ async fn a_large_job_table_is_published_whole() {
     let large = format!(r#"{{"jobs":"{}"}}"#, "x".repeat(3 << 20));
     store.publish_config(&large).await.unwrap();
     assert_eq!(store.deployed_config().await.unwrap(), Some(large));
+}
+
+/// The worker's side of an in-flight marker (`job` -> `"<payload id>|<expiry
+/// ms>"` in the queue's hash): a run extends it, a scheduled retry extends
+/// it for the retry too, and a finish clears it, each by Redis's clock and
+/// only while it names that run's payload.
+#[tokio::test]
+async fn a_marker_is_extended_and_cleared_only_by_the_payload_it_names() {
+    const INFLIGHT: &str = "campanile:{default}:inflight";
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    let marker = || -> Option<String> {
+        redis::cmd("HGET").arg(INFLIGHT).arg("job").query(&mut server.connection()).unwrap()
+    };
+    let set = |value: &str| {
+        let () =
+            redis::cmd("HSET").arg(INFLIGHT).arg("job").arg(value).query(&mut server.connection()).unwrap();
+    };
+    let expiry = |m: Option<String>| -> i64 { m.unwrap().rsplit_once('|').unwrap().1.parse().unwrap() };
+    let redis_now_ms = || async { store.redis_time_us().await.unwrap() / 1000 };
+
+    set("mine|1");
+    store.touch_inflight(&queue(), "job", "theirs", Duration::from_secs(60)).await.unwrap();
+    assert_eq!(marker().as_deref(), Some("mine|1"), "another payload's run leaves it alone");
+    let before = redis_now_ms().await;
+    store.touch_inflight(&queue(), "job", "mine", Duration::from_secs(60)).await.unwrap();
+    let after = redis_now_ms().await;
+    assert!(marker().unwrap().starts_with("mine|"));
+    assert!((before + 60_000..=after + 60_000).contains(&expiry(marker())), "{:?}", marker());
+
+    push(&server, &["x"]);
+    assert_eq!(take(&store).await, "x");
+    let before = redis_now_ms().await;
+    let retried = store
+        .schedule_retry(
+            &queue(),
+            "w1",
+            "x",
+            "job",
+            "mine",
+            "x2",
+            before + 1000,
+            "{}",
+            Duration::from_secs(120),
+        )
+        .await
+        .unwrap();
+    assert!(retried);
+    assert!(expiry(marker()) >= before + 120_000, "{:?}", marker());
+
+    store.finish(&queue(), "w1", "y", "job", "theirs", None, None, false).await.unwrap();
+    assert!(marker().is_some(), "another payload's finish leaves it alone");
+    store.finish(&queue(), "w1", "y", "job", "mine", None, None, false).await.unwrap();
+    assert_eq!(marker(), None);
 }
