@@ -88,13 +88,6 @@ fn script_cost() {
             format: Format::Campanile,
         }
     };
-    let usec = |con: &mut redis::Connection| -> f64 {
-        let info: String = redis::cmd("INFO").arg("commandstats").query(con).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))
-            .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("usec=")))
-            .map_or(0.0, |n| n.parse().unwrap())
-    };
     let mut con = redis.connection();
     for (name, one_done) in [("clean calls", false), ("tick by tick", true)] {
         let mut rounds = Vec::new();
@@ -115,9 +108,9 @@ fn script_cost() {
                 }
                 let _: () = record.query(&mut con).unwrap();
                 let ops: Vec<TickOp> = jobs.iter().map(|job| op(job, tick)).collect();
-                let before = usec(&mut con);
+                let before = redis.command_stat("evalsha", "usec");
                 runtime.block_on(store.enqueue(1, &mut seqs, &ops, tick * 1000)).unwrap();
-                spent += usec(&mut con) - before;
+                spent += redis.command_stat("evalsha", "usec") - before;
             }
             rounds.push(spent / (CALLS * CALL) as f64);
         }

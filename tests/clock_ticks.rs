@@ -368,12 +368,7 @@ fn evalsha_calls(server: &RedisServer) -> i64 {
 
 /// How many times Redis ran `command`, scripts' commands included.
 fn command_calls(server: &RedisServer, command: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg("commandstats").query(&mut server.connection()).unwrap();
-    let prefix = format!("cmdstat_{command}:calls=");
-    info.lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .and_then(|rest| rest.split(',').next())
-        .map_or(0, |n| n.parse().unwrap())
+    server.command_stat(command, "calls") as i64
 }
 
 #[tokio::test]

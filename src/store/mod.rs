@@ -434,18 +434,19 @@ impl Store {
             cmd.arg(ops[i].tick);
         }
         for (&i, to) in call.iter().zip(&destinations) {
-            let spec = match (&ops[i].action, to.right, to.queues.is_some(), marker(i).is_some()) {
-                (TickAction::Miss { .. }, ..) => "m",
-                (_, false, false, false) => "l",
-                (_, false, false, true) => "lk",
-                (_, false, true, false) => "ls",
-                (_, false, true, true) => "lsk",
-                (_, true, false, false) => "r",
-                (_, true, false, true) => "rk",
-                (_, true, true, false) => "rs",
-                (_, true, true, true) => "rsk",
-            };
-            cmd.arg(spec);
+            text.clear();
+            if let TickAction::Miss { .. } = ops[i].action {
+                text.push('m');
+            } else {
+                text.push(if to.right { 'r' } else { 'l' });
+                if to.queues.is_some() {
+                    text.push('s');
+                }
+                if marker(i).is_some() {
+                    text.push('k');
+                }
+            }
+            cmd.arg(&text);
         }
         for &i in call {
             text.clear();

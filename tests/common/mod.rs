@@ -249,6 +249,18 @@ impl RedisServer {
             .map(|v| v.trim().to_owned())
             .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
     }
+
+    /// One statistic (`calls`, `usec`, …) of `command` in `INFO
+    /// commandstats`, which counts the commands scripts run too; 0 for a
+    /// command that has not run.
+    pub fn command_stat(&self, command: &str, stat: &str) -> f64 {
+        let info: String = redis::cmd("INFO").arg("commandstats").query(&mut self.connection()).unwrap();
+        let (line, stat) = (format!("cmdstat_{command}:"), format!("{stat}="));
+        info.lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .and_then(|stats| stats.split(',').find_map(|s| s.strip_prefix(stat.as_str())))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
 }
 
 impl Drop for RedisServer {

@@ -81,7 +81,6 @@ if term > current then
 end
 -- Usually no job is paused: one HLEN spares a lookup per tick.
 local any_paused = redis.call('HLEN', KEYS[3]) > 0
-local any_marker = redis.call('HLEN', KEYS[4]) > 0
 local function live(marker)
   if not marker then
     return false
@@ -105,7 +104,8 @@ if fast then
     end
   end
 end
-if fast and k > 0 and any_marker then
+-- Markers of the call's jobs, looked up only if there are any at all.
+if fast and k > 0 and redis.call('HLEN', KEYS[4]) > 0 then
   local held = redis.call('HMGET', KEYS[4], unpack(ARGV, markers + 1, markers + 2 * k))
   for j = 1, k do
     if live(held[2 * j - 1]) then
