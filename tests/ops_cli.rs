@@ -190,7 +190,11 @@ fn status_shows_leader_jobs_and_queue_depths() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         let status = env.json(&["status", "--json"]);
-        if status["leader"].is_object() && status["clocks"].as_array().is_some_and(|c| !c.is_empty()) {
+        // The clock announces when it started leading from its lease
+        // keeper, which first runs after the start-up sync: until then the
+        // leader is known and `since` is not yet.
+        if status["leader"]["since"].is_string() && status["clocks"].as_array().is_some_and(|c| !c.is_empty())
+        {
             break status;
         }
         assert!(Instant::now() < deadline, "no leader: {status}");
