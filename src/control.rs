@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::clock::{ClockInfo, STALE_AFTER};
+use crate::clock::ClockInfo;
 use crate::config::{Config, Job, QueueName};
 use crate::output;
 use crate::payload::Payload;
@@ -54,13 +54,7 @@ pub fn upcoming(job: &Job, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
 /// `clock status --json` (README.md, "Operating").
 pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store::Result<Value> {
     let leader = store.leader().await?;
-    let mut clocks: Vec<ClockInfo> = store
-        .clocks()
-        .await?
-        .values()
-        .filter_map(|json| serde_json::from_str::<ClockInfo>(json).ok())
-        .filter(|c| (now - c.seen_at).to_std().map_or(true, |age| age <= STALE_AFTER))
-        .collect();
+    let mut clocks: Vec<ClockInfo> = crate::clock::registry::live_clocks(store).await?;
     clocks.sort_by(|a, b| a.id.cmp(&b.id));
 
     let queues = config.queues_all();

@@ -32,6 +32,7 @@
 //! The binaries in `src/bin/` only parse arguments, set up logging and call
 //! into this library.
 
+pub mod backoff;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -41,7 +42,9 @@ pub mod deploy;
 pub mod describe;
 pub mod duration;
 pub mod email;
+pub mod error_chain;
 pub mod formats;
+pub mod identity;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
@@ -52,6 +55,7 @@ pub mod run;
 pub mod schedule;
 pub mod shutdown;
 pub mod store;
+pub mod supervisor;
 pub mod time;
 pub mod web;
 pub mod worker;

@@ -14,6 +14,12 @@ pub trait TimeSource: Send + Sync + 'static {
     fn offset_ms(&self) -> i64 {
         0
     }
+
+    /// The Redis-corrected clock behind this source, if it is one: the
+    /// clock's offset loop measures and corrects it.
+    fn calibration(&self) -> Option<&RedisTime> {
+        None
+    }
 }
 
 /// The system's real-time clock.
@@ -95,6 +101,10 @@ impl TimeSource for RedisTime {
 
     fn offset_ms(&self) -> i64 {
         RedisTime::offset_ms(self)
+    }
+
+    fn calibration(&self) -> Option<&RedisTime> {
+        Some(self)
     }
 }
 

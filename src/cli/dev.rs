@@ -90,12 +90,18 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             return code;
         }
         let time: Arc<dyn TimeSource> = Arc::new(time);
-        tokio::join!(
+        let (clock, ()) = tokio::join!(
             crate::clock::run(config.clone(), store.clone(), time.clone(), shutdown.clone()),
             worker::run(config, store, time, options, shutdown),
         );
         drop(private);
-        ExitCode::SUCCESS
+        match clock {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("error: {failure}");
+                ExitCode::from(super::EXIT_FAILURE)
+            }
+        }
     })
 }
 

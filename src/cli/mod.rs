@@ -119,10 +119,13 @@ fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) ->
         tracing::info!(redis = %config.redis.redacted_url(), "connecting to redis");
         let Some(store) = connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
         let time = std::sync::Arc::new(crate::time::RedisTime::new(crate::time::skew_from_env()));
-        let _ = crate::clock::offset::measure(&store, &time).await;
-        tokio::spawn(crate::clock::offset::run(store.clone(), time.clone(), shutdown.clone()));
-        crate::clock::run(config, store, time, shutdown).await;
-        ExitCode::SUCCESS
+        match crate::clock::run(config, store, time, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("error: {failure}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
     })
 }
 

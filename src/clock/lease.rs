@@ -1,52 +1,29 @@
 //! The leader lease: one clock leads, the others stand by. The lease only
 //! keeps clocks from doing the same work; correctness does not depend on it,
-//! since the enqueue script pushes each tick at most once whoever calls it.
+//! since the enqueue script pushes each tick at most once whoever calls it,
+//! and fences out a leader whose term is over.
+//!
+//! The keeper ([`Keeper::run`]) takes and renews the lease on a thread and
+//! a Redis connection of its own, and says through a [`watch`] channel
+//! whether this clock leads. The leader loop may be busy for seconds (a
+//! push of 100,000 ticks, publishing a large job table, a precise sleep on
+//! its thread, a slow Redis): none of that delays a renewal, and a renewal
+//! never waits behind the leader's traffic. Its replies time out after
+//! [`TIMEOUT`], well inside [`TTL`], so a renewal that cannot get through is
+//! retried while the lease still holds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::shutdown::Shutdown;
+use super::registry::{ClockInfo, live_clocks};
+use crate::error_chain::error_chain;
 use crate::store::Store;
 use crate::time::TimeSource;
-
-/// A registry entry is stale (its clock is gone) once it has not been
-/// refreshed for this long; `clock status` ignores it and the next leader
-/// removes it.
-pub const STALE_AFTER: Duration = Duration::from_secs(10);
-
-/// What each clock publishes about itself in `Pclocks` every
-/// [`INTERVAL`]; `clock status` reads it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClockInfo {
-    pub id: String,
-    pub host: String,
-    pub pid: u32,
-    #[serde(with = "crate::payload::rfc3339_millis")]
-    pub started_at: DateTime<Utc>,
-    #[serde(with = "crate::payload::rfc3339_millis")]
-    pub seen_at: DateTime<Utc>,
-    /// When it started leading; `null` for a standby.
-    pub leading_since: Option<DateTime<Utc>>,
-    /// Fingerprint of its job table ([`crate::deploy::fingerprint`]).
-    #[serde(default)]
-    pub config: String,
-    /// Redis time minus its system time, in milliseconds.
-    #[serde(default)]
-    pub offset_ms: i64,
-}
-
-impl ClockInfo {
-    /// Whether this clock's config supersedes `other`'s: a different config,
-    /// started later (ties broken by the larger id). The newest deploy wins.
-    pub fn supersedes(&self, other: &ClockInfo) -> bool {
-        self.config != other.config && (self.started_at, &self.id) > (other.started_at, &other.id)
-    }
-}
 
 /// How long a lease lives without renewal. A standby takes over at most
 /// this long (plus one retry interval) after a leader dies without
@@ -57,96 +34,143 @@ pub const TTL: Duration = Duration::from_secs(3);
 /// before the lease lapses.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-pub struct Lease {
-    store: Store,
-    id: String,
-    time: Arc<dyn TimeSource>,
-    started_at: DateTime<Utc>,
-    config: String,
+/// Connects and replies on the keeper's connection time out after this:
+/// a renewal that hangs is retried while the lease still holds.
+pub const TIMEOUT: Duration = Duration::from_millis(800);
+
+/// After a failed renewal, the next try comes this soon.
+const RETRY: Duration = Duration::from_millis(100);
+
+/// Whether this clock leads, as the keeper last knew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leadership {
+    Standby,
+    /// Leading since `since`; `lease` counts this clock's acquisitions, so
+    /// a lease lost and taken again is a new one.
+    Leading { lease: u64, since: DateTime<Utc> },
 }
 
-impl Lease {
-    /// `config` is the fingerprint of this clock's job table.
-    pub fn new(store: Store, id: String, time: Arc<dyn TimeSource>, config: String) -> Lease {
-        let started_at = time.now();
-        Lease { store, id, time, started_at, config }
+impl Leadership {
+    /// When this clock started leading, if it leads.
+    pub fn since(self) -> Option<DateTime<Utc>> {
+        match self {
+            Leadership::Standby => None,
+            Leadership::Leading { since, .. } => Some(since),
+        }
+    }
+}
+
+/// Takes and keeps the lease.
+pub struct Keeper {
+    /// The clock's shared store; the keeper opens its own connection from
+    /// it.
+    pub store: Store,
+    pub id: String,
+    pub time: Arc<dyn TimeSource>,
+    /// Identifies this clock in the registry, to find clocks with a newer
+    /// job table.
+    pub me: ClockInfo,
+}
+
+impl Keeper {
+    /// Runs the keeper on a thread of its own until `stop`, then releases
+    /// the lease if it holds it. A panic on that thread is this task's
+    /// panic, for the supervisor to see.
+    pub async fn run(self, leadership: Arc<watch::Sender<Leadership>>, stop: CancellationToken) {
+        let thread = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = runtime.expect("a runtime for the lease keeper");
+            runtime.block_on(self.keep(&leadership, &stop));
+        });
+        if let Err(e) = thread.await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
     }
 
-    fn info(&self, leading_since: Option<DateTime<Utc>>) -> ClockInfo {
-        ClockInfo {
-            id: self.id.clone(),
-            host: self.id.split(':').next().unwrap_or_default().to_owned(),
-            pid: std::process::id(),
-            started_at: self.started_at,
-            seen_at: self.time.now(),
-            leading_since,
-            config: self.config.clone(),
-            offset_ms: self.time.offset_ms(),
+    async fn keep(&self, leadership: &watch::Sender<Leadership>, stop: &CancellationToken) {
+        // Whatever ends this function (a stop, a panic), this clock no
+        // longer knows that it leads.
+        struct StandBy<'a>(&'a watch::Sender<Leadership>);
+        impl Drop for StandBy<'_> {
+            fn drop(&mut self) {
+                self.0.send_replace(Leadership::Standby);
+            }
+        }
+        let _standby = StandBy(leadership);
+        let Some(store) = self.connect(stop).await else { return };
+        let lease = Lease { store: &store, id: &self.id };
+        let mut leases = 0;
+        loop {
+            if !lease.acquire(self, stop).await {
+                break;
+            }
+            leases += 1;
+            leadership.send_replace(Leadership::Leading { lease: leases, since: self.time.now() });
+            tracing::info!(clock = %self.id, "leading");
+            let kept = lease.renew_until_lost(self, stop).await;
+            leadership.send_replace(Leadership::Standby);
+            if !kept {
+                break;
+            }
+        }
+        // The leader loop has stopped by now (it is stopped before the
+        // keeper): hand the lease on at once rather than let it lapse.
+        if tokio::time::timeout(TTL, lease.release()).await.is_err() {
+            tracing::warn!(clock = %self.id, "redis did not answer while stopping; the lease lapses by itself");
+        }
+    }
+
+    /// The keeper's own connection, retried every [`INTERVAL`] until `stop`.
+    async fn connect(&self, stop: &CancellationToken) -> Option<Store> {
+        loop {
+            match self.store.dedicated(TIMEOUT).await {
+                Ok(store) => return Some(store),
+                Err(e) => {
+                    tracing::warn!(clock = %self.id, error = %error_chain(&e), "lease keeper cannot reach redis; retrying")
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return None,
+                _ = tokio::time::sleep(INTERVAL) => {}
+            }
         }
     }
 
     /// A live clock whose config supersedes this one's (the newest of them).
-    async fn newer_config(&self) -> Option<ClockInfo> {
-        let entries = self.store.clocks().await.ok()?;
-        let me = self.info(None);
-        let now = self.time.now();
-        entries
-            .values()
-            .filter_map(|json| serde_json::from_str::<ClockInfo>(json).ok())
-            .filter(|c| (now - c.seen_at).to_std().is_ok_and(|age| age <= STALE_AFTER) || c.seen_at >= now)
-            .filter(|c| c.supersedes(&me))
+    async fn newer_config(&self, store: &Store) -> Option<ClockInfo> {
+        live_clocks(store)
+            .await
+            .ok()?
+            .into_iter()
+            .filter(|c| c.supersedes(&self.me))
             .max_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)))
     }
+}
 
-    /// Publishes this clock's [`ClockInfo`]; failures only delay status.
-    async fn announce(&self, leading_since: Option<DateTime<Utc>>) {
-        let info = self.info(leading_since);
-        let json = serde_json::to_string(&info).expect("clock info serialises");
-        if let Err(e) = self.store.announce_clock(&self.id, &json).await {
-            tracing::debug!(clock = %self.id, error = %error_chain(&e), "cannot announce clock");
-        }
-    }
+/// The lease operations on the keeper's connection.
+struct Lease<'a> {
+    store: &'a Store,
+    id: &'a str,
+}
 
-    /// Removes registry entries of clocks that stopped refreshing them.
-    pub async fn prune_registry(&self) {
-        let Ok(entries) = self.store.clocks().await else { return };
-        let now = self.time.now();
-        let stale: Vec<String> = entries
-            .iter()
-            .filter(|(_, json)| {
-                serde_json::from_str::<ClockInfo>(json)
-                    .map_or(true, |c| (now - c.seen_at).to_std().is_ok_and(|age| age > STALE_AFTER * 6))
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        let _ = self.store.forget_clocks(&stale).await;
-    }
-
-    /// Removes this clock from the registry (on a clean stop).
-    pub async fn forget(&self) {
-        let _ = self.store.forget_clocks(std::slice::from_ref(&self.id)).await;
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Waits until this clock holds the lease; `false` if told to stop first.
-    pub async fn acquire(&self, shutdown: &Shutdown) -> bool {
+impl Lease<'_> {
+    /// Waits until this clock holds the lease; `false` if told to stop
+    /// first.
+    async fn acquire(&self, keeper: &Keeper, stop: &CancellationToken) -> bool {
         let mut announced = false;
         let mut deferring = false;
         loop {
-            self.announce(None).await;
             // A clock with a newer config is taking over: do not compete.
-            let newer = self.newer_config().await;
+            let newer = keeper.newer_config(self.store).await;
             if let Some(newer) = &newer
                 && !deferring
             {
                 tracing::info!(clock = %self.id, newer = %newer.id, "standing by for a clock with a newer config");
             }
             deferring = newer.is_some();
-            let attempt =
-                if deferring { Ok(false) } else { self.store.try_acquire_lease(&self.id, TTL).await };
+            let attempt = if deferring { Ok(false) } else { self.store.try_acquire_lease(self.id, TTL).await };
             match attempt {
                 Ok(true) => return true,
                 Ok(false) if !announced => {
@@ -160,55 +184,55 @@ impl Lease {
                 }
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return false,
+                _ = stop.cancelled() => return false,
                 _ = tokio::time::sleep(INTERVAL) => {}
             }
         }
     }
 
-    /// Renews the lease until `done` is cancelled; cancels `lost` when the
-    /// lease is taken by another clock or cannot be renewed before it lapses.
-    pub async fn keep(&self, lost: CancellationToken, done: CancellationToken) {
+    /// Renews the lease every [`INTERVAL`] until it is lost (`true`: stand
+    /// by and try again) or `stop` (`false`): taken by another clock,
+    /// handed to a clock with a newer config, or not renewed in time.
+    async fn renew_until_lost(&self, keeper: &Keeper, stop: &CancellationToken) -> bool {
         let mut renewed_at = Instant::now();
-        let leading_since = self.time.now();
-        self.announce(Some(leading_since)).await;
+        let mut next = renewed_at + INTERVAL;
         loop {
             tokio::select! {
-                _ = done.cancelled() => return,
-                _ = tokio::time::sleep(INTERVAL) => {}
+                _ = stop.cancelled() => return false,
+                _ = tokio::time::sleep_until(next) => {}
             }
-            match self.store.renew_lease(&self.id, TTL).await {
+            match self.store.renew_lease(self.id, TTL).await {
                 Ok(true) => {
                     renewed_at = Instant::now();
-                    self.announce(Some(leading_since)).await;
-                    if let Some(newer) = self.newer_config().await
-                        && self.store.handover_lease(&self.id, &newer.id, TTL).await.unwrap_or(false)
+                    next = renewed_at + INTERVAL;
+                    if let Some(newer) = keeper.newer_config(self.store).await
+                        && self.store.handover_lease(self.id, &newer.id, TTL).await.unwrap_or(false)
                     {
                         tracing::info!(clock = %self.id, to = %newer.id, "leader lease handed to a clock with a newer config");
-                        lost.cancel();
-                        return;
+                        return true;
                     }
                 }
                 Ok(false) => {
                     tracing::warn!(clock = %self.id, "leader lease taken by another clock");
-                    lost.cancel();
-                    return;
+                    return true;
                 }
-                Err(e) if renewed_at.elapsed() + INTERVAL >= TTL => {
+                Err(e) if renewed_at.elapsed() + TIMEOUT >= TTL => {
                     tracing::warn!(clock = %self.id, error = %error_chain(&e), "cannot renew leader lease; standing down");
-                    lost.cancel();
-                    return;
+                    return true;
                 }
                 Err(e) => {
-                    tracing::warn!(clock = %self.id, error = %error_chain(&e), "lease renewal failed; retrying")
+                    tracing::warn!(clock = %self.id, error = %error_chain(&e), "lease renewal failed; retrying");
+                    // Retry soon: a whole interval may be too late.
+                    next = Instant::now() + RETRY;
                 }
             }
         }
     }
 
-    /// Gives the lease up so a standby takes over at once.
-    pub async fn release(&self) {
-        match self.store.release_lease(&self.id).await {
+    /// Gives the lease up (a no-op unless this clock holds it) so a standby
+    /// takes over at once.
+    async fn release(&self) {
+        match self.store.release_lease(self.id).await {
             Ok(true) => tracing::info!(clock = %self.id, "leader lease released"),
             Ok(false) => {}
             Err(e) => {
@@ -216,16 +240,4 @@ impl Lease {
             }
         }
     }
-}
-
-/// An error and its sources, `: `-separated, for one log field.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

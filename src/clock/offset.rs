@@ -6,9 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
+
+use crate::error_chain::error_chain;
 use crate::store::{self, Store};
-use crate::time::RedisTime;
+use crate::time::{RedisTime, TimeSource};
 
 pub const EVERY: Duration = Duration::from_secs(30);
 pub const WARN_ABOVE_MS: i64 = 1000;
@@ -48,16 +50,17 @@ pub async fn measure(store: &Store, time: &RedisTime) -> store::Result<i64> {
     Ok(offset)
 }
 
-/// Re-measures every [`EVERY`] until `shutdown` (after a first [`measure`]
-/// at start).
-pub async fn run(store: Store, time: Arc<RedisTime>, shutdown: Shutdown) {
+/// Re-measures every [`EVERY`] until `stop` (after a first [`measure`]
+/// at start), if `time` is corrected to Redis's.
+pub async fn run(store: Store, time: Arc<dyn TimeSource>, stop: CancellationToken) {
+    let Some(calibrated) = time.calibration() else { return stop.cancelled().await };
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = stop.cancelled() => return,
             _ = tokio::time::sleep(EVERY) => {}
         }
-        if let Err(e) = measure(&store, &time).await {
-            tracing::debug!(error = %super::error_chain(&e), "cannot measure clock offset");
+        if let Err(e) = measure(&store, calibrated).await {
+            tracing::debug!(error = %error_chain(&e), "cannot measure clock offset");
         }
     }
 }

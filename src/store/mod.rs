@@ -179,6 +179,17 @@ impl Store {
         Ok(Store { topology: std::sync::Arc::new(topology), con, keys: Keys::new(&settings.prefix), wait })
     }
 
+    /// A handle to the same Redis on a connection of its own, whose
+    /// connects and replies time out after `timeout`. For work that must
+    /// not queue behind other traffic or wait out the shared connection's
+    /// longer timeouts: the leader lease is renewed on one, with a timeout
+    /// well inside the lease's lifetime. The connection's background task
+    /// runs on the runtime this is called on.
+    pub async fn dedicated(&self, timeout: Duration) -> Result<Store> {
+        let con = Connection::open(&self.topology, Timeouts { connect: timeout, response: timeout }).await?;
+        Ok(Store { con, ..self.clone() })
+    }
+
     /// Whether Redis is a cluster.
     pub fn is_cluster(&self) -> bool {
         self.con.is_cluster()

@@ -191,14 +191,11 @@ impl Store {
         Ok(redis::cmd("GET").arg(self.keys.config()).query_async(&mut self.con.clone()).await?)
     }
 
-    /// Records a clock's status (JSON) in the clock registry.
+    /// Records a clock's entry (a JSON object) in the clock registry, adding
+    /// `redis_seen_ms`: when Redis received it, on Redis's clock.
     pub async fn announce_clock(&self, id: &str, info: &str) -> Result<()> {
-        let _: i64 = redis::cmd("HSET")
-            .arg(self.keys.clocks())
-            .arg(id)
-            .arg(info)
-            .query_async(&mut self.con.clone())
-            .await?;
+        let keys = [self.keys.clocks()];
+        let _: i64 = self.run_script(&scripts::ANNOUNCE_CLOCK, &keys, &[id.to_owned(), info.to_owned()]).await?;
         Ok(())
     }
 
@@ -212,8 +209,11 @@ impl Store {
         Ok(())
     }
 
-    /// The clock registry: id -> JSON.
-    pub async fn clocks(&self) -> Result<HashMap<String, String>> {
-        Ok(redis::cmd("HGETALL").arg(self.keys.clocks()).query_async(&mut self.con.clone()).await?)
+    /// The clock registry (id -> JSON) and Redis's time (Unix ms) when it
+    /// was read, to judge each entry's `redis_seen_ms` by.
+    pub async fn clocks(&self) -> Result<(i64, HashMap<String, String>)> {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut self.con.clone()).await?;
+        let entries = redis::cmd("HGETALL").arg(self.keys.clocks()).query_async(&mut self.con.clone()).await?;
+        Ok((secs * 1000 + micros / 1000, entries))
     }
 }

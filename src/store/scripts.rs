@@ -46,5 +46,9 @@ pub static TOUCH_INFLIGHT: LazyLock<Lua> =
 /// Moves dead letters back onto the pending list.
 pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));
 /// Passes the leader lease to another clock.
+/// Records a clock in the registry with Redis's time.
+pub static ANNOUNCE_CLOCK: LazyLock<Lua> =
+    LazyLock::new(|| Lua::new(include_str!("scripts/announce_clock.lua")));
+
 pub static HANDOVER_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/handover_lease.lua")));
