@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::lease::{Leadership, TTL as LEASE_TTL};
+use super::leadership::Leadership;
+use super::lease::TTL as LEASE_TTL;
 use super::ticker::Ticker;
 use crate::backoff::Backoff;
 use crate::config::Config;

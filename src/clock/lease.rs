@@ -15,11 +15,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::leadership::Leadership;
 use super::registry::{ClockInfo, live_clocks};
 use crate::error_chain::error_chain;
 use crate::store::Store;
@@ -40,25 +40,6 @@ pub const TIMEOUT: Duration = Duration::from_millis(800);
 
 /// After a failed renewal, the next try comes this soon.
 const RETRY: Duration = Duration::from_millis(100);
-
-/// Whether this clock leads, as the keeper last knew.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leadership {
-    Standby,
-    /// Leading since `since`; `lease` counts this clock's acquisitions, so
-    /// a lease lost and taken again is a new one.
-    Leading { lease: u64, since: DateTime<Utc> },
-}
-
-impl Leadership {
-    /// When this clock started leading, if it leads.
-    pub fn since(self) -> Option<DateTime<Utc>> {
-        match self {
-            Leadership::Standby => None,
-            Leadership::Leading { since, .. } => Some(since),
-        }
-    }
-}
 
 /// Takes and keeps the lease.
 pub struct Keeper {

@@ -22,6 +22,7 @@
 //! restart, a deploy, a failover and a Redis outage are the same path.
 
 mod leader;
+mod leadership;
 mod lease;
 pub mod offset;
 pub mod plan;
@@ -35,7 +36,8 @@ use tokio::sync::watch;
 
 pub use crate::error_chain::error_chain;
 pub use crate::identity::process_id;
-pub use lease::{INTERVAL as LEASE_INTERVAL, Leadership, TTL as LEASE_TTL};
+pub use leadership::Leadership;
+pub use lease::{INTERVAL as LEASE_INTERVAL, TTL as LEASE_TTL};
 pub use registry::{ClockInfo, STALE_AFTER};
 pub use ticker::{Fired, Ticker};
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::lease::Leadership;
+use super::leadership::Leadership;
 use crate::error_chain::error_chain;
 use crate::store::{self, Store};
 use crate::time::TimeSource;
