@@ -18,7 +18,7 @@
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
 //! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
-//! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since}`; stale entries are ignored and pruned |
+//! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since, config, offset_ms, redis_seen_ms}`; `redis_seen_ms` is stamped by Redis; entries silent for 10 s on Redis's clock are ignored, for 60 s pruned |
 //!
 //! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
 //! queue. Every key of one queue carries the hash tag `{Q}`, so each
