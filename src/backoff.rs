@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-/// A delay that doubles from `first` up to `cap` with each [`Backoff::next`],
+/// A delay that doubles from `first` up to `cap` with each [`Backoff::next_delay`],
 /// and starts over after [`Backoff::reset`].
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -19,7 +19,7 @@ impl Backoff {
     }
 
     /// The delay to wait now; the following one is twice as long, up to the cap.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let delay = self.next;
         self.next = (self.next * 2).min(self.cap);
         delay
@@ -39,9 +39,9 @@ mod tests {
     fn doubles_to_the_cap_and_starts_over_after_a_reset() {
         let ms = Duration::from_millis;
         let mut backoff = Backoff::new(ms(100), ms(500));
-        let delays: Vec<_> = (0..5).map(|_| backoff.next()).collect();
+        let delays: Vec<_> = (0..5).map(|_| backoff.next_delay()).collect();
         assert_eq!(delays, [ms(100), ms(200), ms(400), ms(500), ms(500)]);
         backoff.reset();
-        assert_eq!(backoff.next(), ms(100));
+        assert_eq!(backoff.next_delay(), ms(100));
     }
 }

@@ -78,7 +78,13 @@ impl Supervisor {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let stop = CancellationToken::new();
-        let watch = Watch { name, policy, stop: stop.clone(), failed: self.failed.clone(), failure: self.failure.clone() };
+        let watch = Watch {
+            name,
+            policy,
+            stop: stop.clone(),
+            failed: self.failed.clone(),
+            failure: self.failure.clone(),
+        };
         let handle = tokio::spawn(watch.run(make));
         self.loops.push(Loop { name, stop, handle });
     }
@@ -96,7 +102,11 @@ impl Supervisor {
         for Loop { name, stop, mut handle } in self.loops.into_iter().rev() {
             stop.cancel();
             if tokio::time::timeout_at(until, &mut handle).await.is_err() {
-                tracing::error!(task = name, deadline_ms = deadline.as_millis() as u64, "background loop did not stop in time; aborted");
+                tracing::error!(
+                    task = name,
+                    deadline_ms = deadline.as_millis() as u64,
+                    "background loop did not stop in time; aborted"
+                );
                 handle.abort();
             }
         }
@@ -147,7 +157,7 @@ impl Watch {
                 self.failed.cancel();
                 return;
             }
-            let delay = backoff.next();
+            let delay = backoff.next_delay();
             tracing::error!(task = self.name, reason = %reason, restart_in_ms = delay.as_millis() as u64, "background loop failed; restarting");
             tokio::select! {
                 _ = self.stop.cancelled() => return,
@@ -169,7 +179,9 @@ impl Drop for AbortOnDrop {
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(s) => *s,
-        Err(payload) => payload.downcast::<&str>().map_or_else(|_| "(no message)".to_owned(), |s| (*s).to_owned()),
+        Err(payload) => {
+            payload.downcast::<&str>().map_or_else(|_| "(no message)".to_owned(), |s| (*s).to_owned())
+        }
     }
 }
 

@@ -102,7 +102,7 @@ impl Leader {
                     tracing::warn!(clock = %self.id, error = %error_chain(&e), "redis error while leading; retrying");
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(backoff.next()) => {}
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
                     }
                 }
             }
@@ -115,8 +115,9 @@ impl Leader {
         let (config, store, time) = (&self.config, &self.store, self.time.as_ref());
         let term = store.next_term().await?;
         tracing::info!(clock = %self.id, term, "leadership term");
-        let mut ticker =
-            Ticker::start(config.clone(), store.clone(), term, time.now()).await?.with_notifier(self.notifier.clone());
+        let mut ticker = Ticker::start(config.clone(), store.clone(), term, time.now())
+            .await?
+            .with_notifier(self.notifier.clone());
         let mut published = false;
         // Until a batch has been built, guess from the job count: building takes
         // a few microseconds a tick, and every job may fall due at once.

@@ -9,7 +9,10 @@ pub enum Leadership {
     Standby,
     /// Leading since `since`; `lease` counts this clock's acquisitions, so
     /// a lease lost and taken again is a new one.
-    Leading { lease: u64, since: DateTime<Utc> },
+    Leading {
+        lease: u64,
+        since: DateTime<Utc>,
+    },
 }
 
 impl Leadership {

@@ -38,6 +38,10 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// a renewal that hangs is retried while the lease still holds.
 pub const TIMEOUT: Duration = Duration::from_millis(800);
 
+/// How long a stopping keeper waits for Redis to take the lease back; with
+/// Redis unreachable, the lease then lapses by itself.
+const GOODBYE: Duration = Duration::from_millis(500);
+
 /// After a failed renewal, the next try comes this soon.
 const RETRY: Duration = Duration::from_millis(100);
 
@@ -98,7 +102,7 @@ impl Keeper {
         }
         // The leader loop has stopped by now (it is stopped before the
         // keeper): hand the lease on at once rather than let it lapse.
-        if tokio::time::timeout(TTL, lease.release()).await.is_err() {
+        if tokio::time::timeout(GOODBYE, lease.release()).await.is_err() {
             tracing::warn!(clock = %self.id, "redis did not answer while stopping; the lease lapses by itself");
         }
     }
@@ -151,7 +155,8 @@ impl Lease<'_> {
                 tracing::info!(clock = %self.id, newer = %newer.id, "standing by for a clock with a newer config");
             }
             deferring = newer.is_some();
-            let attempt = if deferring { Ok(false) } else { self.store.try_acquire_lease(self.id, TTL).await };
+            let attempt =
+                if deferring { Ok(false) } else { self.store.try_acquire_lease(self.id, TTL).await };
             match attempt {
                 Ok(true) => return true,
                 Ok(false) if !announced => {
@@ -182,7 +187,11 @@ impl Lease<'_> {
                 _ = stop.cancelled() => return false,
                 _ = tokio::time::sleep_until(next) => {}
             }
-            match self.store.renew_lease(self.id, TTL).await {
+            let renewed = tokio::select! {
+                _ = stop.cancelled() => return false,
+                renewed = self.store.renew_lease(self.id, TTL) => renewed,
+            };
+            match renewed {
                 Ok(true) => {
                     renewed_at = Instant::now();
                     next = renewed_at + INTERVAL;

@@ -82,7 +82,8 @@ pub async fn run(
     loops.spawn("lease", Policy::Restart, {
         let (leadership, store, id, time) = (leadership.clone(), store.clone(), id.clone(), time.clone());
         move |stop| {
-            let keeper = lease::Keeper { store: store.clone(), id: id.clone(), time: time.clone(), me: me.clone() };
+            let keeper =
+                lease::Keeper { store: store.clone(), id: id.clone(), time: time.clone(), me: me.clone() };
             keeper.run(leadership.clone(), stop)
         }
     });

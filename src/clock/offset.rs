@@ -59,7 +59,11 @@ pub async fn run(store: Store, time: Arc<dyn TimeSource>, stop: CancellationToke
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(EVERY) => {}
         }
-        if let Err(e) = measure(&store, calibrated).await {
+        let measured = tokio::select! {
+            _ = stop.cancelled() => return,
+            measured = measure(&store, calibrated) => measured,
+        };
+        if let Err(e) = measured {
             tracing::debug!(error = %error_chain(&e), "cannot measure clock offset");
         }
     }

@@ -31,6 +31,9 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// to it.
 pub const STALE_AFTER: Duration = Duration::from_secs(10);
 
+/// How long a stopping clock waits for Redis to remove its entry.
+const GOODBYE: Duration = Duration::from_millis(500);
+
 /// A stale entry is removed by the leader once it is this old.
 const PRUNE_AFTER: Duration = Duration::from_secs(60);
 
@@ -135,6 +138,13 @@ impl Registry {
         let _ = self.store.forget_clocks(&stale).await;
     }
 
+    async fn refresh(&self, leading_since: Option<DateTime<Utc>>, prune: bool) {
+        self.announce(leading_since).await;
+        if prune {
+            self.prune().await;
+        }
+    }
+
     /// Refreshes this clock's entry every [`INTERVAL`] (and at once when it
     /// starts or stops leading); while leading, prunes stale entries. On
     /// `stop`, removes this clock's entry.
@@ -142,9 +152,13 @@ impl Registry {
         let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
             let since = leadership.borrow_and_update().since();
-            self.announce(since).await;
-            if since.is_some() && pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_AFTER) {
-                self.prune().await;
+            // A call waiting on an unreachable Redis must not hold up a stop.
+            let prune = since.is_some() && pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_AFTER);
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                () = self.refresh(since, prune) => {}
+            }
+            if prune {
                 pruned_at = Some(tokio::time::Instant::now());
             }
             tokio::select! {
@@ -153,7 +167,9 @@ impl Registry {
                 _ = tokio::time::sleep(INTERVAL) => {}
             }
         }
-        let _ = self.store.forget_clocks(std::slice::from_ref(&self.id)).await;
+        // With Redis unreachable, give up soon: the entry goes stale anyway.
+        let goodbye = self.store.forget_clocks(std::slice::from_ref(&self.id));
+        let _ = tokio::time::timeout(GOODBYE, goodbye).await;
     }
 }
 

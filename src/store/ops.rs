@@ -195,7 +195,8 @@ impl Store {
     /// `redis_seen_ms`: when Redis received it, on Redis's clock.
     pub async fn announce_clock(&self, id: &str, info: &str) -> Result<()> {
         let keys = [self.keys.clocks()];
-        let _: i64 = self.run_script(&scripts::ANNOUNCE_CLOCK, &keys, &[id.to_owned(), info.to_owned()]).await?;
+        let _: i64 =
+            self.run_script(&scripts::ANNOUNCE_CLOCK, &keys, &[id.to_owned(), info.to_owned()]).await?;
         Ok(())
     }
 
@@ -213,7 +214,8 @@ impl Store {
     /// was read, to judge each entry's `redis_seen_ms` by.
     pub async fn clocks(&self) -> Result<(i64, HashMap<String, String>)> {
         let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut self.con.clone()).await?;
-        let entries = redis::cmd("HGETALL").arg(self.keys.clocks()).query_async(&mut self.con.clone()).await?;
+        let entries =
+            redis::cmd("HGETALL").arg(self.keys.clocks()).query_async(&mut self.con.clone()).await?;
         Ok((secs * 1000 + micros / 1000, entries))
     }
 }
