@@ -176,8 +176,76 @@ async fn a_marker_is_extended_and_cleared_only_by_the_payload_it_names() {
     assert!(retried);
     assert!(expiry(marker()) >= before + 120_000, "{:?}", marker());
 
-    store.finish(&queue(), "w1", "y", "job", "theirs", None, None, false).await.unwrap();
+    push(&server, &["y", "z"]);
+    let (y, z) = (take(&store).await, take(&store).await);
+    store.finish(&queue(), "w1", &y, "job", "theirs", None, None, false).await.unwrap();
     assert!(marker().is_some(), "another payload's finish leaves it alone");
-    store.finish(&queue(), "w1", "y", "job", "mine", None, None, false).await.unwrap();
+    store.finish(&queue(), "w1", &z, "job", "mine", None, None, false).await.unwrap();
     assert_eq!(marker(), None);
+}
+
+/// A finish, retry or dead letter whose reply was lost is sent again; the
+/// second one finds the payload gone from the in-progress list and changes
+/// nothing: one history entry, one dead letter, one retry.
+#[tokio::test]
+async fn a_repeated_finish_or_retry_changes_nothing_the_second_time() {
+    const HISTORY: &str = "campanile:{default}:history:job";
+    const DEAD: &str = "campanile:{default}:dead";
+    const RETRY: &str = "campanile:{default}:retry";
+    const INFLIGHT: &str = "campanile:{default}:inflight";
+    let server = RedisServer::start();
+    let store = store(&server, 0).await;
+    push(&server, &["a", "b"]);
+
+    let a = take(&store).await;
+    for _ in 0..2 {
+        store
+            .finish(&queue(), "w1", &a, "job", "id-a", Some("{\"run\":\"a\"}"), Some("dead-a"), false)
+            .await
+            .unwrap();
+    }
+    assert_eq!(list(&server, HISTORY), ["{\"run\":\"a\"}"], "one history entry");
+    assert_eq!(list(&server, DEAD), ["dead-a"], "one dead letter");
+
+    let b = take(&store).await;
+    let () =
+        redis::cmd("HSET").arg(INFLIGHT).arg("job").arg("id-b|1").query(&mut server.connection()).unwrap();
+    let mut scheduled = Vec::new();
+    for _ in 0..2 {
+        let s = store
+            .schedule_retry(
+                &queue(),
+                "w1",
+                &b,
+                "job",
+                "id-b",
+                "b2",
+                1000,
+                "{\"run\":\"b\"}",
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        scheduled.push(s);
+    }
+    assert_eq!(scheduled, [true, false]);
+    assert_eq!(list(&server, HISTORY), ["{\"run\":\"b\"}", "{\"run\":\"a\"}"], "one history entry per run");
+    let retries: Vec<String> =
+        redis::cmd("ZRANGE").arg(RETRY).arg(0).arg(-1).query(&mut server.connection()).unwrap();
+    assert_eq!(retries, ["b2"]);
+
+    // The retry runs and succeeds; its finish, sent twice, clears the
+    // marker once and records once.
+    let () = redis::cmd("LPUSH").arg(PENDING).arg("b2").query(&mut server.connection()).unwrap();
+    let b2 = take(&store).await;
+    for _ in 0..2 {
+        store
+            .finish(&queue(), "w1", &b2, "job", "id-b", Some("{\"run\":\"b2\"}"), None, false)
+            .await
+            .unwrap();
+    }
+    assert_eq!(list(&server, HISTORY), ["{\"run\":\"b2\"}", "{\"run\":\"b\"}", "{\"run\":\"a\"}"]);
+    let marker: Option<String> =
+        redis::cmd("HGET").arg(INFLIGHT).arg("job").query(&mut server.connection()).unwrap();
+    assert_eq!(marker, None);
 }

@@ -23,8 +23,8 @@ pub enum Requeue {
 /// What [`Store::finish`] found, and what it took.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finish {
-    /// `false` if the payload had been recovered meanwhile (the outcome is
-    /// recorded either way).
+    /// `false` if the payload was no longer in progress (recovered by
+    /// another worker, or this finish already ran): nothing was recorded.
     pub was_in_progress: bool,
     /// The job's newest history entry before this one.
     pub previous: Option<String>,

@@ -18,12 +18,22 @@
 -- ARGV[5]  dead letter JSON ("" for none); ARGV[6] dead-letter cap
 -- ARGV[7]  "1" to take the next payload into KEYS[1], else "0"
 -- ARGV[8]  the job ("" for a payload that named none)
--- Returns  {1 if the payload was still in progress (0 if it had been
---          recovered meanwhile; the outcome is recorded either way), the
---          job's previous newest history entry or false, the next payload
---          taken or false}
+-- Returns  {1 if the payload was still in progress, else 0, the job's
+--          previous newest history entry or false, the next payload taken
+--          or false}
+-- A payload no longer in progress was recovered by another worker, or this
+-- finish already ran (a retry after a lost reply): nothing is recorded, no
+-- marker cleared, so a repeated finish changes nothing. The take still
+-- happens.
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
 local previous = redis.call('LINDEX', KEYS[2], 0)
+local next = false
+if ARGV[7] == '1' then
+  next = redis.call('LMOVE', KEYS[5], KEYS[1], 'RIGHT', 'LEFT')
+end
+if removed == 0 then
+  return {removed, previous, next}
+end
 if ARGV[2] ~= '' then
   redis.call('LPUSH', KEYS[2], ARGV[2])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
@@ -37,9 +47,5 @@ end
 if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[5])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
-end
-local next = false
-if ARGV[7] == '1' then
-  next = redis.call('LMOVE', KEYS[5], KEYS[1], 'RIGHT', 'LEFT')
 end
 return {removed, previous, next}

@@ -13,11 +13,12 @@
 -- ARGV[6]  payload id; ARGV[7] how long from now (Redis time) the marker
 --          lasts, in ms; ARGV[8] the job
 -- Returns  1 if the payload was still in progress, else 0 (then nothing is
---          scheduled: whoever recovered it owns it)
+--          recorded or scheduled: whoever recovered it owns it, or this
+--          retry already ran and its reply was lost)
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
-redis.call('LPUSH', KEYS[3], ARGV[4])
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
 if removed == 1 then
+  redis.call('LPUSH', KEYS[3], ARGV[4])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
   local marker = redis.call('HGET', KEYS[4], ARGV[8])
   if marker and string.match(marker, '^(.*)|') == ARGV[6] then
