@@ -35,6 +35,7 @@ pub struct Metrics {
     pub run_duration: HistogramFamily,
     pub queue_depth: Family<Labels, Gauge>,
     pub redis_errors: Counter,
+    pub recovery_errors: Counter,
     pub notifications: Family<Labels, Counter>,
     registry: Registry,
 }
@@ -63,6 +64,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         run_duration: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
         queue_depth: Family::default(),
         redis_errors: Counter::default(),
+        recovery_errors: Counter::default(),
         notifications: Family::default(),
         registry: Registry::default(),
     };
@@ -94,6 +96,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         m.queue_depth.clone(),
     );
     registry.register("redis_errors", "Redis operations that failed", m.redis_errors.clone());
+    registry.register(
+        "recovery_errors",
+        "Lost workers whose payloads could not be recovered on a pass",
+        m.recovery_errors.clone(),
+    );
     registry.register(
         "notifications",
         "Webhook deliveries (result: delivered, failed, dropped)",

@@ -110,6 +110,7 @@ fn clock_and_worker_export_the_documented_metrics() {
             "campanile_runs_dead",
             "campanile_run_duration_seconds",
             "campanile_queue_depth",
+            "campanile_recovery_errors",
         ],
     );
 }

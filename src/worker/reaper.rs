@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::ledger::{Ledger, Suspects};
 use super::{WorkerId, lost_run_replacement};
 use crate::config::{Config, QueueName};
+use crate::metrics::METRICS;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::time::TimeSource;
@@ -43,6 +44,8 @@ pub async fn run(
     }
 }
 
+/// Looks at every worker registered on `queue`; a failure on one lost
+/// worker is logged and counted, and the pass goes on to the next.
 async fn reap_queue(
     config: &Config,
     store: &Store,
@@ -51,22 +54,40 @@ async fn reap_queue(
     time: &dyn TimeSource,
 ) -> crate::store::Result<()> {
     for worker in store.workers(queue).await? {
-        if worker == me.0 || store.worker_alive(queue, &worker).await? {
+        if worker == me.0 {
             continue;
         }
-        let taken = store.in_progress(queue, &worker).await?;
-        let moves: Vec<_> = taken
-            .iter()
-            .map(|raw| {
-                let (to, replacement) = lost_run_replacement(config, queue, raw, &worker, time.now());
-                (raw.clone(), to, replacement)
-            })
-            .collect();
-        if let Some(moved) = store.requeue(queue, &worker, true, &moves).await?
-            && moved > 0
-        {
-            tracing::warn!(queue = %queue, worker = %worker, count = moved, "recovered payloads of a lost worker");
+        if let Err(e) = reap_worker(config, store, queue, &worker, time).await {
+            METRICS.recovery_errors.inc();
+            tracing::warn!(queue = %queue, worker = %worker, error = %crate::clock::error_chain(&e), "cannot recover a lost worker's payloads");
         }
+    }
+    Ok(())
+}
+
+/// Puts back the payloads of `worker` if its lease has lapsed.
+async fn reap_worker(
+    config: &Config,
+    store: &Store,
+    queue: &QueueName,
+    worker: &str,
+    time: &dyn TimeSource,
+) -> crate::store::Result<()> {
+    if store.worker_alive(queue, worker).await? {
+        return Ok(());
+    }
+    let taken = store.in_progress(queue, worker).await?;
+    let moves: Vec<_> = taken
+        .iter()
+        .map(|raw| {
+            let (to, replacement) = lost_run_replacement(config, queue, raw, worker, time.now());
+            (raw.clone(), to, replacement)
+        })
+        .collect();
+    if let Some(moved) = store.requeue(queue, worker, true, &moves).await?
+        && moved > 0
+    {
+        tracing::warn!(queue = %queue, worker = %worker, count = moved, "recovered payloads of a lost worker");
     }
     Ok(())
 }
