@@ -53,8 +53,19 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {
     /// The payload exactly as it was on the queue: push it back onto the
-    /// pending list to run it again.
+    /// pending list to run it again. A payload that is not UTF-8 shows here
+    /// with its bad bytes replaced by U+FFFD, and exactly in
+    /// `payload_base64`; one that was too large shows only its start.
     pub payload: String,
+    /// The payload's exact bytes, base64 (standard alphabet, padded), when
+    /// they are not UTF-8; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
+    /// The payload's size in bytes, when only its first
+    /// [`DEAD_PAYLOAD_KEPT`] bytes are kept (it was too large); absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<u64>,
     /// Why it is here.
     pub reason: String,
     pub queue: String,
@@ -68,13 +79,38 @@ pub struct DeadLetter {
     pub worker: String,
 }
 
-/// The id `clock dead` shows and `clock retry-dead` takes: the payload's id,
-/// or for a payload that does not parse, `raw-` and a hash of its text.
-pub fn dead_letter_id(letter: &DeadLetter) -> String {
-    match serde_json::from_str::<crate::payload::Payload>(&letter.payload) {
-        Ok(p) => p.id,
-        Err(_) => format!("raw-{:016x}", crate::clock::plan::fnv1a(letter.payload.as_bytes())),
+/// How much of a payload too large to run its dead letter keeps.
+pub const DEAD_PAYLOAD_KEPT: usize = 4096;
+
+/// A dead letter's `payload`, `payload_base64` and `payload_bytes` for the
+/// bytes `raw`: whole, or (`cut`) only the first [`DEAD_PAYLOAD_KEPT`].
+pub fn kept_payload(raw: &[u8], cut: bool) -> (String, Option<String>, Option<u64>) {
+    use base64::Engine;
+    let (kept, size) = match cut && raw.len() > DEAD_PAYLOAD_KEPT {
+        true => (&raw[..DEAD_PAYLOAD_KEPT], Some(raw.len() as u64)),
+        false => (raw, None),
+    };
+    match std::str::from_utf8(kept) {
+        Ok(text) => (text.to_owned(), None, size),
+        Err(_) => (
+            String::from_utf8_lossy(kept).into_owned(),
+            Some(base64::engine::general_purpose::STANDARD.encode(kept)),
+            size,
+        ),
     }
+}
+
+/// The id `clock dead` shows and `clock retry-dead` takes: the payload's id,
+/// or for a payload that does not parse, `raw-` and a hash of its bytes.
+pub fn dead_letter_id(letter: &DeadLetter) -> String {
+    use base64::Engine;
+    if let Ok(p) = serde_json::from_str::<crate::payload::Payload>(&letter.payload) {
+        return p.id;
+    }
+    let exact =
+        letter.payload_base64.as_ref().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
+    let bytes = exact.as_deref().unwrap_or(letter.payload.as_bytes());
+    format!("raw-{:016x}", crate::clock::plan::fnv1a(bytes))
 }
 
 impl HistoryEntry {

@@ -640,3 +640,18 @@ command = "true"
         "{errors:#?}"
     );
 }
+
+#[test]
+fn worker_max_payload_bytes_defaults_to_1_mib_and_is_checked() {
+    let jobs = "[jobs.a]\nevery = \"1m\"\ncommand = \"true\"\n";
+    assert_eq!(parse(jobs).unwrap().worker.max_payload_bytes, 1 << 20);
+    let set = parse(&format!("{jobs}[worker]\nmax_payload_bytes = 4096\n")).unwrap();
+    assert_eq!(set.worker.max_payload_bytes, 4096);
+    assert_eq!(
+        errors(&format!("{jobs}[worker]\nmax_payload_bytes = 10\nmax_bytes = 1\n")),
+        [
+            r#"clock.toml:5:21: field "worker.max_payload_bytes": 10 is not between 1024 and 67108864 bytes"#,
+            r#"clock.toml:6:1: unknown key "max_bytes" (expected one of: max_payload_bytes)"#,
+        ]
+    );
+}

@@ -107,3 +107,34 @@ fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
     let json = Format::Json { list: "my-app:jobs".into() };
     assert_eq!(keys.destination(&q, &json), to("my-app:jobs", false, None));
 }
+
+/// A dead letter keeps its payload as text when it is UTF-8; otherwise the
+/// text has U+FFFD for the bad bytes and `payload_base64` has them exactly;
+/// a payload cut for size keeps its first 4 KiB and gives its size.
+#[test]
+fn dead_letter_payload_fields_keep_the_bytes() {
+    use campanile::run::{DEAD_PAYLOAD_KEPT, kept_payload};
+    assert_eq!(kept_payload(b"{\"a\":1}", false), ("{\"a\":1}".to_owned(), None, None));
+    assert_eq!(kept_payload(b"a\xffb", false), ("a\u{fffd}b".to_owned(), Some("Yf9i".to_owned()), None));
+    let big = "x".repeat(DEAD_PAYLOAD_KEPT + 10);
+    assert_eq!(DEAD_PAYLOAD_KEPT, 4096);
+    assert_eq!(kept_payload(big.as_bytes(), true), (big[..4096].to_owned(), None, Some(4106)));
+    assert_eq!(kept_payload(big.as_bytes(), false).0, big, "cut only when asked");
+
+    let letter = campanile::run::DeadLetter {
+        payload: "a\u{fffd}b".into(),
+        payload_base64: Some("Yf9i".into()),
+        payload_bytes: None,
+        reason: "malformed payload: not UTF-8 (invalid byte at offset 1)".into(),
+        queue: "default".into(),
+        job: None,
+        attempts: 0,
+        exit_code: None,
+        failed_at: at("2026-11-23T08:01:31.002Z"),
+        worker: "web.1:4:1a2b".into(),
+    };
+    assert_eq!(
+        letter.to_json(),
+        r#"{"payload":"a�b","payload_base64":"Yf9i","reason":"malformed payload: not UTF-8 (invalid byte at offset 1)","queue":"default","job":null,"attempts":0,"exit_code":null,"failed_at":"2026-11-23T08:01:31.002Z","worker":"web.1:4:1a2b"}"#
+    );
+}

@@ -33,7 +33,8 @@ fn queue() -> QueueName {
 /// Takes the oldest pending payload, as the worker's fetcher does.
 async fn take(store: &Store) -> String {
     let mut taker = store.taker().await.unwrap();
-    taker.take(&queue(), "w1", Duration::from_secs(1)).await.unwrap().expect("a pending payload")
+    let raw = taker.take(&queue(), "w1", Duration::from_secs(1)).await.unwrap().expect("a pending payload");
+    String::from_utf8(raw).unwrap()
 }
 
 #[tokio::test]
@@ -44,16 +45,17 @@ async fn a_finish_takes_the_next_payload_oldest_first() {
     let first = take(&store).await;
     assert_eq!(first, "first");
 
-    let done = store.finish(&queue(), "w1", &first, "job", "id1", Some("{}"), None, true).await.unwrap();
+    let done =
+        store.finish(&queue(), "w1", first.as_bytes(), "job", "id1", Some("{}"), None, true).await.unwrap();
     assert_eq!(done, Finish { was_in_progress: true, previous: None, next: Some("second".into()) });
     assert_eq!(list(&server, MINE), ["second"], "the taken payload is in the worker's in-progress list");
     assert_eq!(list(&server, PENDING), ["third"]);
 
     let done =
-        store.finish(&queue(), "w1", "second", "job", "id2", Some("{\"n\":2}"), None, true).await.unwrap();
-    assert_eq!(done.previous.as_deref(), Some("{}"), "the job's newest history entry before this one");
-    assert_eq!(done.next.as_deref(), Some("third"));
-    let done = store.finish(&queue(), "w1", "third", "job", "id3", None, None, true).await.unwrap();
+        store.finish(&queue(), "w1", b"second", "job", "id2", Some("{\"n\":2}"), None, true).await.unwrap();
+    assert_eq!(done.previous.as_deref(), Some(&b"{}"[..]), "the job's newest history entry before this one");
+    assert_eq!(done.next.as_deref(), Some(&b"third"[..]));
+    let done = store.finish(&queue(), "w1", b"third", "job", "id3", None, None, true).await.unwrap();
     assert_eq!(done.next, None, "nothing left to take");
     assert!(list(&server, MINE).is_empty() && list(&server, PENDING).is_empty());
 }
@@ -64,7 +66,7 @@ async fn a_finish_takes_nothing_unless_asked() {
     let store = store(&server, 0).await;
     push(&server, &["first", "second"]);
     let first = take(&store).await;
-    let done = store.finish(&queue(), "w1", &first, "job", "id1", None, None, false).await.unwrap();
+    let done = store.finish(&queue(), "w1", first.as_bytes(), "job", "id1", None, None, false).await.unwrap();
     assert_eq!(done, Finish { was_in_progress: true, previous: None, next: None });
     assert_eq!(list(&server, PENDING), ["second"]);
     assert!(list(&server, MINE).is_empty());
@@ -83,7 +85,7 @@ async fn a_finish_takes_nothing_when_takes_must_reach_replicas() {
         .query(&mut server.connection())
         .map(|_: String| ())
         .unwrap();
-    let done = store.finish(&queue(), "w1", "first", "job", "id1", None, None, true).await.unwrap();
+    let done = store.finish(&queue(), "w1", b"first", "job", "id1", None, None, true).await.unwrap();
     assert_eq!(done.next, None);
     assert_eq!(list(&server, PENDING), ["second"]);
     assert!(list(&server, MINE).is_empty());
@@ -94,7 +96,7 @@ async fn a_finish_of_a_recovered_payload_still_takes_the_next() {
     let server = RedisServer::start();
     let store = store(&server, 0).await;
     push(&server, &["next"]);
-    let done = store.finish(&queue(), "w1", "gone", "job", "id1", Some("{}"), None, true).await.unwrap();
+    let done = store.finish(&queue(), "w1", b"gone", "job", "id1", Some("{}"), None, true).await.unwrap();
     assert_eq!(done, Finish { was_in_progress: false, previous: None, next: Some("next".into()) });
     assert_eq!(list(&server, MINE), ["next"]);
 }
@@ -106,6 +108,7 @@ async fn a_give_back_returns_the_payload_to_the_oldest_end_once() {
     push(&server, &["first", "second"]);
     let mut taker = store.taker().await.unwrap();
     let first = taker.take(&queue(), "w1", Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!(first, b"first");
     taker.give_back(&queue(), "w1", &first).await.unwrap();
     assert_eq!(list(&server, PENDING), ["second", "first"], "first is taken next again");
     assert!(list(&server, MINE).is_empty());
@@ -163,7 +166,7 @@ async fn a_marker_is_extended_and_cleared_only_by_the_payload_it_names() {
         .schedule_retry(
             &queue(),
             "w1",
-            "x",
+            b"x",
             "job",
             "mine",
             "x2",
@@ -178,9 +181,9 @@ async fn a_marker_is_extended_and_cleared_only_by_the_payload_it_names() {
 
     push(&server, &["y", "z"]);
     let (y, z) = (take(&store).await, take(&store).await);
-    store.finish(&queue(), "w1", &y, "job", "theirs", None, None, false).await.unwrap();
+    store.finish(&queue(), "w1", y.as_bytes(), "job", "theirs", None, None, false).await.unwrap();
     assert!(marker().is_some(), "another payload's finish leaves it alone");
-    store.finish(&queue(), "w1", &z, "job", "mine", None, None, false).await.unwrap();
+    store.finish(&queue(), "w1", z.as_bytes(), "job", "mine", None, None, false).await.unwrap();
     assert_eq!(marker(), None);
 }
 
@@ -200,7 +203,16 @@ async fn a_repeated_finish_or_retry_changes_nothing_the_second_time() {
     let a = take(&store).await;
     for _ in 0..2 {
         store
-            .finish(&queue(), "w1", &a, "job", "id-a", Some("{\"run\":\"a\"}"), Some("dead-a"), false)
+            .finish(
+                &queue(),
+                "w1",
+                a.as_bytes(),
+                "job",
+                "id-a",
+                Some("{\"run\":\"a\"}"),
+                Some("dead-a"),
+                false,
+            )
             .await
             .unwrap();
     }
@@ -216,7 +228,7 @@ async fn a_repeated_finish_or_retry_changes_nothing_the_second_time() {
             .schedule_retry(
                 &queue(),
                 "w1",
-                &b,
+                b.as_bytes(),
                 "job",
                 "id-b",
                 "b2",
@@ -240,7 +252,7 @@ async fn a_repeated_finish_or_retry_changes_nothing_the_second_time() {
     let b2 = take(&store).await;
     for _ in 0..2 {
         store
-            .finish(&queue(), "w1", &b2, "job", "id-b", Some("{\"run\":\"b2\"}"), None, false)
+            .finish(&queue(), "w1", b2.as_bytes(), "job", "id-b", Some("{\"run\":\"b2\"}"), None, false)
             .await
             .unwrap();
     }

@@ -16,8 +16,11 @@ use campanile::metrics::METRICS;
 use campanile::store::Store;
 use campanile::worker::{WorkerId, reaper};
 use common::RedisServer;
+use common::procs::{Proc, wait_for, write_config};
+use serde_json::Value;
 
 const PENDING: &str = "campanile:{default}:pending";
+const DEAD: &str = "campanile:{default}:dead";
 const TICK: &str = "2026-11-23T08:00:00Z";
 
 async fn store(server: &RedisServer) -> Store {
@@ -95,4 +98,124 @@ async fn recovery_goes_on_past_a_dead_worker_whose_list_cannot_be_read() {
     assert!(recovered, "the second dead worker's payload was never recovered");
     assert_eq!(lrange(&server, PENDING), [payload("steady", 2)], "back with attempt 2");
     assert!(METRICS.recovery_errors.get() > errors_before, "the failure is counted");
+}
+
+fn lpush(server: &RedisServer, value: &[u8]) {
+    let _: i64 = redis::cmd("LPUSH").arg(PENDING).arg(value).query(&mut server.connection()).unwrap();
+}
+
+/// The dead letters, oldest first.
+fn dead_letters(server: &RedisServer) -> Vec<Value> {
+    let mut letters: Vec<Value> =
+        lrange(server, DEAD).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    letters.reverse();
+    letters
+}
+
+fn history(server: &RedisServer, job: &str) -> Vec<String> {
+    lrange(server, &format!("campanile:{{default}}:history:{job}"))
+}
+
+/// The exact bytes a dead letter keeps of its payload.
+fn dead_payload_bytes(letter: &Value) -> Vec<u8> {
+    use base64::Engine;
+    match letter["payload_base64"].as_str() {
+        Some(b) => base64::engine::general_purpose::STANDARD.decode(b).unwrap(),
+        None => letter["payload"].as_str().unwrap().as_bytes().to_vec(),
+    }
+}
+
+/// A worker's resident memory in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Payloads that cannot be run
+
+/// A payload that is not UTF-8, and JSON with a bad byte inside a string,
+/// are dead-lettered with their exact bytes; the payload after them runs;
+/// nothing stays in the in-progress list and no error repeats in the log.
+#[test]
+fn payloads_that_are_not_utf8_are_dead_lettered_with_their_exact_bytes() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[jobs.steady]\nevery = \"1h\"\ncommand = \"true\"\n");
+    let bare = b"\xff".to_vec();
+    let inside = payload("steady", 1).replace("steady@", "st\u{1}eady@").into_bytes();
+    let inside: Vec<u8> =
+        inside.iter().flat_map(|&b| if b == 1 { vec![0xc3, 0x28] } else { vec![b] }).collect();
+    lpush(&server, &bare);
+    lpush(&server, &inside);
+    lpush(&server, payload("steady", 1).as_bytes());
+    let worker = Proc::worker(&server, &config, dir.path(), &["--concurrency", "1"], "worker");
+    wait_for(
+        "the good payload to run",
+        Duration::from_secs(30),
+        || (!history(&server, "steady").is_empty()).then_some(()),
+        || worker.log_tail(),
+    );
+    let letters = wait_for(
+        "two dead letters",
+        Duration::from_secs(10),
+        || Some(dead_letters(&server)).filter(|l| l.len() == 2),
+        || worker.log_tail(),
+    );
+    assert_eq!(dead_payload_bytes(&letters[0]), bare, "{}", letters[0]);
+    assert_eq!(dead_payload_bytes(&letters[1]), inside, "{}", letters[1]);
+    for letter in &letters {
+        assert!(letter["reason"].as_str().unwrap().starts_with("malformed payload: not UTF-8"), "{letter}");
+        assert!(letter["payload_base64"].is_string(), "{letter}");
+    }
+    assert!(lrange(&server, PENDING).is_empty());
+    let stranded: Vec<String> =
+        redis::cmd("KEYS").arg("campanile:{default}:worker:*").query(&mut server.connection()).unwrap();
+    assert!(stranded.is_empty(), "left in progress: {stranded:?}\n{}", worker.log_tail());
+    assert!(!worker.log().contains("UTF-8\" "), "{}", worker.log_tail());
+    assert!(!worker.log().contains("Cannot convert"), "{}", worker.log_tail());
+}
+
+/// A payload over `[worker] max_payload_bytes` (1 MiB by default) is
+/// dead-lettered unparsed with its first 4 KiB and its size, and does not
+/// leave the worker's memory grown.
+#[test]
+fn a_payload_too_large_is_dead_lettered_and_memory_stays_bounded() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[jobs.steady]\nevery = \"1h\"\ncommand = \"true\"\n");
+    let worker = Proc::worker(&server, &config, dir.path(), &["--concurrency", "1"], "worker");
+    lpush(&server, payload("steady", 1).as_bytes());
+    wait_for(
+        "a first run",
+        Duration::from_secs(30),
+        || (!history(&server, "steady").is_empty()).then_some(()),
+        || worker.log_tail(),
+    );
+    let idle = rss_kib(worker.pid());
+    let big =
+        payload("steady", 1).replace("\"args\":null", &format!("\"args\":\"{}\"", "x".repeat(10_000_000)));
+    lpush(&server, big.as_bytes());
+    let letters = wait_for(
+        "the large payload's dead letter",
+        Duration::from_secs(30),
+        || Some(dead_letters(&server)).filter(|l| l.len() == 1),
+        || worker.log_tail(),
+    );
+    let letter = &letters[0];
+    assert_eq!(letter["reason"], format!("payload too large: {} bytes", big.len()));
+    assert_eq!(letter["payload_bytes"], big.len() as u64);
+    assert_eq!(letter["payload"].as_str().unwrap(), &big[..4096]);
+    // The next payload still runs.
+    lpush(&server, payload("steady", 2).as_bytes());
+    wait_for(
+        "the next run",
+        Duration::from_secs(30),
+        || (history(&server, "steady").len() == 2).then_some(()),
+        || worker.log_tail(),
+    );
+    let after = rss_kib(worker.pid());
+    eprintln!("worker RSS: {idle} KiB idle, {after} KiB after a {} byte payload", big.len());
+    assert!(after < idle + 30 * 1024, "RSS grew from {idle} KiB to {after} KiB");
 }

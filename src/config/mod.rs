@@ -64,6 +64,24 @@ pub enum Overlap {
     Allow,
 }
 
+/// `[worker]`: how workers treat what they take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// A payload larger than this is dead-lettered unparsed.
+    pub max_payload_bytes: usize,
+}
+
+/// The default `[worker] max_payload_bytes`: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// The largest `[worker] max_payload_bytes`: 64 MiB.
+pub const MAX_PAYLOAD_BYTES_LIMIT: i64 = 64 << 20;
+
+impl Default for WorkerSettings {
+    fn default() -> WorkerSettings {
+        WorkerSettings { max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES }
+    }
+}
+
 /// A loaded, valid config.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -73,6 +91,8 @@ pub struct Config {
     pub jobs: Vec<Job>,
     /// `[redis]`.
     pub redis: RedisSettings,
+    /// `[worker]`.
+    pub worker: WorkerSettings,
     /// `[[notify.webhooks]]`.
     pub webhooks: Vec<crate::notify::Webhook>,
     /// `[notify.email]`.
@@ -136,6 +156,7 @@ impl Config {
             path: path.to_owned(),
             jobs: v.jobs,
             redis: v.redis,
+            worker: v.worker,
             webhooks: v.webhooks,
             email: v.email,
             warnings: v.warnings,

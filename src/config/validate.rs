@@ -11,13 +11,17 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{Diagnostic, LineIndex};
 use super::format::{self, Format, FormatKind, Timestamps};
-use super::{CatchUp, Job, JobName, Overlap, QueueName, RedisSettings, defaults};
+use super::{
+    CatchUp, Job, JobName, MAX_PAYLOAD_BYTES_LIMIT, Overlap, QueueName, RedisSettings, WorkerSettings,
+    defaults,
+};
 use crate::cron::Cron;
 use crate::duration::Span;
 use crate::notify::{Event, Webhook};
 use crate::schedule::Schedule;
 
-const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify"];
+const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify", "worker"];
+const WORKER_KEYS: &[&str] = &["max_payload_bytes"];
 const NOTIFY_KEYS: &[&str] = &["webhooks", "email"];
 const EMAIL_KEYS: &[&str] = &["to", "from", "events", "jobs", "smtp_url", "rate_limit"];
 const WEBHOOK_KEYS: &[&str] = &["url", "events", "jobs"];
@@ -172,6 +176,7 @@ impl Common {
 pub(super) struct Validated {
     pub jobs: Vec<Job>,
     pub redis: RedisSettings,
+    pub worker: WorkerSettings,
     pub webhooks: Vec<Webhook>,
     pub email: Option<crate::email::EmailSettings>,
     pub errors: Vec<Diagnostic>,
@@ -200,6 +205,7 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     }
     let mut jobs = Vec::new();
     let mut redis = RedisSettings::default();
+    let mut worker = WorkerSettings::default();
     let mut webhooks = Vec::new();
     let mut email = None;
     if parse_errors.is_empty() {
@@ -207,6 +213,9 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
             redis = validate_redis(&mut ctx, value);
         }
         ctx.cluster = redis.is_cluster();
+        if let Some(value) = root.get_ref().get("worker") {
+            worker = validate_worker(&mut ctx, value);
+        }
         jobs = validate_root(&mut ctx, root.get_ref(), now);
         if let Some(value) = root.get_ref().get("notify") {
             (webhooks, email) = validate_notify(&mut ctx, value, &jobs);
@@ -215,7 +224,7 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     let by_position = |d: &Diagnostic| (d.line, d.column);
     ctx.errors.sort_by_key(by_position);
     ctx.warnings.sort_by_key(by_position);
-    Validated { jobs, redis, webhooks, email, errors: ctx.errors, warnings: ctx.warnings }
+    Validated { jobs, redis, worker, webhooks, email, errors: ctx.errors, warnings: ctx.warnings }
 }
 
 fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> Vec<Job> {
@@ -232,7 +241,7 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
                     None => ctx.unknown_key(k, None, &[COMMON_KEYS]),
                 }
             }
-        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis" | "notify") {
+        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis" | "notify" | "worker") {
             ctx.unknown_key(key, None, &[TOP_KEYS]);
         }
     }
@@ -287,6 +296,29 @@ fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> RedisSetti
         && let Some(url) = table.get("url")
     {
         ctx.error(&url.span(), None, Some("redis.url"), "set either url or cluster, not both".into());
+    }
+    settings
+}
+
+fn validate_worker(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -> WorkerSettings {
+    let mut settings = WorkerSettings::default();
+    let Some(table) = table_of(ctx, value, None, "worker") else { return settings };
+    for (k, v) in table {
+        let result = match k.get_ref().as_ref() {
+            "max_payload_bytes" => as_int(v.get_ref())
+                .and_then(|n| match n {
+                    1024..=MAX_PAYLOAD_BYTES_LIMIT => Ok(n as usize),
+                    _ => Err(format!("{n} is not between 1024 and {MAX_PAYLOAD_BYTES_LIMIT} bytes")),
+                })
+                .map(|n| settings.max_payload_bytes = n),
+            _ => {
+                ctx.unknown_key(k, None, &[WORKER_KEYS]);
+                Ok(())
+            }
+        };
+        if let Err(message) = result {
+            ctx.error(&v.span(), None, Some(&format!("worker.{}", k.get_ref())), message);
+        }
     }
     settings
 }

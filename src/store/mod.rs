@@ -44,7 +44,7 @@ pub enum Error {
     /// payload must not run, and goes back to pending (see
     /// [`Taker::give_back`]).
     #[error("the take did not reach enough replicas in time; the payload goes back unrun")]
-    Unreplicated { payload: String },
+    Unreplicated { payload: Vec<u8> },
 }
 
 /// Per queue, the write sequence of its tick state as this leader last saw
@@ -233,8 +233,7 @@ impl Store {
 
     /// Gives the lease up if this clock holds it.
     pub async fn release_lease(&self, id: &str) -> Result<bool> {
-        let released: i64 =
-            self.run_script(&scripts::RELEASE_LEASE, &[self.keys.leader()], &[id.into()]).await?;
+        let released: i64 = self.run_script(&scripts::RELEASE_LEASE, &[self.keys.leader()], &[id]).await?;
         Ok(released == 1)
     }
 
@@ -526,11 +525,11 @@ impl Store {
         Ok(out)
     }
 
-    pub(crate) async fn run_script<T: redis::FromRedisValue>(
+    pub(crate) async fn run_script<T: redis::FromRedisValue, A: redis::ToRedisArgs>(
         &self,
         lua: &Lua,
         keys: &[String],
-        args: &[String],
+        args: &[A],
     ) -> Result<T> {
         let mut invocation = lua.script.prepare_invoke();
         for key in keys {

@@ -27,9 +27,10 @@ pub struct Finish {
     /// another worker, or this finish already ran): nothing was recorded.
     pub was_in_progress: bool,
     /// The job's newest history entry before this one.
-    pub previous: Option<String>,
-    /// The next payload, now in the worker's in-progress list.
-    pub next: Option<String>,
+    pub previous: Option<Vec<u8>>,
+    /// The next payload, now in the worker's in-progress list, as bytes:
+    /// whatever was pushed, UTF-8 or not.
+    pub next: Option<Vec<u8>>,
 }
 
 /// A connection of its own for blocking takes: a blocking command would
@@ -52,7 +53,7 @@ impl Taker {
         queue: &QueueName,
         worker: &str,
         timeout: Duration,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Vec<u8>>> {
         let mut pipe = redis::pipe();
         pipe.cmd("BLMOVE")
             .arg(self.keys.pending(queue))
@@ -64,7 +65,7 @@ impl Taker {
         self.wait.inspect(|w| w.add_to(&mut pipe));
         let mut replies: Vec<redis::Value> = pipe.query_async(&mut self.con).await?;
         let taken = replies.first().cloned().unwrap_or(redis::Value::Nil);
-        let taken: Option<String> = redis::from_redis_value(taken).map_err(redis::RedisError::from)?;
+        let taken: Option<Vec<u8>> = redis::from_redis_value(taken).map_err(redis::RedisError::from)?;
         if let (Some(w), Some(raw)) = (self.wait, taken.as_ref())
             && !w.check(&mut replies, "a take")
         {
@@ -78,7 +79,7 @@ impl Taker {
 
     /// Undoes a take: the payload leaves `worker`'s in-progress list for the
     /// oldest end of the pending list, where it was; see `give_back.lua`.
-    pub async fn give_back(&mut self, queue: &QueueName, worker: &str, raw: &str) -> Result<()> {
+    pub async fn give_back(&mut self, queue: &QueueName, worker: &str, raw: &[u8]) -> Result<()> {
         let _: i64 = scripts::GIVE_BACK
             .script
             .key(self.keys.worker(queue, worker))
@@ -148,7 +149,7 @@ impl Store {
         &self,
         queue: &QueueName,
         worker: &str,
-        raw: &str,
+        raw: &[u8],
         job: &str,
         id: &str,
         history: Option<&str>,
@@ -163,17 +164,18 @@ impl Store {
             self.keys.pending(queue),
         ];
         let take_next = take_next && self.wait.is_none();
-        let args = [
-            raw.to_owned(),
-            history.unwrap_or_default().to_owned(),
-            HISTORY_CAP.to_string(),
-            id.to_owned(),
-            dead.unwrap_or_default().to_owned(),
-            DEAD_CAP.to_string(),
-            if take_next { "1" } else { "0" }.to_owned(),
-            job.to_owned(),
+        let (history_cap, dead_cap) = (HISTORY_CAP.to_string(), DEAD_CAP.to_string());
+        let args: [&[u8]; 8] = [
+            raw,
+            history.unwrap_or_default().as_bytes(),
+            history_cap.as_bytes(),
+            id.as_bytes(),
+            dead.unwrap_or_default().as_bytes(),
+            dead_cap.as_bytes(),
+            if take_next { b"1" } else { b"0" },
+            job.as_bytes(),
         ];
-        let (removed, previous, next): (i64, Option<String>, Option<String>) =
+        let (removed, previous, next): (i64, Option<Vec<u8>>, Option<Vec<u8>>) =
             self.run_script(&scripts::FINISH, &keys, &args).await?;
         Ok(Finish { was_in_progress: removed == 1, previous, next })
     }
@@ -184,7 +186,7 @@ impl Store {
         &self,
         queue: &QueueName,
         worker: &str,
-        raw: &str,
+        raw: &[u8],
         job: &str,
         id: &str,
         next: &str,
@@ -198,18 +200,38 @@ impl Store {
             self.keys.history(queue, job),
             self.keys.inflight(queue),
         ];
-        let args = [
-            raw.to_owned(),
-            next.to_owned(),
-            due_ms.to_string(),
-            history.to_owned(),
-            HISTORY_CAP.to_string(),
-            id.to_owned(),
-            marker_ttl.as_millis().to_string(),
-            job.to_owned(),
+        let (due_ms, history_cap, marker_ttl) =
+            (due_ms.to_string(), HISTORY_CAP.to_string(), marker_ttl.as_millis().to_string());
+        let args: [&[u8]; 8] = [
+            raw,
+            next.as_bytes(),
+            due_ms.as_bytes(),
+            history.as_bytes(),
+            history_cap.as_bytes(),
+            id.as_bytes(),
+            marker_ttl.as_bytes(),
+            job.as_bytes(),
         ];
         let removed: i64 = self.run_script(&scripts::RETRY, &keys, &args).await?;
         Ok(removed == 1)
+    }
+
+    /// Dead-letters a taken payload of `size` bytes starting with `start`
+    /// without sending it back; see `drop_taken.lua`. `false` if it was no
+    /// longer in progress.
+    pub async fn drop_taken(
+        &self,
+        queue: &QueueName,
+        worker: &str,
+        size: usize,
+        start: &[u8],
+        dead: &str,
+    ) -> Result<bool> {
+        let keys = [self.keys.worker(queue, worker), self.keys.dead(queue)];
+        let (size, dead_cap) = (size.to_string(), DEAD_CAP.to_string());
+        let args: [&[u8]; 4] = [size.as_bytes(), start, dead.as_bytes(), dead_cap.as_bytes()];
+        let dropped: i64 = self.run_script(&scripts::DROP_TAKEN, &keys, &args).await?;
+        Ok(dropped == 1)
     }
 
     /// Moves retries due at `now_ms` onto the pending list.
@@ -232,8 +254,8 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// The payloads a worker has taken and not finished.
-    pub async fn in_progress(&self, queue: &QueueName, worker: &str) -> Result<Vec<String>> {
+    /// The payloads a worker has taken and not finished, as bytes.
+    pub async fn in_progress(&self, queue: &QueueName, worker: &str) -> Result<Vec<Vec<u8>>> {
         Ok(redis::cmd("LRANGE")
             .arg(self.keys.worker(queue, worker))
             .arg(0)
@@ -244,9 +266,9 @@ impl Store {
 
     /// [`Taker::give_back`] on the shared connection: `false` if the payload
     /// was no longer in `worker`'s in-progress list.
-    pub async fn give_back(&self, queue: &QueueName, worker: &str, raw: &str) -> Result<bool> {
+    pub async fn give_back(&self, queue: &QueueName, worker: &str, raw: &[u8]) -> Result<bool> {
         let keys = [self.keys.worker(queue, worker), self.keys.pending(queue)];
-        let given: i64 = self.run_script(&scripts::GIVE_BACK, &keys, &[raw.to_owned()]).await?;
+        let given: i64 = self.run_script(&scripts::GIVE_BACK, &keys, &[raw]).await?;
         Ok(given == 1)
     }
 
@@ -258,7 +280,7 @@ impl Store {
         queue: &QueueName,
         worker: &str,
         only_if_lapsed: bool,
-        moves: &[(String, Requeue, String)],
+        moves: &[(Vec<u8>, Requeue, Vec<u8>)],
     ) -> Result<Option<u64>> {
         let keys = [
             self.keys.workers(queue),
@@ -267,12 +289,13 @@ impl Store {
             self.keys.pending(queue),
             self.keys.dead(queue),
         ];
-        let mut args =
-            vec![worker.to_owned(), if only_if_lapsed { "1" } else { "0" }.into(), DEAD_CAP.to_string()];
+        let dead_cap = DEAD_CAP.to_string();
+        let mut args: Vec<&[u8]> =
+            vec![worker.as_bytes(), if only_if_lapsed { b"1" } else { b"0" }, dead_cap.as_bytes()];
         for (raw, to, replacement) in moves {
-            args.push(raw.clone());
-            args.push(if *to == Requeue::Dead { "dead" } else { "pending" }.into());
-            args.push(replacement.clone());
+            args.push(raw);
+            args.push(if *to == Requeue::Dead { b"dead" } else { b"pending" });
+            args.push(replacement);
         }
         let moved: i64 = self.run_script(&scripts::REQUEUE, &keys, &args).await?;
         Ok((moved >= 0).then_some(moved as u64))

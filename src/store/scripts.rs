@@ -38,6 +38,8 @@ pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("script
 pub static PROMOTE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/promote.lua")));
 /// Undoes one take.
 pub static GIVE_BACK: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/give_back.lua")));
+/// Dead-letters a taken payload too large to send back.
+pub static DROP_TAKEN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/drop_taken.lua")));
 /// Puts a worker's in-progress payloads back.
 pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/requeue.lua")));
 /// Extends an in-flight marker.

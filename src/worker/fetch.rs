@@ -165,7 +165,7 @@ async fn take(
         }
     };
     let taken = match taken {
-        Ok(raw) => Ok(ticket.replied(raw.as_deref())),
+        Ok(raw) => Ok(ticket.replied(raw)),
         Err(Error::Unreplicated { payload }) => {
             // Given back while the take still counts as open, so this worker
             // never judges the payload stranded while it is on its way back.

@@ -32,10 +32,11 @@ struct State {
     next: u64,
     /// Takes sent and not yet closed.
     open: BTreeSet<u64>,
-    /// Payloads taken and not yet out of the in-progress list.
-    held: HashMap<String, usize>,
+    /// Payloads taken and not yet out of the in-progress list (the same
+    /// allocation as each [`Held`]'s: a large payload is kept once).
+    held: HashMap<Arc<[u8]>, usize>,
     /// Suspects not yet judged, and not given back since they were read.
-    suspected: HashSet<String>,
+    suspected: HashSet<Vec<u8>>,
 }
 
 /// One take, from before it is sent until its reply; dropping it (the take
@@ -48,7 +49,7 @@ pub(super) struct Take {
 /// A payload this worker holds; dropping it lets go.
 pub(super) struct Held {
     ledger: Arc<Ledger>,
-    raw: String,
+    raw: Arc<[u8]>,
 }
 
 /// One read of an in-progress list, to judge on a later look.
@@ -56,7 +57,7 @@ pub(super) struct Held {
 pub(super) struct Suspects {
     /// Takes numbered below this were sent before the list was read.
     before: u64,
-    raws: Vec<String>,
+    raws: Vec<Vec<u8>>,
 }
 
 impl Ledger {
@@ -75,9 +76,10 @@ impl Ledger {
 
     /// The payloads of a freshly read in-progress list that are not held.
     /// Call once the read has replied.
-    pub(super) fn suspects(&self, listed: Vec<String>) -> Suspects {
+    pub(super) fn suspects(&self, listed: Vec<Vec<u8>>) -> Suspects {
         let mut state = self.state();
-        let raws: Vec<String> = listed.into_iter().filter(|raw| !state.held.contains_key(raw)).collect();
+        let raws: Vec<Vec<u8>> =
+            listed.into_iter().filter(|raw| !state.held.contains_key(raw.as_slice())).collect();
         state.suspected.extend(raws.iter().cloned());
         Suspects { before: state.next, raws }
     }
@@ -85,14 +87,14 @@ impl Ledger {
     /// The suspects that are stranded, or `None` if a take that could have
     /// moved one of them is still open (judge again later). A verdict is
     /// final: read the list again for the next one.
-    pub(super) fn stranded(&self, suspects: &Suspects) -> Option<Vec<String>> {
+    pub(super) fn stranded(&self, suspects: &Suspects) -> Option<Vec<Vec<u8>>> {
         let mut state = self.state();
         if state.open.first().is_some_and(|&oldest| oldest < suspects.before) {
             return None;
         }
         let mut stranded = Vec::new();
         for raw in &suspects.raws {
-            if state.suspected.remove(raw) && !state.held.contains_key(raw) {
+            if state.suspected.remove(raw) && !state.held.contains_key(raw.as_slice()) {
                 stranded.push(raw.clone());
             }
         }
@@ -101,11 +103,11 @@ impl Ledger {
 }
 
 impl State {
-    fn hold(&mut self, raw: &str) {
-        *self.held.entry(raw.to_owned()).or_default() += 1;
+    fn hold(&mut self, raw: &Arc<[u8]>) {
+        *self.held.entry(raw.clone()).or_default() += 1;
     }
 
-    fn release(&mut self, raw: &str) {
+    fn release(&mut self, raw: &[u8]) {
         if let Some(n) = self.held.get_mut(raw) {
             *n -= 1;
             if *n == 0 {
@@ -118,14 +120,14 @@ impl State {
 impl Take {
     /// The take replied with `taken`, held from now on (in the same step as
     /// the take closes).
-    pub(super) fn replied(self, taken: Option<&str>) -> Option<Held> {
-        let raw = taken?;
-        self.ledger.state().hold(raw);
-        Some(Held { ledger: self.ledger.clone(), raw: raw.to_owned() })
+    pub(super) fn replied(self, taken: Option<Vec<u8>>) -> Option<Held> {
+        let raw: Arc<[u8]> = taken?.into();
+        self.ledger.state().hold(&raw);
+        Some(Held { ledger: self.ledger.clone(), raw })
     }
 
     /// The take returned `raw` and gave it back itself (or tried to).
-    pub(super) fn gave_back(self, raw: &str) {
+    pub(super) fn gave_back(self, raw: &[u8]) {
         self.ledger.state().suspected.remove(raw);
     }
 }
@@ -137,14 +139,14 @@ impl Drop for Take {
 }
 
 impl Held {
-    pub(super) fn raw(&self) -> &str {
+    pub(super) fn raw(&self) -> &[u8] {
         &self.raw
     }
 
     /// The payload is being given back to the pending list, or was (even
     /// if the reply was lost).
     pub(super) fn giving_back(&self) {
-        self.ledger.state().suspected.remove(&self.raw);
+        self.ledger.state().suspected.remove(&self.raw[..]);
     }
 }
 
@@ -158,8 +160,12 @@ impl Drop for Held {
 mod tests {
     use super::*;
 
-    fn raws(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn raws(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    fn some(raw: &str) -> Option<Vec<u8>> {
+        Some(raw.as_bytes().to_vec())
     }
 
     #[test]
@@ -175,8 +181,8 @@ mod tests {
     #[test]
     fn a_held_payload_is_never_stranded() {
         let ledger = Arc::new(Ledger::default());
-        let held = ledger.take().replied(Some("p")).unwrap();
-        assert_eq!(held.raw(), "p");
+        let held = ledger.take().replied(some("p")).unwrap();
+        assert_eq!(held.raw(), b"p");
         let suspects = ledger.suspects(raws(&["p"]));
         assert_eq!(ledger.stranded(&suspects), Some(vec![]));
     }
@@ -188,7 +194,7 @@ mod tests {
         let take = ledger.take();
         let suspects = ledger.suspects(raws(&["p"]));
         assert_eq!(ledger.stranded(&suspects), None);
-        let _held = take.replied(Some("p"));
+        let _held = take.replied(some("p"));
         assert_eq!(ledger.stranded(&suspects), Some(vec![]));
     }
 
@@ -207,7 +213,7 @@ mod tests {
         let ledger = Arc::new(Ledger::default());
         let take = ledger.take();
         let suspects = ledger.suspects(raws(&["p"]));
-        let held = take.replied(Some("p")).unwrap();
+        let held = take.replied(some("p")).unwrap();
         held.giving_back();
         drop(held);
         let again = ledger.take();
@@ -217,7 +223,7 @@ mod tests {
         // The same when the take gave it back itself (too few replicas).
         let take = ledger.take();
         let suspects = ledger.suspects(raws(&["q"]));
-        take.gave_back("q");
+        take.gave_back(b"q");
         let _again = ledger.take();
         assert_eq!(ledger.stranded(&suspects), Some(vec![]));
     }
@@ -225,8 +231,8 @@ mod tests {
     #[test]
     fn a_payload_held_twice_stays_held_until_both_let_go() {
         let ledger = Arc::new(Ledger::default());
-        let a = ledger.take().replied(Some("p")).unwrap();
-        let b = ledger.take().replied(Some("p")).unwrap();
+        let a = ledger.take().replied(some("p")).unwrap();
+        let b = ledger.take().replied(some("p")).unwrap();
         drop(a);
         let suspects = ledger.suspects(raws(&["p"]));
         assert_eq!(ledger.stranded(&suspects), Some(vec![]));

@@ -218,17 +218,38 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _slot: OwnedSemaph
         if ctx.shutdown.is_cancelled() {
             return;
         }
+        if held.raw().len() > ctx.config.worker.max_payload_bytes {
+            drop_too_large(&ctx, &queue, held).await;
+            return;
+        }
         next = process_one(&ctx, &queue, held.raw()).await;
     }
 }
 
+/// Dead-letters a payload over `[worker] max_payload_bytes` unparsed,
+/// keeping its start and size, and lets go of it at once.
+async fn drop_too_large(ctx: &Arc<Ctx>, queue: &QueueName, held: Held) {
+    let size = held.raw().len();
+    let reason = format!("payload too large: {size} bytes");
+    tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
+    notify_unrunnable(ctx, queue, "-", "", &reason);
+    let start = &held.raw()[..size.min(crate::run::DEAD_PAYLOAD_KEPT)];
+    let dead = letter(ctx, queue, crate::run::kept_payload(held.raw(), true), reason).to_json();
+    record(ctx, |store| {
+        let (queue, me, start, dead) = (queue.clone(), ctx.me.0.clone(), start.to_vec(), dead.clone());
+        async move { store.drop_taken(&queue, &me, size, &start, &dead).await }
+    })
+    .await;
+    drop(held);
+    crate::memory::release_freed_heap();
+}
+
 /// Runs one taken payload and records how it went; returns the next
 /// payload, if recording it took one.
-async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &str) -> Option<Held> {
-    let payload = match serde_json::from_str::<Payload>(raw) {
+async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<Held> {
+    let payload = match parse(raw) {
         Ok(payload) => payload,
-        Err(e) => {
-            let reason = format!("malformed payload: {e}");
+        Err(reason) => {
             tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
             notify_unrunnable(ctx, queue, "-", "", &reason);
             let dead = dead_letter(ctx, queue, raw, reason, None, 0, None);
@@ -260,6 +281,14 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &str) -> Option<Hel
     conclude(ctx, queue, job, &payload, raw, finished).await
 }
 
+/// The payload in `raw`, or why it is malformed (the reason a dead letter
+/// gives).
+fn parse(raw: &[u8]) -> Result<Payload, String> {
+    let text = std::str::from_utf8(raw)
+        .map_err(|e| format!("malformed payload: not UTF-8 (invalid byte at offset {})", e.valid_up_to()))?;
+    serde_json::from_str::<Payload>(text).map_err(|e| format!("malformed payload: {e}"))
+}
+
 /// The job a payload names and its command, or why this worker cannot run
 /// it.
 fn runnable<'a>(config: &'a Config, name: &str) -> Result<(&'a Job, &'a str), String> {
@@ -277,7 +306,7 @@ fn runnable<'a>(config: &'a Config, name: &str) -> Result<(&'a Job, &'a str), St
 async fn dead_letter_unrunnable(
     ctx: &Arc<Ctx>,
     queue: &QueueName,
-    raw: &str,
+    raw: &[u8],
     payload: &Payload,
     reason: String,
 ) -> Option<Held> {
@@ -295,13 +324,13 @@ async fn conclude(
     queue: &QueueName,
     job: &Job,
     payload: &Payload,
-    raw: &str,
+    raw: &[u8],
     run: execute::Finished,
 ) -> Option<Held> {
     let me = ctx.me.0.clone();
     if run.outcome == Outcome::Interrupted {
         record(ctx, |store| {
-            let (queue, me, raw) = (queue.clone(), me.clone(), raw.to_owned());
+            let (queue, me, raw) = (queue.clone(), me.clone(), raw.to_vec());
             async move {
                 store.requeue(&queue, &me, false, &[(raw.clone(), Requeue::Pending, raw)]).await.map(|_| true)
             }
@@ -364,7 +393,7 @@ async fn conclude(
             let (queue, me, raw, job_name, id, next, entry) = (
                 queue.clone(),
                 me.clone(),
-                raw.to_owned(),
+                raw.to_vec(),
                 job_name.clone(),
                 id.clone(),
                 next.clone(),
@@ -391,7 +420,7 @@ async fn conclude(
     let previous_failed = finished
         .as_ref()
         .and_then(|f| f.previous.as_deref())
-        .and_then(|p| serde_json::from_str::<HistoryEntry>(p).ok())
+        .and_then(|p| serde_json::from_slice::<HistoryEntry>(p).ok())
         .is_some_and(|p| p.outcome != Outcome::Success);
     if run.outcome == Outcome::Success && previous_failed {
         ctx.notifier.send(event(Event::Recovered, None));
@@ -402,7 +431,7 @@ async fn conclude(
 /// What recording a finish found, and the payload it took.
 struct Recorded {
     /// The job's newest history entry before this one.
-    previous: Option<String>,
+    previous: Option<Vec<u8>>,
     next: Option<Held>,
 }
 
@@ -414,7 +443,7 @@ struct Recorded {
 async fn finish(
     ctx: &Arc<Ctx>,
     queue: &QueueName,
-    raw: &str,
+    raw: &[u8],
     job: &str,
     id: &str,
     history: Option<String>,
@@ -426,7 +455,7 @@ async fn finish(
     let finished =
         record(ctx, |store| {
             let (queue, me, raw, job, id) =
-                (queue.clone(), ctx.me.0.clone(), raw.to_owned(), job.to_owned(), id.to_owned());
+                (queue.clone(), ctx.me.0.clone(), raw.to_vec(), job.to_owned(), id.to_owned());
             let (history, dead, take) = (history.clone(), dead.clone(), std::mem::take(&mut take_next));
             async move {
                 store.finish(&queue, &me, &raw, &job, &id, history.as_deref(), dead.as_deref(), take).await
@@ -434,7 +463,7 @@ async fn finish(
         })
         .await?;
     let Finish { previous, next, .. } = finished;
-    let next = ticket.and_then(|ticket| ticket.replied(next.as_deref()));
+    let next = ticket.and_then(|ticket| ticket.replied(next));
     Some(Recorded { previous, next })
 }
 
@@ -471,23 +500,38 @@ fn failure_reason(job: &Job, run: &execute::Finished) -> String {
 fn dead_letter(
     ctx: &Ctx,
     queue: &QueueName,
-    raw: &str,
+    raw: &[u8],
     reason: String,
     job: Option<&str>,
     attempts: u32,
     exit_code: Option<i32>,
 ) -> String {
+    let kept = crate::run::kept_payload(raw, false);
+    DeadLetter { job: job.map(str::to_owned), attempts, exit_code, ..letter(ctx, queue, kept, reason) }
+        .to_json()
+}
+
+/// A dead letter of a payload that never named a job, from what is kept of
+/// it ([`crate::run::kept_payload`]).
+fn letter(
+    ctx: &Ctx,
+    queue: &QueueName,
+    kept: (String, Option<String>, Option<u64>),
+    reason: String,
+) -> DeadLetter {
+    let (payload, payload_base64, payload_bytes) = kept;
     DeadLetter {
-        payload: raw.to_owned(),
+        payload,
+        payload_base64,
+        payload_bytes,
         reason,
         queue: queue.to_string(),
-        job: job.map(str::to_owned),
-        attempts,
-        exit_code,
+        job: None,
+        attempts: 0,
+        exit_code: None,
         failed_at: ctx.time.now(),
         worker: ctx.me.0.clone(),
     }
-    .to_json()
 }
 
 /// Retries a Redis write until it succeeds: a finished run's outcome is
@@ -548,13 +592,17 @@ async fn put_back_untouched(ctx: &Arc<Ctx>, queue: &QueueName) {
 pub(crate) fn lost_run_replacement(
     config: &Config,
     queue: &QueueName,
-    raw: &str,
+    raw: &[u8],
     worker: &str,
     now: DateTime<Utc>,
-) -> (Requeue, String) {
+) -> (Requeue, Vec<u8>) {
+    let too_large = raw.len() > config.worker.max_payload_bytes;
     let dead = |reason: String, job: Option<String>, attempts: u32| {
+        let (payload, payload_base64, payload_bytes) = crate::run::kept_payload(raw, too_large);
         let letter = DeadLetter {
-            payload: raw.to_owned(),
+            payload,
+            payload_base64,
+            payload_bytes,
             reason,
             queue: queue.to_string(),
             job,
@@ -563,17 +611,21 @@ pub(crate) fn lost_run_replacement(
             failed_at: now,
             worker: worker.to_owned(),
         };
-        (Requeue::Dead, letter.to_json())
+        (Requeue::Dead, letter.to_json().into_bytes())
     };
-    let Ok(payload) = serde_json::from_str::<Payload>(raw) else {
-        return dead("malformed payload".into(), None, 0);
+    if too_large {
+        return dead(format!("payload too large: {} bytes", raw.len()), None, 0);
+    }
+    let payload = match parse(raw) {
+        Ok(payload) => payload,
+        Err(reason) => return dead(reason, None, 0),
     };
     let retries = config.job(&payload.job).map_or(0, |j| j.retries);
     if payload.attempt > retries {
         let reason = format!("worker {worker} was lost during attempt {}; no attempts left", payload.attempt);
         return dead(reason, Some(payload.job.clone()), payload.attempt);
     }
-    (Requeue::Pending, Payload { attempt: payload.attempt + 1, ..payload }.to_json())
+    (Requeue::Pending, Payload { attempt: payload.attempt + 1, ..payload }.to_json().into_bytes())
 }
 
 #[cfg(test)]
