@@ -15,8 +15,8 @@ use campanile::config::{Config, QueueName, RedisSettings};
 use campanile::metrics::METRICS;
 use campanile::store::Store;
 use campanile::worker::{WorkerId, reaper};
-use common::RedisServer;
 use common::procs::{Proc, wait_for, write_config};
+use common::{RedisServer, wait_until};
 use serde_json::Value;
 
 const PENDING: &str = "campanile:{default}:pending";
@@ -125,11 +125,16 @@ fn dead_payload_bytes(letter: &Value) -> Vec<u8> {
     }
 }
 
-/// A worker's resident memory in KiB.
-fn rss_kib(pid: u32) -> u64 {
+/// A worker's resident memory in KiB: now (`VmRSS`) or at its peak
+/// (`VmHWM`).
+fn memory_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    memory_kib(pid, "VmRSS:")
 }
 
 // ---------------------------------------------------------------------------
@@ -218,4 +223,44 @@ fn a_payload_too_large_is_dead_lettered_and_memory_stays_bounded() {
     let after = rss_kib(worker.pid());
     eprintln!("worker RSS: {idle} KiB idle, {after} KiB after a {} byte payload", big.len());
     assert!(after < idle + 30 * 1024, "RSS grew from {idle} KiB to {after} KiB");
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+/// A command printing one 100 MB line: the worker keeps at most 8 KiB of a
+/// line, in the log and in the history's output tail, with a marker saying
+/// how much was cut, and its memory never grows by much.
+#[test]
+fn a_line_without_newlines_is_cut_and_memory_stays_bounded() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let command = "head -c 100000000 /dev/zero | tr '\\0' a; echo; echo after";
+    let config =
+        write_config(dir.path(), &format!("[jobs.loud]\nevery = \"1h\"\ncommand = '''{command}'''\n"));
+    let worker = Proc::worker(&server, &config, dir.path(), &["--concurrency", "1"], "worker");
+    wait_until("the worker to start", Duration::from_secs(30), || worker.log().contains("worker starting"));
+    let idle = rss_kib(worker.pid());
+    lpush(&server, payload("loud", 1).as_bytes());
+    let entry = wait_for(
+        "the run to be recorded",
+        Duration::from_secs(120),
+        || history(&server, "loud").into_iter().next(),
+        || worker.log_tail(),
+    );
+    let peak = memory_kib(worker.pid(), "VmHWM:");
+    eprintln!("worker RSS: {idle} KiB idle, peak {peak} KiB");
+    let entry: Value = serde_json::from_str(&entry).unwrap();
+    assert_eq!(entry["outcome"], "success", "{entry}");
+    let output = entry["output"].as_str().unwrap();
+    assert!(
+        output.ends_with(&format!("…[cut {} bytes]\nafter\n", 100_000_000 - 8192)),
+        "{}",
+        &output[output.len().saturating_sub(200)..]
+    );
+    let log = worker.log();
+    let longest = log.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 16 * 1024, "a log line of {longest} bytes");
+    assert!(log.contains("[cut 99991808 bytes]"), "{}", worker.log_tail());
+    assert!(peak < idle + 20 * 1024, "peak RSS {peak} KiB, idle {idle} KiB");
 }

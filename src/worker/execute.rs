@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,10 @@ use crate::time::TimeSource;
 
 /// Bytes of output kept for the history entry.
 pub const OUTPUT_TAIL: usize = 4096;
+
+/// Bytes of one output line kept, in the log and the history entry; the
+/// rest of a longer line is cut and counted.
+pub const LINE_CAP: usize = 8192;
 
 /// Between SIGTERM and SIGKILL when a run is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
@@ -165,19 +169,72 @@ fn signal(target: i32, sig: i32) {
 }
 
 /// Logs each line of one stream and keeps the last [`OUTPUT_TAIL`] bytes.
+/// A line keeps at most [`LINE_CAP`] bytes, however long it runs without a
+/// newline: the rest is read and counted, not kept.
 async fn stream(
-    reader: impl AsyncRead + Unpin,
+    mut reader: impl AsyncRead + Unpin,
     name: &'static str,
     payload: Payload,
     tail: Arc<Mutex<VecDeque<u8>>>,
 ) {
-    let mut lines = BufReader::new(reader).split(b'\n');
-    while let Ok(Some(line)) = lines.next_segment().await {
-        let text = String::from_utf8_lossy(&line);
-        tracing::info!(job = %payload.job, id = %payload.id, stream = name, line = %text, "output");
-        let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-        tail.extend(line.iter().chain(b"\n"));
-        let excess = tail.len().saturating_sub(OUTPUT_TAIL);
-        tail.drain(..excess);
+    let mut chunk = vec![0u8; LINE_CAP];
+    let mut line = Line::default();
+    loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for piece in chunk[..n].split_inclusive(|&b| b == b'\n') {
+            let (text, ends) = match piece.split_last() {
+                Some((b'\n', text)) => (text, true),
+                _ => (piece, false),
+            };
+            line.push(text);
+            if ends {
+                emit(&line.take(), name, &payload, &tail);
+            }
+        }
     }
+    if !line.is_empty() {
+        emit(&line.take(), name, &payload, &tail);
+    }
+}
+
+/// The line being read: its first [`LINE_CAP`] bytes and how many more.
+#[derive(Default)]
+struct Line {
+    kept: Vec<u8>,
+    cut: u64,
+}
+
+impl Line {
+    fn push(&mut self, bytes: &[u8]) {
+        let room = LINE_CAP - self.kept.len();
+        let (keep, rest) = bytes.split_at(bytes.len().min(room));
+        self.kept.extend_from_slice(keep);
+        self.cut += rest.len() as u64;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.cut == 0
+    }
+
+    /// The line as logged and kept, with `…[cut N bytes]` if it was cut.
+    fn take(&mut self) -> Vec<u8> {
+        let mut text = std::mem::take(&mut self.kept);
+        if self.cut > 0 {
+            text.extend_from_slice(format!("…[cut {} bytes]", self.cut).as_bytes());
+        }
+        self.cut = 0;
+        text
+    }
+}
+
+fn emit(line: &[u8], name: &'static str, payload: &Payload, tail: &Mutex<VecDeque<u8>>) {
+    let text = String::from_utf8_lossy(line);
+    tracing::info!(job = %payload.job, id = %payload.id, stream = name, line = %text, "output");
+    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+    tail.extend(line.iter().chain(b"\n"));
+    let excess = tail.len().saturating_sub(OUTPUT_TAIL);
+    tail.drain(..excess);
 }
