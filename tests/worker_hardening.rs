@@ -15,7 +15,7 @@ use campanile::config::{Config, QueueName, RedisSettings};
 use campanile::metrics::METRICS;
 use campanile::store::Store;
 use campanile::worker::{WorkerId, reaper};
-use common::procs::{Proc, wait_for, write_config};
+use common::procs::{Proc, process_alive, read_pid, sh_path, wait_for, write_config};
 use common::{RedisServer, wait_until};
 use serde_json::Value;
 
@@ -263,4 +263,49 @@ fn a_line_without_newlines_is_cut_and_memory_stays_bounded() {
     assert!(longest < 16 * 1024, "a log line of {longest} bytes");
     assert!(log.contains("[cut 99991808 bytes]"), "{}", worker.log_tail());
     assert!(peak < idle + 20 * 1024, "peak RSS {peak} KiB, idle {idle} KiB");
+}
+
+// ---------------------------------------------------------------------------
+// Processes left behind
+
+/// Kills a pid when dropped, so a process a failing test leaves behind does
+/// not linger.
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    }
+}
+
+/// A command that exits leaving a background process that ignores SIGTERM:
+/// once the command's shell has exited, the worker ends what is left of its
+/// process group (SIGTERM, then SIGKILL after 2 s), and the run counts as
+/// the shell's exit status says.
+#[test]
+fn a_background_process_is_ended_when_the_command_exits() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("sleep.pid");
+    let command = format!("(trap '' TERM; exec sleep 104) & echo $! > {}; echo started", sh_path(&pid_file));
+    let config =
+        write_config(dir.path(), &format!("[jobs.bg]\nevery = \"1h\"\ncommand = \"\"\"{command}\"\"\"\n"));
+    let worker = Proc::worker(&server, &config, dir.path(), &["--concurrency", "1"], "worker");
+    lpush(&server, payload("bg", 1).as_bytes());
+    let pid =
+        wait_for("the background pid", Duration::from_secs(30), || read_pid(&pid_file), || worker.log_tail());
+    let _cleanup = KillOnDrop(Some(pid));
+    let entry = wait_for(
+        "the run to be recorded",
+        Duration::from_secs(30),
+        || history(&server, "bg").into_iter().next(),
+        || worker.log_tail(),
+    );
+    let entry: Value = serde_json::from_str(&entry).unwrap();
+    assert_eq!(entry["outcome"], "success", "{entry}");
+    assert_eq!(entry["output"], "started\n");
+    let gone = common::poll_until(Duration::from_secs(15), || !process_alive(pid));
+    assert!(gone, "the background sleep ({pid}) outlived its run\n{}", worker.log_tail());
 }

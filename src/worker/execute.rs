@@ -27,6 +27,10 @@ pub const LINE_CAP: usize = 8192;
 /// Between SIGTERM and SIGKILL when a run is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
+/// Between SIGTERM and SIGKILL for processes a command left running after
+/// its shell exited.
+pub const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
+
 /// How a command ended.
 #[derive(Debug, Clone)]
 pub struct Finished {
@@ -134,13 +138,44 @@ async fn wait(
     timeout: Duration,
     stop: &CancellationToken,
 ) -> (Outcome, Option<std::process::ExitStatus>) {
+    let group = child.id().map(|pid| -(pid as i32));
     let outcome = tokio::select! {
-        status = child.wait() => return (Outcome::Success, status.ok()),
+        status = child.wait() => {
+            if let Some(group) = group {
+                end_leftovers(group, stop).await;
+            }
+            return (Outcome::Success, status.ok());
+        }
         _ = tokio::time::sleep(timeout) => Outcome::TimedOut,
         _ = stop.cancelled() => Outcome::Interrupted,
     };
     let status = terminate_group(child).await;
     (outcome, status)
+}
+
+/// After the command's shell exited: SIGTERM to whatever is left of its
+/// process group (background processes it started), SIGKILL to what is
+/// still there after [`LEFTOVER_GRACE`] (or at once if the worker is being
+/// stopped and its grace is over).
+async fn end_leftovers(group: i32, stop: &CancellationToken) {
+    if !group_exists(group) {
+        return;
+    }
+    signal(group, libc::SIGTERM);
+    let deadline = tokio::time::Instant::now() + LEFTOVER_GRACE;
+    while group_exists(group) && tokio::time::Instant::now() < deadline {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            _ = stop.cancelled() => break,
+        }
+    }
+    signal(group, libc::SIGKILL);
+}
+
+/// Whether any process is left in the process group.
+fn group_exists(group: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the target exists.
+    unsafe { libc::kill(group, 0) == 0 }
 }
 
 /// SIGTERM to the process group, SIGKILL after [`KILL_GRACE`]; then SIGKILL
