@@ -655,3 +655,22 @@ fn worker_max_payload_bytes_defaults_to_1_mib_and_is_checked() {
         ]
     );
 }
+
+#[test]
+fn commands_and_env_that_can_never_be_executed_are_rejected() {
+    let text = "[jobs.a]\nevery = \"1m\"\ncommand = \"echo \\u0000\"\nenv = { A = \"x\\u0000y\" }\n";
+    assert_eq!(
+        errors(text),
+        [
+            r#"clock.toml:3:11: job "a": field "command": contains a nul byte, which no command can be given"#,
+            r#"clock.toml:4:7: job "a": field "env": A: contains a nul byte, which no environment can hold"#,
+        ]
+    );
+    let big = "x".repeat(128 * 1024);
+    assert_eq!(
+        errors(&format!("[jobs.a]\nevery = \"1m\"\ncommand = \"true\"\nenv = {{ BIG = \"{big}\" }}\n")),
+        [
+            r#"clock.toml:4:7: job "a": field "env": BIG: "BIG=…" is 131076 bytes; one environment string can be at most 131071 bytes"#
+        ]
+    );
+}

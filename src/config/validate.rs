@@ -583,7 +583,10 @@ fn validate_job(
             }
             "at" => parse_at(value).map(|at| schedules.push(("at", span.clone(), RawSchedule::At(at)))),
             "offset" => as_span(value).map(|o| offset = Some((o, span.clone()))),
-            "command" => as_str(value).and_then(non_empty).map(|c| command = Some(c.to_owned())),
+            "command" => as_str(value)
+                .and_then(non_empty)
+                .and_then(executable_command)
+                .map(|c| command = Some(c.to_owned())),
             "args" => to_json(value).map(|a| args = a),
             "env" => parse_env(value).map(|e| env = e),
             "enabled" => as_bool(value).map(|b| enabled = b),
@@ -898,6 +901,23 @@ fn positive_span(value: &DeValue<'_>) -> Result<Span, String> {
     Ok(span)
 }
 
+/// The longest string `execve(2)` takes as one argument or environment
+/// entry on Linux (`MAX_ARG_STRLEN` is 32 pages, the terminating nul
+/// included).
+const MAX_ENV_STRING: usize = 131_072 - 1;
+
+/// A command `sh -c` can be given: no nul byte, no longer than one
+/// argument can be.
+fn executable_command(s: &str) -> Result<&str, String> {
+    if s.contains('\0') {
+        return Err("contains a nul byte, which no command can be given".into());
+    }
+    if s.len() > MAX_ENV_STRING {
+        return Err(format!("is {} bytes; a command can be at most {MAX_ENV_STRING} bytes", s.len()));
+    }
+    Ok(s)
+}
+
 fn non_empty(s: &str) -> Result<&str, String> {
     if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s) }
 }
@@ -975,6 +995,15 @@ fn parse_env(value: &DeValue<'_>) -> Result<BTreeMap<String, String>, String> {
             .get_ref()
             .as_str()
             .ok_or_else(|| format!("{name}: expected a string, found {}", v.get_ref().type_str()))?;
+        if value.contains('\0') {
+            return Err(format!("{name}: contains a nul byte, which no environment can hold"));
+        }
+        let size = name.len() + 1 + value.len();
+        if size > MAX_ENV_STRING {
+            return Err(format!(
+                "{name}: \"{name}=…\" is {size} bytes; one environment string can be at most {MAX_ENV_STRING} bytes"
+            ));
+        }
         env.insert(name.to_owned(), value.to_owned());
     }
     Ok(env)
