@@ -309,3 +309,95 @@ fn a_background_process_is_ended_when_the_command_exits() {
     let gone = common::poll_until(Duration::from_secs(15), || !process_alive(pid));
     assert!(gone, "the background sleep ({pid}) outlived its run\n{}", worker.log_tail());
 }
+
+// ---------------------------------------------------------------------------
+// Inputs that cannot be executed
+
+/// Payload fields that cannot reach a command's environment (a nul byte),
+/// and attempts no run can have, are malformed: dead-lettered unrun, with
+/// the reason.
+#[test]
+fn payloads_with_a_nul_byte_or_an_impossible_attempt_are_malformed() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[jobs.steady]\nevery = \"1h\"\ncommand = \"\"\"echo $CAMPANILE_ATTEMPT >> {}\"\"\"\n",
+            sh_path(&ran)
+        ),
+    );
+    let nul = payload("steady", 1).replace("\"id\":\"steady@", "\"id\":\"ste\\u0000ady@");
+    for raw in [nul, payload("steady", 0), payload("steady", 1_000_000), payload("steady", 7)] {
+        lpush(&server, raw.as_bytes());
+    }
+    let worker = Proc::worker(&server, &config, dir.path(), &["--concurrency", "1"], "worker");
+    wait_for(
+        "the good payload to run",
+        Duration::from_secs(30),
+        || std::fs::read_to_string(&ran).ok().filter(|r| !r.is_empty()),
+        || worker.log_tail(),
+    );
+    let letters = wait_for(
+        "three dead letters",
+        Duration::from_secs(10),
+        || Some(dead_letters(&server)).filter(|l| l.len() == 3),
+        || worker.log_tail(),
+    );
+    let reasons: Vec<&str> = letters.iter().map(|l| l["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "malformed payload: nul byte in id",
+            "malformed payload: attempt 0 is not between 1 and 101",
+            "malformed payload: attempt 1000000 is not between 1 and 101",
+        ]
+    );
+    assert_eq!(std::fs::read_to_string(&ran).unwrap(), "7\n", "only the well-formed payload ran");
+}
+
+/// Args too large for the environment still reach the command, on stdin;
+/// `CAMPANILE_ARGS` is then not set. A command that cannot be started at
+/// all (its environment too large for execve) is dead-lettered with the
+/// system's reason, not "failed to run".
+#[test]
+fn large_args_come_on_stdin_and_a_start_failure_gives_its_cause() {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (env_seen, stdin_seen) = (dir.path().join("env"), dir.path().join("stdin"));
+    let big_env: String = (0..60).map(|i| format!("V{i} = \"{}\"\n", "e".repeat(120_000))).collect();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[jobs.big]\nevery = \"1h\"\ncommand = \"\"\"printf %s \"${{CAMPANILE_ARGS-unset}}\" > {}; cat > {}\"\"\"\n\
+             [jobs.huge]\nevery = \"1h\"\nretries = 0\ncommand = \"true\"\n[jobs.huge.env]\n{big_env}",
+            sh_path(&env_seen),
+            sh_path(&stdin_seen)
+        ),
+    );
+    let args = format!("\"{}\"", "a".repeat(200 * 1024));
+    let big = payload("big", 1).replace("\"args\":null", &format!("\"args\":{args}"));
+    lpush(&server, big.as_bytes());
+    lpush(&server, payload("huge", 1).as_bytes());
+    let worker = Proc::worker(&server, &config, dir.path(), &["--concurrency", "1"], "worker");
+    let letters = wait_for(
+        "the dead letter of the job that cannot start",
+        Duration::from_secs(60),
+        || Some(dead_letters(&server)).filter(|l| !l.is_empty()),
+        || worker.log_tail(),
+    );
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["job"], "huge");
+    assert_eq!(letters[0]["reason"], "cannot start the command: Argument list too long (os error 7)");
+    let entry = wait_for(
+        "the large-args run",
+        Duration::from_secs(30),
+        || history(&server, "big").into_iter().next(),
+        || worker.log_tail(),
+    );
+    let entry: Value = serde_json::from_str(&entry).unwrap();
+    assert_eq!(entry["outcome"], "success", "{entry}");
+    assert_eq!(std::fs::read_to_string(&env_seen).unwrap(), "unset");
+    assert_eq!(std::fs::read_to_string(&stdin_seen).unwrap(), args);
+}

@@ -20,6 +20,7 @@ pub use error::{Diagnostic, Error};
 pub use format::Format;
 pub use names::{JobName, QueueName};
 pub use redis::{DEFAULT_URL, RedisSettings, SentinelSettings, Topology};
+pub use validate::MAX_RETRIES;
 
 use crate::duration::Span;
 use crate::schedule::Schedule;

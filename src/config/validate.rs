@@ -54,7 +54,8 @@ const JOB_KEYS: &[&str] = &[
     "list",
     "retry",
 ];
-const MAX_RETRIES: u32 = 100;
+/// The most `retries` a job can have.
+pub const MAX_RETRIES: u32 = 100;
 
 struct Ctx<'a> {
     file: &'a str,

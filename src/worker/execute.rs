@@ -24,6 +24,10 @@ pub const OUTPUT_TAIL: usize = 4096;
 /// rest of a longer line is cut and counted.
 pub const LINE_CAP: usize = 8192;
 
+/// `args` JSON longer than this is not put in `CAMPANILE_ARGS` (the
+/// environment must fit in what `execve` takes); it comes on stdin only.
+pub const ARGS_ENV_LIMIT: usize = 64 * 1024;
+
 /// Between SIGTERM and SIGKILL when a run is stopped.
 pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
@@ -38,6 +42,8 @@ pub struct Finished {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub output: String,
+    /// Why the command could not be started, if it could not.
+    pub start_error: Option<String>,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
 }
@@ -66,13 +72,15 @@ pub async fn execute(
         .env("CAMPANILE_SCHEDULED_AT", payload.scheduled_at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .env("CAMPANILE_ATTEMPT", payload.attempt.to_string())
         .env("CAMPANILE_QUEUE", &payload.queue)
-        .env("CAMPANILE_ARGS", &args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group, so a timeout can signal every descendant.
         .process_group(0)
         .kill_on_drop(true);
+    if args.len() <= ARGS_ENV_LIMIT {
+        command.env("CAMPANILE_ARGS", &args);
+    }
     // SAFETY: the closure runs in the child between fork and exec and only
     // calls prctl(2), which is async-signal-safe.
     unsafe {
@@ -95,6 +103,7 @@ pub async fn execute(
                 exit_code: None,
                 signal: None,
                 output,
+                start_error: Some(e.to_string()),
                 started_at,
                 finished_at: time.now(),
             };
@@ -128,7 +137,7 @@ pub async fn execute(
         Outcome::Success if exit_code != Some(0) => Outcome::Failed,
         other => other,
     };
-    Finished { outcome, exit_code, signal, output, started_at, finished_at: time.now() }
+    Finished { outcome, exit_code, signal, output, start_error: None, started_at, finished_at: time.now() }
 }
 
 /// Waits for the child, its timeout or a stop request; on either of the

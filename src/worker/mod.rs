@@ -51,6 +51,9 @@ use ledger::Held;
 pub const LEASE_TTL: Duration = Duration::from_secs(15);
 /// Heartbeats happen this often: three chances before the lease lapses.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// The largest `attempt` a payload can have: the first run and a job's
+/// most retries. A payload claiming more (or 0) is malformed.
+pub const MAX_ATTEMPT: u32 = crate::config::MAX_RETRIES + 1;
 /// Backoff for Redis errors: doubles up to the cap.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(5));
 
@@ -286,7 +289,20 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
 fn parse(raw: &[u8]) -> Result<Payload, String> {
     let text = std::str::from_utf8(raw)
         .map_err(|e| format!("malformed payload: not UTF-8 (invalid byte at offset {})", e.valid_up_to()))?;
-    serde_json::from_str::<Payload>(text).map_err(|e| format!("malformed payload: {e}"))
+    let payload = serde_json::from_str::<Payload>(text).map_err(|e| format!("malformed payload: {e}"))?;
+    // Each reaches the command's environment, which cannot hold a nul.
+    for (field, value) in [("id", &payload.id), ("job", &payload.job), ("queue", &payload.queue)] {
+        if value.contains('\0') {
+            return Err(format!("malformed payload: nul byte in {field}"));
+        }
+    }
+    if !(1..=MAX_ATTEMPT).contains(&payload.attempt) {
+        return Err(format!(
+            "malformed payload: attempt {} is not between 1 and {MAX_ATTEMPT}",
+            payload.attempt
+        ));
+    }
+    Ok(payload)
 }
 
 /// The job a payload names and its command, or why this worker cannot run
@@ -489,6 +505,9 @@ fn notify_unrunnable(ctx: &Ctx, queue: &QueueName, job: &str, id: &str, reason: 
 }
 
 fn failure_reason(job: &Job, run: &execute::Finished) -> String {
+    if let Some(e) = &run.start_error {
+        return format!("cannot start the command: {e}");
+    }
     match (run.outcome, run.exit_code, run.signal) {
         (Outcome::TimedOut, ..) => format!("timed out after {}", job.timeout),
         (_, Some(code), _) => format!("exit status {code}"),
