@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::clock::plan::fnv1a;
 use crate::config::{Config, Format, Job};
+use crate::hash::fnv1a;
 
 /// The published form (a public contract: `clock plan` of another version
 /// reads it).

@@ -8,9 +8,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::clock::plan::{fnv1a, splitmix64};
 use crate::config::Job;
 use crate::config::format::{Format, Resque, Sidekiq, SidekiqRetry, Timestamps};
+use crate::hash::{fnv1a, splitmix64};
 use crate::payload::{Payload, tick_id};
 
 /// What one tick or manual run of a job pushes.

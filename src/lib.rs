@@ -44,6 +44,7 @@ pub mod duration;
 pub mod email;
 pub mod error_chain;
 pub mod formats;
+pub mod hash;
 pub mod identity;
 pub mod logging;
 pub mod memory;

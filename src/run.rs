@@ -110,7 +110,7 @@ pub fn dead_letter_id(letter: &DeadLetter) -> String {
     let exact =
         letter.payload_base64.as_ref().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok());
     let bytes = exact.as_deref().unwrap_or(letter.payload.as_bytes());
-    format!("raw-{:016x}", crate::clock::plan::fnv1a(bytes))
+    format!("raw-{:016x}", crate::hash::fnv1a(bytes))
 }
 
 impl HistoryEntry {

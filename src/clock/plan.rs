@@ -3,6 +3,7 @@
 //! every restart scenario is tested without waiting.
 
 use crate::config::{CatchUp, Job};
+use crate::hash::{fnv1a, splitmix64};
 
 /// A tick up to this many seconds old is late, not missed: it is pushed
 /// whatever the job's `catch_up` policy says. This covers a clock that
@@ -87,20 +88,6 @@ pub fn jitter_ms(job: &Job, tick: i64) -> i64 {
     }
     let seed = fnv1a(job.name.as_str().as_bytes()) ^ (tick as u64);
     (splitmix64(seed) % (max as u64 + 1)) as i64
-}
-
-/// A stable 64-bit hash (FNV-1a): unlike `std`'s hashers it is the same in
-/// every build, which fingerprints and jitter need.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// Spreads a 64-bit value over all 64 bits (SplitMix64's finaliser).
-pub fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 /// Identifies a job's schedule: when it changes, the job starts fresh.

@@ -191,11 +191,11 @@ impl Failure {
 
 impl From<store::Error> for Failure {
     fn from(e: store::Error) -> Failure {
-        tracing::warn!(error = %crate::clock::error_chain(&e), "dashboard: redis request failed");
+        tracing::warn!(error = %crate::error_chain::error_chain(&e), "dashboard: redis request failed");
         Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Redis is unavailable",
-            format!("Redis did not answer: {}", crate::clock::error_chain(&e)),
+            format!("Redis did not answer: {}", crate::error_chain::error_chain(&e)),
         )
     }
 }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::plan::fnv1a;
 use crate::config::{Job, QueueName};
+use crate::hash::fnv1a;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::time::TimeSource;
