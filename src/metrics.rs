@@ -212,6 +212,7 @@ mod tests {
                 "campanile_run_duration_seconds histogram",
                 "campanile_queue_depth gauge",
                 "campanile_redis_errors counter",
+                "campanile_recovery_errors counter",
                 "campanile_notifications counter",
             ]
         );
