@@ -48,3 +48,57 @@ fn a_sentinel_failover_mid_run_is_followed_and_doubles_or_loses_no_tick() {
     let checked = deployment.stop_and_check();
     eprintln!("{checked} runs checked across a Sentinel failover");
 }
+
+/// An old primary the sentinels cannot demote (it refuses `REPLICAOF`, as
+/// one cut off from the sentinels but not from clients would never get it)
+/// keeps taking writes after the switch. A connection follows what the
+/// sentinels name, within about a second, not the old primary's demotion.
+#[test]
+fn connections_follow_the_sentinels_within_a_second_of_a_switch() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let sentinel = RedisSentinel::start_with_primary_args(&[
+        "--rename-command",
+        "REPLICAOF",
+        "",
+        "--rename-command",
+        "SLAVEOF",
+        "",
+    ]);
+    let settings =
+        campanile::config::RedisSettings { url: Some(sentinel.sentinel_url()), ..Default::default() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store =
+        runtime.block_on(campanile::store::Store::connect(&settings)).expect("connect through sentinels");
+    // A writer that never stops: each write bumps the term counter on
+    // whichever node the store is connected to.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            runtime.block_on(async {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = store.next_term().await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        }
+    });
+    let term_on = |port: u16| -> i64 {
+        let got: Option<i64> =
+            redis::cmd("GET").arg("campanile:term").query(&mut sentinel.connection_to(port)).unwrap();
+        got.unwrap_or(0)
+    };
+    let old = sentinel.primary_port();
+    common::wait_until("the writer to write", Duration::from_secs(10), || term_on(old) > 3);
+    let (new, switched) = sentinel.switch_primary();
+    let at_switch = term_on(new);
+    let followed = common::poll_until(Duration::from_secs(10), || term_on(new) > at_switch + 2);
+    let took = switched.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(followed, "the writes never moved to the new primary");
+    eprintln!("writes moved to the new primary {took:?} after the sentinels named it");
+    assert!(took < Duration::from_millis(1500), "writes moved to the new primary only after {took:?}");
+}

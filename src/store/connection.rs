@@ -105,19 +105,37 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// A connection to the primary the sentinels name. After a connection error
-/// or a `READONLY` reply (the primary was demoted by a failover) it is
-/// dropped, and the next command asks the sentinels for the primary again.
+/// A connection to the primary the sentinels name. It is dropped, and the
+/// next command asks the sentinels for the primary again, after a connection
+/// error or a `READONLY` reply (the primary was demoted by a failover), and
+/// as soon as the sentinels name another primary: a watcher asks one of
+/// them every [`WATCH_EVERY`]. A failed-over primary that the sentinels have
+/// not (or cannot) demote yet still takes writes, which its demotion later
+/// discards; following the sentinels rather than waiting for the demotion
+/// shortens that window from the demotion's delay (seconds, or for ever if
+/// the old primary is cut off from the sentinels but not from clients) to
+/// at most one watch period.
 #[derive(Clone)]
 pub struct SentinelConnection {
     inner: Arc<SentinelInner>,
     db: i64,
 }
 
+/// How often the sentinels are asked which node is the primary.
+pub const WATCH_EVERY: Duration = Duration::from_millis(250);
+
 struct SentinelInner {
     client: tokio::sync::Mutex<SentinelClient>,
     config: AsyncConnectionConfig,
-    current: Mutex<Option<MultiplexedConnection>>,
+    current: Mutex<Option<Primary>>,
+    master: String,
+}
+
+/// The connection to the primary and its address as `host:port`.
+#[derive(Clone)]
+struct Primary {
+    con: MultiplexedConnection,
+    addr: String,
 }
 
 impl SentinelConnection {
@@ -140,24 +158,32 @@ impl SentinelConnection {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.response));
-        let inner =
-            SentinelInner { client: tokio::sync::Mutex::new(client), config, current: Mutex::new(None) };
-        Ok(SentinelConnection { inner: Arc::new(inner), db: settings.db })
+        let inner = SentinelInner {
+            client: tokio::sync::Mutex::new(client),
+            config,
+            current: Mutex::new(None),
+            master: settings.master.clone(),
+        };
+        let inner = Arc::new(inner);
+        tokio::spawn(watch(Arc::downgrade(&inner)));
+        Ok(SentinelConnection { inner, db: settings.db })
     }
 
     /// The connection to the current primary, asking the sentinels if there
     /// is none.
     async fn current(&self) -> RedisResult<MultiplexedConnection> {
-        if let Some(con) = self.inner.current.lock().expect("not poisoned").clone() {
-            return Ok(con);
+        if let Some(primary) = self.inner.current.lock().expect("not poisoned").clone() {
+            return Ok(primary.con);
         }
         let mut client = self.inner.client.lock().await;
         // Another caller may have connected while this one waited.
-        if let Some(con) = self.inner.current.lock().expect("not poisoned").clone() {
-            return Ok(con);
+        if let Some(primary) = self.inner.current.lock().expect("not poisoned").clone() {
+            return Ok(primary.con);
         }
-        let con = client.get_async_connection_with_config(&self.inner.config).await?;
-        *self.inner.current.lock().expect("not poisoned") = Some(con.clone());
+        let node = client.async_get_client().await?;
+        let addr = node.get_connection_info().addr().to_string();
+        let con = node.get_multiplexed_async_connection_with_config(&self.inner.config).await?;
+        *self.inner.current.lock().expect("not poisoned") = Some(Primary { con: con.clone(), addr });
         Ok(con)
     }
 
@@ -177,6 +203,55 @@ impl SentinelConnection {
         }
         result
     }
+}
+
+/// Asks a sentinel every [`WATCH_EVERY`] which node is the primary, and
+/// drops the connection when it is another one; ends when the connection's
+/// last handle is gone.
+async fn watch(inner: std::sync::Weak<SentinelInner>) {
+    let mut sentinel: Option<MultiplexedConnection> = None;
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let connected = inner.current.lock().expect("not poisoned").as_ref().map(|p| p.addr.clone());
+        let Some(connected) = connected else { continue };
+        let named = match named_primary(&inner, &mut sentinel).await {
+            Ok(named) => named,
+            Err(_) => {
+                // Ask another sentinel next time.
+                sentinel = None;
+                continue;
+            }
+        };
+        if named != connected {
+            let mut current = inner.current.lock().expect("not poisoned");
+            if current.as_ref().is_some_and(|p| p.addr == connected) {
+                tracing::warn!(from = %connected, to = %named, "the sentinels name a new primary; following");
+                *current = None;
+            }
+        }
+    }
+}
+
+/// `host:port` of the primary a sentinel names now.
+async fn named_primary(
+    inner: &SentinelInner,
+    sentinel: &mut Option<MultiplexedConnection>,
+) -> RedisResult<String> {
+    let mut con = match sentinel.clone() {
+        Some(con) => con,
+        None => {
+            let client = inner.client.lock().await.async_get_sentinel_client().await?;
+            let con = client.get_multiplexed_async_connection_with_config(&inner.config).await?;
+            sentinel.insert(con).clone()
+        }
+    };
+    let (host, port): (String, u16) = redis::cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(&inner.master)
+        .query_async(&mut con)
+        .await?;
+    Ok(format!("{host}:{port}"))
 }
 
 impl ConnectionLike for SentinelConnection {

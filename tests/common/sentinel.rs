@@ -26,11 +26,17 @@ impl RedisSentinel {
     /// replica and the two other sentinels. Panics with an install hint when
     /// `redis-server` is missing.
     pub fn start() -> RedisSentinel {
+        Self::start_with_primary_args(&[])
+    }
+
+    /// [`RedisSentinel::start`] with extra `redis-server` arguments for the
+    /// initial primary only.
+    pub fn start_with_primary_args(extra: &[&str]) -> RedisSentinel {
         let mut last_error = String::new();
         // A free port can be taken between choosing it and a process
         // binding it; start again on new ports.
         for _ in 0..3 {
-            match Self::try_start() {
+            match Self::try_start(extra) {
                 Ok(deployment) => return deployment,
                 Err(e) => last_error = e,
             }
@@ -38,10 +44,10 @@ impl RedisSentinel {
         panic!("could not start a Redis Sentinel deployment: {last_error}");
     }
 
-    fn try_start() -> Result<RedisSentinel, String> {
+    fn try_start(primary_extra: &[&str]) -> Result<RedisSentinel, String> {
         let ports = free_ports(5);
         let (primary_port, replica_port) = (ports[0], ports[1]);
-        let primary = data_server(primary_port, &[])?;
+        let primary = data_server(primary_port, primary_extra)?;
         let replica = data_server(replica_port, &["--replicaof", "127.0.0.1", &primary_port.to_string()])?;
         let mut deployment = RedisSentinel { data: vec![primary, replica], sentinels: Vec::new() };
         // Sentinels learn replicas from the primary's INFO, which they read
@@ -104,6 +110,27 @@ impl RedisSentinel {
                 && link_up(self.data_node(old))
         });
         new
+    }
+
+    /// `SENTINEL FAILOVER`, waiting only until every sentinel names the new
+    /// primary and it has role master, not for the old primary to be
+    /// demoted. Returns the new primary's port and when the switch was seen.
+    pub fn switch_primary(&self) -> (u16, std::time::Instant) {
+        let old = self.primary_port();
+        let new = self.data.iter().map(RedisServer::port).find(|&p| p != old).expect("a replica");
+        let mut con = self.sentinels[0].connection();
+        let _: () =
+            redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER).query(&mut con).expect("SENTINEL FAILOVER");
+        self.wait(&format!("the sentinels to name port {new}"), || {
+            self.sentinels.iter().all(|s| master_addr(s) == Some(new))
+                && info_field(self.data_node(new), "role").as_deref() == Some("master")
+        });
+        (new, std::time::Instant::now())
+    }
+
+    /// A synchronous connection to the data node on `port`.
+    pub fn connection_to(&self, port: u16) -> redis::Connection {
+        self.data_node(port).connection()
     }
 
     fn data_node(&self, port: u16) -> &RedisServer {
