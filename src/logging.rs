@@ -4,7 +4,7 @@
 //! Heroku: one `key=value` line per event) or `json` (one object per line).
 
 use std::cell::RefCell;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write};
 
 use tracing::field::{Field, Visit};
@@ -129,10 +129,13 @@ impl Visit for Fields {
     }
 }
 
-/// Bare when safe, else double-quoted with `"` and `\` escaped.
+/// Bare when safe, else double-quoted with `"` and `\` escaped and every
+/// control character (and the Unicode line separators) written as an
+/// escape: a value, such as a job's output, can never end the line or
+/// recolour a terminal, so it cannot forge a log line.
 fn push_value(out: &mut String, value: &str) {
-    let bare =
-        !value.is_empty() && !value.chars().any(|c| c.is_whitespace() || c == '"' || c == '=' || c == '\\');
+    let bare = !value.is_empty()
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '=' || c == '\\');
     if bare {
         out.push_str(value);
         return;
@@ -143,6 +146,11 @@ fn push_value(out: &mut String, value: &str) {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -181,5 +189,16 @@ mod tests {
             out.push('|');
         }
         assert_eq!(out, r#"nightly-report|"tick enqueued"|""|"a\"b"|"x=y"|"#);
+    }
+
+    #[test]
+    fn escapes_every_control_character_so_output_cannot_forge_a_line() {
+        let mut out = String::new();
+        push_value(&mut out, "ok\rts=x level=error msg=forged\n\t\x1b[31m\0\u{7f}\u{85}\u{2028}end");
+        assert_eq!(out, r#""ok\rts=x level=error msg=forged\n\t\u{1b}[31m\u{0}\u{7f}\u{85}\u{2028}end""#);
+        assert!(!out.chars().any(|c| c.is_control() || c == '\u{2028}'), "{out:?}");
+        let mut bare = String::new();
+        push_value(&mut bare, "a\u{1b}b");
+        assert_eq!(bare, r#""a\u{1b}b""#, "a control character is never left bare");
     }
 }
