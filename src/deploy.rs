@@ -43,7 +43,7 @@ pub fn job_spec(job: &Job) -> Value {
         "overlap": job.overlap,
         "jitter": job.jitter.to_string(),
         "args": job.args,
-        "env": job.env,
+        "env": env_digests(job),
         "enabled": job.enabled,
     });
     if let (Some(spec), Some(fields)) = (spec.as_object_mut(), format_spec(&job.format).as_object()) {
@@ -53,6 +53,20 @@ pub fn job_spec(job: &Job) -> Value {
         }
     }
     spec
+}
+
+/// A job's `env` with each value replaced by `sha256:` and the first 16
+/// hex digits of its SHA-256: env values are often secrets, and the table
+/// is readable by anyone with Redis access and printed by `clock plan`,
+/// yet a changed value must still show as a change.
+pub fn env_digests(job: &Job) -> BTreeMap<&str, String> {
+    job.env.iter().map(|(name, value)| (name.as_str(), value_digest(value))).collect()
+}
+
+fn value_digest(value: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, value.as_bytes());
+    let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// The format's fields of [`job_spec`]; none for `campanile`.
@@ -99,7 +113,7 @@ pub fn fingerprint(config: &Config) -> String {
             job.overlap,
             job.jitter,
             job.args,
-            job.env,
+            env_digests(job),
             job.enabled,
         );
         if !job.format.is_campanile() {

@@ -143,3 +143,35 @@ fn plan_works_offline_and_rejects_an_invalid_config() {
     let bad = write(dir.path(), "bad.toml", "[jobs.x]\ncron = \"61 * * * *\"\ncommand = \"x\"\n");
     assert_eq!(plan(&unreachable, &bad, &[]).status.code(), Some(2));
 }
+
+#[test]
+fn env_values_are_published_and_shown_as_digests_never_as_values() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let job = |secret: &str| {
+        format!("[jobs.sync]\nevery = \"1h\"\ncommand = \"bin/sync\"\nenv = {{ API_TOKEN = \"{secret}\" }}\n")
+    };
+    let old = write(dir.path(), "old.toml", &job("hunter2-old-token"));
+    let new = write(dir.path(), "new.toml", &job("hunter2-new-token"));
+    deploy(&redis, &old);
+
+    let published: String = redis::cmd("GET").arg("campanile:config").query(&mut redis.connection()).unwrap();
+    assert!(!published.contains("hunter2"), "the published table holds an env value: {published}");
+    let table: Value = serde_json::from_str(&published).unwrap();
+    let digest = table["jobs"]["sync"]["env"]["API_TOKEN"].as_str().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:") && digest.len() == "sha256:".len() + 16, "{digest}");
+
+    let same = plan(&redis.url(), &old, &[]);
+    assert!(String::from_utf8_lossy(&same.stdout).ends_with("no changes\n"));
+
+    let out = plan(&redis.url(), &new, &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "a changed value is still a change");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    let change = &json(&out)["changed"][0]["fields"]["env"];
+    assert_eq!(change["old"]["API_TOKEN"], json!(digest));
+    assert_ne!(change["new"]["API_TOKEN"], json!(digest));
+    let text = plan(&redis.url(), &new, &[]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("~ sync\n    env: ") && !text.contains("hunter2"), "{text}");
+}

@@ -289,13 +289,64 @@ fn insecure_from_env() -> bool {
     std::env::var("CAMPANILE_REDIS_INSECURE").is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
 }
 
-/// `redis://user:secret@host` → `redis://user:***@host`.
+/// Every password of a URL replaced by `***`, for messages and logs: the
+/// userinfo's (`redis://user:secret@host` → `redis://user:***@host`, and a
+/// bare `token@host` wholly) and every query parameter named like a
+/// password (`?sentinel_password=`, `?password=`). A password holding an
+/// unencoded `@` or `?` is still removed whole.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((auth, host)) = rest.rsplit_once('@') else { return url.to_owned() };
-    match auth.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => format!("{scheme}://***@{host}"),
+    let (auth, rest) = split_userinfo(rest);
+    let mut out = format!("{scheme}://");
+    match auth.map(|a| a.split_once(':')) {
+        None => {}
+        Some(Some((user, _))) => out.push_str(&format!("{user}:***@")),
+        Some(None) => out.push_str("***@"),
+    }
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    match rest.split_once('?') {
+        Some((base, query)) => {
+            let pairs: Vec<String> = query.split('&').map(redact_param).collect();
+            out.push_str(&format!("{base}?{}", pairs.join("&")));
+        }
+        None => out.push_str(rest),
+    }
+    if let Some(fragment) = fragment {
+        out.push_str(&format!("#{fragment}"));
+    }
+    out
+}
+
+/// The userinfo of `rest` (what follows `scheme://`) and the remainder.
+/// The userinfo ends at the last `@` before the query; when that part has
+/// none, an `@` in what follows the first `?` still ends a userinfo unless
+/// the `?` starts a `key=value` query (a password holding `?`).
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    let base = rest.split('?').next().unwrap_or(rest);
+    if let Some(at) = base.rfind('@') {
+        return (Some(&rest[..at]), &rest[at + 1..]);
+    }
+    let query = &rest[base.len()..];
+    let first = query.trim_start_matches('?').split('&').next().unwrap_or("");
+    let param_shaped = first.find('=').is_some_and(|eq| first.find('@').is_none_or(|at| eq < at));
+    match rest.rfind('@') {
+        Some(at) if !param_shaped => (Some(&rest[..at]), &rest[at + 1..]),
+        _ => (None, rest),
+    }
+}
+
+/// `key=value`, with the value replaced when the key names a password.
+fn redact_param(pair: &str) -> String {
+    match pair.split_once('=') {
+        Some((key, _))
+            if key.to_ascii_lowercase().contains("password") || key.eq_ignore_ascii_case("pass") =>
+        {
+            format!("{key}=***")
+        }
+        _ => pair.to_owned(),
     }
 }
 
@@ -368,5 +419,30 @@ mod tests {
         assert_eq!(redact("rediss://:p4ss@ec2.example.com:6380"), "rediss://:***@ec2.example.com:6380");
         assert_eq!(redact("redis://user:p4ss@h"), "redis://user:***@h");
         assert_eq!(redact("redis://h:6379"), "redis://h:6379");
+    }
+
+    #[test]
+    fn every_password_of_every_url_is_redacted() {
+        let cases = [
+            (
+                "redis+sentinel://u:pw@s1:26379,s2:26380/mymaster/2?sentinel_password=sp",
+                "redis+sentinel://u:***@s1:26379,s2:26380/mymaster/2?sentinel_password=***",
+            ),
+            ("redis://h:6379/0?password=pw&db=1", "redis://h:6379/0?password=***&db=1"),
+            ("rediss://h?x=1&PASSWORD=pw#insecure", "rediss://h?x=1&PASSWORD=***#insecure"),
+            ("redis://h?sentinel_password=p@ss", "redis://h?sentinel_password=***"),
+            ("redis://:p?ss@h:6379", "redis://:***@h:6379"),
+            ("redis://:p@ss@h:6379/0?password=x", "redis://:***@h:6379/0?password=***"),
+            ("redis://token@h", "redis://***@h"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want, "{url}");
+        }
+        let settings = RedisSettings {
+            cluster: vec!["redis://:a1@n1:7000".into(), "redis://n2:7001?password=b2".into()],
+            ..with_url("x")
+        };
+        let shown = settings.redacted_url();
+        assert!(!shown.contains("a1") && !shown.contains("b2"), "{shown}");
     }
 }
