@@ -120,6 +120,10 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
 /// A job's newest `limit` runs, newest first; entries that do not parse are
 /// left out.
 pub async fn history(store: &Store, job: &Job, limit: usize) -> store::Result<Vec<HistoryEntry>> {
+    if limit == 0 {
+        // LRANGE 0 -1 would be every entry.
+        return Ok(Vec::new());
+    }
     Ok(store
         .history(&job.queue, job.name.as_str(), limit)
         .await?

@@ -48,7 +48,7 @@ impl Env {
     fn command(&self, program: &str, args: &[&str], vars: Pairs) -> Command {
         let mut cmd = Command::new(bin(program));
         cmd.arg("--config").arg(&self.config).args(args).current_dir(self.dir.path());
-        let inherited = "CAMPANILE_WEB_USER CAMPANILE_WEB_PASSWORD CAMPANILE_WEB_LISTEN CAMPANILE_WEB_NO_AUTH \
+        let inherited = "CAMPANILE_WEB_USER CAMPANILE_WEB_PASSWORD CAMPANILE_WEB_LISTEN CAMPANILE_WEB_NO_AUTH CAMPANILE_WEB_SECRET CAMPANILE_WEB_ALLOWED_HOSTS \
                          CAMPANILE_CONFIG CAMPANILE_METRICS_ADDR PORT REDIS_URL";
         for var in inherited.split_whitespace() {
             cmd.env_remove(var);
@@ -251,6 +251,15 @@ fn history_entry(job: &str, id: &str, finished: &str) -> String {
     .to_string()
 }
 
+/// A minutely job with two runs in its history.
+fn minutely_with_two_runs() -> Env {
+    let env = env("[jobs.minutely]\ncron = \"* * * * *\"\ncommand = \"echo hi\"\n");
+    let key = "campanile:{default}:history:minutely";
+    env.lpush(key, &history_entry("minutely", "minutely@1", "2026-11-23T08:00:01Z"));
+    env.lpush(key, &history_entry("minutely", "minutely@2", "2026-11-23T08:01:01Z"));
+    env
+}
+
 const REPORT: &str = "[jobs.report]\ncron = \"0 3 * * *\"\ncommand = \"echo report\"\n";
 
 // ---------------------------------------------------------------------------
@@ -338,7 +347,8 @@ fn trigger_needs_the_csrf_token_and_the_same_origin() {
     let env = env(REPORT);
     let web = env.web(false);
     let csrf = web.csrf.as_str();
-    assert_eq!(csrf.len(), 64);
+    let (issued, tag) = csrf.split_once('.').expect("<issued_at>.<tag>");
+    assert!(issued.parse::<i64>().is_ok() && tag.len() == 64, "{csrf}");
 
     let r = web.act("/jobs/report/trigger", &[("back", "/")]);
     assert_eq!((r.status, r.header("location")), (303, "/?done=triggered"));
@@ -564,10 +574,7 @@ command = "echo off"
 
 #[test]
 fn api_job_has_upcoming_ticks_and_history() {
-    let env = env("[jobs.minutely]\ncron = \"* * * * *\"\ncommand = \"echo hi\"\n");
-    let key = "campanile:{default}:history:minutely";
-    env.lpush(key, &history_entry("minutely", "minutely@1", "2026-11-23T08:00:01Z"));
-    env.lpush(key, &history_entry("minutely", "minutely@2", "2026-11-23T08:01:01Z"));
+    let env = minutely_with_two_runs();
     let web = env.web(false);
     let job = web.get("/api/jobs/minutely").json();
     assert_eq!((&job["name"], &job["schedule"]), (&json!("minutely"), &json!("cron \"* * * * *\"")));
@@ -637,4 +644,154 @@ fn serves_before_redis_answers_and_connects_when_it_does() {
 
     env.redis.start_again();
     wait_until("the dashboard to reach Redis", Duration::from_secs(15), || web.get("/").status == 200);
+}
+
+// ---------------------------------------------------------------------------
+// Hardening: hosts, CSRF tokens, API errors
+
+/// One request written by hand (any `Host`), answered with `connection: close`:
+/// its status, `content-type` and body.
+fn raw(addr: &str, method: &str, path: &str, headers: Pairs, body: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request =
+        format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let content_type = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-type:").map(|v| v.trim().to_owned()))
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+#[test]
+fn an_open_dashboard_answers_only_loopback_and_allowed_hosts() {
+    let env = env(REPORT);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let web = env.web_with(&["--listen", &listen, "--allowed-host", "dash.internal"], &[], None, &listen);
+    let port = listen.rsplit(':').next().unwrap();
+    let own = format!("localhost:{port}");
+    for host in ["localhost", own.as_str(), "127.0.0.1", "[::1]:8080", "dash.internal", "DASH.internal:9"] {
+        let (status, ..) = raw(&listen, "GET", "/", &[("host", host)], "");
+        assert_eq!(status, 200, "{host}");
+    }
+    // A page on a rebinding domain: the browser sends that domain as Host
+    // and Origin, so the same-origin check alone would pass.
+    let evil = format!("evil.example:{port}");
+    let evil_origin = format!("http://{evil}");
+    let forged: Pairs = &[("host", &evil), ("origin", &evil_origin)];
+    let (status, content_type, body) = raw(&listen, "GET", "/", forged, "");
+    assert_eq!(status, 421, "{body}");
+    assert!(content_type.starts_with("text/plain") && body.contains("evil.example"), "{content_type} {body}");
+    let (status, content_type, body) = raw(&listen, "GET", "/api/status", forged, "");
+    assert_eq!(status, 421);
+    assert!(content_type.starts_with("application/json"), "{content_type}");
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["error"].is_string(), "{body}");
+    let form = format!("csrf={}", web.csrf);
+    let headers: Pairs =
+        &[("host", &evil), ("origin", &evil_origin), ("content-type", "application/x-www-form-urlencoded")];
+    let (status, ..) = raw(&listen, "POST", "/jobs/report/pause", headers, &form);
+    assert_eq!(status, 421);
+    let paused: Vec<String> =
+        redis::cmd("HKEYS").arg("campanile:{default}:paused").query(&mut env.redis.connection()).unwrap();
+    assert!(paused.is_empty(), "a refused request pauses nothing: {paused:?}");
+    assert_eq!(raw(&listen, "GET", "/healthz", forged, "").0, 200, "a health check may use any host");
+    // The same POST from the loopback host goes through.
+    let own_origin = format!("http://{own}");
+    let headers: Pairs =
+        &[("host", &own), ("origin", &own_origin), ("content-type", "application/x-www-form-urlencoded")];
+    assert_eq!(raw(&listen, "POST", "/jobs/report/pause", headers, &form).0, 303);
+}
+
+/// The CSRF token the dashboard issues at `issued_at` (Unix seconds) with
+/// `secret`: `<issued_at>.<hex HMAC-SHA256(secret, "campanile csrf <issued_at>")>`.
+fn csrf_token(secret: &str, issued_at: i64) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = ring::hmac::sign(&key, format!("campanile csrf {issued_at}").as_bytes());
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{issued_at}.{hex}")
+}
+
+#[test]
+fn csrf_tokens_are_shared_by_every_dashboard_and_are_not_derived_from_the_password() {
+    let env = env(REPORT);
+    // Two open dashboards on one Redis: each accepts the other's token.
+    let (a, b) = (env.web(false), env.web(false));
+    assert_eq!(b.post("/jobs/report/trigger", &[("csrf", &a.csrf)], &[]).status, 303);
+    assert_eq!(a.post("/jobs/report/trigger", &[("csrf", &b.csrf)], &[]).status, 303);
+    let secret: Option<String> =
+        redis::cmd("GET").arg("campanile:web_secret").query(&mut env.redis.connection()).unwrap();
+    assert!(secret.is_some_and(|s| s.len() >= 32), "the shared secret lives in Redis");
+
+    // With credentials the token still is not a function of the password.
+    let c = env.web(true);
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, format!("{USER}\0{PASSWORD}").as_bytes());
+    let old: String = ring::hmac::sign(&key, b"campanile dashboard csrf")
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(!c.csrf.contains(&old), "{}", c.csrf);
+    for field in [USER, PASSWORD] {
+        assert!(!c.csrf.contains(field));
+    }
+    assert_eq!(c.post("/jobs/report/trigger", &[("csrf", &a.csrf)], &[]).status, 303);
+    let (issued, tag) = c.csrf.split_once('.').expect("issued_at.tag");
+    let forged = format!("{}.{tag}", issued.parse::<i64>().unwrap() + 1);
+    assert_eq!(c.post("/jobs/report/trigger", &[("csrf", &forged)], &[]).status, 403);
+}
+
+#[test]
+fn csrf_tokens_from_the_configured_secret_expire() {
+    let env = env(REPORT);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let secret = "0123456789abcdef0123456789abcdef";
+    let web = env.web_with(&["--listen", &listen], &[("CAMPANILE_WEB_SECRET", secret)], None, &listen);
+    // The dashboard's own clock, as its tokens state it.
+    let now: i64 = web.csrf.split_once('.').unwrap().0.parse().unwrap();
+    assert_eq!(web.post("/jobs/report/trigger", &[("csrf", &csrf_token(secret, now - 60))], &[]).status, 303);
+    assert_eq!(web.post("/jobs/report/trigger", &[("csrf", &web.csrf)], &[]).status, 303);
+    let expired = csrf_token(secret, now - 13 * 3600);
+    assert_eq!(web.post("/jobs/report/trigger", &[("csrf", &expired)], &[]).status, 403);
+    let future = csrf_token(secret, now + 3600);
+    assert_eq!(web.post("/jobs/report/trigger", &[("csrf", &future)], &[]).status, 403);
+    let other = csrf_token("another secret entirely, 32 bytes", now);
+    assert_eq!(web.post("/jobs/report/trigger", &[("csrf", &other)], &[]).status, 403);
+    assert_eq!(env.lrange(PENDING).len(), 2);
+}
+
+#[test]
+fn every_api_error_is_json_and_limit_zero_lists_nothing() {
+    let env = minutely_with_two_runs();
+    let web = env.web(true);
+    let paths = [
+        ("/api/jobs/minutely/history?limit=-1", 400),
+        ("/api/jobs/minutely/history?limit=many", 400),
+        ("/api/dead?queue=no%20such", 400),
+        ("/api/nothing-here", 404),
+    ];
+    for (path, status) in paths {
+        let r = web.get(path);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert!(r.header("content-type").starts_with("application/json"), "{path}: {}", r.body);
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+    let r = web.get_as("/api/status", None, &[]);
+    assert_eq!(r.status, 401);
+    assert!(r.json()["error"].is_string() && !r.header("www-authenticate").is_empty());
+    let r = read(with(web.agent.post(web.url("/api/status")), web.creds(), &[]).send_empty());
+    assert_eq!(r.status, 405);
+    assert!(r.json()["error"].is_string(), "{}", r.body);
+    assert_eq!(web.get("/api/jobs/minutely/history?limit=0").json(), json!([]));
+    assert_eq!(web.get("/api/jobs/minutely/history?limit=1").json().as_array().unwrap().len(), 1);
 }

@@ -24,6 +24,29 @@ pub struct WebArgs {
     /// a proxy that authenticates every request itself.
     #[arg(long, env = "CAMPANILE_WEB_NO_AUTH")]
     pub no_auth: bool,
+    /// A host name (`name` or `name:port`) the dashboard answers to without
+    /// credentials besides localhost, 127.0.0.1 and [::1]; repeatable (the
+    /// variable takes a comma-separated list). Others get 421.
+    #[arg(
+        long = "allowed-host",
+        value_name = "HOST",
+        env = "CAMPANILE_WEB_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// The shortest `CAMPANILE_WEB_SECRET` accepted.
+const MIN_SECRET: usize = 32;
+
+/// `CAMPANILE_WEB_SECRET`, when set: long enough to sign CSRF tokens with.
+pub fn web_secret(value: Option<String>) -> Result<Option<String>, String> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(secret) if secret.len() < MIN_SECRET => {
+            Err(format!("CAMPANILE_WEB_SECRET must be at least {MIN_SECRET} characters long"))
+        }
+        secret => Ok(secret),
+    }
 }
 
 /// The address to bind: `--listen`, else `0.0.0.0:$PORT` (Heroku's `web`
@@ -93,6 +116,13 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
+    let secret = match web_secret(env("CAMPANILE_WEB_SECRET")) {
+        Ok(secret) => secret,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
     if matches!(auth, Auth::Open) && !addr.ip().is_loopback() {
         tracing::warn!(%addr, "dashboard serving without authentication (--no-auth)");
     }
@@ -109,7 +139,8 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
                 return ExitCode::from(EXIT_FAILURE);
             }
         };
-        let state = web::AppState::new(config.clone(), auth, Arc::new(SystemTime));
+        let options = web::Options { allowed_hosts: args.allowed_hosts.clone(), secret };
+        let state = web::AppState::new(config.clone(), auth, Arc::new(SystemTime), options);
         // Serve at once (a platform's boot check wants the port answering);
         // pages answer 503 until Redis does.
         tokio::spawn({

@@ -19,6 +19,7 @@
 //! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
 //! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since, config, offset_ms, redis_seen_ms}`; `redis_seen_ms` is stamped by Redis; entries silent for 10 s on Redis's clock are ignored, for 60 s pruned |
+//! | `Pweb_secret` | string | `clock web` (`SET NX`) | the random secret the dashboards' CSRF tokens are signed with when `CAMPANILE_WEB_SECRET` is not set; the first dashboard sets it, every other one reads it |
 //!
 //! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
 //! queue. Every key of one queue carries the hash tag `{Q}`, so each
@@ -97,6 +98,10 @@ impl Keys {
 
     pub fn clocks(&self) -> String {
         format!("{}clocks", self.prefix)
+    }
+
+    pub fn web_secret(&self) -> String {
+        format!("{}web_secret", self.prefix)
     }
 
     pub fn workers(&self, queue: &QueueName) -> String {

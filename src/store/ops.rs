@@ -191,6 +191,19 @@ impl Store {
         Ok(redis::cmd("GET").arg(self.keys.config()).query_async(&mut self.con.clone()).await?)
     }
 
+    /// The dashboards' shared CSRF secret: `candidate` if none is set yet
+    /// (`SET NX`), else the one already set, so every dashboard on this
+    /// Redis signs with the same one.
+    pub async fn web_secret(&self, candidate: &str) -> Result<String> {
+        let key = self.keys.web_secret();
+        let _: Option<String> =
+            redis::cmd("SET").arg(&key).arg(candidate).arg("NX").query_async(&mut self.con.clone()).await?;
+        let secret: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut self.con.clone()).await?;
+        // Deleted between the two commands: this dashboard's candidate
+        // serves until the next start.
+        Ok(secret.unwrap_or_else(|| candidate.to_owned()))
+    }
+
     /// Records a clock's entry (a JSON object) in the clock registry, adding
     /// `redis_seen_ms`: when Redis received it, on Redis's clock.
     pub async fn announce_clock(&self, id: &str, info: &str) -> Result<()> {

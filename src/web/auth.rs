@@ -7,6 +7,7 @@
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use ring::{digest, hmac};
 
 /// How requests are authenticated.
@@ -37,19 +38,56 @@ impl Auth {
         constant_time_eq(given_user.as_bytes(), user.as_bytes())
             & constant_time_eq(given_password.as_bytes(), password.as_bytes())
     }
+}
 
-    /// The CSRF token of this deployment. Derived from the password, so
-    /// every dashboard process behind one URL agrees on it without sharing
-    /// state; without a password, random per process.
-    pub fn csrf_token(&self) -> String {
-        let key = match self {
-            Auth::Basic { user, password } => {
-                hmac::Key::new(hmac::HMAC_SHA256, format!("{user}\0{password}").as_bytes())
-            }
-            Auth::Open => hmac::Key::new(hmac::HMAC_SHA256, &random_bytes()),
-        };
-        hex(hmac::sign(&key, b"campanile dashboard csrf").as_ref())
+/// How long a CSRF token is accepted after it was issued: a page left open
+/// for a working day still works; a leaked token stops working.
+pub const CSRF_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
+
+/// How far in the future a token's issue time may lie: dashboards behind
+/// one URL may disagree on the time by this much.
+const CSRF_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// CSRF tokens: `<issued_at>.<tag>`, `issued_at` in Unix seconds and `tag`
+/// the hex HMAC-SHA256 of `campanile csrf <issued_at>` under a secret that
+/// is not the password (`CAMPANILE_WEB_SECRET`, else a random secret kept
+/// in Redis), so every dashboard of a deployment accepts the others'
+/// tokens, a token says nothing about the password, and it expires.
+pub struct Csrf {
+    key: hmac::Key,
+}
+
+impl Csrf {
+    pub fn new(secret: &[u8]) -> Csrf {
+        Csrf { key: hmac::Key::new(hmac::HMAC_SHA256, secret) }
     }
+
+    /// A token issued at `now`.
+    pub fn issue(&self, now: DateTime<Utc>) -> String {
+        let issued_at = now.timestamp();
+        format!("{issued_at}.{}", hex(hmac::sign(&self.key, &Csrf::message(issued_at)).as_ref()))
+    }
+
+    /// Whether `token` was issued with this secret within [`CSRF_LIFETIME`]
+    /// of `now`. The tag is checked in constant time.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> bool {
+        let Some((issued, tag)) = token.split_once('.') else { return false };
+        let (Ok(issued_at), Some(tag)) = (issued.parse::<i64>(), unhex(tag)) else { return false };
+        let Some(issued) = DateTime::from_timestamp(issued_at, 0) else { return false };
+        if issued > now + CSRF_SKEW || now - issued > CSRF_LIFETIME {
+            return false;
+        }
+        hmac::verify(&self.key, &Csrf::message(issued_at), &tag).is_ok()
+    }
+
+    fn message(issued_at: i64) -> Vec<u8> {
+        format!("campanile csrf {issued_at}").into_bytes()
+    }
+}
+
+/// A fresh random secret for [`Csrf`], as text (64 hex digits).
+pub fn random_secret() -> String {
+    hex(&random_bytes())
 }
 
 /// The user and password of an `Authorization: Basic` header.
@@ -92,6 +130,29 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether an open dashboard answers a request with this `Host`: a
+/// loopback name (`localhost`, `127.0.0.0/8`, `[::1]`, any port) or one of
+/// `allowed` (lowercase `name` or `name:port`).
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    let name = host_name(&host).trim_end_matches('.');
+    let loopback = name == "localhost"
+        || name == "[::1]"
+        || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback());
+    loopback || allowed.iter().any(|a| *a == host || a == name)
+}
+
+/// `name` of `name:port`; `[v6]` of `[v6]:port`.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
 fn random_bytes() -> [u8; 32] {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
@@ -101,6 +162,13 @@ fn random_bytes() -> [u8; 32] {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || text.len() > 128 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -127,13 +195,22 @@ mod tests {
     }
 
     #[test]
-    fn csrf_token_is_stable_per_password_and_random_without() {
-        let a = Auth::Basic { user: "u".into(), password: "p".into() };
-        let b = Auth::Basic { user: "u".into(), password: "q".into() };
-        assert_eq!(a.csrf_token(), a.csrf_token());
-        assert_ne!(a.csrf_token(), b.csrf_token());
-        assert_ne!(Auth::Open.csrf_token(), Auth::Open.csrf_token());
-        assert_eq!(a.csrf_token().len(), 64);
+    fn csrf_tokens_verify_under_their_secret_until_they_expire() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (csrf, other) = (Csrf::new(b"secret one"), Csrf::new(b"secret two"));
+        let token = csrf.issue(now);
+        assert!(token.starts_with("1800000000."), "{token}");
+        assert!(csrf.verify(&token, now));
+        assert!(csrf.verify(&token, now + CSRF_LIFETIME));
+        assert!(!csrf.verify(&token, now + CSRF_LIFETIME + chrono::Duration::seconds(1)));
+        assert!(!csrf.verify(&token, now - chrono::Duration::minutes(6)), "issued in the future");
+        assert!(!other.verify(&token, now));
+        let (_, tag) = token.split_once('.').unwrap();
+        assert!(!csrf.verify(&format!("1800000001.{tag}"), now));
+        for bad in ["", ".", "x.y", "1800000000", "1800000000.zz", "99999999999999999999.00"] {
+            assert!(!csrf.verify(bad, now), "{bad:?}");
+        }
+        assert_ne!(random_secret(), random_secret());
     }
 
     #[test]
@@ -152,6 +229,32 @@ mod tests {
         assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
         assert!(!same_origin(&headers(&[("host", "a:8080"), ("origin", "http://evil:8080")])));
         assert!(!same_origin(&headers(&[("host", "a:8080"), ("origin", "null")])));
+    }
+
+    #[test]
+    fn open_dashboards_answer_loopback_and_allowed_hosts_only() {
+        let allowed = ["dash.internal".to_owned(), "proxy:8443".to_owned()];
+        for host in
+            ["localhost", "LOCALHOST:8080", "localhost.", "127.0.0.1", "127.1.2.3:80", "[::1]", "[::1]:8080"]
+        {
+            assert!(host_allowed(host, &[]), "{host}");
+        }
+        for host in ["dash.internal", "Dash.Internal:9", "proxy:8443"] {
+            assert!(host_allowed(host, &allowed), "{host}");
+        }
+        let refused = [
+            "evil.example",
+            "evil.example:8080",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "[::2]",
+            "",
+            "proxy:80",
+            "0.0.0.0",
+        ];
+        for host in refused {
+            assert!(!host_allowed(host, &allowed), "{host}");
+        }
     }
 
     #[test]

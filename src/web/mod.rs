@@ -4,8 +4,12 @@
 //! Server-rendered HTML ([`pages`]) over the views and actions the CLI uses
 //! ([`crate::control`]), with one small script that keeps countdowns
 //! current. Every route but `/healthz` and the static assets sits behind
-//! [`auth`]; every action is a POST that must carry the CSRF token and come
-//! from the dashboard's own origin.
+//! [`auth`]; every action is a POST that must carry a CSRF token and come
+//! from the dashboard's own origin. Without credentials the dashboard
+//! answers only requests addressed to a loopback host (`localhost`,
+//! `127.0.0.1`, `[::1]`) or an `--allowed-host`, so a page on another
+//! domain that resolves to the loopback address (DNS rebinding) gets 421.
+//! Every error of the API (`/api/...`) is JSON `{"error": ...}`.
 //!
 //! | route | method | what |
 //! |---|---|---|
@@ -16,7 +20,7 @@
 //! | `/dead/retry`, `/dead/delete` | POST | one (`id`) or every (`all=1`) dead letter |
 //! | `/api/status` | GET | `clock status --json` |
 //! | `/api/jobs`, `/api/jobs/{name}` | GET | jobs, one job with upcoming ticks |
-//! | `/api/jobs/{name}/history?limit=` | GET | `clock history <job> --json` |
+//! | `/api/jobs/{name}/history?limit=` | GET | `clock history <job> --json`: the newest `limit` runs (0 to 100, default 100; 0 lists none) |
 //! | `/api/dead?queue=` | GET | `clock dead --json` |
 //! | `/healthz` | GET | `ok`, without authentication |
 
@@ -29,7 +33,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Json, Redirect, Response};
 use axum::routing::{get, post};
@@ -38,6 +42,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use auth::Auth;
+use auth::Csrf;
 
 use crate::config::{Config, Job, QueueName};
 use crate::control;
@@ -58,14 +63,49 @@ struct Inner {
     /// `/healthz` still answers.
     store: std::sync::OnceLock<Store>,
     auth: Auth,
-    csrf: String,
+    /// Host names an open dashboard answers to besides the loopback ones,
+    /// lowercase.
+    allowed_hosts: Vec<String>,
+    /// Set from `CAMPANILE_WEB_SECRET`, else from Redis on first use.
+    csrf: tokio::sync::OnceCell<Csrf>,
     time: Arc<dyn TimeSource>,
 }
 
+/// What `clock web` is told besides the config and credentials.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--allowed-host`: host names (`name` or `name:port`) an open
+    /// dashboard answers to besides the loopback ones.
+    pub allowed_hosts: Vec<String>,
+    /// `CAMPANILE_WEB_SECRET`: what CSRF tokens are signed with; without
+    /// it, a random secret kept in Redis.
+    pub secret: Option<String>,
+}
+
 impl AppState {
-    pub fn new(config: Arc<Config>, auth: Auth, time: Arc<dyn TimeSource>) -> AppState {
-        let csrf = auth.csrf_token();
-        AppState(Arc::new(Inner { config, store: std::sync::OnceLock::new(), auth, csrf, time }))
+    pub fn new(config: Arc<Config>, auth: Auth, time: Arc<dyn TimeSource>, options: Options) -> AppState {
+        let csrf = tokio::sync::OnceCell::new_with(options.secret.map(|s| Csrf::new(s.as_bytes())));
+        let allowed_hosts = options.allowed_hosts.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        AppState(Arc::new(Inner {
+            config,
+            store: std::sync::OnceLock::new(),
+            auth,
+            allowed_hosts,
+            csrf,
+            time,
+        }))
+    }
+
+    /// The CSRF signer: the configured secret, else the one shared in Redis
+    /// (set there by the first dashboard to ask).
+    async fn csrf(&self) -> Result<&Csrf> {
+        self.0
+            .csrf
+            .get_or_try_init(|| async {
+                let secret = self.store()?.web_secret(&auth::random_secret()).await?;
+                Ok(Csrf::new(secret.as_bytes()))
+            })
+            .await
     }
 
     /// Hands the dashboard its Redis connection once there is one.
@@ -107,7 +147,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/jobs/{name}", get(api_job))
         .route("/api/jobs/{name}/history", get(api_history))
         .route("/api/dead", get(api_dead))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_host));
     Router::new()
         .merge(protected)
         .route("/assets/app.css", get(|| asset("text/css; charset=utf-8", include_str!("assets/app.css"))))
@@ -116,7 +157,10 @@ pub fn router(state: AppState) -> Router {
             get(|| asset("text/javascript; charset=utf-8", include_str!("assets/app.js"))),
         )
         .route("/healthz", get(|| async { "ok\n" }))
-        .fallback(|| async { Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such page.") })
+        .fallback(|uri: Uri| async move {
+            Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such page.").json_if(is_api(&uri))
+        })
+        .layer(middleware::from_fn(api_errors_as_json))
         .layer(middleware::from_fn(secure_headers))
         .with_state(state)
 }
@@ -126,12 +170,79 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+fn is_api(uri: &Uri) -> bool {
+    uri.path().starts_with("/api/")
+}
+
+/// A short plain-text answer, or `{"error": ...}` for the API.
+fn refusal(status: StatusCode, api: bool, message: String) -> Response {
+    if api {
+        (status, Json(json!({ "error": message }))).into_response()
+    } else {
+        (status, format!("{message}\n")).into_response()
+    }
+}
+
+/// Without credentials, refuses (421) a request addressed to a host that is
+/// neither loopback nor allowed: a browser sends a rebinding domain's name
+/// as `Host` (and `Origin`), so this is what keeps another site's page from
+/// steering a dashboard on this machine.
+async fn require_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !matches!(state.0.auth, Auth::Open) {
+        return next.run(request).await;
+    }
+    let host =
+        request.headers().get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
+    if host.as_deref().is_some_and(|h| auth::host_allowed(h, &state.0.allowed_hosts)) {
+        return next.run(request).await;
+    }
+    let shown = host.as_deref().unwrap_or("");
+    let message = format!(
+        "misdirected request: this dashboard answers only to localhost, 127.0.0.1, [::1] and the hosts given \
+         with --allowed-host, not to host {shown:?}"
+    );
+    refusal(StatusCode::MISDIRECTED_REQUEST, is_api(request.uri()), message)
+}
+
+/// Makes every error answer of the API JSON, including those axum writes
+/// itself (a query that does not parse, a method not allowed).
+async fn api_errors_as_json(request: Request, next: Next) -> Response {
+    const BODY_LIMIT: usize = 64 * 1024;
+    if !is_api(request.uri()) {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    let status = response.status();
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        text => text.to_owned(),
+    };
+    let mut out = refusal(status, true, message);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name, value.clone());
+        }
+    }
+    out
+}
+
 /// Rejects requests without the configured credentials.
 async fn require_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if state.0.auth.admits(request.headers()) {
         return next.run(request).await;
     }
-    let mut response = (StatusCode::UNAUTHORIZED, "authentication required\n").into_response();
+    let mut response =
+        refusal(StatusCode::UNAUTHORIZED, is_api(request.uri()), "authentication required".into());
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Basic realm="campanile", charset="UTF-8""#),
@@ -186,6 +297,10 @@ impl Failure {
 
     fn json(self) -> Failure {
         Failure { json: true, ..self }
+    }
+
+    fn json_if(self, json: bool) -> Failure {
+        Failure { json, ..self }
     }
 }
 
@@ -242,8 +357,13 @@ impl AppState {
         self.0.config.job(name).ok_or_else(|| Failure::no_job(name))
     }
 
-    fn ctx<'a>(&'a self, notice: Option<&'a str>) -> pages::Ctx<'a> {
-        pages::Ctx { now: self.0.time.now(), csrf: &self.0.csrf, notice }
+    fn ctx<'a>(&self, csrf: &'a str, notice: Option<&'a str>) -> pages::Ctx<'a> {
+        pages::Ctx { now: self.0.time.now(), csrf, notice }
+    }
+
+    /// A CSRF token for the forms of a page rendered now.
+    async fn csrf_token(&self) -> Result<String> {
+        Ok(self.csrf().await?.issue(self.0.time.now()))
     }
 
     async fn status(&self, now: DateTime<Utc>) -> Result<Value> {
@@ -267,15 +387,16 @@ impl AppState {
         }
     }
 
-    /// Refuses a state-changing request without this dashboard's CSRF token
-    /// or from another origin.
-    fn check_form(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<()> {
+    /// Refuses a state-changing request without a current CSRF token of
+    /// this deployment or from another origin.
+    async fn check_form(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<()> {
         let token = form.get("csrf").map(String::as_str).unwrap_or_default();
-        if !auth::constant_time_eq(token.as_bytes(), self.0.csrf.as_bytes()) || !auth::same_origin(headers) {
+        if !self.csrf().await?.verify(token, self.0.time.now()) || !auth::same_origin(headers) {
             return Err(Failure::new(
                 StatusCode::FORBIDDEN,
                 "Request refused",
-                "The form was not sent from this dashboard (missing or wrong CSRF token, or another origin). \
+                "The form was not sent from this dashboard (missing, wrong or expired CSRF token, or another \
+                 origin). \
                  Reload the page and try again.",
             ));
         }
@@ -300,8 +421,8 @@ fn after_action(form: &HashMap<String, String>, done: &str, n: Option<u64>) -> R
 
 async fn overview(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Html<String>> {
     let status = state.status(state.0.time.now()).await?;
-    let notice = done.notice();
-    Ok(Html(pages::overview(&status, &state.ctx(notice.as_deref()))))
+    let (notice, csrf) = (done.notice(), state.csrf_token().await?);
+    Ok(Html(pages::overview(&status, &state.ctx(&csrf, notice.as_deref()))))
 }
 
 async fn job_page(
@@ -314,8 +435,8 @@ async fn job_page(
     let live = state.job_status(job, now).await?;
     let history = control::history(state.store()?, job, store::HISTORY_CAP).await?;
     let upcoming = control::upcoming(job, now, UPCOMING);
-    let notice = done.notice();
-    Ok(Html(pages::job(job, &live, &history, &upcoming, &state.ctx(notice.as_deref()))))
+    let (notice, csrf) = (done.notice(), state.csrf_token().await?);
+    Ok(Html(pages::job(job, &live, &history, &upcoming, &state.ctx(&csrf, notice.as_deref()))))
 }
 
 async fn job_action(
@@ -324,7 +445,7 @@ async fn job_action(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Redirect> {
-    state.check_form(&headers, &form)?;
+    state.check_form(&headers, &form).await?;
     let job = state.job(&name)?;
     let (store, now) = (state.store()?, state.0.time.now());
     let done = match action.as_str() {
@@ -351,8 +472,8 @@ async fn job_action(
 async fn dead_page(State(state): State<AppState>, Query(done): Query<Done>) -> Result<Html<String>> {
     let queues = state.queues(done.queue.as_deref())?;
     let letters = control::dead_letters(state.store()?, &queues).await?;
-    let notice = done.notice();
-    Ok(Html(pages::dead(&letters, done.queue.as_deref(), &state.ctx(notice.as_deref()))))
+    let (notice, csrf) = (done.notice(), state.csrf_token().await?);
+    Ok(Html(pages::dead(&letters, done.queue.as_deref(), &state.ctx(&csrf, notice.as_deref()))))
 }
 
 async fn dead_action(
@@ -361,7 +482,7 @@ async fn dead_action(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Redirect> {
-    state.check_form(&headers, &form)?;
+    state.check_form(&headers, &form).await?;
     if action != "retry" && action != "delete" {
         return Err(Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such action."));
     }
