@@ -1,6 +1,7 @@
 //! Prometheus metrics, opt-in with `--metrics-addr` (or
-//! `CAMPANILE_METRICS_ADDR`) on `clock` and `worker`: a plain HTTP endpoint
-//! answering `GET /metrics` in the OpenMetrics text format. Names are a
+//! `CAMPANILE_METRICS_ADDR`) on `clock` and `worker`: an HTTP endpoint
+//! answering `GET /metrics` in the OpenMetrics text format, with a cap on
+//! connections and a read timeout, so idle or slow clients cannot pile up. Names are a
 //! public contract (README.md, "Metrics"); `tests/metrics.rs` pins them.
 
 use std::sync::LazyLock;
@@ -12,7 +13,19 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::serve::Listener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
 
 use crate::config::{JobName, QueueName};
 use crate::shutdown::Shutdown;
@@ -151,30 +164,109 @@ pub fn render() -> String {
     out
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown`.
+/// Connections served at once; past it, new ones wait in the kernel's
+/// accept backlog until one closes.
+const MAX_CONNECTIONS: usize = 64;
+/// A connection that sends nothing for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection is closed once it has been open this long and is waiting
+/// for bytes, so a sender trickling a byte at a time cannot hold its slot.
+const MAX_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Serves `GET /metrics` (and `GET /`) on `listener` until `shutdown`: at
+/// most [`MAX_CONNECTIONS`] connections at once, each closed after
+/// [`IDLE_TIMEOUT`] without a byte.
 pub async fn serve(listener: tokio::net::TcpListener, shutdown: Shutdown) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "metrics endpoint listening");
-    loop {
-        let (mut stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = shutdown.cancelled() => return Ok(()),
-        };
-        tokio::spawn(async move {
-            let mut request = [0u8; 1024];
-            let n = stream.read(&mut request).await.unwrap_or(0);
-            let line = String::from_utf8_lossy(&request[..n]);
-            let response = if line.starts_with("GET /metrics ") || line.starts_with("GET / ") {
-                let body = render();
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n\
-                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
-            };
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
+    let app = axum::Router::new().route("/metrics", get(scrape)).route("/", get(scrape));
+    let listener = Capped { listener, permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)) };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+}
+
+async fn scrape() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], render())
+}
+
+/// A listener that hands out at most [`MAX_CONNECTIONS`] connections at a
+/// time, each with the read deadlines of [`Deadlined`].
+struct Capped {
+    listener: tokio::net::TcpListener,
+    permits: Arc<Semaphore>,
+}
+
+impl Listener for Capped {
+    type Io = Deadlined;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Deadlined, std::net::SocketAddr) {
+        let permit = self.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+        let (stream, addr) = Listener::accept(&mut self.listener).await;
+        (Deadlined::new(stream, permit), addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// A connection whose reads fail with `TimedOut` after [`IDLE_TIMEOUT`]
+/// without a byte, or once it is older than [`MAX_LIFETIME`]; it holds its
+/// slot of the cap until dropped.
+struct Deadlined {
+    stream: tokio::net::TcpStream,
+    opened: Instant,
+    deadline: Pin<Box<Sleep>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Deadlined {
+    fn new(stream: tokio::net::TcpStream, permit: OwnedSemaphorePermit) -> Deadlined {
+        let opened = Instant::now();
+        Deadlined { stream, opened, deadline: Box::pin(tokio::time::sleep(IDLE_TIMEOUT)), _permit: permit }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        (Instant::now() + IDLE_TIMEOUT).min(self.opened + MAX_LIFETIME)
+    }
+}
+
+impl AsyncRead for Deadlined {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                let next = self.next_deadline();
+                self.deadline.as_mut().reset(next);
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "idle connection")))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Deadlined {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 

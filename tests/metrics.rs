@@ -12,7 +12,7 @@ use common::{RedisServer, bin, free_port, stop};
 
 fn scrape(port: u16) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n").ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
@@ -32,9 +32,21 @@ fn spawn(args: &[&str], redis: &RedisServer, config: &std::path::Path) -> Child 
         .arg("--config")
         .arg(config)
         .env("REDIS_URL", redis.url())
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+/// A child process stopped when dropped, also when a test fails.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            stop(child);
+        }
+    }
 }
 
 #[test]
@@ -131,4 +143,64 @@ fn a_metrics_address_that_cannot_be_bound_fails_at_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("cannot serve metrics on {addr}")));
+}
+
+/// A worker with its metrics endpoint on a free port, answering.
+fn worker_with_metrics(redis: &RedisServer, dir: &std::path::Path) -> (Running, u16) {
+    let config = dir.join("clock.toml");
+    std::fs::write(&config, "[jobs.ok]\nevery = \"1h\"\ncommand = \"true\"\n").unwrap();
+    let port = free_port();
+    let worker =
+        Running(Some(spawn(&["worker", "--metrics-addr", &format!("127.0.0.1:{port}")], redis, &config)));
+    common::wait_until("the metrics endpoint to answer", Duration::from_secs(20), || scrape(port).is_some());
+    (worker, port)
+}
+
+/// Reads a whole `connection: close` response.
+fn response(mut stream: TcpStream) -> String {
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn a_request_split_across_packets_is_answered() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_worker, port) = worker_with_metrics(&redis, dir.path());
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream.write_all(b"GET /metr").unwrap();
+    // The rest arrives later, in a packet of its own.
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(b"ics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").unwrap();
+    let answer = response(stream);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("campanile_redis_errors_total"), "{answer}");
+}
+
+#[test]
+fn idle_connections_are_closed_and_do_not_stop_a_scrape() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_worker, port) = worker_with_metrics(&redis, dir.path());
+    // More idle connections than the endpoint serves at once.
+    let idle: Vec<TcpStream> = (0..80).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").unwrap();
+    let answer = response(stream);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (i, mut conn) in idle.into_iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        conn.set_read_timeout(Some(left)).unwrap();
+        let mut byte = [0u8; 1];
+        let read = conn.read(&mut byte);
+        assert!(
+            matches!(read, Ok(0))
+                || read.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "idle connection {i} still open after 60 s: {read:?}"
+        );
+    }
 }
