@@ -1,13 +1,14 @@
 //! Alerts: webhooks told about failed, dead, missed, skipped and recovered
-//! runs. Delivery happens on a background task with a bounded queue, a
-//! timeout and retries, so it never blocks a tick or a job; a failed
-//! delivery is logged and counted, never fatal. Each body is the documented
+//! runs. Delivery happens on a background task with a bounded queue, at
+//! most four deliveries at once, a timeout and retries, so it never blocks
+//! a tick or a job and a slow receiver costs a fixed number of threads; a
+//! failed or dropped delivery is logged and counted, never fatal. Each body is the documented
 //! JSON plus a Slack-compatible `text`, so a Slack incoming webhook works as
 //! is.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -89,11 +90,32 @@ pub struct Counters {
     pub delivered: AtomicU64,
     pub failed: AtomicU64,
     pub dropped: AtomicU64,
+    /// When a drop was last logged, and how many drops were not logged since.
+    drop_log: std::sync::Mutex<(Option<Instant>, u64)>,
+}
+
+impl Counters {
+    /// Counts a notification dropped because its queue was full, and logs
+    /// it at most once per [`DROP_LOG_EVERY`] (with the drops since).
+    fn dropped(&self, channel: &'static str) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        count("dropped");
+        let mut log = self.drop_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.1 += 1;
+        if log.0.is_none_or(|at| at.elapsed() >= DROP_LOG_EVERY) {
+            tracing::warn!(channel, dropped = log.1, "notification queue full; notifications dropped");
+            *log = (Some(Instant::now()), 0);
+        }
+    }
 }
 
 /// Queue capacity; past it new notifications are dropped (and counted)
 /// rather than slowing the clock or a worker down.
 const QUEUE: usize = 1000;
+/// Webhook deliveries in flight at once: each holds a blocking thread while
+/// it waits for the receiver, so a slow receiver costs at most this many.
+const CONCURRENT_DELIVERIES: usize = 4;
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 const TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPTS: u32 = 3;
 
@@ -133,31 +155,34 @@ impl Notifier {
             && settings.wants(&n)
             && tx.try_send(n.clone()).is_err()
         {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            count("dropped");
+            self.counters.dropped("email");
         }
         let Some(tx) = &self.tx else { return };
         if !self.hooks.iter().any(|h| h.wants(&n)) {
             return;
         }
         if tx.try_send(n).is_err() {
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            count("dropped");
-            tracing::warn!("notification queue full; notification dropped");
+            self.counters.dropped("webhook");
         }
     }
 }
 
+/// Takes notifications off the queue as delivery slots free up: with every
+/// slot taken by a slow receiver, the queue fills and further notifications
+/// are dropped (and counted) by [`Notifier::send`].
 async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>, counters: Arc<Counters>) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(true).build().into();
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DELIVERIES));
     while let Some(n) = rx.recv().await {
         let body = serde_json::to_string(&n).expect("a notification serialises");
         for hook in hooks.iter().filter(|h| h.wants(&n)) {
+            let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
             let (agent, url, body, counters) =
                 (agent.clone(), hook.url.clone(), body.clone(), counters.clone());
-            // Each delivery on its own task: a slow receiver delays nobody.
+            // Each delivery on its own task, holding a slot until done.
             tokio::spawn(async move {
+                let _slot = slot;
                 for attempt in 1..=ATTEMPTS {
                     let (a, u, b) = (agent.clone(), url.clone(), body.clone());
                     let sent = tokio::task::spawn_blocking(move || {

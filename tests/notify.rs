@@ -241,3 +241,96 @@ events = ["missed", "skipped"]
     assert!(skipped["text"].as_str().unwrap().contains("skipped the tick at"));
     assert!(seen.iter().all(|(_, e)| e["job"] != "lagging" || e["event"] != "skipped"));
 }
+
+/// A webhook receiver that accepts connections and holds them unanswered
+/// until told to answer; then it answers those and every later request 200.
+struct Stalling {
+    port: u16,
+    answer: Arc<std::sync::atomic::AtomicBool>,
+    served: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Stalling {
+    fn start() -> Stalling {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (answer, served) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+        let (answering, counted) = (answer.clone(), served.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            loop {
+                match listener.accept() {
+                    Ok((stream, _)) => held.push(stream),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(e) => panic!("accept: {e}"),
+                }
+                if answering.load(Ordering::SeqCst) {
+                    for mut stream in held.drain(..) {
+                        let _ = stream.set_nonblocking(false);
+                        let mut request = [0u8; 4096];
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+                        let _ = stream.read(&mut request);
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                        if stream.write_all(ok).is_ok() {
+                            counted.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+        });
+        Stalling { port, answer, served }
+    }
+}
+
+/// Threads of this test process.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").expect("/proc/self/task (Linux)").count()
+}
+
+#[test]
+fn a_burst_to_a_stalled_webhook_is_bounded_counted_and_delivery_resumes() {
+    use campanile::notify::{Event, Notifier, Webhook, build};
+    use std::sync::atomic::Ordering;
+    let receiver = Stalling::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let before = threads();
+    let hook = Webhook {
+        url: format!("http://127.0.0.1:{}/hook", receiver.port),
+        events: vec![Event::Failed],
+        jobs: None,
+    };
+    let notifier = runtime.block_on(async { Notifier::start(vec![hook], None) });
+    let n = |i: usize| {
+        build::run(Event::Failed, "job", "default", &format!("job@{i}"), "t", 1, None, Some(1), "t", false)
+    };
+    let mut peak = 0;
+    for i in 0..10_000 {
+        notifier.send(n(i));
+        if i % 500 == 0 {
+            peak = peak.max(threads());
+        }
+    }
+    // Give the deliveries time to pile up, if anything lets them.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        peak = peak.max(threads());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(peak < before + 32, "threads grew from {before} to {peak} for one stalled webhook");
+    let dropped = notifier.counters.dropped.load(Ordering::SeqCst);
+    eprintln!("threads: {before} before, {peak} at most; {dropped} of 10000 dropped");
+    assert!(dropped >= 8_900, "events past the queue are dropped and counted: {dropped}");
+
+    receiver.answer.store(true, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while notifier.counters.delivered.load(Ordering::SeqCst) < 20 {
+        assert!(Instant::now() < deadline, "deliveries did not resume: {:?}", notifier.counters);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(receiver.served.load(Ordering::SeqCst) >= 20);
+    runtime.shutdown_background();
+}
