@@ -128,7 +128,7 @@ fn escape(s: &str) -> String {
 }
 
 /// Sends queued notifications by email, at most one per job and event per
-/// rate-limit window.
+/// rate-limit window; jobs that are not in the config count as one job.
 pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::Receiver<Notification>) {
     let transport = match transport(&settings) {
         Ok(t) => t,
@@ -137,9 +137,11 @@ pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::
             return;
         }
     };
+    // Keyed by configured job names only (the rest share one key), so
+    // forged names in payloads cannot grow it.
     let mut last_sent: HashMap<(String, Event), Instant> = HashMap::new();
     while let Some(n) = rx.recv().await {
-        let key = (n.job.clone(), n.event);
+        let key = (n.job_key().to_owned(), n.event);
         if last_sent.get(&key).is_some_and(|t| t.elapsed() < settings.rate_limit) {
             tracing::debug!(job = %n.job, event = n.event.name(), "email rate-limited");
             continue;

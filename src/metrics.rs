@@ -152,6 +152,10 @@ impl EncodeLabelSet for TickLabels {
     }
 }
 
+/// The `job` label of a name taken from a payload that names no job of the
+/// config: payloads can carry any name, labels must stay bounded.
+pub const UNKNOWN_JOB: &str = "unknown";
+
 /// Labels from pairs.
 pub fn labels(pairs: &[(&'static str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()

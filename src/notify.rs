@@ -82,6 +82,19 @@ pub struct Notification {
     pub at: String,
     /// A one-line summary for chat tools.
     pub text: String,
+    /// Whether `job` names a job of the config. A payload can name any
+    /// job, so only a configured name may key per-job state (the email
+    /// rate limit); the others share one key. Not part of the body.
+    #[serde(skip)]
+    pub job_configured: bool,
+}
+
+impl Notification {
+    /// The job name to key per-job state by: the job's, or `unknown` for a
+    /// name that is not in the config.
+    pub fn job_key(&self) -> &str {
+        if self.job_configured { &self.job } else { crate::metrics::UNKNOWN_JOB }
+    }
 }
 
 /// How many notifications went out, and how many could not be delivered.
@@ -266,6 +279,7 @@ pub mod build {
             count: None,
             at: at.to_owned(),
             text,
+            job_configured: true,
         }
     }
 
@@ -296,6 +310,7 @@ pub mod build {
             count: Some(count),
             at: at.to_owned(),
             text,
+            job_configured: true,
         }
     }
 }

@@ -141,3 +141,73 @@ from = "campanile <campanile@example.com>"
     assert!(data.contains("text/html"), "{data}");
     assert!(data.contains("broken@2026-11-23T08:00:00Z"), "{data}");
 }
+
+#[test]
+fn forged_job_names_share_one_rate_limit_and_one_metric_label() {
+    let redis = RedisServer::start();
+    let (port, messages) = smtp_server();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(
+        &config,
+        "[jobs.broken]\nat = \"2030-01-01T00:00:00Z\"\ncommand = \"exit 3\"\nretries = 0\n\n\
+         [notify.email]\nto = [\"ops@example.com\"]\nfrom = \"campanile@example.com\"\nevents = [\"dead\"]\n",
+    )
+    .unwrap();
+    let metrics_port = common::free_port();
+    let mut worker = Command::new(bin("worker"))
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}"), "--config"])
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .env("SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let push = |job: &str| {
+        let payload = format!(
+            r#"{{"id":"{job}@t","job":"{job}","queue":"default","scheduled_at":"2026-11-23T08:00:00Z","enqueued_at":"2026-11-23T08:00:00Z","attempt":1,"args":null}}"#
+        );
+        let _: () = redis::cmd("LPUSH")
+            .arg("campanile:{default}:pending")
+            .arg(payload)
+            .query(&mut redis.connection())
+            .unwrap();
+    };
+    let dead = || -> i64 {
+        redis::cmd("LLEN").arg("campanile:{default}:dead").query(&mut redis.connection()).unwrap()
+    };
+    for i in 0..5 {
+        push(&format!("forged-{i}"));
+    }
+    common::wait_until("5 dead letters", Duration::from_secs(20), || dead() == 5);
+    // A configured job's dead letter is mailed after every forged one.
+    push("broken");
+    let subject =
+        |data: &str| data.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or("").to_owned();
+    common::wait_until("the mail about broken", Duration::from_secs(20), || {
+        messages.lock().unwrap().iter().any(|(_, data)| subject(data).contains("broken"))
+    });
+    let scrape = || {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").unwrap();
+        let mut body = String::new();
+        stream.read_to_string(&mut body).unwrap();
+        body
+    };
+    let metrics = scrape();
+    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    worker.wait().unwrap();
+
+    let forged: Vec<String> = messages
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, data)| subject(data))
+        .filter(|s| s.contains("forged"))
+        .collect();
+    assert_eq!(forged.len(), 1, "jobs not in clock.toml share one rate-limit window: {forged:?}");
+    assert!(metrics.contains(r#"campanile_runs_dead_total{job="unknown"} 5"#), "{metrics}");
+    assert!(!metrics.contains("forged"), "{metrics}");
+}

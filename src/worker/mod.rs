@@ -485,7 +485,10 @@ async fn finish(
 
 /// A dead letter for a payload that could not be run at all.
 fn notify_unrunnable(ctx: &Ctx, queue: &QueueName, job: &str, id: &str, reason: &str) {
-    METRICS.runs_dead.get_or_create(&labels(&[("job", job)])).inc();
+    // The name comes from the payload: only a configured one becomes a label.
+    let configured = ctx.config.job(job).is_some();
+    let label = if configured { job } else { crate::metrics::UNKNOWN_JOB };
+    METRICS.runs_dead.get_or_create(&labels(&[("job", label)])).inc();
     let now = output::utc(ctx.time.now());
     let mut n = notify::build::run(
         Event::Dead,
@@ -501,6 +504,7 @@ fn notify_unrunnable(ctx: &Ctx, queue: &QueueName, job: &str, id: &str, reason: 
     );
     n.scheduled_at = None;
     n.attempt = None;
+    n.job_configured = configured;
     ctx.notifier.send(n);
 }
 
