@@ -77,6 +77,11 @@ pub struct DeadLetter {
     #[serde(with = "crate::payload::rfc3339_millis")]
     pub failed_at: DateTime<Utc>,
     pub worker: String,
+    /// This dead letter's own id, unique even when the same payload died
+    /// twice ([`new_dead_letter_id`]); absent from letters written before
+    /// ids were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// How much of a payload too large to run its dead letter keeps.
@@ -100,9 +105,25 @@ pub fn kept_payload(raw: &[u8], cut: bool) -> (String, Option<String>, Option<u6
     }
 }
 
-/// The id `clock dead` shows and `clock retry-dead` takes: the payload's id,
-/// or for a payload that does not parse, `raw-` and a hash of its bytes.
+/// The id `clock dead` shows and `clock retry-dead` takes: the letter's
+/// stored id; for a letter stored without one, [`payload_ref`].
 pub fn dead_letter_id(letter: &DeadLetter) -> String {
+    letter.id.clone().unwrap_or_else(|| payload_ref(letter))
+}
+
+/// A fresh id for `letter`: [`payload_ref`], `~` and 12 random hex digits,
+/// so retrying or deleting by id acts on exactly one letter.
+pub fn new_dead_letter_id(letter: &DeadLetter) -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 6];
+    ring::rand::SystemRandom::new().fill(&mut bytes).expect("the system has a random source");
+    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}~{suffix}", payload_ref(letter))
+}
+
+/// The payload's id, or for a payload that does not parse, `raw-` and a
+/// hash of its bytes.
+fn payload_ref(letter: &DeadLetter) -> String {
     use base64::Engine;
     if let Ok(p) = serde_json::from_str::<crate::payload::Payload>(&letter.payload) {
         return p.id;

@@ -132,9 +132,15 @@ fn dead_letter_payload_fields_keep_the_bytes() {
         exit_code: None,
         failed_at: at("2026-11-23T08:01:31.002Z"),
         worker: "web.1:4:1a2b".into(),
+        id: None,
     };
     assert_eq!(
         letter.to_json(),
         r#"{"payload":"a�b","payload_base64":"Yf9i","reason":"malformed payload: not UTF-8 (invalid byte at offset 1)","queue":"default","job":null,"attempts":0,"exit_code":null,"failed_at":"2026-11-23T08:01:31.002Z","worker":"web.1:4:1a2b"}"#
     );
+    let id = campanile::run::new_dead_letter_id(&letter);
+    assert!(id.starts_with("raw-") && id.len() == "raw-".len() + 16 + 1 + 12, "{id}");
+    let stored = campanile::run::DeadLetter { id: Some(id.clone()), ..letter };
+    assert!(stored.to_json().ends_with(&format!(r#","worker":"web.1:4:1a2b","id":"{id}"}}"#)));
+    assert_eq!(campanile::run::dead_letter_id(&stored), id);
 }

@@ -480,10 +480,11 @@ fn dead_letters_are_listed_retried_and_deleted() {
     let id = letter["id"].as_str().unwrap().to_owned();
     let id = id.as_str();
     assert!(id.starts_with("doomed@manual-"), "{letter}");
+    let payload_id = id.split_once('~').expect("<payload id>~<suffix>").0;
     assert_eq!((&letter["job"], &letter["reason"]), (&json!("doomed"), &json!("exit status 3")));
     assert_eq!((&letter["attempts"], &letter["queue"]), (&json!(1), &json!("default")));
     let payload: Value = serde_json::from_str(letter["payload"].as_str().unwrap()).unwrap();
-    assert_eq!((&payload["id"], &payload["manual"]), (&json!(id), &json!(true)));
+    assert_eq!((&payload["id"], &payload["manual"]), (&json!(payload_id), &json!(true)));
     assert_eq!(web.get("/api/dead?queue=default").json(), dead);
     assert_eq!(web.get("/api/dead?queue=other").json(), json!([]));
 
@@ -498,11 +499,14 @@ fn dead_letters_are_listed_retried_and_deleted() {
     let pending = env.lrange(PENDING);
     assert_eq!(pending.len(), 1);
     let requeued: Value = serde_json::from_str(&pending[0]).unwrap();
-    assert_eq!((&requeued["id"], &requeued["attempt"]), (&json!(id), &json!(1)));
+    assert_eq!((&requeued["id"], &requeued["attempt"]), (&json!(payload_id), &json!(1)));
     assert!(web.get("/dead?done=retried&n=1").body.contains("Put 1 dead letter back on the queue."));
 
-    // It fails again; delete it by id.
-    assert_eq!(dead_after_a_run()[0]["id"], id);
+    // It fails again, as a new dead letter with an id of its own; delete it
+    // by that id.
+    let again = dead_after_a_run()[0]["id"].as_str().unwrap().to_owned();
+    assert!(again.starts_with(&format!("{payload_id}~")) && again != id, "{again}");
+    let id = again.as_str();
     let delete = web.act("/dead/delete", &[("id", id)]);
     assert_eq!((delete.status, delete.header("location")), (303, "/?done=deleted&n=1"));
     assert!(env.lrange(DEAD).is_empty() && env.lrange(PENDING).is_empty());
@@ -794,4 +798,35 @@ fn every_api_error_is_json_and_limit_zero_lists_nothing() {
     assert!(r.json()["error"].is_string(), "{}", r.body);
     assert_eq!(web.get("/api/jobs/minutely/history?limit=0").json(), json!([]));
     assert_eq!(web.get("/api/jobs/minutely/history?limit=1").json().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_payload_dead_twice_gives_two_letters_retried_and_deleted_one_by_one() {
+    let env = env("[jobs.doomed]\nat = \"2099-01-01T00:00:00Z\"\ncommand = \"exit 3\"\nretries = 0\n");
+    let web = env.web(false);
+    let payload = json!({"id": "doomed@x", "job": "doomed", "queue": "default",
+                         "scheduled_at": "2026-11-23T08:00:00Z", "enqueued_at": "2026-11-23T08:00:00Z",
+                         "attempt": 1, "args": null})
+    .to_string();
+    let worker = env.worker();
+    for n in 1..=2 {
+        env.lpush(PENDING, &payload);
+        wait_until("a dead letter", READY, || env.lrange(DEAD).len() == n);
+    }
+    drop(worker);
+    let dead = web.get("/api/dead").json();
+    let ids: Vec<String> =
+        dead.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1], "each dead letter has its own id");
+    assert!(ids.iter().all(|id| id.starts_with("doomed@x~")), "{ids:?}");
+
+    let delete = web.act("/dead/delete", &[("id", &ids[0])]);
+    assert_eq!(delete.header("location"), "/?done=deleted&n=1");
+    let left = web.get("/api/dead").json();
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["id"], ids[1].as_str());
+    let retry = web.act("/dead/retry", &[("id", &ids[1])]);
+    assert_eq!(retry.header("location"), "/?done=retried&n=1");
+    assert_eq!(env.lrange(PENDING).len(), 1);
 }

@@ -543,7 +543,7 @@ fn letter(
     reason: String,
 ) -> DeadLetter {
     let (payload, payload_base64, payload_bytes) = kept;
-    DeadLetter {
+    let mut letter = DeadLetter {
         payload,
         payload_base64,
         payload_bytes,
@@ -554,7 +554,10 @@ fn letter(
         exit_code: None,
         failed_at: ctx.time.now(),
         worker: ctx.me.0.clone(),
-    }
+        id: None,
+    };
+    letter.id = Some(crate::run::new_dead_letter_id(&letter));
+    letter
 }
 
 /// Retries a Redis write until it succeeds: a finished run's outcome is
@@ -622,7 +625,7 @@ pub(crate) fn lost_run_replacement(
     let too_large = raw.len() > config.worker.max_payload_bytes;
     let dead = |reason: String, job: Option<String>, attempts: u32| {
         let (payload, payload_base64, payload_bytes) = crate::run::kept_payload(raw, too_large);
-        let letter = DeadLetter {
+        let mut letter = DeadLetter {
             payload,
             payload_base64,
             payload_bytes,
@@ -633,7 +636,9 @@ pub(crate) fn lost_run_replacement(
             exit_code: None,
             failed_at: now,
             worker: worker.to_owned(),
+            id: None,
         };
+        letter.id = Some(crate::run::new_dead_letter_id(&letter));
         (Requeue::Dead, letter.to_json().into_bytes())
     };
     if too_large {
