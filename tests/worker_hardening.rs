@@ -14,10 +14,12 @@ use std::time::Duration;
 use campanile::config::{Config, QueueName, RedisSettings};
 use campanile::metrics::METRICS;
 use campanile::store::Store;
-use campanile::worker::{WorkerId, reaper};
+use campanile::time::SystemTime;
+use campanile::worker::{self, Options, WorkerId, reaper};
 use common::procs::{Proc, process_alive, read_pid, sh_path, wait_for, write_config};
 use common::{RedisServer, wait_until};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 const PENDING: &str = "campanile:{default}:pending";
 const DEAD: &str = "campanile:{default}:dead";
@@ -400,4 +402,49 @@ fn large_args_come_on_stdin_and_a_start_failure_gives_its_cause() {
     assert_eq!(entry["outcome"], "success", "{entry}");
     assert_eq!(std::fs::read_to_string(&env_seen).unwrap(), "unset");
     assert_eq!(std::fs::read_to_string(&stdin_seen).unwrap(), args);
+}
+
+// ---------------------------------------------------------------------------
+// Supervised loops
+
+/// When `worker::run` returns, every loop it started has ended: none goes
+/// on touching Redis, unowned, after the worker said it stopped. Counted on
+/// a runtime of the test's own, right as `run` returns.
+#[test]
+fn every_loop_of_the_worker_has_ended_when_run_returns() {
+    let server = RedisServer::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = store(&server).await;
+        let queue = QueueName::new("default").unwrap();
+        let config = Arc::new(config("[jobs.j]\nevery = \"1m\"\ncommand = \"true\"\n"));
+        let options = Options {
+            queues: vec![queue.clone()],
+            concurrency: 2,
+            shutdown_timeout: Duration::from_secs(5),
+            queue_depths: true,
+        };
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let shutdown = CancellationToken::new();
+        let run = worker::run(config, store.clone(), Arc::new(SystemTime), options, shutdown.clone());
+        tokio::pin!(run);
+        let registered = async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while store.workers(&queue).await.unwrap().is_empty() {
+                assert!(tokio::time::Instant::now() < deadline, "the worker never registered");
+                tokio::task::yield_now().await;
+            }
+            // One more round trip, so the worker has gone on to start its loops.
+            store.workers(&queue).await.unwrap();
+        };
+        tokio::select! {
+            _ = &mut run => panic!("the worker stopped by itself"),
+            () = registered => {}
+        }
+        assert!(metrics.num_alive_tasks() > before, "the worker started no loops");
+        shutdown.cancel();
+        let _ = run.await;
+        assert_eq!(metrics.num_alive_tasks(), before, "tasks of the worker still alive after it returned");
+    });
 }

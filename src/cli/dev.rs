@@ -90,12 +90,12 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             return code;
         }
         let time: Arc<dyn TimeSource> = Arc::new(time);
-        let (clock, ()) = tokio::join!(
+        let (clock, worker) = tokio::join!(
             crate::clock::run(config.clone(), store.clone(), time.clone(), shutdown.clone()),
             worker::run(config, store, time, options, shutdown),
         );
         drop(private);
-        match clock {
+        match clock.and(worker) {
             Ok(()) => ExitCode::SUCCESS,
             Err(failure) => {
                 eprintln!("error: {failure}");

@@ -166,25 +166,28 @@ pub(crate) async fn connect(
     settings: &config::RedisSettings,
     shutdown: &crate::shutdown::Shutdown,
 ) -> Option<crate::store::Store> {
-    let mut backoff = std::time::Duration::from_millis(250);
+    let mut backoff = crate::backoff::Backoff::new(
+        std::time::Duration::from_millis(250),
+        std::time::Duration::from_secs(5),
+    );
     loop {
+        let delay = backoff.next_delay();
         tokio::select! {
             result = crate::store::Store::connect(settings) => match result {
                 Ok(store) => return Some(store),
                 Err(e) => tracing::warn!(
                     redis = %settings.redacted_url(),
                     error = %crate::clock::error_chain(&e),
-                    retry_in_ms = backoff.as_millis() as u64,
+                    retry_in_ms = delay.as_millis() as u64,
                     "cannot connect to redis"
                 ),
             },
             _ = shutdown.cancelled() => return None,
         }
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(delay) => {}
             _ = shutdown.cancelled() => return None,
         }
-        backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
     }
 }
 

@@ -36,7 +36,8 @@ pub struct WorkerArgs {
 }
 
 /// Validates the config before touching Redis (exit 2 if it is invalid),
-/// then serves until SIGTERM or SIGINT and exits 0.
+/// then serves until SIGTERM or SIGINT and exits 0; exits 1 if it stopped
+/// because one of its background loops kept failing.
 pub fn run(args: WorkerArgs) -> ExitCode {
     let time = SystemTime;
     let config = match super::load_config(&args.config, time.now()) {
@@ -71,7 +72,12 @@ pub fn run(args: WorkerArgs) -> ExitCode {
             return code;
         }
         let Some(store) = super::connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
-        worker::run(config, store, Arc::new(time), options, shutdown).await;
-        ExitCode::SUCCESS
+        match worker::run(config, store, Arc::new(time), options, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("error: {failure}");
+                ExitCode::from(super::EXIT_FAILURE)
+            }
+        }
     })
 }

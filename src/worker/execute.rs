@@ -109,12 +109,12 @@ pub async fn execute(
             };
         }
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read stdin closes it early: not an error.
+    // A command that does not read stdin closes it early: not an error.
+    let writer = child.stdin.take().map(|mut stdin| {
         tokio::spawn(async move {
             let _ = stdin.write_all(args.as_bytes()).await;
-        });
-    }
+        })
+    });
     let readers = [
         child.stdout.take().map(|out| tokio::spawn(stream(out, "stdout", payload.clone(), tail.clone()))),
         child.stderr.take().map(|err| tokio::spawn(stream(err, "stderr", payload.clone(), tail.clone()))),
@@ -122,9 +122,13 @@ pub async fn execute(
     let (outcome, status) = wait(&mut child, job.timeout.as_duration(), stop).await;
     // A background grandchild may hold the pipes open: give the readers a
     // moment to drain, then stop reading.
-    for reader in readers.into_iter().flatten() {
-        if tokio::time::timeout(Duration::from_millis(200), reader).await.is_err() {
+    if let Some(writer) = writer {
+        writer.abort();
+    }
+    for mut reader in readers.into_iter().flatten() {
+        if tokio::time::timeout(Duration::from_millis(200), &mut reader).await.is_err() {
             tracing::debug!(job = %payload.job, id = %payload.id, "output still open after exit");
+            reader.abort();
         }
     }
     let output = {

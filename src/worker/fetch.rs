@@ -15,13 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::ledger::Held;
 use super::{BACKOFF, Ctx};
+use crate::backoff::Backoff;
 use crate::clock::error_chain;
 use crate::config::QueueName;
-use crate::shutdown::Shutdown;
 use crate::store::{Error, Result, Taker};
 
 /// A blocking take returns after this long without a payload, so a fetcher
@@ -92,14 +93,14 @@ impl Slots {
 }
 
 /// Takes payloads from one queue while a slot is free, and starts a run
-/// for each; returns when the worker is told to stop.
-pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker) {
+/// for each; returns when `stop` is cancelled.
+pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker, stop: CancellationToken) {
     let mut conn = None;
-    let mut backoff = BACKOFF.0;
+    let mut backoff = BACKOFF;
     loop {
         let permit = tokio::select! {
             permit = ctx.slots.acquire() => permit,
-            _ = ctx.shutdown.cancelled() => return,
+            _ = stop.cancelled() => return,
         };
         if conn.is_none() {
             match ctx.store.taker().await {
@@ -107,7 +108,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker) {
                 Err(e) => {
                     tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot connect to take payloads; retrying");
                     drop(permit);
-                    if sleep_or_stop(&mut backoff, &ctx.shutdown).await {
+                    if sleep_or_stop(&mut backoff, &stop).await {
                         return;
                     }
                     continue;
@@ -118,12 +119,12 @@ pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker) {
         // A take abandoned on shutdown may still complete in Redis: the
         // payload then sits in this worker's in-progress list, which is put
         // back on the pending list before the worker exits.
-        let Some((taken, permit)) = take(&ctx, taker, &queue, permit).await else { return };
+        let Some((taken, permit)) = take(&ctx, taker, &queue, permit, &stop).await else { return };
         match taken {
             Ok(Some(held)) => {
-                backoff = BACKOFF.0;
+                backoff.reset();
                 let Some(permit) = permit.or_else(|| ctx.slots.try_acquire()) else {
-                    give_back(&ctx, taker, &queue, held, &runs).await;
+                    give_back(&ctx, taker, &queue, held, &runs, &stop).await;
                     continue;
                 };
                 runs.spawn(super::process(ctx.clone(), queue.clone(), held, permit));
@@ -132,7 +133,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker) {
             Err(e) => {
                 tracing::warn!(queue = %queue, error = %error_chain(&e), "take failed; reconnecting");
                 conn = None;
-                if sleep_or_stop(&mut backoff, &ctx.shutdown).await {
+                if sleep_or_stop(&mut backoff, &stop).await {
                     return;
                 }
             }
@@ -147,6 +148,7 @@ async fn take(
     taker: &mut Taker,
     queue: &QueueName,
     permit: OwnedSemaphorePermit,
+    stop: &CancellationToken,
 ) -> Option<(Result<Option<Held>>, Option<OwnedSemaphorePermit>)> {
     let ticket = ctx.ledger.take();
     let mut permit = Some(permit);
@@ -156,7 +158,7 @@ async fn take(
         loop {
             tokio::select! {
                 taken = &mut take => break taken,
-                _ = ctx.shutdown.cancelled() => return None,
+                _ = stop.cancelled() => return None,
                 _ = ctx.slots.wanted(), if permit.is_some() && ctx.several_queues => {
                     tracing::trace!(queue = %queue, "queue empty; slot handed to another queue");
                     permit = None;
@@ -186,7 +188,14 @@ async fn take(
 /// meanwhile leaves it there, to go back on the pending list unrun as the
 /// worker exits; waiting on for a slot would hold the shutdown up past its
 /// timeout, which only starts once every fetcher has returned.
-async fn give_back(ctx: &Arc<Ctx>, taker: &mut Taker, queue: &QueueName, held: Held, runs: &TaskTracker) {
+async fn give_back(
+    ctx: &Arc<Ctx>,
+    taker: &mut Taker,
+    queue: &QueueName,
+    held: Held,
+    runs: &TaskTracker,
+    stop: &CancellationToken,
+) {
     held.giving_back();
     let Err(e) = taker.give_back(queue, &ctx.me.0, held.raw()).await else {
         tracing::debug!(queue = %queue, "no free slot; payload given back");
@@ -197,16 +206,14 @@ async fn give_back(ctx: &Arc<Ctx>, taker: &mut Taker, queue: &QueueName, held: H
         permit = ctx.slots.acquire() => {
             runs.spawn(super::process(ctx.clone(), queue.clone(), held, permit));
         }
-        _ = ctx.shutdown.cancelled() => {}
+        _ = stop.cancelled() => {}
     }
 }
 
-/// Sleeps for the backoff (and doubles it); `true` if told to stop first.
-async fn sleep_or_stop(backoff: &mut Duration, shutdown: &Shutdown) -> bool {
-    let stop = tokio::select! {
-        _ = shutdown.cancelled() => true,
-        _ = tokio::time::sleep(*backoff) => false,
-    };
-    *backoff = (*backoff * 2).min(BACKOFF.1);
-    stop
+/// Sleeps for the backoff's next delay; `true` if told to stop first.
+async fn sleep_or_stop(backoff: &mut Backoff, stop: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => true,
+        _ = tokio::time::sleep(backoff.next_delay()) => false,
+    }
 }

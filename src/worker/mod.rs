@@ -17,9 +17,33 @@
 //!   whose reply was lost) go back too (`ledger.rs`).
 //! - **Shutdown**: stop taking at once, let running jobs finish within the
 //!   grace period, then stop them and put their payloads back.
+//!
+//! [`run`] owns its loops under one [`Supervisor`], each `run(deps, stop)`:
+//!
+//! | loop | file | does | when it fails |
+//! |---|---|---|---|
+//! | `heartbeat` | `heartbeat.rs` | renews this worker's lease on each queue every 5 s | restarted |
+//! | `depths` | `heartbeat.rs` | refreshes the queue-depth gauges (with metrics only) | restarted |
+//! | `reaper` | `reaper.rs` | puts back the payloads of workers whose lease lapsed | restarted |
+//! | `retries` | `retry.rs` | moves due retries back onto the pending list | restarted |
+//! | `drain` | `drain.rs` | on stop, lets running jobs finish within the grace period, then stops them | stops the worker (it holds no state to restart from) |
+//! | `stranded` | `reaper.rs` | gives back this worker's payloads taken without its knowing | restarted (it looks afresh) |
+//! | `fetch` | `fetch.rs` | one per queue: takes payloads while a slot is free | restarted (it reconnects) |
+//!
+//! A loop restarts after a backoff (100 ms doubling to 5 s); one that fails
+//! [`supervisor::RESTART_LIMIT`] times within a minute stops the worker
+//! (drained like a SIGTERM), which then exits 1. Runs of jobs are not
+//! loops: a [`TaskTracker`] owns them and `drain` waits for it. The loops
+//! stop in the reverse order of the table: the fetchers first, so nothing
+//! new is taken; then the drain; the heartbeat last, so the leases of
+//! running jobs stay alive until they are over. All of it within the grace
+//! period plus [`STOP_MARGIN`]; then what the worker took but never started
+//! goes back on the pending list and its leases are dropped.
 
+mod drain;
 pub mod execute;
 mod fetch;
+mod heartbeat;
 mod ledger;
 pub mod reaper;
 pub mod retry;
@@ -32,6 +56,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::backoff::Backoff;
 use crate::clock::error_chain;
 use crate::clock::ticker::INFLIGHT_MARGIN;
 use crate::config::{Config, Job, QueueName};
@@ -42,6 +67,7 @@ use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
 use crate::shutdown::Shutdown;
 use crate::store::{Finish, Requeue, Store};
+use crate::supervisor::{self, Policy, Supervisor};
 use crate::time::TimeSource;
 use ledger::Held;
 
@@ -55,7 +81,11 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 /// most retries. A payload claiming more (or 0) is malformed.
 pub const MAX_ATTEMPT: u32 = crate::config::MAX_RETRIES + 1;
 /// Backoff for Redis errors: doubles up to the cap.
-const BACKOFF: (Duration, Duration) = (Duration::from_millis(250), Duration::from_secs(5));
+const BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+/// How much longer than the shutdown grace period stopping may take: the
+/// fetchers' abandoned takes, the interrupted runs' records (each retried
+/// a few times), the other loops' current pass.
+pub const STOP_MARGIN: Duration = Duration::from_secs(10);
 
 /// `host:pid:nonce`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +110,9 @@ struct Ctx {
     /// Interrupts running jobs when the shutdown grace period is over.
     stop_runs: CancellationToken,
     notifier: Notifier,
-    shutdown: Shutdown,
+    /// Cancelled when the worker stops taking payloads (told to stop, or a
+    /// loop failed for good): a run's finish then takes no next payload.
+    stopping: CancellationToken,
     /// The concurrency slots every queue's fetcher shares.
     slots: fetch::Slots,
     /// Whether this worker serves more than one queue.
@@ -89,23 +121,23 @@ struct Ctx {
     ledger: Arc<ledger::Ledger>,
 }
 
-/// Runs until `shutdown`, then drains as documented and returns.
+/// Runs until `shutdown`, then drains as documented and returns; returns
+/// the failure if it stopped because a loop kept failing.
 pub async fn run(
     config: Arc<Config>,
     store: Store,
     time: Arc<dyn TimeSource>,
     options: Options,
     shutdown: Shutdown,
-) {
+) -> Result<(), supervisor::Failure> {
     let me = WorkerId(crate::clock::process_id());
     tracing::info!(worker = %me.0, queues = ?options.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(), concurrency = options.concurrency, "worker starting");
-    let background = CancellationToken::new();
-    let mut backoff = BACKOFF.0;
+    let mut backoff = BACKOFF;
     while let Err(e) = store.heartbeat(&options.queues, &me.0, LEASE_TTL).await {
         tracing::warn!(error = %error_chain(&e), "cannot register with redis; retrying");
         tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(BACKOFF.1),
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
         }
     }
     let ctx = Arc::new(Ctx {
@@ -115,30 +147,48 @@ pub async fn run(
         me: me.clone(),
         stop_runs: CancellationToken::new(),
         notifier: Notifier::start(config.webhooks.clone(), config.email.clone()),
-        shutdown: shutdown.clone(),
+        stopping: CancellationToken::new(),
         slots: fetch::Slots::new(options.concurrency),
         several_queues: options.queues.len() > 1,
         ledger: Arc::default(),
     });
-    tokio::spawn(heartbeat(store.clone(), options.queues.clone(), me.clone(), background.clone()));
-    tokio::spawn(reaper::run(
-        config,
-        store.clone(),
-        options.queues.clone(),
-        me.clone(),
-        time.clone(),
-        background.clone(),
-    ));
-    tokio::spawn(reaper::run_own(
-        store.clone(),
-        options.queues.clone(),
-        me.clone(),
-        ctx.ledger.clone(),
-        shutdown.clone(),
-    ));
-    tokio::spawn(retry::run(store.clone(), options.queues.clone(), time, background.clone()));
+    let queues = options.queues.clone();
+    let runs = TaskTracker::new();
+    // Stopped in reverse order: the fetchers first, so nothing new is
+    // taken; then the running jobs drain; the heartbeat last, so their
+    // leases stay alive until they are over.
+    let mut loops = Supervisor::new();
+    loops.spawn("heartbeat", Policy::Restart, {
+        let (store, queues, me) = (store.clone(), queues.clone(), me.clone());
+        move |stop| heartbeat::run(store.clone(), queues.clone(), me.clone(), stop)
+    });
     if options.queue_depths {
-        tokio::spawn(queue_depths(store.clone(), options.queues.clone(), background.clone()));
+        loops.spawn("depths", Policy::Restart, {
+            let (store, queues) = (store.clone(), queues.clone());
+            move |stop| heartbeat::depths(store.clone(), queues.clone(), stop)
+        });
+    }
+    loops.spawn("reaper", Policy::Restart, {
+        let (store, queues, me, time) = (store.clone(), queues.clone(), me.clone(), time.clone());
+        move |stop| reaper::run(config.clone(), store.clone(), queues.clone(), me.clone(), time.clone(), stop)
+    });
+    loops.spawn("retries", Policy::Restart, {
+        let (store, queues) = (store.clone(), queues.clone());
+        move |stop| retry::run(store.clone(), queues.clone(), time.clone(), stop)
+    });
+    loops.spawn("drain", Policy::Fatal, {
+        let (ctx, runs, grace) = (ctx.clone(), runs.clone(), options.shutdown_timeout);
+        move |stop| drain::run(ctx.clone(), runs.clone(), grace, stop)
+    });
+    loops.spawn("stranded", Policy::Restart, {
+        let (store, queues, me, ledger) = (store.clone(), queues.clone(), me.clone(), ctx.ledger.clone());
+        move |stop| reaper::run_own(store.clone(), queues.clone(), me.clone(), ledger.clone(), stop)
+    });
+    for queue in &queues {
+        loops.spawn("fetch", Policy::Restart, {
+            let (ctx, queue, runs) = (ctx.clone(), queue.clone(), runs.clone());
+            move |stop| fetch::run(ctx.clone(), queue.clone(), runs.clone(), stop)
+        });
     }
 
     // An idle worker may wait for hours between runs: what parsing the
@@ -146,69 +196,25 @@ pub async fn run(
     crate::memory::release_freed_heap();
     crate::memory::release_startup_code();
 
-    let runs = TaskTracker::new();
-    let fetchers = TaskTracker::new();
-    for queue in &options.queues {
-        fetchers.spawn(fetch::run(ctx.clone(), queue.clone(), runs.clone()));
+    let failed = loops.failed();
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = failed.cancelled() => {}
     }
-    fetchers.close();
-    fetchers.wait().await;
-
+    ctx.stopping.cancel();
+    let stopped = loops.stop(options.shutdown_timeout + STOP_MARGIN).await;
+    // Only if the drain was cut off at the deadline: jobs stopped then are
+    // still recording their payloads' return.
     runs.close();
-    tracing::info!(worker = %me.0, running = runs.len(), "stopping: no new payloads; waiting for running jobs");
-    if tokio::time::timeout(options.shutdown_timeout, runs.wait()).await.is_err() {
-        tracing::warn!(worker = %me.0, running = runs.len(), "shutdown timeout: stopping running jobs");
-        ctx.stop_runs.cancel();
-        runs.wait().await;
-    }
-    for queue in &options.queues {
+    runs.wait().await;
+    for queue in &queues {
         put_back_untouched(&ctx, queue).await;
     }
-    if let Err(e) = store.retire(&options.queues, &me.0).await {
+    if let Err(e) = store.retire(&queues, &me.0).await {
         tracing::warn!(error = %error_chain(&e), "cannot drop worker lease");
     }
-    background.cancel();
     tracing::info!(worker = %me.0, "worker stopped");
-}
-
-/// Refreshes the queue-depth gauges every few seconds.
-async fn queue_depths(store: Store, queues: Vec<QueueName>, stop: CancellationToken) {
-    loop {
-        for queue in &queues {
-            let Ok(counts) = store.queue_counts(queue).await else {
-                METRICS.redis_errors.inc();
-                continue;
-            };
-            for (state, n) in [
-                ("pending", counts.pending),
-                ("in_progress", counts.in_progress),
-                ("retry", counts.retry),
-                ("dead", counts.dead),
-            ] {
-                METRICS
-                    .queue_depth
-                    .get_or_create(&labels(&[("queue", queue.as_str()), ("state", state)]))
-                    .set(n as i64);
-            }
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
-        }
-    }
-}
-
-/// Keeps this worker's leases alive.
-async fn heartbeat(store: Store, queues: Vec<QueueName>, me: WorkerId, stop: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
-        }
-        if let Err(e) = store.heartbeat(&queues, &me.0, LEASE_TTL).await {
-            tracing::warn!(worker = %me.0, error = %error_chain(&e), "heartbeat failed");
-        }
-    }
+    stopped
 }
 
 /// Runs taken payloads one after another on one concurrency slot: the one
@@ -218,7 +224,7 @@ async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _slot: OwnedSemaph
     while let Some(held) = next {
         // Taken as the worker was told to stop: it stays in the in-progress
         // list and goes back to pending, unrun, before the worker exits.
-        if ctx.shutdown.is_cancelled() {
+        if ctx.stopping.is_cancelled() {
             return;
         }
         if held.raw().len() > ctx.config.worker.max_payload_bytes {
@@ -466,7 +472,7 @@ async fn finish(
     dead: Option<String>,
 ) -> Option<Recorded> {
     let another_queue_waits = ctx.several_queues && ctx.slots.contended();
-    let mut take_next = !ctx.shutdown.is_cancelled() && !another_queue_waits;
+    let mut take_next = !ctx.stopping.is_cancelled() && !another_queue_waits;
     let ticket = take_next.then(|| ctx.ledger.take());
     let finished =
         record(ctx, |store| {
@@ -569,7 +575,7 @@ where
     F: FnMut(Store) -> Fut,
     Fut: std::future::Future<Output = crate::store::Result<T>>,
 {
-    let mut backoff = BACKOFF.0;
+    let mut backoff = BACKOFF;
     let mut attempts = 0;
     loop {
         match write(ctx.store.clone()).await {
@@ -583,8 +589,7 @@ where
             }
         }
         attempts += 1;
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF.1);
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

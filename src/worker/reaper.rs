@@ -93,19 +93,19 @@ async fn reap_worker(
 }
 
 /// Gives back this worker's stranded payloads, judged one look after they
-/// were first seen; returns when the worker stops taking payloads (what is
-/// left then goes back as the worker exits).
+/// were first seen; returns when `stop` is cancelled, as the worker stops
+/// taking payloads (what is left then goes back as the worker exits).
 pub(super) async fn run_own(
     store: Store,
     queues: Vec<QueueName>,
     me: WorkerId,
     ledger: Arc<Ledger>,
-    stopping: Shutdown,
+    stop: Shutdown,
 ) {
     let mut suspects: Vec<Option<Suspects>> = queues.iter().map(|_| None).collect();
     loop {
         tokio::select! {
-            _ = stopping.cancelled() => return,
+            _ = stop.cancelled() => return,
             _ = tokio::time::sleep(EVERY) => {}
         }
         for (queue, suspects) in queues.iter().zip(&mut suspects) {
