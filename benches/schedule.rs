@@ -1,7 +1,13 @@
-//! Parse and next-tick cost of cron expressions in several zones.
+//! Parse and next-tick cost of cron expressions in several zones, and the
+//! catch-up plan after a long outage.
 //! `cargo bench --bench schedule`; figures in BENCHMARKS.md.
 
+use std::path::Path;
+
+use campanile::clock::plan;
+use campanile::config::Config;
 use campanile::cron::Cron;
+use chrono::DateTime;
 use chrono_tz::Tz;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -52,5 +58,22 @@ fn next_after(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, next_after);
+/// The plan of an every-second job after a month's outage, per catch-up
+/// policy: 2.6 million missed ticks, counted, not collected.
+fn catch_up(c: &mut Criterion) {
+    let now = 1_795_435_200i64; // 2026-11-23T12:00:00Z
+    let mut g = c.benchmark_group("catch_up_month_every_1s");
+    for policy in ["latest", "none", "all"] {
+        let text = format!(
+            "[jobs.j]\nevery = \"1s\"\ncommand = \"x\"\ncatch_up = \"{policy}\"\ncatch_up_window = \"60d\"\n"
+        );
+        let config =
+            Config::parse(&text, Path::new("clock.toml"), DateTime::from_timestamp(now, 0).unwrap()).unwrap();
+        let job = &config.jobs[0];
+        g.bench_function(policy, |b| b.iter(|| plan::plan(job, black_box(now - 30 * 86_400), now * 1000)));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse, next_after, catch_up);
 criterion_main!(benches);

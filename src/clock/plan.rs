@@ -2,8 +2,11 @@
 //! function of the job, its last handled tick and the current instant, so
 //! every restart scenario is tested without waiting.
 
+use std::collections::VecDeque;
+
 use crate::config::{CatchUp, Job};
 use crate::hash::{fnv1a, splitmix64};
+use crate::schedule::Schedule;
 
 /// A tick up to this many seconds old is late, not missed: it is pushed
 /// whatever the job's `catch_up` policy says. This covers a clock that
@@ -24,6 +27,15 @@ pub enum Planned {
     Miss { tick: i64, count: u64 },
 }
 
+impl Planned {
+    /// The tick the step records (the newest one it stands for).
+    pub fn tick(self) -> i64 {
+        match self {
+            Planned::Push(t) | Planned::Miss { tick: t, .. } => t,
+        }
+    }
+}
+
 /// A job's plan at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -37,46 +49,80 @@ pub struct Plan {
 /// its jitter has passed; ticks older than [`GRACE_SECS`] are missed and
 /// handled per the job's `catch_up`; ticks older than `catch_up_window` are
 /// never pushed.
+///
+/// Missed ticks are counted, not collected: only the newest ones the policy
+/// pushes (none, one, or up to [`MAX_CATCH_UP`]) are held, so a month's
+/// outage of an every-second job plans in constant memory. An interval
+/// schedule is counted arithmetically; a cron schedule is walked.
 pub fn plan(job: &Job, last: i64, now_ms: i64) -> Plan {
     let now = now_ms.div_euclid(1000);
     let window_start = now.saturating_sub(job.catch_up_window.as_secs() as i64);
-    let mut missed = Vec::new();
-    let mut late = Vec::new();
-    let mut cursor = last.max(window_start - 1);
+    let cursor = last.max(window_start - 1);
+    // The newest instant a missed tick can have.
+    let cutoff = now - GRACE_SECS - 1;
+    let keep = match job.catch_up {
+        CatchUp::None => 0,
+        CatchUp::Latest => 1,
+        CatchUp::All => MAX_CATCH_UP,
+    };
+    let missed = newest_ticks(&job.schedule, cursor, cutoff, keep + 1);
+    let caught_up = missed.newest.len().min(keep);
+    let mut pushes: Vec<i64> = missed.newest.iter().skip(missed.newest.len() - caught_up).copied().collect();
+    let mut steps = Vec::new();
+    let skipped = missed.count - caught_up as u64;
+    if skipped > 0 {
+        let tick = missed.newest[missed.newest.len() - caught_up - 1];
+        steps.push(Planned::Miss { tick, count: skipped });
+    }
+    drop(missed);
+    let mut cursor = cursor.max(cutoff);
     let next = loop {
         let Some(tick) = job.schedule.next_after_secs(cursor) else { break None };
-        let is_missed = tick < now - GRACE_SECS;
-        if !is_missed && tick * 1000 + jitter_ms(job, tick) > now_ms {
+        if tick * 1000 + jitter_ms(job, tick) > now_ms {
             break Some(tick);
         }
-        if is_missed {
-            missed.push(tick)
-        } else {
-            late.push(tick)
-        }
+        pushes.push(tick);
         cursor = tick;
     };
-    let mut steps = catch_up(job.catch_up, &missed);
-    steps.extend(late.into_iter().map(Planned::Push));
+    steps.reserve_exact(pushes.len());
+    steps.extend(pushes.into_iter().map(Planned::Push));
     Plan { steps, next }
 }
 
-fn catch_up(policy: CatchUp, missed: &[i64]) -> Vec<Planned> {
-    if missed.is_empty() {
-        return Vec::new();
+/// How many ticks of a schedule fall in `(after, until]`, and the newest
+/// `keep` of them, oldest first.
+struct Counted {
+    count: u64,
+    newest: VecDeque<i64>,
+}
+
+fn newest_ticks(schedule: &Schedule, after: i64, until: i64, keep: usize) -> Counted {
+    if after >= until {
+        return Counted { count: 0, newest: VecDeque::new() };
     }
-    let pushed = match policy {
-        CatchUp::None => 0,
-        CatchUp::Latest => 1,
-        CatchUp::All => missed.len().min(MAX_CATCH_UP),
-    };
-    let skipped = missed.len() - pushed;
-    let mut steps = Vec::with_capacity(pushed + 1);
-    if skipped > 0 {
-        steps.push(Planned::Miss { tick: missed[skipped - 1], count: skipped as u64 });
+    if let Schedule::Every { period, offset } = schedule {
+        let (p, o) = (period.as_secs() as i64, offset.as_secs() as i64);
+        // Ticks are o + k * p: k runs over (first..=last).
+        let first = (after - o).div_euclid(p) + 1;
+        let last = (until - o).div_euclid(p);
+        let count = (last - first + 1).max(0) as u64;
+        let from = last - (count.min(keep as u64) as i64) + 1;
+        let newest = (from..=last).map(|k| o + k * p).collect();
+        return Counted { count, newest };
     }
-    steps.extend(missed[skipped..].iter().map(|&t| Planned::Push(t)));
-    steps
+    let mut counted = Counted { count: 0, newest: VecDeque::with_capacity(keep.min(64)) };
+    let mut cursor = after;
+    while let Some(tick) = schedule.next_after_secs(cursor).filter(|&t| t <= until) {
+        counted.count += 1;
+        if counted.newest.len() == keep {
+            counted.newest.pop_front();
+        }
+        if keep > 0 {
+            counted.newest.push_back(tick);
+        }
+        cursor = tick;
+    }
+    counted
 }
 
 /// The deterministic delay, in milliseconds up to the job's `jitter`, of a

@@ -192,9 +192,7 @@ impl Ticker {
         // One write to stderr for the batch's lines, not one per tick.
         let fired = crate::logging::batched(|| self.report(&batch.ops, &statuses, now));
         for (slot, plan) in batch.plans {
-            if let Some(last) = plan.steps.last().map(|s| match *s {
-                Planned::Push(t) | Planned::Miss { tick: t, .. } => t,
-            }) {
+            if let Some(last) = plan.steps.last().map(|s| s.tick()) {
                 self.slots[slot].last = last;
             }
             if let Some(next) = plan.next {
