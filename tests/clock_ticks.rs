@@ -508,3 +508,47 @@ async fn a_call_with_a_duplicate_and_an_overlap_still_pushes_the_others_in_order
         ]
     );
 }
+
+/// Start-up sync of a queue with many jobs goes out in calls of bounded
+/// size, so no single script call blocks Redis for long, and every job is
+/// synced.
+#[tokio::test]
+async fn start_up_sync_of_a_large_queue_is_sent_in_bounded_calls() {
+    const JOBS: usize = 25_000;
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let mut text = String::with_capacity(JOBS * 48);
+    for i in 0..JOBS {
+        text.push_str(&format!("[jobs.j{i}]\nevery = \"1h\"\ncommand = \"x\"\n"));
+    }
+    let cfg = config(&text);
+    let mut con = server.connection();
+    // Log every command with its argument count.
+    for (name, value) in [("slowlog-log-slower-than", "0"), ("slowlog-max-len", "100000")] {
+        let () = redis::cmd("CONFIG").arg("SET").arg(name).arg(value).query(&mut con).unwrap();
+    }
+    let () = redis::cmd("SLOWLOG").arg("RESET").query(&mut con).unwrap();
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T10:30:00Z")).await;
+    assert_eq!(fired, Fired::default());
+    let synced: usize = redis::cmd("HLEN").arg("campanile:{default}:ticks").query(&mut con).unwrap();
+    assert_eq!(synced, JOBS + 2, "every job and __term, __seq");
+
+    // A SLOWLOG entry lists up to 32 arguments, the last one reading
+    // "... (N more arguments)" when there were more.
+    let entries: Vec<Vec<redis::Value>> =
+        redis::cmd("SLOWLOG").arg("GET").arg(100_000).query(&mut con).unwrap();
+    let entries: Vec<Vec<String>> =
+        entries.into_iter().map(|e| redis::from_redis_value(e[3].clone()).unwrap()).collect();
+    let arg_count = |args: &[String]| match args.last().and_then(|a| a.strip_prefix("... (")) {
+        Some(rest) => args.len() - 1 + rest.split(' ').next().unwrap().parse::<usize>().unwrap(),
+        None => args.len(),
+    };
+    let scripts: Vec<usize> = entries
+        .iter()
+        .filter(|args| args[0].eq_ignore_ascii_case("evalsha") || args[0].eq_ignore_ascii_case("eval"))
+        .map(|args| arg_count(args))
+        .collect();
+    let largest = scripts.iter().copied().max().unwrap_or(0);
+    assert!(scripts.len() >= JOBS / 1000, "{} script calls", scripts.len());
+    assert!(largest <= 2 * 1000 + 10, "a script call carried {largest} arguments");
+}

@@ -59,6 +59,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// holds at most 8,000, so this must stay below 4,000.
 const TICKS_PER_CALL: usize = 1000;
 
+/// Jobs per `sync.lua` call at start-up, for the same reason as
+/// [`TICKS_PER_CALL`]: a queue of 100,000 jobs is 100 short calls, not one
+/// of 200,000 arguments that blocks Redis.
+const JOBS_PER_SYNC: usize = 1000;
+
 /// About how many bytes of commands go in one pipeline on a single server;
 /// see [`Store::query_in_pipelines`].
 const PIPELINE_BYTES: usize = 1 << 20;
@@ -261,6 +266,7 @@ impl Store {
     /// Loads each job's last tick for one queue, starting jobs that are new
     /// or whose schedule changed from `now`. Returns `(last tick, fresh)` in
     /// the order of `jobs`, and records the queue's write sequence in `seqs`.
+    /// The jobs go out [`JOBS_PER_SYNC`] to a script call, pipelined.
     pub async fn sync_ticks(
         &self,
         queue: &QueueName,
@@ -269,20 +275,41 @@ impl Store {
         jobs: &[(&JobName, &str)],
         seqs: &mut Sequences,
     ) -> Result<Vec<(i64, bool)>> {
-        let mut args = vec![now.to_string(), term.to_string()];
-        for (job, fingerprint) in jobs {
-            args.push(job.to_string());
-            args.push(fingerprint.to_string());
+        let cmds = jobs
+            .chunks(JOBS_PER_SYNC)
+            .map(|chunk| {
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(scripts::SYNC.script.get_hash())
+                    .arg(1)
+                    .arg(self.keys.ticks(queue))
+                    .arg(now)
+                    .arg(term);
+                for (job, fingerprint) in chunk {
+                    cmd.arg(job.as_str()).arg(*fingerprint);
+                }
+                (self.keys.ticks(queue), cmd)
+            })
+            .collect();
+        let replies = self.query_slotted(cmds, &[&*scripts::SYNC], None).await?;
+        let mut states = Vec::with_capacity(jobs.len());
+        let mut seq = 0;
+        for (chunk, reply) in jobs.chunks(JOBS_PER_SYNC).zip(replies) {
+            let flat: Vec<i64> = redis::from_redis_value(reply).map_err(RedisError::from)?;
+            if flat.is_empty() {
+                return Err(Error::Fenced);
+            }
+            if flat.len() != chunk.len() * 2 + 1 {
+                return Err(Error::Reply(format!(
+                    "sync returned {} values for {} jobs",
+                    flat.len(),
+                    chunk.len()
+                )));
+            }
+            seq = seq.max(flat[flat.len() - 1]);
+            states.extend(flat[..flat.len() - 1].chunks(2).map(|pair| (pair[0], pair[1] == 1)));
         }
-        let flat: Vec<i64> = self.run_script(&scripts::SYNC, &[self.keys.ticks(queue)], &args).await?;
-        if flat.is_empty() && !jobs.is_empty() {
-            return Err(Error::Fenced);
-        }
-        if flat.len() != jobs.len() * 2 + 1 {
-            return Err(Error::Reply(format!("sync returned {} values for {} jobs", flat.len(), jobs.len())));
-        }
-        seqs.insert(queue.clone(), flat[flat.len() - 1] as u64);
-        Ok(flat[..flat.len() - 1].chunks(2).map(|pair| (pair[0], pair[1] == 1)).collect())
+        seqs.insert(queue.clone(), seq as u64);
+        Ok(states)
     }
 
     /// Records and pushes ticks, each at most once, pipelined: one script
