@@ -265,10 +265,11 @@ async fn overlap_skip_holds_the_next_tick_until_the_marker_clears_or_expires() {
     assert_eq!(skipped, 1);
 }
 
-/// Several ticks of one job in one script call: the first push's marker
-/// holds back the ticks after it in the same call, and the counters add up.
+/// A job with `overlap = "skip"` runs one payload at a time: of the ticks a
+/// catch-up would push, the newest goes out and the older ones are counted
+/// as skipped for overlap.
 #[tokio::test]
-async fn catch_up_all_with_overlap_skip_pushes_the_first_missed_tick_only() {
+async fn catch_up_all_with_overlap_skip_pushes_the_newest_missed_tick_only() {
     let server = RedisServer::start();
     let store = store(&server).await;
     let cfg = config("[jobs.slow]\ncron = \"0 * * * *\"\ncommand = \"x\"\ncatch_up = \"all\"\n");
@@ -281,15 +282,41 @@ async fn catch_up_all_with_overlap_skip_pushes_the_first_missed_tick_only() {
 
     let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T13:20:00Z")).await;
     assert_eq!(fired, Fired { pushed: 1, duplicate: 0, overlap: 1, missed: 0, paused: 0 });
-    assert_eq!(ticks_of(&server, "slow"), ["2026-11-23T11:00:00Z", "2026-11-23T12:00:00Z"]);
-    let stats: Vec<(String, i64)> =
-        redis::cmd("HGETALL").arg("campanile:{default}:stats").query(&mut con).unwrap();
-    let mut stats: Vec<_> = stats.into_iter().filter(|(f, _)| f.starts_with("slow:")).collect();
-    stats.sort();
-    assert_eq!(stats, [("slow:enqueued".to_owned(), 2), ("slow:overlap".to_owned(), 1)]);
+    assert_eq!(ticks_of(&server, "slow"), ["2026-11-23T11:00:00Z", "2026-11-23T13:00:00Z"]);
+    assert_eq!(job_stats(&server, "slow"), [("slow:enqueued".to_owned(), 2), ("slow:overlap".to_owned(), 1)]);
     let marker: String =
         redis::cmd("HGET").arg("campanile:{default}:inflight").arg("slow").query(&mut con).unwrap();
-    assert!(marker.starts_with("slow@2026-11-23T12:00:00Z|"), "{marker}");
+    assert!(marker.starts_with("slow@2026-11-23T13:00:00Z|"), "{marker}");
+}
+
+/// The `<job>:…` counters of a job, sorted.
+fn job_stats(server: &RedisServer, job: &str) -> Vec<(String, i64)> {
+    let stats: Vec<(String, i64)> =
+        redis::cmd("HGETALL").arg("campanile:{default}:stats").query(&mut server.connection()).unwrap();
+    let mut stats: Vec<_> = stats.into_iter().filter(|(f, _)| f.starts_with(&format!("{job}:"))).collect();
+    stats.sort();
+    stats
+}
+
+/// After a failover, the late ticks of an `overlap = "skip"` job (those of
+/// the last minute) are one burst: the newest is pushed, the older ones are
+/// counted as skipped for overlap, and nothing is missed.
+#[tokio::test]
+async fn late_ticks_of_a_skip_job_after_a_failover_push_the_newest() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config("[jobs.fast]\nevery = \"5s\"\ncommand = \"x\"\n");
+    let (mut first, _) = clock_at(&cfg, &store, at("2026-11-23T11:59:58Z")).await;
+    run_until(&mut first, at("2026-11-23T12:00:00Z")).await; // pushes 12:00:00
+    drop(first); // the leader dies; its run finishes meanwhile
+    let mut con = server.connection();
+    let _: () = redis::cmd("HDEL").arg("campanile:{default}:inflight").arg("fast").query(&mut con).unwrap();
+
+    // A standby takes over 32 s later: 12:00:05 … 12:00:30 are late.
+    let (_, fired) = clock_at(&cfg, &store, at("2026-11-23T12:00:32Z")).await;
+    assert_eq!(fired, Fired { pushed: 1, duplicate: 0, overlap: 5, missed: 0, paused: 0 });
+    assert_eq!(ticks_of(&server, "fast"), ["2026-11-23T12:00:00Z", "2026-11-23T12:00:30Z"]);
+    assert_eq!(job_stats(&server, "fast"), [("fast:enqueued".to_owned(), 2), ("fast:overlap".to_owned(), 5)]);
 }
 
 /// `enqueued_at` of every payload on the default queue, oldest first.

@@ -1,6 +1,6 @@
 //! `enqueue.lua` against a model of its documented semantics, on random
 //! batches: jobs with and without a recorded tick, a live or lapsed
-//! in-flight marker, paused or not; ticks pushed or recorded as missed, to
+//! in-flight marker, paused or not; ticks pushed or recorded as missed or overlap, to
 //! campanile's pending list, another list or Resque's (at the right, with
 //! its set), with or without a marker, several ticks of one job in a call.
 //! The script takes its variadic path only for some of these batches and
@@ -36,8 +36,9 @@ struct JobState {
 struct Tick {
     job: usize,
     tick: i64,
-    /// `None`: a push; `Some(n)`: n ticks recorded as missed.
-    missed: Option<u64>,
+    /// `None`: a push; `Some((n, false))`: n ticks recorded as missed;
+    /// `Some((n, true))`: n ticks recorded as skipped for overlap.
+    missed: Option<(u64, bool)>,
     format: u8,
     marker: bool,
 }
@@ -55,7 +56,7 @@ fn tick() -> impl Strategy<Value = Tick> {
     (
         0..5usize,
         (19..24i64).prop_map(|t| t * 5),
-        prop::option::weighted(0.15, 1..4u64),
+        prop::option::weighted(0.15, (1..4u64, any::<bool>())),
         prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
         prop::bool::weighted(0.7),
     )
@@ -88,7 +89,8 @@ fn op(t: &Tick, call: usize) -> TickOp {
         fingerprint: "fp".into(),
         action: match t.missed {
             None => TickAction::Push { payload: id.clone(), id },
-            Some(count) => TickAction::Miss { count },
+            Some((count, false)) => TickAction::Miss { count },
+            Some((count, true)) => TickAction::Overlap { count },
         },
         inflight_until: t.marker.then_some(NOW + 60_000),
         format: format(t.format),
@@ -131,6 +133,10 @@ fn model(world: &mut World, paused: &BTreeSet<String>, ops: &[TickOp]) -> Vec<Ti
                 TickAction::Miss { count } => {
                     bump(world, format!("{job}:missed"), *count);
                     return TickStatus::Missed;
+                }
+                TickAction::Overlap { count } => {
+                    bump(world, format!("{job}:overlap"), *count);
+                    return TickStatus::Overlap;
                 }
                 TickAction::Push { payload, id } => (payload, id),
             };

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::config::{CatchUp, Job};
+use crate::config::{CatchUp, Job, Overlap};
 use crate::hash::{fnv1a, splitmix64};
 use crate::schedule::Schedule;
 
@@ -25,13 +25,17 @@ pub enum Planned {
     Push(i64),
     /// Record `count` missed ticks, the newest being `tick`, without pushing.
     Miss { tick: i64, count: u64 },
+    /// Record `count` ticks of an `overlap = "skip"` job, the newest being
+    /// `tick`, as skipped for overlap: a newer tick of the same plan is
+    /// pushed instead (see [`plan`]).
+    Overlap { tick: i64, count: u64 },
 }
 
 impl Planned {
     /// The tick the step records (the newest one it stands for).
     pub fn tick(self) -> i64 {
         match self {
-            Planned::Push(t) | Planned::Miss { tick: t, .. } => t,
+            Planned::Push(t) | Planned::Miss { tick: t, .. } | Planned::Overlap { tick: t, .. } => t,
         }
     }
 }
@@ -54,6 +58,11 @@ pub struct Plan {
 /// pushes (none, one, or up to [`MAX_CATCH_UP`]) are held, so a month's
 /// outage of an every-second job plans in constant memory. An interval
 /// schedule is counted arithmetically; a cron schedule is walked.
+///
+/// A job with `overlap = "skip"` runs one payload at a time, so of the ticks
+/// a plan would push (caught up or late) only the newest is pushed; the
+/// older ones are recorded as skipped for overlap, as they would be once the
+/// first push marked the job in flight.
 pub fn plan(job: &Job, last: i64, now_ms: i64) -> Plan {
     let now = now_ms.div_euclid(1000);
     let window_start = now.saturating_sub(job.catch_up_window.as_secs() as i64);
@@ -84,6 +93,12 @@ pub fn plan(job: &Job, last: i64, now_ms: i64) -> Plan {
         pushes.push(tick);
         cursor = tick;
     };
+    if job.overlap == Overlap::Skip && pushes.len() > 1 {
+        let newest = pushes[pushes.len() - 1];
+        let tick = pushes[pushes.len() - 2];
+        steps.push(Planned::Overlap { tick, count: pushes.len() as u64 - 1 });
+        pushes = vec![newest];
+    }
     steps.reserve_exact(pushes.len());
     steps.extend(pushes.into_iter().map(Planned::Push));
     Plan { steps, next }

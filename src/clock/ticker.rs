@@ -224,16 +224,17 @@ impl Ticker {
                     tracing::debug!(job, queue, tick = %tick_text, "tick already enqueued");
                 }
                 TickStatus::Overlap => {
-                    fired.overlap += 1;
-                    METRICS.ticks_skipped.get_or_create(&labels().with_reason("overlap")).inc();
+                    let count = op.action.count();
+                    fired.overlap += count;
+                    METRICS.ticks_skipped.get_or_create(&labels().with_reason("overlap")).inc_by(count);
                     let reason = "previous run still in flight";
-                    tracing::info!(job, queue, tick = %tick_text, reason, "tick skipped");
+                    tracing::info!(job, queue, tick = %tick_text, count, reason, "tick skipped");
                     self.notifier.send(notify::build::tick(
                         Event::Skipped,
                         job,
                         queue,
                         &tick_text,
-                        1,
+                        count,
                         reason,
                         &now_text,
                     ));
@@ -253,10 +254,7 @@ impl Ticker {
                     ));
                 }
                 TickStatus::Missed => {
-                    let count = match op.action {
-                        TickAction::Miss { count } => count,
-                        TickAction::Push { .. } => 1,
-                    };
+                    let count = op.action.count();
                     fired.missed += count;
                     METRICS.ticks_missed.get_or_create(&labels()).inc_by(count);
                     let reason = "catch_up policy";
@@ -285,6 +283,7 @@ fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> Ti
             (tick, TickAction::Push { payload: pushed.json, id: pushed.id })
         }
         Planned::Miss { tick, count } => (tick, TickAction::Miss { count }),
+        Planned::Overlap { tick, count } => (tick, TickAction::Overlap { count }),
     };
     TickOp {
         queue: job.queue.clone(),

@@ -77,6 +77,19 @@ pub enum TickAction {
     /// Record `count` ticks, the newest being this one, as missed (per the
     /// job's catch-up policy) without pushing anything.
     Miss { count: u64 },
+    /// Record `count` ticks, the newest being this one, as skipped for
+    /// overlap (a newer tick of the job is pushed in the same batch).
+    Overlap { count: u64 },
+}
+
+impl TickAction {
+    /// How many ticks the action stands for.
+    pub fn count(&self) -> u64 {
+        match self {
+            TickAction::Push { .. } => 1,
+            TickAction::Miss { count } | TickAction::Overlap { count } => *count,
+        }
+    }
 }
 
 /// One tick of one job, for [`Store::enqueue`].
@@ -464,7 +477,7 @@ impl Store {
         for &i in call {
             match &ops[i].action {
                 TickAction::Push { payload, .. } => cmd.arg(payload),
-                TickAction::Miss { count } => cmd.arg(count),
+                TickAction::Miss { count } | TickAction::Overlap { count } => cmd.arg(count),
             };
         }
         for &i in call {
@@ -474,6 +487,8 @@ impl Store {
             text.clear();
             if let TickAction::Miss { .. } = ops[i].action {
                 text.push('m');
+            } else if let TickAction::Overlap { .. } = ops[i].action {
+                text.push('o');
             } else {
                 text.push(if to.right { 'r' } else { 'l' });
                 if to.queues.is_some() {

@@ -30,11 +30,13 @@
 -- then five sections of n values (the first of n pairs), each in tick
 -- order, then one of k pairs:
 --            job and its new state "<tick>|<fingerprint>";
---            payload JSON (for a missed tick: how many ticks were missed);
+--            payload JSON (for "m" and "o": how many ticks it records);
 --            tick (Unix seconds);
 --            spec: "l" push at the left (LPUSH), "r" at the right (RPUSH,
 --            Resque's), "m" record it, and the missed ticks before it, as
---            missed without enqueueing; after "l" or "r", "s" to add the
+--            missed without enqueueing, "o" record it, and the ticks before
+--            it, as skipped for overlap (a newer tick of the job follows in
+--            the call); after "l" or "r", "s" to add the
 --            member to the set, then "k" if the tick sets a marker;
 --            the counter of pushes, "<job>:enqueued";
 --            for each tick with "k": job and marker "<payload id>|<expiry>"
@@ -148,6 +150,9 @@ for i = 1, n do
     if spec == 'm' then
       redis.call('HINCRBY', KEYS[2], job .. ':missed', tonumber(payload))
       out[i] = 'M'
+    elseif spec == 'o' then
+      redis.call('HINCRBY', KEYS[2], job .. ':overlap', tonumber(payload))
+      out[i] = 'O'
     elseif any_paused and redis.call('HEXISTS', KEYS[3], job) == 1 then
       redis.call('HINCRBY', KEYS[2], job .. ':paused', 1)
       out[i] = 'A'
