@@ -3,8 +3,9 @@
 //!
 //! State lives in Redis, not in the process: whenever the clock starts
 //! leading (at start-up, after a standby takes over, after an error or
-//! after Redis comes back) [`Ticker::start`] reloads each job's last
-//! handled tick and applies the job's catch-up policy to what it missed.
+//! after Redis comes back) [`Ticker::resume`] reloads each job's last
+//! handled tick (restoring what Redis lost from [`Memory`]) and applies the
+//! job's catch-up policy to what it missed.
 //! So a restart, a deploy, a failover and a Redis outage are all the same,
 //! well-tested path. When the lease is lost, the leading in progress is
 //! dropped at its next await: every push already made is recorded in
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::leadership::Leadership;
 use super::lease::TTL as LEASE_TTL;
-use super::ticker::Ticker;
+use super::ticker::{Memory, Ticker};
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::error_chain::error_chain;
@@ -56,6 +57,9 @@ pub struct Leader {
     /// This clock's id.
     pub id: String,
     pub notifier: Notifier,
+    /// What this clock pushed, kept across its terms (and restarts of this
+    /// loop): see [`Memory`].
+    pub memory: Memory,
 }
 
 impl Leader {
@@ -115,9 +119,9 @@ impl Leader {
         let (config, store, time) = (&self.config, &self.store, self.time.as_ref());
         let term = store.next_term().await?;
         tracing::info!(clock = %self.id, term, "leadership term");
-        let mut ticker = Ticker::start(config.clone(), store.clone(), term, time.now())
-            .await?
-            .with_notifier(self.notifier.clone());
+        let (memory, notifier) = (self.memory.clone(), self.notifier.clone());
+        let mut ticker =
+            Ticker::resume(config.clone(), store.clone(), term, time.now(), memory, notifier).await?;
         let mut published = false;
         // Until a batch has been built, guess from the job count: building takes
         // a few microseconds a tick, and every job may fall due at once.

@@ -101,6 +101,7 @@ pub async fn run(
     });
     loops.spawn("leader", Policy::Restart, {
         let leadership = leadership.clone();
+        let memory = ticker::Memory::default();
         move |stop| {
             let leader = leader::Leader {
                 config: config.clone(),
@@ -108,6 +109,7 @@ pub async fn run(
                 time: time.clone(),
                 id: id.clone(),
                 notifier: notifier.clone(),
+                memory: memory.clone(),
             };
             leader.run(leadership.subscribe(), stop)
         }

@@ -4,7 +4,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use crate::formats;
 use crate::metrics::{METRICS, TickLabels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
-use crate::store::{self, Sequences, Store, TickAction, TickOp, TickStatus};
+use crate::store::{self, Sequences, Store, SyncJob, Synced, TickAction, TickOp, TickStatus};
 
 /// An in-flight marker outlives the job's timeout by this much, so a
 /// payload whose worker vanished blocks its job for a bounded time only.
@@ -59,6 +59,7 @@ pub struct Ticker {
     /// The next instant's batch, built ahead by [`Ticker::prepare`].
     prepared: Option<Batch>,
     notifier: Notifier,
+    memory: Memory,
 }
 
 /// The ticks due at one instant, planned and with their payloads built.
@@ -72,15 +73,59 @@ struct Batch {
     built: Option<store::BuiltEnqueue>,
 }
 
+/// What a clock remembers of the ticks it handled while leading, across
+/// its leadership terms: per job of its config (by index), the schedule
+/// hash and the last tick handled. When Redis loses a queue's state (a
+/// restart without persistence, a `FLUSHALL`), the next leadership
+/// restores it from here instead of starting every job from now, so the
+/// ticks of the outage follow the catch-up rules. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Memory(Arc<Mutex<Vec<Remembered>>>);
+
+/// A job's schedule hash and last handled tick, once it has one.
+type Remembered = Option<(u64, i64)>;
+
+impl Memory {
+    fn remembered(&self, job: usize, fingerprint: u64) -> Option<i64> {
+        let known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        known.get(job).copied().flatten().filter(|(f, _)| *f == fingerprint).map(|(_, last)| last)
+    }
+
+    fn remember(&self, slots: impl Iterator<Item = (usize, u64, i64)>) {
+        let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for (job, fingerprint, last) in slots {
+            if known.len() <= job {
+                known.resize(job + 1, None);
+            }
+            known[job] = Some((fingerprint, last));
+        }
+    }
+}
+
 impl Ticker {
-    /// Loads every enabled job's tick state from Redis (jobs new to Redis, or
-    /// whose schedule changed, start from `now`) and makes every job due at
-    /// once, so the first [`Ticker::fire_due`] applies the catch-up policies.
+    /// [`Ticker::resume`] with nothing remembered and no notifier.
     pub async fn start(
         config: Arc<Config>,
         store: Store,
         term: u64,
         now: DateTime<Utc>,
+    ) -> store::Result<Ticker> {
+        Ticker::resume(config, store, term, now, Memory::default(), Notifier::default()).await
+    }
+
+    /// Loads every enabled job's tick state from Redis (jobs new to Redis, or
+    /// whose schedule changed, start from `now`; jobs of a queue whose state
+    /// Redis lost get back what `memory` holds, with a warning and a
+    /// `missed` alert) and makes every job due at once, so the first
+    /// [`Ticker::fire_due`] applies the catch-up policies. Missed and
+    /// skipped ticks go to `notifier`.
+    pub async fn resume(
+        config: Arc<Config>,
+        store: Store,
+        term: u64,
+        now: DateTime<Utc>,
+        memory: Memory,
+        notifier: Notifier,
     ) -> store::Result<Ticker> {
         store.load_scripts().await?;
         let mut by_queue: BTreeMap<&QueueName, Vec<usize>> = BTreeMap::new();
@@ -92,24 +137,35 @@ impl Ticker {
         for (queue, jobs) in by_queue {
             let hashes: Vec<u64> = jobs.iter().map(|&i| plan::schedule_hash(&config.jobs[i])).collect();
             let texts: Vec<String> = hashes.iter().map(|&h| plan::fingerprint_text(h)).collect();
-            let args: Vec<_> =
-                jobs.iter().zip(&texts).map(|(&i, f)| (&config.jobs[i].name, f.as_str())).collect();
+            let args: Vec<SyncJob<'_>> = jobs
+                .iter()
+                .zip(&texts)
+                .zip(&hashes)
+                .map(|((&i, f), &h)| SyncJob {
+                    name: &config.jobs[i].name,
+                    fingerprint: f.as_str(),
+                    remembered: memory.remembered(i, h),
+                })
+                .collect();
             let states = store.sync_ticks(queue, now.timestamp(), term, &args, &mut seqs).await?;
-            for ((&job, fingerprint), (last, fresh)) in jobs.iter().zip(hashes).zip(states) {
-                if fresh {
-                    tracing::info!(job = %config.jobs[job].name, queue = %queue, "job starts from now");
+            let mut restored = 0u64;
+            for ((&job, fingerprint), (last, synced)) in jobs.iter().zip(hashes).zip(states) {
+                match synced {
+                    Synced::Fresh => {
+                        tracing::info!(job = %config.jobs[job].name, queue = %queue, "job starts from now")
+                    }
+                    Synced::Restored => restored += 1,
+                    Synced::Kept => {}
                 }
                 slots.push(Slot { job, fingerprint, last });
             }
+            if restored > 0 {
+                report_lost_state(&notifier, queue, restored, now);
+            }
         }
+        memory.remember(slots.iter().map(|s| (s.job, s.fingerprint, s.last)));
         let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
-        Ok(Ticker { config, store, term, seqs, slots, heap, prepared: None, notifier: Notifier::default() })
-    }
-
-    /// Sends missed and skipped ticks to the config's webhooks.
-    pub fn with_notifier(mut self, notifier: Notifier) -> Ticker {
-        self.notifier = notifier;
-        self
+        Ok(Ticker { config, store, term, seqs, slots, heap, prepared: None, notifier, memory })
     }
 
     /// When the next tick falls due, if any job has one.
@@ -191,15 +247,19 @@ impl Ticker {
         };
         // One write to stderr for the batch's lines, not one per tick.
         let fired = crate::logging::batched(|| self.report(&batch.ops, &statuses, now));
+        let mut handled = Vec::with_capacity(batch.plans.len());
         for (slot, plan) in batch.plans {
             if let Some(last) = plan.steps.last().map(|s| s.tick()) {
                 self.slots[slot].last = last;
+                let s = &self.slots[slot];
+                handled.push((s.job, s.fingerprint, last));
             }
             if let Some(next) = plan.next {
                 let job = &self.config.jobs[self.slots[slot].job];
                 self.heap.push(Reverse((next * 1000 + plan::jitter_ms(job, next), slot)));
             }
         }
+        self.memory.remember(handled.into_iter());
         Ok(fired)
     }
 
@@ -273,6 +333,23 @@ impl Ticker {
         }
         fired
     }
+}
+
+/// Redis lost a queue's tick state and this clock restored `jobs` jobs from
+/// memory: a warning and a `missed` alert (job `*`), since the payloads
+/// pending at the time were lost with it.
+fn report_lost_state(notifier: &Notifier, queue: &QueueName, jobs: u64, now: DateTime<Utc>) {
+    let reason = "Redis lost campanile's state";
+    tracing::warn!(queue = %queue, jobs, reason, "tick state restored from the leading clock's memory");
+    let now_text = output::utc(now);
+    let mut alert =
+        notify::build::tick(Event::Missed, "*", queue.as_str(), &now_text, jobs, reason, &now_text);
+    alert.scheduled_at = None;
+    alert.text = format!(
+        ":rotating_light: campanile: Redis lost campanile's state for queue `{queue}`; \
+         {jobs} job(s) restored from the leading clock's memory, pending payloads may be lost"
+    );
+    notifier.send(alert);
 }
 
 fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> TickOp {

@@ -11,6 +11,7 @@ pub mod deployment;
 pub mod procs;
 pub mod sentinel;
 pub mod tickers;
+pub mod webhook;
 
 use std::io::ErrorKind;
 use std::net::TcpListener;
@@ -85,6 +86,23 @@ impl RedisServer {
     }
 
     /// Waits for the server to accept a PING, or to exit (port taken).
+    /// SIGKILLs a server from [`RedisServer::start`] (which keeps nothing on
+    /// disk), waits `down_for`, and starts an empty one on the same port, as
+    /// a Redis without persistence comes back from a crash.
+    pub fn restart_empty(&mut self, down_for: Duration) {
+        self.kill();
+        std::thread::sleep(down_for);
+        let args =
+            ["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        let mut args: Vec<std::ffi::OsString> = args.map(Into::into).to_vec();
+        args.extend(["--dir".into(), self.dir.path().as_os_str().to_owned()]);
+        args.extend(["--logfile".into(), self.dir.path().join("redis.log").into_os_string()]);
+        self.child = Self::spawn_with(args);
+        if let Err(e) = self.wait_ready() {
+            panic!("restarting redis-server on port {}: {e}", self.port);
+        }
+    }
+
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
