@@ -47,7 +47,7 @@ impl Span {
                 .checked_mul(secs)
                 .and_then(|s| total.checked_add(s))
                 .filter(|t| *t <= 100 * 365 * 86_400)
-                .ok_or_else(|| format!("{text:?} is too long (at most 100 years)"))?;
+                .ok_or_else(|| format!("{text:?} is too large (max 100 years)"))?;
             next_unit += pos + 1;
             rest = &rest[digits + 1..];
         }

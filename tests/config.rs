@@ -185,7 +185,7 @@ command = "x"
 fn duplicate_job_names_and_keys_are_rejected() {
     assert_eq!(
         errors("[jobs.a]\ncommand = \"x\"\n[jobs.a]\nevery = \"1m\"\n"),
-        [r#"clock.toml:3:7: invalid TOML: duplicate key "a""#]
+        [r#"clock.toml:3:7: job "a": [jobs.a] appears twice (job names must be unique)"#]
     );
     assert_eq!(
         errors("[jobs.a]\ncron = \"0 0 * * *\"\ncron = \"1 1 * * *\"\ncommand = \"x\"\n"),
@@ -657,6 +657,31 @@ fn worker_max_payload_bytes_defaults_to_1_mib_and_is_checked() {
 }
 
 #[test]
+fn a_duplicate_job_table_is_one_error_naming_the_job() {
+    assert_eq!(
+        errors("[jobs.a]\ncommand = \"x\"\nevery = \"1m\"\n[jobs.a]\nevery = \"1m\"\ncommand = \"y\"\n"),
+        [r#"clock.toml:4:7: job "a": [jobs.a] appears twice (job names must be unique)"#]
+    );
+}
+
+#[test]
+fn an_unknown_key_suggests_the_nearest_key_of_every_format_first() {
+    let got = errors("[jobs.a]\ncommand = \"x\"\nevery = \"1m\"\nretrys = 3\n");
+    assert_eq!(got, [r#"clock.toml:4:1: job "a": unknown key "retrys" (did you mean "retries"?)"#]);
+}
+
+#[test]
+fn a_bad_cron_and_a_second_schedule_kind_are_reported_together() {
+    assert_eq!(
+        errors("[jobs.a]\ncommand = \"x\"\ncron = \"61 * * * *\"\nevery = \"1m\"\n"),
+        [
+            r#"clock.toml:3:8: job "a": field "cron": minute: 61 is out of range 0-59"#,
+            r#"clock.toml:4:9: job "a": field "every": a job has exactly one of cron, every or at, and this one also has cron"#,
+        ]
+    );
+}
+
+#[test]
 fn commands_and_env_that_can_never_be_executed_are_rejected() {
     let text = "[jobs.a]\nevery = \"1m\"\ncommand = \"echo \\u0000\"\nenv = { A = \"x\\u0000y\" }\n";
     assert_eq!(
@@ -673,4 +698,26 @@ fn commands_and_env_that_can_never_be_executed_are_rejected() {
             r#"clock.toml:4:7: job "a": field "env": BIG: "BIG=…" is 131076 bytes; one environment string can be at most 131071 bytes"#
         ]
     );
+}
+
+#[test]
+fn a_step_or_a_duration_too_large_says_so_with_the_maximum() {
+    assert_eq!(
+        errors("[jobs.a]\ncommand = \"x\"\ncron = \"*/100 * * * *\"\n"),
+        [r#"clock.toml:3:8: job "a": field "cron": minute: step 100 is too large (max 60)"#]
+    );
+    assert_eq!(
+        errors("[jobs.a]\ncommand = \"x\"\nevery = \"99999999999999d\"\n"),
+        [r#"clock.toml:3:9: job "a": field "every": "99999999999999d" is too large (max 100 years)"#]
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.toml");
+    std::fs::write(&path, b"[jobs.a]\ncommand = \"h\xc3\xa9 \xff\"\nevery = \"1m\"\n").unwrap();
+    let Err(Error::Invalid { errors, .. }) = Config::load(&path, now()) else { panic!("expected errors") };
+    let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(got, [format!("{}:2:15: not valid UTF-8: byte 0xff", path.display())]);
 }

@@ -141,8 +141,8 @@ impl Config {
     /// Reads and validates a config file. `now` decides which one-off jobs
     /// are already in the past (a warning).
     pub fn load(path: &Path, now: DateTime<Utc>) -> Result<Config, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text = String::from_utf8(bytes).map_err(|e| not_utf8(path, e))?;
         Config::parse(&text, path, now)
     }
 
@@ -191,4 +191,17 @@ impl Config {
         queues.dedup();
         queues
     }
+}
+
+/// A file that is not UTF-8, located at its first bad byte.
+fn not_utf8(path: &Path, e: std::string::FromUtf8Error) -> Error {
+    let bytes = e.as_bytes();
+    let valid = e.utf8_error().valid_up_to();
+    // The prefix up to the bad byte is valid UTF-8 by definition.
+    let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let (line, column) = error::LineIndex::new(prefix).locate(valid);
+    let file = path.display().to_string();
+    let message = format!("not valid UTF-8: byte 0x{:02x}", bytes[valid]);
+    let diagnostic = Diagnostic { file: file.clone(), line, column, job: None, field: None, message };
+    Error::Invalid { file, errors: vec![diagnostic] }
 }

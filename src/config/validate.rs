@@ -56,6 +56,8 @@ const JOB_KEYS: &[&str] = &[
 ];
 /// The most `retries` a job can have.
 pub const MAX_RETRIES: u32 = 100;
+/// Keys that only some enqueue formats take.
+const FORMAT_KEYS: &[&str] = &["class", "list", "retry", "namespace", "timestamps"];
 
 struct Ctx<'a> {
     file: &'a str,
@@ -105,7 +107,15 @@ impl Ctx<'_> {
     ) {
         let name = key.get_ref().as_ref();
         let all: Vec<&str> = known.iter().flat_map(|k| k.iter().copied()).collect();
-        let hint = match all.iter().find(|k| edit_distance(k, name) <= 2) {
+        // Keys of every format before those of one format (Sidekiq's
+        // `retry`), then the nearest.
+        let nearest = all
+            .iter()
+            .map(|k| (FORMAT_KEYS.contains(k), edit_distance(k, name), *k))
+            .filter(|(_, distance, _)| *distance <= 2)
+            .min()
+            .map(|(.., k)| k);
+        let hint = match nearest {
             Some(k) => format!(" (did you mean {k:?}?)"),
             None => format!(" (expected one of: {})", all.join(", ")),
         };
@@ -194,8 +204,20 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
         queues: Default::default(),
     };
     let (root, parse_errors) = DeTable::parse_recoverable(text);
+    // A `[jobs.NAME]` table given twice: one error naming the job, not one
+    // more for every key it repeats.
+    let mut repeated: Vec<Range<usize>> = Vec::new();
     for e in &parse_errors {
         let span = e.span().unwrap_or(0..0);
+        if repeated.iter().any(|r| r.contains(&span.start)) {
+            continue;
+        }
+        if let Some((job, table)) = repeated_job_table(text, &span, e.message()) {
+            let message = format!("[jobs.{job}] appears twice (job names must be unique)");
+            ctx.error(&span, Some(job), None, message);
+            repeated.push(table);
+            continue;
+        }
         let mut message = format!("invalid TOML: {}", e.message().trim());
         if let Some(key) =
             text.get(span.clone()).filter(|k| message.ends_with("duplicate key") && k.len() < 80)
@@ -624,15 +646,24 @@ fn validate_job(
         reject_keys_of_other_formats(ctx, job, table, kind);
         resolve_format(ctx, job, key, table, kind, &settings, target, &args)
     };
-    let schedule = match schedules.as_slice() {
-        [] if !table.keys().any(|k| matches!(k.get_ref().as_ref(), "cron" | "every" | "at")) => {
+    // Every schedule key given, parsed or not: a second kind is reported
+    // even when the first one's value is wrong.
+    let kinds: Vec<(&str, Range<usize>)> = table
+        .iter()
+        .map(|(k, v)| (k.get_ref().as_ref(), v.span()))
+        .filter_map(|(k, span)| {
+            ["cron", "every", "at"].into_iter().find(|kind| *kind == k).map(|k| (k, span))
+        })
+        .collect();
+    let schedule = match (kinds.as_slice(), schedules.as_slice()) {
+        ([], _) => {
             ctx.error(&key.span(), job, None, "no schedule: set exactly one of cron, every or at".into());
             None
         }
-        [] => None,
-        [(_, span, raw)] => resolve_schedule(ctx, job, span, raw, timezone, offset.as_ref(), now),
-        [(first, ..), rest @ ..] => {
-            for (field, span, _) in rest {
+        ([_], [(_, span, raw)]) => resolve_schedule(ctx, job, span, raw, timezone, offset.as_ref(), now),
+        ([_], _) => None,
+        ([(first, _), rest @ ..], _) => {
+            for (field, span) in rest {
                 let msg =
                     format!("a job has exactly one of cron, every or at, and this one also has {first}");
                 ctx.error(span, job, Some(field), msg);
@@ -1037,6 +1068,32 @@ fn to_json(value: &DeValue<'_>) -> Result<serde_json::Value, String> {
                 .collect::<Result<_, String>>()?,
         ),
     })
+}
+
+/// For a duplicate-key error at `span` on a `[jobs.NAME]` header: the job
+/// name and the byte range of the repeated table (up to the next header).
+fn repeated_job_table<'t>(
+    text: &'t str,
+    span: &Range<usize>,
+    message: &str,
+) -> Option<(&'t str, Range<usize>)> {
+    if !message.trim().ends_with("duplicate key") {
+        return None;
+    }
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?.trim();
+    let job = line.strip_prefix('[')?.strip_suffix(']')?.trim().strip_prefix("jobs.")?.trim();
+    let name = text.get(span.clone())?.trim().trim_matches('"');
+    if job.trim_matches('"') != name {
+        return None;
+    }
+    let body = line_start + line.len();
+    let end = text[body..]
+        .match_indices('\n')
+        .map(|(i, _)| body + i + 1)
+        .find(|&start| text[start..].trim_start().starts_with('['))
+        .unwrap_or(text.len());
+    Some((name, span.start..end))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -145,7 +145,7 @@ fn parse_step(field: Field, text: &str) -> Result<u32, CronError> {
         return Err(err(field, "step must be at least 1"));
     }
     if step > max - min + 1 {
-        return Err(err(field, format!("step {step} is larger than the field's range {min}-{max}")));
+        return Err(err(field, format!("step {step} is too large (max {})", max - min + 1)));
     }
     Ok(step)
 }
