@@ -10,6 +10,10 @@ use chrono_tz::Tz;
 use crate::cron::Cron;
 use crate::duration::Span;
 
+/// The last instant a schedule yields, 9999-12-31T23:59:59Z: later ones
+/// cannot be written in RFC 3339, which every output and payload uses.
+pub const LAST_TICK: i64 = 253_402_300_799;
+
 /// A job's schedule, as clock.toml gives it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
@@ -31,9 +35,9 @@ impl Schedule {
         DateTime::from_timestamp(secs, 0)
     }
 
-    /// [`Schedule::next_after`] on Unix seconds.
+    /// [`Schedule::next_after`] on Unix seconds; never past [`LAST_TICK`].
     pub fn next_after_secs(&self, after: i64) -> Option<i64> {
-        match self {
+        let next = match self {
             Schedule::Cron { cron, tz } => cron.next_after(*tz, after),
             Schedule::Every { period, offset } => {
                 let (p, o) = (period.as_secs() as i64, offset.as_secs() as i64);
@@ -41,7 +45,8 @@ impl Schedule {
                 k.checked_mul(p)?.checked_add(o)
             }
             Schedule::At(at) => (at.timestamp() > after).then(|| at.timestamp()),
-        }
+        };
+        next.filter(|&t| t <= LAST_TICK)
     }
 
     /// Ticks in `(after, until]`, in order. A restarted clock that knows the

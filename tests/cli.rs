@@ -286,3 +286,21 @@ args = []
     assert!(v["jobs"][1].get("format").is_none());
     assert_eq!((&v["jobs"][2]["format"], &v["jobs"][2]["list"]), (&"json".into(), &"my-app:jobs".into()));
 }
+
+#[test]
+fn next_refuses_an_offset_not_shorter_than_the_interval_as_check_does() {
+    let out = clock(&["next", "--every", "1m", "--offset", "2m"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "error: --offset: offset 2m must be shorter than the interval 1m\n");
+}
+
+#[test]
+fn next_never_prints_an_instant_past_year_9999() {
+    let out = clock(&["next", "--every", "1h", "--after", "9999-12-31T22:30:00Z", "-n", "3", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "[\"9999-12-31T23:00:00Z\"]\n");
+    let out = clock(&["next", "--cron", "0 0 * * *", "--after", "9999-12-30T00:00:00Z", "-n", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("10000"), "{}", stdout(&out));
+}

@@ -61,6 +61,11 @@ pub(super) fn run(path: &Path, args: &NextArgs, time: &dyn TimeSource) -> ExitCo
             eprintln!("error: --every must be longer than 0s");
             return ExitCode::from(super::EXIT_INVALID);
         }
+        (None, Some(period)) if args.offset.is_some_and(|o| o >= period) => {
+            let offset = args.offset.unwrap_or(Span::ZERO);
+            eprintln!("error: --offset: offset {offset} must be shorter than the interval {period}");
+            return ExitCode::from(super::EXIT_INVALID);
+        }
         (None, Some(period)) => Some(Schedule::Every { period, offset: args.offset.unwrap_or(Span::ZERO) }),
         (None, None) => None,
     };
