@@ -65,7 +65,7 @@ fn catch_up(c: &mut Criterion) {
     let mut g = c.benchmark_group("catch_up_month_every_1s");
     for policy in ["latest", "none", "all"] {
         let text = format!(
-            "[jobs.j]\nevery = \"1s\"\ncommand = \"x\"\ncatch_up = \"{policy}\"\ncatch_up_window = \"60d\"\n"
+            "[jobs.j]\nevery = \"1s\"\ncommand = \"x\"\noverlap = \"allow\"\ncatch_up = \"{policy}\"\ncatch_up_window = \"60d\"\n"
         );
         let config =
             Config::parse(&text, Path::new("clock.toml"), DateTime::from_timestamp(now, 0).unwrap()).unwrap();
