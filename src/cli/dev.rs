@@ -1,6 +1,9 @@
-//! `clock dev`: the clock and a worker in one process for development, with
-//! a private redis-server when nothing answers at a local Redis URL.
+//! `clock dev`: the clock and a worker in one process for development. It
+//! owns its Redis: without a configured one (`[redis]` in clock.toml or
+//! `REDIS_URL`) it always starts a private redis-server, so it never writes
+//! into whatever Redis the machine already runs.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -14,11 +17,18 @@ use crate::worker::{self, Options};
 /// How to get `redis-server` when it is missing.
 pub const INSTALL_HINT: &str = "install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) and run clock dev again";
 
-/// A redis-server started for this process, stopped (and its directory
-/// removed) on drop.
+/// Prefix of a private redis-server's directory under the temp dir:
+/// `campanile-dev-<pid of clock dev>-<port>`.
+const DIR_PREFIX: &str = "campanile-dev-";
+
+/// A redis-server started for this process. It is stopped (and its directory
+/// removed) on drop; if `clock dev` is killed outright, the kernel kills the
+/// server (parent-death signal) and the next `clock dev` removes the
+/// directory.
 struct PrivateRedis {
     child: Child,
     dir: PathBuf,
+    url: String,
 }
 
 impl Drop for PrivateRedis {
@@ -41,34 +51,28 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
     };
     runtime.block_on(async {
         let mut private = None;
+        if is_configured(&config.redis) {
+            eprintln!("clock dev: using Redis at {}", config.redis.redacted_url());
+        } else {
+            let redis = match start_private_redis() {
+                Ok(redis) => redis,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(super::EXIT_FAILURE);
+                }
+            };
+            eprintln!(
+                "clock dev: no [redis] in {} and no REDIS_URL; started a private redis-server at {} (pid {}, dir {}), stopped with clock dev",
+                path.display(),
+                redis.url,
+                redis.child.id(),
+                redis.dir.display()
+            );
+            config.redis.url = Some(redis.url.clone());
+            private = Some(redis);
+        }
         let store = match Store::connect(&config.redis).await {
             Ok(store) => store,
-            Err(_) if is_local(&config.redis) => {
-                let redis = match start_private_redis() {
-                    Ok(redis) => redis,
-                    Err(message) => {
-                        eprintln!("error: {message}");
-                        return ExitCode::from(super::EXIT_FAILURE);
-                    }
-                };
-                eprintln!(
-                    "nothing answers at {}; started a private redis-server at {} (stopped on exit)",
-                    config.redis.redacted_url(),
-                    redis.1
-                );
-                config.redis.url = Some(redis.1.clone());
-                private = Some(redis.0);
-                match Store::connect(&config.redis).await {
-                    Ok(store) => store,
-                    Err(e) => {
-                        eprintln!(
-                            "error: cannot connect to the private redis-server: {}",
-                            crate::clock::error_chain(&e)
-                        );
-                        return ExitCode::from(super::EXIT_FAILURE);
-                    }
-                }
-            }
             Err(e) => {
                 eprintln!(
                     "error: cannot connect to {}: {}",
@@ -105,37 +109,85 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
     })
 }
 
-/// Whether the configured Redis is on this machine (only then does `dev`
-/// start its own).
-fn is_local(settings: &RedisSettings) -> bool {
-    let url = settings.url();
-    let host = url.split("://").nth(1).unwrap_or("").rsplit('@').next().unwrap_or("");
-    ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| host.starts_with(h))
+/// Whether the user named a Redis: `[redis]` in the config, or `REDIS_URL`.
+fn is_configured(settings: &RedisSettings) -> bool {
+    settings.url.is_some()
+        || !settings.cluster.is_empty()
+        || std::env::var("REDIS_URL").is_ok_and(|u| !u.is_empty())
 }
 
-/// Starts redis-server on a free port in a temp dir; returns it and its URL.
-fn start_private_redis() -> Result<(PrivateRedis, String), String> {
+/// Removes the directories of private redis-servers whose `clock dev` is
+/// gone (killed before it could clean up).
+fn remove_stale_dirs(temp: &Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        if !process_exists(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn process_exists(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+}
+
+/// Starts redis-server on a free port in a temp dir, set to die with this
+/// process.
+fn start_private_redis() -> Result<PrivateRedis, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("cannot find a free port: {e}"))?
         .port();
-    let dir = std::env::temp_dir().join(format!("campanile-dev-{}-{port}", std::process::id()));
+    let temp = std::env::temp_dir();
+    remove_stale_dirs(&temp);
+    let dir = temp.join(format!("{DIR_PREFIX}{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let child = Command::new("redis-server")
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    let mut command = Command::new("redis-server");
+    command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .arg("--dir")
         .arg(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: the closure runs in the child between fork and exec and calls
+    // only async-signal-safe functions (prctl, getppid).
+    unsafe {
+        command.pre_exec(move || {
+            // SIGKILL when the thread that spawned it (the runtime's only
+            // thread, so the process) dies, even of SIGKILL.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+    let child = command
         .spawn()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
-                format!("no Redis is running and redis-server is not installed: {INSTALL_HINT}")
+                format!("clock dev starts a private redis-server (unless REDIS_URL is set), and redis-server is not installed: {INSTALL_HINT}")
             }
             _ => format!("cannot start redis-server: {e}"),
         })?;
-    let redis = PrivateRedis { child, dir };
+    let url = format!("redis://127.0.0.1:{port}");
+    let redis = PrivateRedis { child, dir, url };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if std::time::Instant::now() > deadline {
@@ -143,5 +195,5 @@ fn start_private_redis() -> Result<(PrivateRedis, String), String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok((redis, format!("redis://127.0.0.1:{port}")))
+    Ok(redis)
 }

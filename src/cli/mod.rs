@@ -50,8 +50,8 @@ pub struct ClockArgs {
 pub enum ClockCommand {
     /// Run the clock daemon (the default when no command is given).
     Run,
-    /// Run the clock and a worker in one process for development, starting a
-    /// private redis-server if nothing answers at a local Redis URL.
+    /// Run the clock and a worker in one process for development, on a
+    /// private redis-server unless [redis] or REDIS_URL names one.
     Dev,
     /// Validate clock.toml and show each job's next run; never touches Redis.
     Check(CheckArgs),
