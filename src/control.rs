@@ -24,7 +24,8 @@ pub fn job_json(job: &Job, now: DateTime<Utc>) -> Value {
     let mut out = json!({
         "name": job.name,
         "schedule": job.schedule.to_string(),
-        "description": job.schedule.describe(),
+        "schedule_text": job.schedule.describe(),
+        "description": job.description,
         "timezone": job.timezone.name(),
         "queue": job.queue,
         "enabled": job.enabled,

@@ -66,6 +66,22 @@ pub fn cell(v: &serde_json::Value) -> String {
     }
 }
 
+/// Longest description a table cell shows; `--json` has all of it.
+pub const DESCRIPTION_CHARS: usize = 60;
+
+/// A job's description as a table cell: `-` when it has none, cut to
+/// [`DESCRIPTION_CHARS`] with `…`, on one line.
+pub fn description_cell(v: &serde_json::Value) -> String {
+    let Some(text) = v.as_str() else { return "-".into() };
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= DESCRIPTION_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(DESCRIPTION_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// Left-aligned columns separated by two spaces; no trailing spaces.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -95,6 +111,16 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn description_cells_are_one_bounded_line() {
+        assert_eq!(description_cell(&serde_json::Value::Null), "-");
+        assert_eq!(description_cell(&"Sends\n  the report.".into()), "Sends the report.");
+        let long = "x".repeat(DESCRIPTION_CHARS + 5);
+        let cell = description_cell(&long.into());
+        assert_eq!(cell.chars().count(), DESCRIPTION_CHARS);
+        assert!(cell.ends_with('…'));
+    }
 
     #[test]
     fn formats_instants() {

@@ -19,6 +19,19 @@ pub enum Outcome {
     Interrupted,
 }
 
+impl Outcome {
+    /// The word the logs, the CLI and the JSON use: `success`, `failed`,
+    /// `timed_out`, `interrupted`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// One entry of `P{Q}:history:<job>`, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {

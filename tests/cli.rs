@@ -145,10 +145,10 @@ fn check_prints_each_job_with_schedule_zone_and_next_run() {
     let want = format!(
         "{EXAMPLE}: ok, 3 jobs
 
-JOB             SCHEDULE                           ZONE              QUEUE    NEXT RUN (LOCAL)                NEXT RUN (UTC)
-heartbeat       every \"10s\"                        UTC               default  2026-11-23 10:00:10 +00:00 UTC  2026-11-23T10:00:10Z
-nightly-report  cron \"0 3 * * *\" (daily at 03:00)  America/New_York  default  2026-11-24 03:00:00 -05:00 EST  2026-11-24T08:00:00Z
-poll-api        every \"5m\"                         UTC               default  2026-11-23 10:05:00 +00:00 UTC  2026-11-23T10:05:00Z
+JOB             SCHEDULE                           ZONE              QUEUE    NEXT RUN (LOCAL)                NEXT RUN (UTC)        DESCRIPTION
+heartbeat       every \"10s\"                        UTC               default  2026-11-23 10:00:10 +00:00 UTC  2026-11-23T10:00:10Z  Proves the clock and a worker are talking.
+nightly-report  cron \"0 3 * * *\" (daily at 03:00)  America/New_York  default  2026-11-24 03:00:00 -05:00 EST  2026-11-24T08:00:00Z  -
+poll-api        every \"5m\"                         UTC               default  2026-11-23 10:05:00 +00:00 UTC  2026-11-23T10:05:00Z  -
 "
     );
     assert_eq!(stdout(&out), want);
@@ -163,7 +163,8 @@ fn check_json() {
         serde_json::json!({
             "name": "nightly-report",
             "schedule": "cron \"0 3 * * *\"",
-            "description": "daily at 03:00",
+            "schedule_text": "daily at 03:00",
+            "description": null,
             "timezone": "America/New_York",
             "queue": "default",
             "enabled": true,
@@ -171,6 +172,8 @@ fn check_json() {
         })
     );
     assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(v["jobs"][0]["description"], "Proves the clock and a worker are talking.");
+    assert_eq!(v["jobs"][0]["schedule_text"], "every 10s");
 }
 
 #[test]
@@ -303,4 +306,54 @@ fn next_never_prints_an_instant_past_year_9999() {
     let out = clock(&["next", "--cron", "0 0 * * *", "--after", "9999-12-30T00:00:00Z", "-n", "3"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stdout(&out).contains("10000"), "{}", stdout(&out));
+}
+
+#[test]
+fn help_starts_by_describing_the_binary() {
+    let worker = Command::new(bin("worker")).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&worker.stdout);
+    assert!(text.starts_with("campanile's worker: takes job payloads"), "{text}");
+    let text = stdout(&clock(&["--help"]));
+    assert!(text.starts_with("campanile's clock: enqueues"), "{text}");
+}
+
+#[test]
+fn metrics_addr_is_offered_only_where_it_is_used() {
+    for command in ["run", "dev"] {
+        assert!(stdout(&clock(&[command, "--help"])).contains("--metrics-addr"), "{command}");
+    }
+    for command in ["check", "status", "history", "dead", "purge-dead", "web", "next", "plan"] {
+        assert!(!stdout(&clock(&[command, "--help"])).contains("--metrics-addr"), "{command}");
+    }
+    assert_eq!(clock(&["check", "--metrics-addr", "127.0.0.1:9090"]).status.code(), Some(2));
+}
+
+#[test]
+fn reconnect_backoff_is_what_readme_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, "[jobs.tick]\nevery = \"1s\"\ncommand = \"true\"\n").unwrap();
+    let log = dir.path().join("clock.log");
+    let dead_port = common::free_port();
+    let clock = Command::new(bin("clock"))
+        .arg("--config")
+        .arg(&config)
+        .env("REDIS_URL", format!("redis://127.0.0.1:{dead_port}"))
+        .env("CAMPANILE_LOG_FORMAT", "json")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let retries = || -> Vec<u64> {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["fields"]["retry_in_ms"].as_u64().or_else(|| v["retry_in_ms"].as_u64()))
+            .collect()
+    };
+    let seen = common::poll_until(std::time::Duration::from_secs(20), || retries().len() >= 3);
+    common::stop(clock);
+    assert!(seen, "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(retries()[..3], [250, 500, 1000]);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("250 ms doubling to 5 s"));
 }

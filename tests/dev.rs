@@ -163,3 +163,20 @@ fn dev_with_a_redis_url_that_does_not_answer_exits_1() {
     assert_eq!(dev.child.wait().unwrap().code(), Some(1));
     assert!(dev.log().contains(&format!("error: cannot connect to {url}")), "{}", dev.log());
 }
+
+#[test]
+fn logs_name_outcomes_as_the_cli_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = "[jobs.ok]\nevery = \"1s\"\ncommand = \"true\"\nretries = 0\n\n\
+        [jobs.bad]\nevery = \"1s\"\ncommand = \"false\"\nretries = 0\n\n\
+        [jobs.slow]\nevery = \"2s\"\ncommand = \"sleep 30\"\ntimeout = \"1s\"\nretries = 0\n";
+    let mut dev = spawn_dev_with(dir.path(), None, config);
+    for outcome in ["success", "failed", "timed_out"] {
+        dev.wait_for(&format!("outcome={outcome} "));
+    }
+    dev.signal("-INT");
+    dev.child.wait().unwrap();
+    for old in ["Success", "Failed", "TimedOut"] {
+        assert!(!dev.log().contains(&format!("outcome={old}")), "{}", dev.log());
+    }
+}

@@ -173,7 +173,7 @@ fn dead_letters_are_listed_retried_with_fresh_attempts_and_purged() {
     assert_eq!(requeued["id"], "report@2026-11-23T08:00:00Z");
     assert_eq!(env.json(&["dead", "--json"]).as_array().unwrap().len(), 1);
     assert_eq!(env.clock(&["retry-dead", "no-such-id"]).status.code(), Some(1));
-    assert_eq!(env.json(&["purge-dead", "--json"]), json!({"purged": 1}));
+    assert_eq!(env.json(&["purge-dead", "--yes", "--json"]), json!({"purged": 1}));
     assert!(env.json(&["dead", "--json"]).as_array().unwrap().is_empty());
 }
 
@@ -242,5 +242,87 @@ fn commands_fail_with_exit_1_when_redis_does_not_answer() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: cannot connect to redis://127.0.0.1:"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: cannot connect to redis://127.0.0.1:"), "{stderr}");
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "the cause is printed once: {stderr}");
+}
+
+fn add_dead_letter(env: &Env) {
+    let letter = json!({"payload": "not json", "reason": "malformed payload", "queue": "default",
+        "job": "report", "attempts": 1, "exit_code": null, "failed_at": "2026-11-23T08:01:00.000Z",
+        "worker": "w:1:a"});
+    env.lpush("campanile:{default}:dead", &letter.to_string());
+}
+
+#[test]
+fn dead_with_nothing_to_show_says_so() {
+    let env = env();
+    let out = env.clock(&["dead"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "no dead letters\n");
+    assert_eq!(env.json(&["dead", "--json"]), json!([]));
+}
+
+#[test]
+fn purge_dead_without_yes_or_a_terminal_refuses_with_exit_2() {
+    let env = env();
+    add_dead_letter(&env);
+    let out = env.clock(&["purge-dead"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(env.lrange("campanile:{default}:dead").len(), 1, "nothing deleted");
+}
+
+/// `clock purge-dead` on a terminal (a pty from util-linux `script`), with
+/// `answer` typed.
+fn purge_dead_on_a_terminal(env: &Env, answer: &str) -> Output {
+    let clock = format!("{} purge-dead --config {}", bin("clock").display(), env.config.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &clock, "/dev/null"])
+        .env("REDIS_URL", env.redis.url())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` is needed to give clock a terminal");
+    // Typed ahead: the terminal holds the line until clock reads it.
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, answer.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    out
+}
+
+#[test]
+fn purge_dead_on_a_terminal_asks_before_deleting() {
+    let env = env();
+    add_dead_letter(&env);
+    let out = purge_dead_on_a_terminal(&env, "n\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("delete 1 dead letter from queues default, fast? [y/N]"), "{text}");
+    assert!(text.contains("nothing deleted"), "{text}");
+    assert_eq!(env.lrange("campanile:{default}:dead").len(), 1);
+
+    let out = purge_dead_on_a_terminal(&env, "y\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("purged 1 dead letter"), "{text}");
+    assert!(env.lrange("campanile:{default}:dead").is_empty());
+}
+
+#[test]
+fn status_shows_each_jobs_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, format!("{CONFIG}description = \"Polls the API.\"\n")).unwrap();
+    let env = Env { config, ..env() };
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["jobs"][0]["name"], "poll");
+    assert_eq!(status["jobs"][0]["description"], "Polls the API.");
+    assert_eq!(status["jobs"][0]["schedule_text"], "every 5m");
+    assert_eq!(status["jobs"][1]["description"], Value::Null);
+    assert_eq!(status["jobs"][1]["schedule_text"], "daily at 03:00");
+    let text = String::from_utf8(env.clock(&["status"]).stdout).unwrap();
+    let poll = text.lines().find(|l| l.starts_with("poll ")).unwrap();
+    assert!(poll.ends_with("  Polls the API."), "{text}");
 }

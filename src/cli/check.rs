@@ -76,12 +76,13 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
                 queue_text(job),
                 local,
                 utc,
+                output::description_cell(&job.description.as_deref().into()),
             ]
         })
         .collect();
     out.push('\n');
     out.push_str(&output::table(
-        &["JOB", "SCHEDULE", "ZONE", "QUEUE", "NEXT RUN (LOCAL)", "NEXT RUN (UTC)"],
+        &["JOB", "SCHEDULE", "ZONE", "QUEUE", "NEXT RUN (LOCAL)", "NEXT RUN (UTC)", "DESCRIPTION"],
         &rows,
     ));
     out

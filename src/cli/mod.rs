@@ -31,28 +31,35 @@ pub const EXIT_FAILURE: u8 = 1;
 /// campanile's clock: enqueues each job of clock.toml onto a Redis list at
 /// every tick, exactly once, and catches up ticks missed while it was down.
 #[derive(Debug, Parser)]
-#[command(name = "clock", version, about, long_about = None)]
+#[command(name = "clock", version, long_about = None)]
 pub struct ClockArgs {
     /// Path to clock.toml.
     #[arg(long, global = true, env = "CAMPANILE_CONFIG", default_value = config::DEFAULT_PATH)]
     pub config: PathBuf,
 
-    /// With `run` or `dev`: serve Prometheus metrics on this address (e.g.
-    /// 0.0.0.0:9090).
-    #[arg(long, global = true, value_name = "ADDR", env = "CAMPANILE_METRICS_ADDR")]
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
 
     #[command(subcommand)]
     pub command: Option<ClockCommand>,
 }
 
+/// Options of the commands that run the daemon: `clock` (alone), `clock run`
+/// and `clock dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// Serve Prometheus metrics on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR", env = "CAMPANILE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ClockCommand {
     /// Run the clock daemon (the default when no command is given).
-    Run,
+    Run(DaemonArgs),
     /// Run the clock and a worker in one process for development, on a
     /// private redis-server unless [redis] or REDIS_URL names one.
-    Dev,
+    Dev(DaemonArgs),
     /// Validate clock.toml and show each job's next run; never touches Redis.
     Check(CheckArgs),
     /// Show the next ticks of an expression, an interval, or the configured jobs.
@@ -92,10 +99,14 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
         Some(ClockCommand::Resume(a)) => ops::with_store(&args.config, |c, s| ops::pause(c, s, a, false)),
         Some(ClockCommand::Dead(a)) => ops::with_store(&args.config, |c, s| ops::dead(c, s, a)),
         Some(ClockCommand::RetryDead(a)) => ops::with_store(&args.config, |c, s| ops::retry_dead(c, s, a)),
-        Some(ClockCommand::PurgeDead(a)) => ops::with_store(&args.config, |c, s| ops::purge_dead(c, s, a)),
+        Some(ClockCommand::PurgeDead(a)) => match ops::refuse_unconfirmed_purge(&a) {
+            Some(code) => code,
+            None => ops::with_store(&args.config, |c, s| ops::purge_dead(c, s, a)),
+        },
         Some(ClockCommand::Web(a)) => web::run(&args.config, &a),
-        Some(ClockCommand::Dev) => dev::run(&args.config, args.metrics_addr),
-        Some(ClockCommand::Run) | None => daemon(&args.config, args.metrics_addr),
+        Some(ClockCommand::Dev(d)) => dev::run(&args.config, d.metrics_addr.or(args.daemon.metrics_addr)),
+        Some(ClockCommand::Run(d)) => daemon(&args.config, d.metrics_addr.or(args.daemon.metrics_addr)),
+        None => daemon(&args.config, args.daemon.metrics_addr),
     }
 }
 

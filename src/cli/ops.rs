@@ -81,6 +81,9 @@ pub struct PurgeDeadArgs {
     /// Only this queue; default: every queue in the config.
     #[arg(long)]
     pub queue: Option<String>,
+    /// Delete without asking (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -261,7 +264,11 @@ pub(super) async fn dead(config: Arc<Config>, store: Store, args: DeadArgs) -> s
             ]
         })
         .collect();
-    print!("{}", output::table(&["FAILED", "QUEUE", "JOB", "ATTEMPTS", "REASON", "ID"], &rows));
+    if rows.is_empty() {
+        println!("no dead letters");
+    } else {
+        print!("{}", output::table(&["FAILED", "QUEUE", "JOB", "ATTEMPTS", "REASON", "ID"], &rows));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -299,6 +306,13 @@ pub(super) async fn purge_dead(
         Ok(q) => q,
         Err(code) => return Ok(code),
     };
+    if !args.yes {
+        let letters = crate::control::dead_letters(&store, &queues).await?;
+        if !letters.is_empty() && !confirm_purge(letters.len(), &queues) {
+            println!("nothing deleted");
+            return Ok(ExitCode::from(EXIT_FAILURE));
+        }
+    }
     let mut purged = 0;
     for queue in &queues {
         purged += store.purge_dead(queue).await?;
@@ -309,4 +323,34 @@ pub(super) async fn purge_dead(
         println!("purged {purged} dead letter{}", if purged == 1 { "" } else { "s" });
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `purge-dead` without `--yes` and without a terminal to ask on: refuses
+/// (exit 2) before touching Redis.
+pub(super) fn refuse_unconfirmed_purge(args: &PurgeDeadArgs) -> Option<ExitCode> {
+    if args.yes || std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return None;
+    }
+    eprintln!(
+        "error: purge-dead deletes dead letters for good; pass --yes to confirm (stdin is not a terminal to ask on)"
+    );
+    Some(ExitCode::from(EXIT_INVALID))
+}
+
+/// Asks on the terminal whether to delete `n` dead letters; only `y` or
+/// `yes` agrees.
+fn confirm_purge(n: usize, queues: &[QueueName]) -> bool {
+    let names: Vec<&str> = queues.iter().map(|q| q.as_str()).collect();
+    print!(
+        "delete {n} dead letter{} from queue{} {}? [y/N] ",
+        if n == 1 { "" } else { "s" },
+        if queues.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    );
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let mut answer = String::new();
+    // One short line is all an answer needs.
+    let read =
+        std::io::BufRead::read_line(&mut std::io::Read::take(std::io::stdin().lock(), 64), &mut answer);
+    read.is_ok() && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }

@@ -72,11 +72,21 @@ fn render(status: &serde_json::Value) -> String {
                 cell(&j["next_run"]),
                 last,
                 if state.is_empty() { "-".into() } else { state.join(", ") },
+                output::description_cell(&j["description"]),
             ]
         })
         .collect();
     out.push_str(&output::table(
-        &["JOB", "SCHEDULE", "ZONE", "NEXT RUN (LOCAL)", "NEXT RUN (UTC)", "LAST RUN", "STATE"],
+        &[
+            "JOB",
+            "SCHEDULE",
+            "ZONE",
+            "NEXT RUN (LOCAL)",
+            "NEXT RUN (UTC)",
+            "LAST RUN",
+            "STATE",
+            "DESCRIPTION",
+        ],
         &rows,
     ));
     out.push('\n');

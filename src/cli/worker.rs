@@ -15,7 +15,7 @@ use crate::worker::{self, Options};
 /// campanile's worker: takes job payloads off Redis queues and runs each
 /// job's command from clock.toml.
 #[derive(Debug, Parser)]
-#[command(name = "worker", version, about, long_about = None)]
+#[command(name = "worker", version, long_about = None)]
 pub struct WorkerArgs {
     /// Path to clock.toml.
     #[arg(long, env = "CAMPANILE_CONFIG", default_value = config::DEFAULT_PATH)]

@@ -48,7 +48,7 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
                 r#"<tr data-job="{}"><td><a href="{href}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="actions">{}</td></tr>"#,
                 esc(&name),
                 esc(&name),
-                schedule_cell(&job["schedule"], &job["description"]),
+                schedule_cell(&job["schedule"], &job["schedule_text"]),
                 esc(&cell(&job["timezone"])),
                 next_cell(job, ctx.now),
                 last_cell(&job["last_run"], ctx.now),
@@ -193,7 +193,7 @@ pub fn job(
         ),
     };
     let rows = [
-        ("Schedule", schedule_cell(&live["schedule"], &live["description"])),
+        ("Schedule", schedule_cell(&live["schedule"], &live["schedule_text"])),
         ("Zone", esc(job.timezone.name())),
         ("Queue", esc(job.queue.as_str())),
         command,

@@ -284,7 +284,7 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
     let ((), finished) = tokio::join!(touch, run);
     let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
     tracing::info!(
-        job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = ?finished.outcome,
+        job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = finished.outcome.as_str(),
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
     conclude(ctx, queue, job, &payload, raw, finished).await
