@@ -50,6 +50,11 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
         Err(code) => return code,
     };
     runtime.block_on(async {
+        // Before the private server starts: a Ctrl-C from then on stops
+        // clock dev cleanly, and the server with it. The handlers are
+        // installed by a task, so let it run before anything blocks.
+        let shutdown = crate::shutdown::on_signals();
+        tokio::task::yield_now().await;
         let mut private = None;
         if is_configured(&config.redis) {
             eprintln!("clock dev: using Redis at {}", config.redis.redacted_url());
@@ -83,7 +88,6 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             }
         };
         let config = Arc::new(config);
-        let shutdown = crate::shutdown::on_signals();
         let options = Options {
             queues: config.queues_all(),
             concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
