@@ -1,7 +1,8 @@
 //! The dashboard in a real headless Chromium (through chromedriver), against
 //! the real `clock`, `worker` and `clock web` processes and a private
 //! redis-server: what an operator sees and clicks. Screenshots land in
-//! `target/tmp/screenshots/`.
+//! `target/tmp/screenshots/`, except README's picture of the overview, which
+//! is taken of the shipped `clock.toml` and written to `docs/dashboard.png`.
 
 mod common;
 #[path = "common/webdriver.rs"]
@@ -27,10 +28,17 @@ struct Deployment {
 }
 
 impl Deployment {
+    /// Runs `jobs` with a `[redis]` table naming the private redis-server.
     fn start(jobs: &str) -> Deployment {
         let redis = RedisServer::start();
-        let dir = tempfile::tempdir().expect("temp dir");
         let config = format!("[redis]\nurl = \"{}\"\n\n{jobs}", redis.url());
+        Deployment::start_with(redis, &config)
+    }
+
+    /// Runs `config` as it is; the processes find the private redis-server
+    /// through `REDIS_URL`, as they would on Heroku.
+    fn start_with(redis: RedisServer, config: &str) -> Deployment {
+        let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("clock.toml"), config).expect("clock.toml written");
         let web_port = common::free_port();
         let mut deployment = Deployment { redis, dir, children: Vec::new(), web_port };
@@ -51,6 +59,7 @@ impl Deployment {
             .env("CAMPANILE_WEB_USER", USER)
             .env("CAMPANILE_WEB_PASSWORD", PASSWORD)
             .env("CAMPANILE_LOG_FORMAT", "logfmt")
+            .env("REDIS_URL", self.redis.url())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -214,4 +223,30 @@ fn a_dead_letter_is_retried_from_the_browser() {
     assert!(browser.find(".empty").text().contains("No dead letters."));
     let dead: usize = deployment.redis().llen("campanile:{default}:dead").unwrap();
     assert_eq!(dead, 0);
+}
+
+/// README's picture of the overview is this test's screenshot of the shipped
+/// `clock.toml`, so it shows what a user who starts the example sees.
+#[test]
+fn readme_screenshot_shows_the_shipped_example() {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let shipped = std::fs::read_to_string(manifest.join("clock.toml")).expect("the shipped clock.toml");
+    let deployment = Deployment::start_with(RedisServer::start(), &shipped);
+    let browser = Browser::start();
+
+    // A run triggered from the dashboard and the heartbeat's first tick give
+    // the overview last runs to show.
+    wait_for_text(&browser, &deployment, "/", "Leading clock");
+    browser.click_to_load(r#"tr[data-job="nightly-report"] button.trigger"#);
+    common::wait_until("the example's runs land", Duration::from_secs(60), || {
+        browser.goto(&deployment.url("/"));
+        ["heartbeat", "nightly-report"]
+            .iter()
+            .all(|job| browser.find(&format!(r#"tr[data-job="{job}"]"#)).text().contains("success"))
+    });
+    let jobs = browser.find("table.jobs").text();
+    assert!(jobs.contains(r#"every "10s""#) && jobs.contains("poll-api"), "{jobs}");
+    let queues = browser.find("table.queues").text();
+    assert!(!queues.contains("polling"), "the example has one queue: {queues}");
+    browser.screenshot(&manifest.join("docs").join("dashboard.png"));
 }
