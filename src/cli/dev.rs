@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::RedisSettings;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
+use crate::supervisor::Failure;
 use crate::time::{SystemTime, TimeSource};
 use crate::worker::{self, Options};
 
@@ -98,12 +100,14 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             return code;
         }
         let time: Arc<dyn TimeSource> = Arc::new(time);
-        let (clock, worker) = tokio::join!(
+        let result = run_halves(
+            &shutdown,
             crate::clock::run(config.clone(), store.clone(), time.clone(), shutdown.clone()),
-            worker::run(config, store, time, options, shutdown),
-        );
+            worker::run(config, store, time, options, shutdown.clone()),
+        )
+        .await;
         drop(private);
-        match clock.and(worker) {
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(failure) => {
                 eprintln!("error: {failure}");
@@ -111,6 +115,27 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             }
         }
     })
+}
+
+/// Runs the clock and the worker halves of `clock dev` side by side until
+/// both have stopped; the first failure is the result. Both halves watch
+/// `shutdown`, and a half that fails for good cancels it: a clock without
+/// its worker (or a worker without its clock) is no development setup, so
+/// the other half stops too and `clock dev` exits 1 rather than run on half.
+async fn run_halves(
+    shutdown: &Shutdown,
+    clock: impl Future<Output = Result<(), Failure>>,
+    worker: impl Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    let stop_on_failure = |result: Result<(), Failure>| {
+        if result.is_err() {
+            shutdown.cancel();
+        }
+        result
+    };
+    let (clock, worker) =
+        tokio::join!(async { stop_on_failure(clock.await) }, async { stop_on_failure(worker.await) });
+    clock.and(worker)
 }
 
 /// Whether the user named a Redis: `[redis]` in the config, or `REDIS_URL`.
@@ -200,4 +225,47 @@ fn start_private_redis() -> Result<PrivateRedis, String> {
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(redis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure() -> Failure {
+        Failure { name: "lease", reason: "gave up".into() }
+    }
+
+    /// A half that runs until it is told to stop.
+    async fn until_stopped(shutdown: Shutdown) -> Result<(), Failure> {
+        shutdown.cancelled().await;
+        Ok(())
+    }
+
+    async fn within_deadline(halves: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+        tokio::time::timeout(Duration::from_secs(10), halves)
+            .await
+            .expect("the other half stops when one fails for good")
+    }
+
+    #[tokio::test]
+    async fn a_failing_clock_stops_the_worker() {
+        let shutdown = Shutdown::new();
+        let halves = run_halves(&shutdown, async { Err(failure()) }, until_stopped(shutdown.clone()));
+        assert_eq!(within_deadline(halves).await, Err(failure()));
+    }
+
+    #[tokio::test]
+    async fn a_failing_worker_stops_the_clock() {
+        let shutdown = Shutdown::new();
+        let halves = run_halves(&shutdown, until_stopped(shutdown.clone()), async { Err(failure()) });
+        assert_eq!(within_deadline(halves).await, Err(failure()));
+    }
+
+    #[tokio::test]
+    async fn halves_stop_together_on_a_signal() {
+        let shutdown = Shutdown::new();
+        shutdown.cancel();
+        let halves = run_halves(&shutdown, until_stopped(shutdown.clone()), until_stopped(shutdown.clone()));
+        assert_eq!(within_deadline(halves).await, Ok(()));
+    }
 }
