@@ -329,7 +329,7 @@ fn metrics_addr_is_offered_only_where_it_is_used() {
 }
 
 #[test]
-fn reconnect_backoff_is_what_readme_says() {
+fn reconnect_backoff_is_what_the_docs_say() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("clock.toml");
     std::fs::write(&config, "[jobs.tick]\nevery = \"1s\"\ncommand = \"true\"\n").unwrap();
@@ -354,6 +354,6 @@ fn reconnect_backoff_is_what_readme_says() {
     common::stop(clock);
     assert!(seen, "{}", std::fs::read_to_string(&log).unwrap());
     assert_eq!(retries()[..3], [250, 500, 1000]);
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    assert!(readme.contains("250 ms doubling to 5 s"));
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/clock.md")).unwrap();
+    assert!(docs.contains("250 ms doubling to 5 s"));
 }
