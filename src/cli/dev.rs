@@ -84,7 +84,7 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
                 eprintln!(
                     "error: cannot connect to {}: {}",
                     config.redis.redacted_url(),
-                    crate::clock::error_chain(&e)
+                    crate::error_chain::error_chain(&e)
                 );
                 return ExitCode::from(super::EXIT_FAILURE);
             }

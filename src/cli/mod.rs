@@ -188,7 +188,7 @@ pub(crate) async fn connect(
                 Ok(store) => return Some(store),
                 Err(e) => tracing::warn!(
                     redis = %settings.redacted_url(),
-                    error = %crate::clock::error_chain(&e),
+                    error = %crate::error_chain::error_chain(&e),
                     retry_in_ms = delay.as_millis() as u64,
                     "cannot connect to redis"
                 ),

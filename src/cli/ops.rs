@@ -134,13 +134,13 @@ where
                 eprintln!(
                     "error: cannot connect to {}: {}",
                     config.redis.redacted_url(),
-                    crate::clock::error_chain(&e)
+                    crate::error_chain::error_chain(&e)
                 );
                 return ExitCode::from(EXIT_FAILURE);
             }
         };
         body(config, store).await.unwrap_or_else(|e| {
-            eprintln!("error: {}", crate::clock::error_chain(&e));
+            eprintln!("error: {}", crate::error_chain::error_chain(&e));
             ExitCode::from(EXIT_FAILURE)
         })
     })

@@ -79,9 +79,9 @@ fn fetch(config: &Config) -> Result<Option<Deployed>, String> {
     let runtime = super::runtime().map_err(|_| "no async runtime".to_owned())?;
     runtime.block_on(async {
         let store = Store::connect(&config.redis).await.map_err(|e| {
-            format!("cannot reach {}: {}", config.redis.redacted_url(), crate::clock::error_chain(&e))
+            format!("cannot reach {}: {}", config.redis.redacted_url(), crate::error_chain::error_chain(&e))
         })?;
-        let raw = store.deployed_config().await.map_err(|e| crate::clock::error_chain(&e))?;
+        let raw = store.deployed_config().await.map_err(|e| crate::error_chain::error_chain(&e))?;
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     })
 }

@@ -34,8 +34,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use crate::error_chain::error_chain;
-pub use crate::identity::process_id;
 pub use leadership::Leadership;
 pub use lease::{INTERVAL as LEASE_INTERVAL, TTL as LEASE_TTL};
 pub use registry::{ClockInfo, STALE_AFTER};
@@ -62,7 +60,7 @@ pub async fn run(
     time: Arc<dyn TimeSource>,
     shutdown: Shutdown,
 ) -> Result<(), supervisor::Failure> {
-    let id = process_id();
+    let id = crate::identity::process_id();
     tracing::info!(clock = %id, jobs = config.jobs.len(), "clock starting");
     if let Some(calibrated) = time.calibration() {
         let _ = offset::measure(&store, calibrated).await;

@@ -5,7 +5,6 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -15,11 +14,9 @@ use crate::formats;
 use crate::metrics::{METRICS, TickLabels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
-use crate::store::{self, Sequences, Store, SyncJob, Synced, TickAction, TickOp, TickStatus};
-
-/// An in-flight marker outlives the job's timeout by this much, so a
-/// payload whose worker vanished blocks its job for a bounded time only.
-pub const INFLIGHT_MARGIN: Duration = Duration::from_secs(300);
+use crate::store::{
+    self, INFLIGHT_MARGIN, Sequences, Store, SyncJob, Synced, TickAction, TickOp, TickStatus,
+};
 
 struct Slot {
     job: usize,

@@ -182,6 +182,12 @@ fn sync_reply(
     Ok(tail[0] == 1)
 }
 
+/// An in-flight marker outlives the job's timeout by this much, so a
+/// payload whose worker vanished blocks its job for a bounded time only.
+/// The clock sets the marker with a push; the worker extends it when a run
+/// starts and when it schedules a retry.
+pub const INFLIGHT_MARGIN: Duration = Duration::from_secs(300);
+
 /// Timeouts of the shared connection.
 const TIMEOUTS: Timeouts = Timeouts { connect: Duration::from_secs(5), response: Duration::from_secs(5) };
 

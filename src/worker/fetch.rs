@@ -21,8 +21,8 @@ use tokio_util::task::TaskTracker;
 use super::ledger::Held;
 use super::{BACKOFF, Ctx};
 use crate::backoff::Backoff;
-use crate::clock::error_chain;
 use crate::config::QueueName;
+use crate::error_chain::error_chain;
 use crate::store::{Error, Result, Taker};
 
 /// A blocking take returns after this long without a payload, so a fetcher

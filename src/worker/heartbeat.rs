@@ -4,8 +4,8 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{HEARTBEAT_EVERY, LEASE_TTL, WorkerId};
-use crate::clock::error_chain;
 use crate::config::QueueName;
+use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
 use crate::store::Store;
 

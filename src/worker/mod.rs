@@ -57,15 +57,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backoff::Backoff;
-use crate::clock::error_chain;
-use crate::clock::ticker::INFLIGHT_MARGIN;
 use crate::config::{Config, Job, QueueName};
+use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
 use crate::notify::{self, Event, Notifier};
 use crate::output;
 use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
 use crate::shutdown::Shutdown;
+use crate::store::INFLIGHT_MARGIN;
 use crate::store::{Finish, Requeue, Store};
 use crate::supervisor::{self, Policy, Supervisor};
 use crate::time::TimeSource;
@@ -130,7 +130,7 @@ pub async fn run(
     options: Options,
     shutdown: Shutdown,
 ) -> Result<(), supervisor::Failure> {
-    let me = WorkerId(crate::clock::process_id());
+    let me = WorkerId(crate::identity::process_id());
     tracing::info!(worker = %me.0, queues = ?options.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(), concurrency = options.concurrency, "worker starting");
     let mut backoff = BACKOFF;
     while let Err(e) = store.heartbeat(&options.queues, &me.0, LEASE_TTL).await {

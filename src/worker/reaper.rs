@@ -34,7 +34,7 @@ pub async fn run(
     loop {
         for queue in &queues {
             if let Err(e) = reap_queue(&config, &store, queue, &me, time.as_ref()).await {
-                tracing::warn!(queue = %queue, error = %crate::clock::error_chain(&e), "cannot recover lost payloads");
+                tracing::warn!(queue = %queue, error = %crate::error_chain::error_chain(&e), "cannot recover lost payloads");
             }
         }
         tokio::select! {
@@ -59,7 +59,7 @@ async fn reap_queue(
         }
         if let Err(e) = reap_worker(config, store, queue, &worker, time).await {
             METRICS.recovery_errors.inc();
-            tracing::warn!(queue = %queue, worker = %worker, error = %crate::clock::error_chain(&e), "cannot recover a lost worker's payloads");
+            tracing::warn!(queue = %queue, worker = %worker, error = %crate::error_chain::error_chain(&e), "cannot recover a lost worker's payloads");
         }
     }
     Ok(())
@@ -110,7 +110,7 @@ pub(super) async fn run_own(
         }
         for (queue, suspects) in queues.iter().zip(&mut suspects) {
             if let Err(e) = check_own(&store, queue, &me, &ledger, suspects).await {
-                tracing::warn!(queue = %queue, error = %crate::clock::error_chain(&e), "cannot check for stranded payloads");
+                tracing::warn!(queue = %queue, error = %crate::error_chain::error_chain(&e), "cannot check for stranded payloads");
             }
         }
     }

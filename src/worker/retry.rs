@@ -36,7 +36,7 @@ pub async fn run(store: Store, queues: Vec<QueueName>, time: Arc<dyn TimeSource>
                 Ok(0) => {}
                 Ok(n) => tracing::info!(queue = %queue, count = n, "retries due, back on the queue"),
                 Err(e) => {
-                    tracing::warn!(queue = %queue, error = %crate::clock::error_chain(&e), "cannot promote retries")
+                    tracing::warn!(queue = %queue, error = %crate::error_chain::error_chain(&e), "cannot promote retries")
                 }
             }
         }
