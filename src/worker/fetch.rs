@@ -127,7 +127,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker, stop
                     give_back(&ctx, taker, &queue, held, &runs, &stop).await;
                     continue;
                 };
-                runs.spawn(super::process(ctx.clone(), queue.clone(), held, permit));
+                runs.spawn(super::process::process(ctx.clone(), queue.clone(), held, permit));
             }
             Ok(None) => {}
             Err(e) => {
@@ -204,7 +204,7 @@ async fn give_back(
     tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a slot is free");
     tokio::select! {
         permit = ctx.slots.acquire() => {
-            runs.spawn(super::process(ctx.clone(), queue.clone(), held, permit));
+            runs.spawn(super::process::process(ctx.clone(), queue.clone(), held, permit));
         }
         _ = stop.cancelled() => {}
     }

@@ -12,8 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::WorkerId;
 use super::ledger::{Ledger, Suspects};
-use super::{WorkerId, lost_run_replacement};
+use super::outcome::lost_run_replacement;
 use crate::config::{Config, QueueName};
 use crate::metrics::METRICS;
 use crate::shutdown::Shutdown;

@@ -1,0 +1,161 @@
+//! Processing a taken payload: parse and validate it, find its job in this
+//! worker's config, run the command; a payload that cannot run is
+//! dead-lettered with the reason.
+
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::ledger::Held;
+use super::outcome::{conclude, dead_letter, finish, letter, notify_unrunnable, record};
+use super::{Ctx, MAX_ATTEMPT, execute};
+use crate::config::{Config, Job, QueueName};
+use crate::error_chain::error_chain;
+use crate::metrics::{METRICS, labels};
+use crate::payload::Payload;
+use crate::store::INFLIGHT_MARGIN;
+
+/// Runs taken payloads one after another on one concurrency slot: the one
+/// the fetcher took, then each one that the previous run's finish took.
+pub(super) async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _slot: OwnedSemaphorePermit) {
+    let mut next = Some(held);
+    while let Some(held) = next {
+        // Taken as the worker was told to stop: it stays in the in-progress
+        // list and goes back to pending, unrun, before the worker exits.
+        if ctx.stopping.is_cancelled() {
+            return;
+        }
+        if held.raw().len() > ctx.config.worker.max_payload_bytes {
+            drop_too_large(&ctx, &queue, held).await;
+            return;
+        }
+        next = process_one(&ctx, &queue, held.raw()).await;
+    }
+}
+
+/// Dead-letters a payload over `[worker] max_payload_bytes` unparsed,
+/// keeping its start and size, and lets go of it at once.
+async fn drop_too_large(ctx: &Arc<Ctx>, queue: &QueueName, held: Held) {
+    let size = held.raw().len();
+    let reason = format!("payload too large: {size} bytes");
+    tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
+    notify_unrunnable(ctx, queue, "-", "", &reason);
+    let start = &held.raw()[..size.min(crate::run::DEAD_PAYLOAD_KEPT)];
+    let dead = letter(ctx, queue, crate::run::kept_payload(held.raw(), true), reason).to_json();
+    record(ctx, |store| {
+        let (queue, me, start, dead) = (queue.clone(), ctx.me.0.clone(), start.to_vec(), dead.clone());
+        async move { store.drop_taken(&queue, &me, size, &start, &dead).await }
+    })
+    .await;
+    drop(held);
+    crate::memory::release_freed_heap();
+}
+
+/// Runs one taken payload and records how it went; returns the next
+/// payload, if recording it took one.
+async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<Held> {
+    let payload = match parse(raw) {
+        Ok(payload) => payload,
+        Err(reason) => {
+            tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
+            notify_unrunnable(ctx, queue, "-", "", &reason);
+            let dead = dead_letter(ctx, queue, raw, reason, None, 0, None);
+            return finish(ctx, queue, raw, "", "", None, Some(dead)).await.and_then(|f| f.next);
+        }
+    };
+    let (job, script) = match runnable(&ctx.config, &payload.job) {
+        Ok(found) => found,
+        Err(reason) => return dead_letter_unrunnable(ctx, queue, raw, &payload, reason).await,
+    };
+    tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
+    METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
+    // The marker is extended while the command starts, not before: a run
+    // does not wait a round trip for it. A touch that lands after the run's
+    // finish finds the marker gone (or another payload's) and does nothing.
+    let touch = async {
+        let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
+        if let Err(e) = ctx.store.touch_inflight(queue, job.name.as_str(), &payload.id, marker_ttl).await {
+            tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot extend in-flight marker");
+        }
+    };
+    let run = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref());
+    let ((), finished) = tokio::join!(touch, run);
+    let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
+    tracing::info!(
+        job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = finished.outcome.as_str(),
+        exit_code = finished.exit_code, duration_ms, "run finished"
+    );
+    conclude(ctx, queue, job, &payload, raw, finished).await
+}
+
+/// The payload in `raw`, or why it is malformed (the reason a dead letter
+/// gives).
+pub(super) fn parse(raw: &[u8]) -> Result<Payload, String> {
+    let text = std::str::from_utf8(raw)
+        .map_err(|e| format!("malformed payload: not UTF-8 (invalid byte at offset {})", e.valid_up_to()))?;
+    let payload = serde_json::from_str::<Payload>(text).map_err(|e| format!("malformed payload: {e}"))?;
+    // Each reaches the command's environment, which cannot hold a nul.
+    for (field, value) in [("id", &payload.id), ("job", &payload.job), ("queue", &payload.queue)] {
+        if value.contains('\0') {
+            return Err(format!("malformed payload: nul byte in {field}"));
+        }
+    }
+    if !(1..=MAX_ATTEMPT).contains(&payload.attempt) {
+        return Err(format!(
+            "malformed payload: attempt {} is not between 1 and {MAX_ATTEMPT}",
+            payload.attempt
+        ));
+    }
+    Ok(payload)
+}
+
+/// The job a payload names and its command, or why this worker cannot run
+/// it.
+fn runnable<'a>(config: &'a Config, name: &str) -> Result<(&'a Job, &'a str), String> {
+    let job =
+        config.job(name).ok_or_else(|| format!("job {name:?} is not defined in this worker's clock.toml"))?;
+    match &job.command {
+        Some(script) => Ok((job, script)),
+        None => Err(format!(
+            "job {name:?} has format {:?}: its own workers run it, not campanile's",
+            job.format.kind().as_str()
+        )),
+    }
+}
+
+async fn dead_letter_unrunnable(
+    ctx: &Arc<Ctx>,
+    queue: &QueueName,
+    raw: &[u8],
+    payload: &Payload,
+    reason: String,
+) -> Option<Held> {
+    tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
+    notify_unrunnable(ctx, queue, &payload.job, &payload.id, &reason);
+    let dead = dead_letter(ctx, queue, raw, reason, Some(&payload.job), 0, None);
+    finish(ctx, queue, raw, "", &payload.id, None, Some(dead)).await.and_then(|f| f.next)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+
+    #[test]
+    fn only_campanile_format_jobs_are_runnable() {
+        let text = "[jobs.own]\nevery = \"1m\"\ncommand = \"bin/own\"\n\
+                    [jobs.sk]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\n";
+        let config = Config::parse(text, std::path::Path::new("t.toml"), DateTime::UNIX_EPOCH).unwrap();
+        let (job, script) = runnable(&config, "own").unwrap();
+        assert_eq!((job.name.as_str(), script), ("own", "bin/own"));
+        assert_eq!(
+            runnable(&config, "sk").unwrap_err(),
+            r#"job "sk" has format "sidekiq": its own workers run it, not campanile's"#
+        );
+        assert_eq!(
+            runnable(&config, "gone").unwrap_err(),
+            r#"job "gone" is not defined in this worker's clock.toml"#
+        );
+    }
+}
