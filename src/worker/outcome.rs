@@ -228,6 +228,19 @@ pub(super) fn letter(
     kept: (String, Option<String>, Option<u64>),
     reason: String,
 ) -> DeadLetter {
+    new_letter(queue, kept, reason, None, 0, ctx.time.now(), ctx.me.0.clone())
+}
+
+/// A dead letter with its id, from what is kept of the payload.
+fn new_letter(
+    queue: &QueueName,
+    kept: (String, Option<String>, Option<u64>),
+    reason: String,
+    job: Option<String>,
+    attempts: u32,
+    failed_at: DateTime<Utc>,
+    worker: String,
+) -> DeadLetter {
     let (payload, payload_base64, payload_bytes) = kept;
     let mut letter = DeadLetter {
         payload,
@@ -235,11 +248,11 @@ pub(super) fn letter(
         payload_bytes,
         reason,
         queue: queue.to_string(),
-        job: None,
-        attempts: 0,
+        job,
+        attempts,
         exit_code: None,
-        failed_at: ctx.time.now(),
-        worker: ctx.me.0.clone(),
+        failed_at,
+        worker,
         id: None,
     };
     letter.id = Some(crate::run::new_dead_letter_id(&letter));
@@ -285,21 +298,8 @@ pub(crate) fn lost_run_replacement(
 ) -> (Requeue, Vec<u8>) {
     let too_large = raw.len() > config.worker.max_payload_bytes;
     let dead = |reason: String, job: Option<String>, attempts: u32| {
-        let (payload, payload_base64, payload_bytes) = crate::run::kept_payload(raw, too_large);
-        let mut letter = DeadLetter {
-            payload,
-            payload_base64,
-            payload_bytes,
-            reason,
-            queue: queue.to_string(),
-            job,
-            attempts,
-            exit_code: None,
-            failed_at: now,
-            worker: worker.to_owned(),
-            id: None,
-        };
-        letter.id = Some(crate::run::new_dead_letter_id(&letter));
+        let kept = crate::run::kept_payload(raw, too_large);
+        let letter = new_letter(queue, kept, reason, job, attempts, now, worker.to_owned());
         (Requeue::Dead, letter.to_json().into_bytes())
     };
     if too_large {
