@@ -41,7 +41,6 @@ pub mod cron;
 pub mod deploy;
 pub mod describe;
 pub mod duration;
-pub mod email;
 pub mod error_chain;
 pub mod formats;
 pub mod hash;

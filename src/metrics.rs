@@ -27,7 +27,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
-use crate::config::{JobName, QueueName};
 use crate::shutdown::Shutdown;
 
 type Labels = Vec<(&'static str, String)>;
@@ -127,14 +126,14 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 /// clock keeps a label set per job, and has up to 100,000 jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TickLabels {
-    pub job: JobName,
-    pub queue: QueueName,
+    pub job: Arc<str>,
+    pub queue: Arc<str>,
     pub reason: Option<&'static str>,
 }
 
 impl TickLabels {
-    pub fn new(job: &JobName, queue: &QueueName) -> TickLabels {
-        TickLabels { job: job.clone(), queue: queue.clone(), reason: None }
+    pub fn new(job: impl Into<Arc<str>>, queue: impl Into<Arc<str>>) -> TickLabels {
+        TickLabels { job: job.into(), queue: queue.into(), reason: None }
     }
 
     pub fn with_reason(self, reason: &'static str) -> TickLabels {
@@ -144,7 +143,7 @@ impl TickLabels {
 
 impl EncodeLabelSet for TickLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        let (job, queue) = (self.job.as_str(), self.queue.as_str());
+        let (job, queue) = (&*self.job, &*self.queue);
         match self.reason {
             None => [("job", job), ("queue", queue)].encode(encoder),
             Some(reason) => [("job", job), ("queue", queue), ("reason", reason)].encode(encoder),
@@ -281,7 +280,7 @@ mod tests {
     #[test]
     fn every_family_has_its_documented_name() {
         let l = |pairs: &[(&'static str, &str)]| labels(pairs);
-        let tick = TickLabels::new(&JobName::new("j").unwrap(), &QueueName::new("q").unwrap());
+        let tick = TickLabels::new("j", "q");
         METRICS.ticks_enqueued.get_or_create(&tick).inc();
         METRICS.ticks_missed.get_or_create(&tick).inc();
         METRICS.ticks_skipped.get_or_create(&tick.clone().with_reason("paused")).inc();

@@ -37,24 +37,16 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("schedule engine", &["cron", "schedule"]),
     ("config", &["config"]),
     ("store", &["store"]),
-    ("daemons", &["clock", "worker", "deploy", "formats", "run", "notify", "email"]),
+    ("daemons", &["clock", "worker", "deploy", "formats", "run", "notify"]),
     ("control", &["control", "web"]),
     ("cli", &["cli"]),
 ];
 
 /// Arrows up the layers that exist today, each to be removed.
-const KNOWN_UPWARD: &[(&str, &str)] = &[
-    // config owns the settings of notify, email and Redis, and the key
-    // prefix default, once they move into it.
-    ("config", "email"),
-    ("config", "notify"),
-    ("config", "store"),
-    // Metric labels take configured names as plain strings.
-    ("metrics", "config"),
-];
+const KNOWN_UPWARD: &[(&str, &str)] = &[];
 
 /// Circles that exist today, each as its sorted members.
-const KNOWN_CIRCLES: &[&[&str]] = &[&["config", "email", "metrics", "notify", "store"]];
+const KNOWN_CIRCLES: &[&[&str]] = &[];
 
 fn layer_of(module: &str) -> usize {
     LAYERS.iter().position(|(_, modules)| modules.contains(&module)).unwrap_or_else(|| {

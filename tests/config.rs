@@ -624,7 +624,12 @@ class = "Report"
 every = "1m"
 command = "true"
 "#;
-    let errors = errors(text);
+    // The slots are checked by the store, on the loaded config.
+    let config = parse(text).unwrap();
+    let errors: Vec<String> = match campanile::store::check_cluster_slots(&config) {
+        Err(Error::Invalid { errors, .. }) => errors.iter().map(ToString::to_string).collect(),
+        other => panic!("expected errors, got {other:?}"),
+    };
     assert_eq!(errors.len(), 2, "{errors:#?}");
     assert!(
         errors[0].starts_with(

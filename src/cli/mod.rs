@@ -204,7 +204,9 @@ pub(crate) async fn connect(
 
 /// Loads the config, printing every problem (and warnings) to stderr.
 pub(crate) fn load_config(path: &std::path::Path, now: DateTime<Utc>) -> Result<Config, ExitCode> {
-    match Config::load(path, now) {
+    match Config::load(path, now)
+        .and_then(|config| crate::store::check_cluster_slots(&config).map(|()| config))
+    {
         Ok(config) => {
             for warning in &config.warnings {
                 eprintln!("warning: {warning}");

@@ -4,8 +4,6 @@
 
 use std::fmt;
 
-use super::QueueName;
-
 /// Who runs a job, and the JSON and list its ticks are pushed as and to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Format {
@@ -165,39 +163,4 @@ pub fn parse_list(s: &str) -> Result<&str, String> {
         return Err(format!("{s:?} must be a non-empty Redis key without whitespace"));
     }
     Ok(s)
-}
-
-/// On a Redis Cluster, a push is exactly-once only when the tick state and
-/// every key the push writes share a hash slot (one script, one node).
-/// Campanile's own lists always do, and a json job's list does when its name
-/// carries the queue's hash tag; Sidekiq's and Resque's keys cannot (their
-/// namespaces have no braces). Errs with the field to blame.
-pub fn same_slot(format: &Format, queue: &QueueName) -> Result<(), (&'static str, String)> {
-    use redis::cluster_routing::Slot;
-    let runner = match format {
-        Format::Campanile => return Ok(()),
-        Format::Json { list } => {
-            let ticks = crate::store::Keys::new("").ticks(queue);
-            if Slot::for_key(list) == Slot::for_key(ticks) {
-                return Ok(());
-            }
-            return Err((
-                "list",
-                format!(
-                    "on a Redis Cluster the list must hash to the queue's slot, so that the push and the \
-                     tick state change in one step: name it with the queue's hash tag, e.g. \"{{{queue}}}:{list}\""
-                ),
-            ));
-        }
-        Format::Sidekiq(_) => "Sidekiq",
-        Format::Resque(_) => "Resque",
-    };
-    Err((
-        "format",
-        format!(
-            "{runner}'s keys hash to other Redis Cluster slots than the job's tick state, so the push \
-             could not be exactly-once ({runner} does not support Redis Cluster either); use a single \
-             Redis or Sentinel"
-        ),
-    ))
 }

@@ -4,6 +4,7 @@
 //! to the line and column and naming the job and field. See README.md for the
 //! format; this module is its reference implementation.
 
+mod alerts;
 mod error;
 pub mod format;
 mod names;
@@ -16,10 +17,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+pub use alerts::{EmailSettings, Event, Webhook};
 pub use error::{Diagnostic, Error};
 pub use format::Format;
 pub use names::{JobName, QueueName};
-pub use redis::{DEFAULT_URL, RedisSettings, SentinelSettings, Topology};
+pub use redis::{DEFAULT_PREFIX, DEFAULT_URL, RedisSettings, SentinelSettings, Topology};
 pub use validate::MAX_RETRIES;
 
 use crate::duration::Span;
@@ -95,9 +97,9 @@ pub struct Config {
     /// `[worker]`.
     pub worker: WorkerSettings,
     /// `[[notify.webhooks]]`.
-    pub webhooks: Vec<crate::notify::Webhook>,
+    pub webhooks: Vec<Webhook>,
     /// `[notify.email]`.
-    pub email: Option<crate::email::EmailSettings>,
+    pub email: Option<EmailSettings>,
     /// Problems that do not stop the clock (a one-off `at` in the past).
     pub warnings: Vec<Diagnostic>,
 }
@@ -135,6 +137,18 @@ pub struct Job {
     pub description: Option<String>,
     /// 1-based line of the job's `[jobs.NAME]` header.
     pub line: usize,
+    /// Where the job's enqueue format is written, for checks that run after
+    /// loading (a Redis Cluster's hash slots).
+    pub format_at: FormatAt,
+}
+
+/// 1-based line and column of a job's header and of its `format` and
+/// `list` values, when set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormatAt {
+    pub key: (usize, usize),
+    pub format: Option<(usize, usize)>,
+    pub list: Option<(usize, usize)>,
 }
 
 impl Config {

@@ -49,6 +49,12 @@ macro_rules! name_type {
             }
         }
 
+        impl From<&$ty> for Arc<str> {
+            fn from(name: &$ty) -> Arc<str> {
+                name.0.clone()
+            }
+        }
+
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
                 &self.0

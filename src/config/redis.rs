@@ -1,9 +1,10 @@
 //! `[redis]`: where the clock and workers find Redis.
 
-use crate::store::keys::DEFAULT_PREFIX;
-
 /// The URL used when neither `[redis] url` nor `REDIS_URL` is set.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+/// The key prefix when `[redis] prefix` is not set.
+pub const DEFAULT_PREFIX: &str = "campanile:";
 
 /// Connection settings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,12 +12,11 @@ use toml::de::{DeTable, DeValue};
 use super::error::{Diagnostic, LineIndex};
 use super::format::{self, Format, FormatKind, Timestamps};
 use super::{
-    CatchUp, Job, JobName, MAX_PAYLOAD_BYTES_LIMIT, Overlap, QueueName, RedisSettings, WorkerSettings,
-    defaults,
+    CatchUp, EmailSettings, Event, FormatAt, Job, JobName, MAX_PAYLOAD_BYTES_LIMIT, Overlap, QueueName,
+    RedisSettings, Webhook, WorkerSettings, defaults,
 };
 use crate::cron::Cron;
 use crate::duration::Span;
-use crate::notify::{Event, Webhook};
 use crate::schedule::Schedule;
 
 const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify", "worker"];
@@ -64,8 +63,6 @@ struct Ctx<'a> {
     index: LineIndex<'a>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
-    /// Redis is a cluster: a job's push must stay in one hash slot.
-    cluster: bool,
     /// Every queue name seen, so jobs on one queue share its name.
     queues: std::collections::HashSet<QueueName>,
 }
@@ -189,7 +186,7 @@ pub(super) struct Validated {
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
     pub webhooks: Vec<Webhook>,
-    pub email: Option<crate::email::EmailSettings>,
+    pub email: Option<EmailSettings>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
 }
@@ -200,7 +197,6 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
         index: LineIndex::new(text),
         errors: Vec::new(),
         warnings: Vec::new(),
-        cluster: false,
         queues: Default::default(),
     };
     let (root, parse_errors) = DeTable::parse_recoverable(text);
@@ -235,7 +231,6 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
         if let Some(value) = root.get_ref().get("redis") {
             redis = validate_redis(&mut ctx, value);
         }
-        ctx.cluster = redis.is_cluster();
         if let Some(value) = root.get_ref().get("worker") {
             worker = validate_worker(&mut ctx, value);
         }
@@ -350,7 +345,7 @@ fn validate_notify(
     ctx: &mut Ctx<'_>,
     value: &Spanned<DeValue<'_>>,
     jobs: &[Job],
-) -> (Vec<Webhook>, Option<crate::email::EmailSettings>) {
+) -> (Vec<Webhook>, Option<EmailSettings>) {
     let mut hooks = Vec::new();
     let mut email = None;
     let Some(table) = table_of(ctx, value, None, "notify") else { return (hooks, email) };
@@ -381,14 +376,10 @@ fn validate_notify(
     (hooks, email)
 }
 
-fn validate_email(
-    ctx: &mut Ctx<'_>,
-    value: &Spanned<DeValue<'_>>,
-    jobs: &[Job],
-) -> Option<crate::email::EmailSettings> {
+fn validate_email(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>, jobs: &[Job]) -> Option<EmailSettings> {
     let table = table_of(ctx, value, None, "notify.email")?;
     let before = ctx.errors.len();
-    let mut email = crate::email::EmailSettings {
+    let mut email = EmailSettings {
         to: Vec::new(),
         from: String::new(),
         events: vec![Event::Failed, Event::Dead, Event::Missed],
@@ -689,13 +680,9 @@ fn validate_job(
             queue
         }
     };
-    if ctx.cluster
-        && let Some(format) = &format
-        && let Err((field, msg)) = format::same_slot(format, &queue)
-    {
-        let span = table.get(field).or_else(|| table.get("format")).map_or(key.span(), |v| v.span());
-        ctx.error(&span, job, Some(field), msg);
-    }
+    let at = |field: &str| table.get(field).map(|v| ctx.index.locate(v.span().start));
+    let format_at =
+        FormatAt { key: ctx.index.locate(key.span().start), format: at("format"), list: at("list") };
     if ctx.errors.len() > errors_before {
         return None;
     }
@@ -723,6 +710,7 @@ fn validate_job(
         enabled,
         description,
         line: ctx.index.locate(key.span().start).0,
+        format_at,
     })
 }
 

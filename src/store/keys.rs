@@ -39,8 +39,8 @@
 //! | `N:queues` | set | clock `SADD` | the queues Resque's workers with `QUEUE=*` watch |
 //! | the job's `list` | list | clock `LPUSH` | the job's `args` (`format = "json"`) |
 
-use crate::config::QueueName;
 use crate::config::format::{Format, Resque, Sidekiq};
+use crate::config::{DEFAULT_PREFIX, QueueName};
 
 /// Where a tick's payload goes: see [`Keys::destination`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +193,3 @@ impl Default for Keys {
         Keys::new(DEFAULT_PREFIX)
     }
 }
-
-/// The key prefix when `[redis] prefix` is not set.
-pub const DEFAULT_PREFIX: &str = "campanile:";

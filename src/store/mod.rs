@@ -16,6 +16,7 @@ mod ops;
 mod pipeline;
 mod queue;
 mod scripts;
+mod slots;
 mod sync;
 
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use error::{Error, Result};
 pub use keys::{Destination, Keys};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
+pub use slots::check_cluster_slots;
 pub use sync::{SyncJob, Synced};
 
 use crate::config::{RedisSettings, Topology};

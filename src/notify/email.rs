@@ -11,25 +11,8 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::notify::{Event, Notification};
-
-/// `[notify.email]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailSettings {
-    pub to: Vec<String>,
-    pub from: String,
-    pub events: Vec<Event>,
-    pub jobs: Option<Vec<String>>,
-    pub smtp_url: Option<String>,
-    /// At most one email per job and event within this window.
-    pub rate_limit: Duration,
-}
-
-impl EmailSettings {
-    pub fn wants(&self, n: &Notification) -> bool {
-        self.events.contains(&n.event) && self.jobs.as_ref().is_none_or(|jobs| jobs.contains(&n.job))
-    }
-}
+use super::Notification;
+use crate::config::{EmailSettings, Event};
 
 /// The SMTP transport from the settings or the environment.
 fn transport(settings: &EmailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {

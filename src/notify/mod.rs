@@ -13,54 +13,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-/// What a webhook can be told about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Event {
-    /// A run failed (including attempts that will be retried). Worker.
-    Failed,
-    /// A payload was dead-lettered. Worker.
-    Dead,
-    /// Ticks were dropped by the catch-up policy or window. Clock.
-    Missed,
-    /// A tick was skipped: overlap or pause. Clock.
-    Skipped,
-    /// A run succeeded after the job's previous run had failed. Worker.
-    Recovered,
-}
+pub use crate::config::{EmailSettings, Event, Webhook};
 
-impl Event {
-    pub const ALL: [Event; 5] = [Event::Failed, Event::Dead, Event::Missed, Event::Skipped, Event::Recovered];
-
-    pub fn parse(s: &str) -> Option<Event> {
-        Event::ALL.into_iter().find(|e| e.name() == s)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Event::Failed => "failed",
-            Event::Dead => "dead",
-            Event::Missed => "missed",
-            Event::Skipped => "skipped",
-            Event::Recovered => "recovered",
-        }
-    }
-}
-
-/// One `[[notify.webhooks]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Webhook {
-    pub url: String,
-    pub events: Vec<Event>,
-    /// Only these jobs; `None`: every job.
-    pub jobs: Option<Vec<String>>,
-}
-
-impl Webhook {
-    fn wants(&self, n: &Notification) -> bool {
-        self.events.contains(&n.event) && self.jobs.as_ref().is_none_or(|jobs| jobs.contains(&n.job))
-    }
-}
+pub mod email;
 
 /// The JSON body posted to a webhook (a public contract, see README.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,14 +93,14 @@ const ATTEMPTS: u32 = 3;
 pub struct Notifier {
     tx: Option<mpsc::Sender<Notification>>,
     hooks: Arc<Vec<Webhook>>,
-    email: Option<(mpsc::Sender<Notification>, Arc<crate::email::EmailSettings>)>,
+    email: Option<(mpsc::Sender<Notification>, Arc<EmailSettings>)>,
     pub counters: Arc<Counters>,
 }
 
 impl Notifier {
     /// Starts delivering to `hooks` and by `email` (must be called inside a
     /// tokio runtime).
-    pub fn start(hooks: Vec<Webhook>, email: Option<crate::email::EmailSettings>) -> Notifier {
+    pub fn start(hooks: Vec<Webhook>, email: Option<EmailSettings>) -> Notifier {
         let counters = Arc::new(Counters::default());
         let hooks = Arc::new(hooks);
         let tx = (!hooks.is_empty()).then(|| {
@@ -155,7 +110,7 @@ impl Notifier {
         });
         let email = email.map(|settings| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(crate::email::deliver(settings.clone(), rx));
+            tokio::spawn(email::deliver(settings.clone(), rx));
             (tx, Arc::new(settings))
         });
         Notifier { tx, hooks, email, counters }
@@ -165,13 +120,13 @@ impl Notifier {
     /// wants it; never waits.
     pub fn send(&self, n: Notification) {
         if let Some((tx, settings)) = &self.email
-            && settings.wants(&n)
+            && settings.wants(n.event, &n.job)
             && tx.try_send(n.clone()).is_err()
         {
             self.counters.dropped("email");
         }
         let Some(tx) = &self.tx else { return };
-        if !self.hooks.iter().any(|h| h.wants(&n)) {
+        if !self.hooks.iter().any(|h| h.wants(n.event, &n.job)) {
             return;
         }
         if tx.try_send(n).is_err() {
@@ -189,7 +144,7 @@ async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>,
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DELIVERIES));
     while let Some(n) = rx.recv().await {
         let body = serde_json::to_string(&n).expect("a notification serialises");
-        for hook in hooks.iter().filter(|h| h.wants(&n)) {
+        for hook in hooks.iter().filter(|h| h.wants(n.event, &n.job)) {
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
             let (agent, url, body, counters) =
                 (agent.clone(), hook.url.clone(), body.clone(), counters.clone());
