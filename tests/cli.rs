@@ -217,6 +217,29 @@ fn check_reports_all_errors_exits_2_and_never_touches_redis() {
     assert_eq!(connections_received(&redis), connections_before + 1, "only this test's own probe connected");
 }
 
+#[test]
+fn check_refuses_a_push_off_the_tick_states_cluster_slot_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.toml");
+    std::fs::write(
+        &path,
+        "[redis]\nurl = \"redis+cluster://10.0.0.1:7000\"\n[jobs.s]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"R\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin("clock")).args(["check", "--config"]).arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    let p = path.display();
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "{p}:5:10: job \"s\": field \"format\": Sidekiq's keys hash to other Redis Cluster slots"
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with(&format!("error: {p} has 1 error\n")), "{err}");
+}
+
 fn connections_received(redis: &RedisServer) -> u64 {
     let info: String = redis::cmd("INFO").arg("stats").query(&mut redis.connection()).unwrap();
     info.lines()
