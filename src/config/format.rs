@@ -93,16 +93,6 @@ impl FormatKind {
             FormatKind::Json => "json",
         }
     }
-
-    /// The job keys only this format reads.
-    pub fn keys(self) -> &'static [&'static str] {
-        match self {
-            FormatKind::Campanile => &["command", "env", "timeout", "retries", "retry_delay"],
-            FormatKind::Sidekiq => &["class", "retry", "namespace", "timestamps"],
-            FormatKind::Resque => &["class", "namespace"],
-            FormatKind::Json => &["list"],
-        }
-    }
 }
 
 impl fmt::Display for FormatKind {

@@ -64,7 +64,7 @@ pub(super) fn validate_job(
             _ => match common.set(field, value) {
                 Some(result) => result,
                 None => {
-                    ctx.unknown_key(k, job, &[JOB_KEYS, COMMON_KEYS]);
+                    ctx.unknown_key(k, job, &[&job_table_keys(Scope::Job)]);
                     Ok(())
                 }
             },
@@ -186,8 +186,7 @@ pub(super) fn reject_keys_of_other_formats(
 ) {
     for (k, v) in table {
         let field = k.get_ref().as_ref();
-        let owners: Vec<FormatKind> =
-            FormatKind::ALL.into_iter().filter(|f| f.keys().contains(&field)).collect();
+        let owners = formats_reading(field);
         if owners.is_empty() || owners.contains(&kind) {
             continue;
         }

@@ -33,41 +33,75 @@ use worker::*;
 
 const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify", "worker"];
 
-const COMMON_KEYS: &[&str] = &[
-    "timezone",
-    "queue",
-    "timeout",
-    "retries",
-    "retry_delay",
-    "catch_up",
-    "catch_up_window",
-    "overlap",
-    "jitter",
-    "format",
-    "namespace",
-    "timestamps",
-];
+/// Where a job-table key may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// In `[defaults]` and in `[jobs.NAME]`.
+    Defaults,
+    /// Only in `[jobs.NAME]`.
+    Job,
+}
 
-const JOB_KEYS: &[&str] = &[
-    "cron",
-    "every",
-    "offset",
-    "at",
-    "command",
-    "args",
-    "env",
-    "enabled",
-    "description",
-    "class",
-    "list",
-    "retry",
-];
+/// Every key of a job table: where it may be written and the enqueue
+/// formats that read it (empty: every format). The one list the
+/// unknown-key hints, `[defaults]` and the other-format check read, so a
+/// new key is added here once.
+const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
+    use FormatKind::{Campanile, Json, Resque, Sidekiq};
+    use Scope::{Defaults, Job};
+    &[
+        ("timezone", Defaults, &[]),
+        ("queue", Defaults, &[]),
+        ("timeout", Defaults, &[Campanile]),
+        ("retries", Defaults, &[Campanile]),
+        ("retry_delay", Defaults, &[Campanile]),
+        ("catch_up", Defaults, &[]),
+        ("catch_up_window", Defaults, &[]),
+        ("overlap", Defaults, &[]),
+        ("jitter", Defaults, &[]),
+        ("format", Defaults, &[]),
+        ("namespace", Defaults, &[Sidekiq, Resque]),
+        ("timestamps", Defaults, &[Sidekiq]),
+        ("cron", Job, &[]),
+        ("every", Job, &[]),
+        ("offset", Job, &[]),
+        ("at", Job, &[]),
+        ("command", Job, &[Campanile]),
+        ("args", Job, &[]),
+        ("env", Job, &[Campanile]),
+        ("enabled", Job, &[]),
+        ("description", Job, &[]),
+        ("class", Job, &[Sidekiq, Resque]),
+        ("list", Job, &[Json]),
+        ("retry", Job, &[Sidekiq]),
+    ]
+};
+
+/// The keys `[defaults]` takes (`Scope::Defaults`), or every key of a job:
+/// its own first, then those it shares with `[defaults]`.
+fn job_table_keys(scope: Scope) -> Vec<&'static str> {
+    let of = |wanted: Scope| JOB_TABLE_KEYS.iter().filter(move |(_, s, _)| *s == wanted).map(|(k, ..)| *k);
+    match scope {
+        Scope::Defaults => of(Scope::Defaults).collect(),
+        Scope::Job => of(Scope::Job).chain(of(Scope::Defaults)).collect(),
+    }
+}
+
+/// The formats that read a job-table key; empty when every format does or
+/// the key is unknown.
+fn formats_reading(key: &str) -> &'static [FormatKind] {
+    JOB_TABLE_KEYS.iter().find(|(k, ..)| *k == key).map_or(&[], |(.., formats)| formats)
+}
+
+/// A key only other runners' formats take (Sidekiq's `retry`): ranked
+/// after the others in unknown-key hints.
+fn is_foreign_format_key(key: &str) -> bool {
+    let formats = formats_reading(key);
+    !formats.is_empty() && !formats.contains(&FormatKind::Campanile)
+}
 
 /// The most `retries` a job can have.
 pub const MAX_RETRIES: u32 = 100;
-
-/// Keys that only some enqueue formats take.
-const FORMAT_KEYS: &[&str] = &["class", "list", "retry", "namespace", "timestamps"];
 
 struct Ctx<'a> {
     file: &'a str,
@@ -119,7 +153,7 @@ impl Ctx<'_> {
         // `retry`), then the nearest.
         let nearest = all
             .iter()
-            .map(|k| (FORMAT_KEYS.contains(k), edit_distance(k, name), *k))
+            .map(|k| (is_foreign_format_key(k), edit_distance(k, name), *k))
             .filter(|(_, distance, _)| *distance <= 2)
             .min()
             .map(|(.., k)| k);
@@ -267,7 +301,7 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
                     Some(Err(message)) => {
                         ctx.error(&v.span(), None, Some(&format!("defaults.{}", k.get_ref())), message)
                     }
-                    None => ctx.unknown_key(k, None, &[COMMON_KEYS]),
+                    None => ctx.unknown_key(k, None, &[&job_table_keys(Scope::Defaults)]),
                 }
             }
         } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis" | "notify" | "worker") {
@@ -344,4 +378,30 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key in [`JOB_TABLE_KEYS`] that no match arm reads would be refused
+    /// as unknown; one read but not listed would be missing from the hints.
+    #[test]
+    fn every_listed_job_table_key_is_read_where_it_is_allowed() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        for (key, scope, _) in JOB_TABLE_KEYS {
+            let mut tables = vec![format!("[jobs.a]\n{key} = 0\n")];
+            if *scope == Scope::Defaults {
+                tables.push(format!("[defaults]\n{key} = 0\n"));
+            }
+            for text in tables {
+                let found = validate(&text, "clock.toml", now);
+                let unknown: Vec<_> =
+                    found.errors.iter().filter(|d| d.message.starts_with("unknown key")).collect();
+                assert!(unknown.is_empty(), "{text}: {unknown:?}");
+            }
+        }
+        let defaults = validate("[defaults]\ncron = \"* * * * *\"\n", "clock.toml", now);
+        assert!(defaults.errors.iter().any(|d| d.message.starts_with("unknown key \"cron\"")));
+    }
 }
