@@ -8,6 +8,7 @@ mod alerts;
 mod error;
 pub mod format;
 mod names;
+mod redact;
 mod redis;
 mod validate;
 
