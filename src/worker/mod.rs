@@ -47,6 +47,7 @@ mod fetch;
 mod heartbeat;
 mod ledger;
 mod outcome;
+mod parse;
 mod process;
 pub mod reaper;
 pub mod retry;

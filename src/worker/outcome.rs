@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::ledger::Held;
-use super::process::parse;
+use super::parse::parse;
 use super::{BACKOFF, Ctx, execute, retry};
 use crate::config::{Config, Job, QueueName};
 use crate::error_chain::error_chain;

@@ -8,7 +8,8 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::ledger::Held;
 use super::outcome::{conclude, dead_letter, finish, letter, notify_unrunnable, record};
-use super::{Ctx, MAX_ATTEMPT, execute};
+use super::parse::parse;
+use super::{Ctx, execute};
 use crate::config::{Config, Job, QueueName};
 use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
@@ -86,27 +87,6 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
     conclude(ctx, queue, job, &payload, raw, finished).await
-}
-
-/// The payload in `raw`, or why it is malformed (the reason a dead letter
-/// gives).
-pub(super) fn parse(raw: &[u8]) -> Result<Payload, String> {
-    let text = std::str::from_utf8(raw)
-        .map_err(|e| format!("malformed payload: not UTF-8 (invalid byte at offset {})", e.valid_up_to()))?;
-    let payload = serde_json::from_str::<Payload>(text).map_err(|e| format!("malformed payload: {e}"))?;
-    // Each reaches the command's environment, which cannot hold a nul.
-    for (field, value) in [("id", &payload.id), ("job", &payload.job), ("queue", &payload.queue)] {
-        if value.contains('\0') {
-            return Err(format!("malformed payload: nul byte in {field}"));
-        }
-    }
-    if !(1..=MAX_ATTEMPT).contains(&payload.attempt) {
-        return Err(format!(
-            "malformed payload: attempt {} is not between 1 and {MAX_ATTEMPT}",
-            payload.attempt
-        ));
-    }
-    Ok(payload)
 }
 
 /// The job a payload names and its command, or why this worker cannot run
