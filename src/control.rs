@@ -52,7 +52,7 @@ pub fn upcoming(job: &Job, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
 
 /// The deployment at `now`: the leading clock and standbys, every job of
 /// the config with its live state, and every queue's depths. The shape is
-/// `clock status --json` (README.md, "Operating").
+/// `clock status --json` (docs/operations.md).
 pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store::Result<Value> {
     let leader = store.leader().await?;
     let mut clocks: Vec<ClockInfo> = crate::clock::registry::live_clocks(store).await?;

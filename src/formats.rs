@@ -1,8 +1,8 @@
 //! The JSON a job pushes, per enqueue format: campanile's [`Payload`], a
 //! Sidekiq job hash, a Resque job, or the job's bare `args`. The foreign
 //! ones follow their tool's documented layout (a public contract of that
-//! tool), so a stock Sidekiq or Resque process runs them; README.md
-//! ("Enqueue formats") shows each.
+//! tool), so a stock Sidekiq or Resque process runs them; docs/formats.md
+//! shows each.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;

@@ -2,7 +2,7 @@
 //! `CAMPANILE_METRICS_ADDR`) on `clock` and `worker`: an HTTP endpoint
 //! answering `GET /metrics` in the OpenMetrics text format, with a cap on
 //! connections and a read timeout, so idle or slow clients cannot pile up. Names are a
-//! public contract (README.md, "Metrics"); `tests/metrics.rs` pins them.
+//! public contract (docs/operations.md, "Metrics"); `tests/metrics.rs` pins them.
 
 use std::sync::LazyLock;
 

@@ -1,5 +1,5 @@
 //! What the worker writes about runs: history entries and dead letters.
-//! Both are JSON in Redis and a public contract (README.md, "Worker").
+//! Both are JSON in Redis and a public contract (docs/worker.md).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! clock.toml: parsed once, at load, into types later code can trust.
 //!
 //! [`Config::load`] returns every problem in the file at once, each located
-//! to the line and column and naming the job and field. See README.md for the
-//! format; this module is its reference implementation.
+//! to the line and column and naming the job and field. See docs/configuration.md
+//! for the format; this module is its reference implementation.
 
 mod alerts;
 mod error;

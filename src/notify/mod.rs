@@ -17,7 +17,7 @@ pub use crate::config::{EmailSettings, Event, Webhook};
 
 pub mod email;
 
-/// The JSON body posted to a webhook (a public contract, see README.md).
+/// The JSON body posted to a webhook (a public contract, see docs/operations.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub event: Event,

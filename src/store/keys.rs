@@ -1,5 +1,5 @@
 //! Every Redis key campanile uses. The layout is a public contract (other
-//! languages read and write the pending lists); README.md documents it and
+//! languages read and write the pending lists); docs/redis.md documents it and
 //! `tests/contracts.rs` pins it.
 //!
 //! | key | type | writer | purpose |
