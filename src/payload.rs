@@ -1,6 +1,6 @@
 //! The JSON payload the clock pushes and workers take: a public contract,
 //! produced and consumed by other languages too. docs/formats.md documents
-//! every field; `tests/payload.rs` pins the format.
+//! every field; `tests/contracts.rs` pins the format.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
