@@ -99,14 +99,9 @@ impl RedisSentinel {
     /// the new primary's port.
     pub fn failover(&self) -> u16 {
         let old = self.primary_port();
-        let new = self.data.iter().map(RedisServer::port).find(|&p| p != old).expect("a replica");
-        let mut con = self.sentinels[0].connection();
-        let _: () =
-            redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER).query(&mut con).expect("SENTINEL FAILOVER");
-        self.wait(&format!("port {new} to replace port {old} as primary"), || {
-            self.sentinels.iter().all(|s| master_addr(s) == Some(new))
-                && info_field(self.data_node(new), "role").as_deref() == Some("master")
-                && info_field(self.data_node(old), "master_port") == Some(new.to_string())
+        let (new, _) = self.switch_primary();
+        self.wait(&format!("port {old} to replicate from the new primary {new}"), || {
+            info_field(self.data_node(old), "master_port") == Some(new.to_string())
                 && link_up(self.data_node(old))
         });
         new
