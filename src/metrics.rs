@@ -49,6 +49,18 @@ pub struct Metrics {
     pub redis_errors: Counter,
     pub recovery_errors: Counter,
     pub notifications: Family<Labels, Counter>,
+    /// Events detected, by `event`, whether or not a webhook wants them.
+    pub events: Family<Labels, Counter>,
+    /// Requests to outside monitors (`ping_url`, `[monitor] heartbeat_url`),
+    /// by `kind` (start, success, fail, heartbeat) and `result`.
+    pub pings: Family<Labels, Counter>,
+    /// Age of the oldest payload waiting on each queue's pending list.
+    pub oldest_pending: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Workers whose lease is live, per queue.
+    pub live_workers: Family<Labels, Gauge>,
+    /// Seconds since a clock last renewed the leader lease, as this process
+    /// last saw it.
+    pub leader_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     registry: Registry,
 }
 
@@ -78,6 +90,11 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         redis_errors: Counter::default(),
         recovery_errors: Counter::default(),
         notifications: Family::default(),
+        events: Family::default(),
+        pings: Family::default(),
+        oldest_pending: Family::default(),
+        live_workers: Family::default(),
+        leader_age: Gauge::default(),
         registry: Registry::default(),
     };
     registry.register("ticks_enqueued", "Ticks pushed onto a pending list", m.ticks_enqueued.clone());
@@ -117,6 +134,27 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "notifications",
         "Webhook deliveries (result: delivered, failed, dropped)",
         m.notifications.clone(),
+    );
+    registry.register(
+        "events",
+        "Events detected (event: failed, dead, missed, skipped, recovered, late, long_running, unserved, served, no_leader, leader_back)",
+        m.events.clone(),
+    );
+    registry.register(
+        "pings",
+        "Requests to outside monitors (kind: start, success, fail, heartbeat; result: delivered, failed, dropped)",
+        m.pings.clone(),
+    );
+    registry.register(
+        "oldest_pending_seconds",
+        "Age of the oldest payload on each queue's pending list",
+        m.oldest_pending.clone(),
+    );
+    registry.register("live_workers", "Workers with a live lease, per queue", m.live_workers.clone());
+    registry.register(
+        "leader_age_seconds",
+        "Seconds since a clock last renewed the leader lease",
+        m.leader_age.clone(),
     );
     Metrics { registry, ..m }
 });
@@ -290,6 +328,11 @@ mod tests {
         METRICS.run_duration.get_or_create(&l(&[("job", "j")])).observe(0.2);
         METRICS.queue_depth.get_or_create(&l(&[("queue", "q"), ("state", "pending")])).set(3);
         METRICS.notifications.get_or_create(&l(&[("result", "delivered")])).inc();
+        METRICS.events.get_or_create(&l(&[("event", "late")])).inc();
+        METRICS.pings.get_or_create(&l(&[("kind", "start"), ("result", "delivered")])).inc();
+        METRICS.oldest_pending.get_or_create(&l(&[("queue", "q")])).set(1.5);
+        METRICS.live_workers.get_or_create(&l(&[("queue", "q")])).set(2);
+        METRICS.leader_age.set(0.5);
         let text = render();
         let types: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")).collect();
         assert_eq!(
@@ -309,6 +352,11 @@ mod tests {
                 "campanile_redis_errors counter",
                 "campanile_recovery_errors counter",
                 "campanile_notifications counter",
+                "campanile_events counter",
+                "campanile_pings counter",
+                "campanile_oldest_pending_seconds gauge",
+                "campanile_live_workers gauge",
+                "campanile_leader_age_seconds gauge",
             ]
         );
         assert!(text.contains(r#"campanile_ticks_skipped_total{job="j",queue="q",reason="paused"} 1"#));

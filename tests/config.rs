@@ -337,7 +337,11 @@ jobs = ["a"]
     .unwrap();
     use campanile::notify::Event;
     assert_eq!(config.webhooks.len(), 2);
-    assert_eq!(config.webhooks[0].events, [Event::Failed, Event::Dead, Event::Missed, Event::Recovered]);
+    assert_eq!(config.webhooks[0].events, Event::WEBHOOK_DEFAULT);
+    assert!(
+        !config.webhooks[0].events.contains(&Event::Skipped),
+        "skipped is opt-in: a paused job sends it every tick"
+    );
     assert_eq!(config.webhooks[0].jobs, None);
     assert_eq!(config.webhooks[1].events, [Event::Dead, Event::Skipped]);
     assert_eq!(config.webhooks[1].jobs.as_deref(), Some(&["a".to_string()][..]));

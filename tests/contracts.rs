@@ -144,3 +144,44 @@ fn dead_letter_payload_fields_keep_the_bytes() {
     assert!(stored.to_json().ends_with(&format!(r#","worker":"web.1:4:1a2b","id":"{id}"}}"#)));
     assert_eq!(campanile::run::dead_letter_id(&stored), id);
 }
+
+#[test]
+fn webhook_bodies_have_exactly_the_documented_fields_and_event_names() {
+    use campanile::notify::{Event, build};
+    let late = build::late(
+        "nightly-report",
+        "default",
+        "nightly-report@2026-11-23T08:00:00Z",
+        "2026-11-23T08:00:00Z",
+        600,
+        3,
+        0,
+        "2026-11-23T08:10:00Z",
+    );
+    assert_eq!(
+        serde_json::to_string(&late).unwrap(),
+        r#"{"event":"late","job":"nightly-report","queue":"default","id":"nightly-report@2026-11-23T08:00:00Z","scheduled_at":"2026-11-23T08:00:00Z","attempt":null,"reason":null,"exit_code":null,"count":null,"elapsed_secs":600,"depth":3,"workers":0,"at":"2026-11-23T08:10:00Z","text":":alarm_clock: campanile: `nightly-report` has not started: its tick at 2026-11-23T08:00:00Z has waited 10m (3 pending on `default`, 0 live worker(s))"}"#
+    );
+    let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "failed",
+            "dead",
+            "missed",
+            "skipped",
+            "recovered",
+            "late",
+            "long_running",
+            "unserved",
+            "served",
+            "no_leader",
+            "leader_back"
+        ]
+    );
+    for event in Event::ALL {
+        assert_eq!(serde_json::to_value(event).unwrap(), event.name(), "serde and name() agree");
+    }
+    let gone = build::leader(Event::NoLeader, 31, "2026-11-23T08:10:00Z");
+    assert_eq!((gone.job.as_str(), gone.queue.as_str(), gone.elapsed_secs), ("*", "", Some(31)));
+}

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-pub use alerts::{EmailSettings, Event, Webhook};
+pub use alerts::{ANY_JOB, EmailSettings, Event, Webhook};
 pub use error::{Diagnostic, Error};
 pub use format::Format;
 pub use names::{JobName, QueueName};

@@ -76,6 +76,12 @@ fn subject(n: &Notification) -> String {
         Event::Missed => "missed ticks",
         Event::Skipped => "skipped a tick",
         Event::Recovered => "recovered",
+        Event::Late => "has not started",
+        Event::LongRunning => "is still running",
+        Event::Unserved => return format!("[campanile] queue {} has no live worker", n.queue),
+        Event::Served => return format!("[campanile] queue {} is served again", n.queue),
+        Event::NoLeader => return "[campanile] no clock is leading".to_owned(),
+        Event::LeaderBack => return "[campanile] a clock leads again".to_owned(),
     };
     let why = n.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
     format!("[campanile] {} {what}{why}", n.job)
@@ -100,6 +106,9 @@ fn details(n: &Notification) -> Vec<(&'static str, String)> {
         ("reason", n.reason.clone()),
         ("exit code", n.exit_code.map(|c| c.to_string())),
         ("ticks", n.count.map(|c| c.to_string())),
+        ("for", n.elapsed_secs.map(|s| crate::duration::Span::from_secs(s).to_string())),
+        ("pending", n.depth.map(|d| d.to_string())),
+        ("live workers", n.workers.map(|w| w.to_string())),
     ];
     out.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?))));
     out.push(("at", n.at.clone()));

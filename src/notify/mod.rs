@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-pub use crate::config::{EmailSettings, Event, Webhook};
+pub use crate::config::{ANY_JOB, EmailSettings, Event, Webhook};
 
 pub mod email;
 
@@ -33,6 +33,15 @@ pub struct Notification {
     pub exit_code: Option<i32>,
     /// How many ticks (missed).
     pub count: Option<u64>,
+    /// Seconds: since the tick (`late`), since the run started
+    /// (`long_running`), since the queue's last worker was seen (`unserved`,
+    /// `served`), or since a clock last held the lease (`no_leader`,
+    /// `leader_back`).
+    pub elapsed_secs: Option<u64>,
+    /// Payloads waiting on the queue (`late`, `unserved`).
+    pub depth: Option<u64>,
+    /// Live workers serving the queue (`late`, `unserved`, `served`).
+    pub workers: Option<u64>,
     /// When the event happened, RFC 3339 UTC.
     pub at: String,
     /// A one-line summary for chat tools.
@@ -119,6 +128,10 @@ impl Notifier {
     /// Queues a notification for every webhook (and the email settings) that
     /// wants it; never waits.
     pub fn send(&self, n: Notification) {
+        crate::metrics::METRICS
+            .events
+            .get_or_create(&crate::metrics::labels(&[("event", n.event.name())]))
+            .inc();
         if let Some((tx, settings)) = &self.email
             && settings.wants(n.event, &n.job)
             && tx.try_send(n.clone()).is_err()
@@ -220,7 +233,7 @@ pub mod build {
             Event::Recovered => {
                 format!(":white_check_mark: campanile: `{job}` succeeded again (attempt {attempt})")
             }
-            Event::Missed | Event::Skipped => format!("campanile: `{job}`{why}"),
+            _ => format!("campanile: `{job}` {}{why}", event.name()),
         };
         Notification {
             event,
@@ -232,6 +245,9 @@ pub mod build {
             reason,
             exit_code,
             count: None,
+            elapsed_secs: None,
+            depth: None,
+            workers: None,
             at: at.to_owned(),
             text,
             job_configured: true,
@@ -263,6 +279,127 @@ pub mod build {
             reason: Some(reason.to_owned()),
             exit_code: None,
             count: Some(count),
+            elapsed_secs: None,
+            depth: None,
+            workers: None,
+            at: at.to_owned(),
+            text,
+            job_configured: true,
+        }
+    }
+
+    /// `late`: the payload `id` of `job`'s tick at `tick` had not started
+    /// `waited` seconds after it, with `depth` payloads pending and
+    /// `workers` live workers on its queue.
+    #[allow(clippy::too_many_arguments)]
+    pub fn late(
+        job: &str,
+        queue: &str,
+        id: &str,
+        tick: &str,
+        waited: u64,
+        depth: u64,
+        workers: u64,
+        at: &str,
+    ) -> Notification {
+        let text = format!(
+            ":alarm_clock: campanile: `{job}` has not started: its tick at {tick} has waited {} \
+             ({depth} pending on `{queue}`, {workers} live worker(s))",
+            crate::duration::Span::from_secs(waited)
+        );
+        Notification {
+            event: Event::Late,
+            id: Some(id.to_owned()),
+            scheduled_at: Some(tick.to_owned()),
+            elapsed_secs: Some(waited),
+            depth: Some(depth),
+            workers: Some(workers),
+            ..blank(Event::Late, job, queue, at, text)
+        }
+    }
+
+    /// `long_running`: run `id` (attempt `attempt`) of `job` has run for
+    /// `elapsed` seconds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn long_running(
+        job: &str,
+        queue: &str,
+        id: &str,
+        tick: &str,
+        attempt: u32,
+        elapsed: u64,
+        at: &str,
+    ) -> Notification {
+        let text = format!(
+            ":turtle: campanile: `{job}` is still running after {} (attempt {attempt})",
+            crate::duration::Span::from_secs(elapsed)
+        );
+        Notification {
+            id: Some(id.to_owned()),
+            scheduled_at: Some(tick.to_owned()),
+            attempt: Some(attempt),
+            elapsed_secs: Some(elapsed),
+            ..blank(Event::LongRunning, job, queue, at, text)
+        }
+    }
+
+    /// `unserved` or `served`: `queue` has had no live worker for
+    /// `elapsed` seconds (`unserved`), or has `workers` again after that
+    /// long (`served`).
+    pub fn queue(
+        event: Event,
+        queue: &str,
+        elapsed: u64,
+        depth: u64,
+        workers: u64,
+        at: &str,
+    ) -> Notification {
+        let gap = crate::duration::Span::from_secs(elapsed);
+        let text = match event {
+            Event::Served => format!(
+                ":white_check_mark: campanile: queue `{queue}` has {workers} live worker(s) again after {gap}"
+            ),
+            _ => format!(
+                ":rotating_light: campanile: queue `{queue}` has had no live worker for {gap}; \
+                 {depth} payload(s) waiting"
+            ),
+        };
+        Notification {
+            elapsed_secs: Some(elapsed),
+            depth: Some(depth),
+            workers: Some(workers),
+            ..blank(event, super::ANY_JOB, queue, at, text)
+        }
+    }
+
+    /// `no_leader` or `leader_back`: no clock has held the lease for
+    /// `elapsed` seconds, or one holds it again after that long.
+    pub fn leader(event: Event, elapsed: u64, at: &str) -> Notification {
+        let gap = crate::duration::Span::from_secs(elapsed);
+        let text = match event {
+            Event::LeaderBack => {
+                format!(":white_check_mark: campanile: a clock leads again after {gap} without one")
+            }
+            _ => format!(":rotating_light: campanile: no clock has led for {gap}; no ticks are being pushed"),
+        };
+        Notification { elapsed_secs: Some(elapsed), ..blank(event, super::ANY_JOB, "", at, text) }
+    }
+
+    /// A notification with only its event, job, queue, time and text set.
+    fn blank(event: Event, job: &str, queue: &str, at: &str, text: String) -> Notification {
+        Notification {
+            event,
+            job: job.to_owned(),
+            queue: queue.to_owned(),
+            id: None,
+            scheduled_at: None,
+            attempt: None,
+            reason: None,
+            exit_code: None,
+            count: None,
+            elapsed_secs: None,
+            depth: None,
+            workers: None,
             at: at.to_owned(),
             text,
             job_configured: true,

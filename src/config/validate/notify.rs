@@ -53,7 +53,7 @@ pub(super) fn validate_email(
     let mut email = EmailSettings {
         to: Vec::new(),
         from: String::new(),
-        events: vec![Event::Failed, Event::Dead, Event::Missed],
+        events: Event::EMAIL_DEFAULT.to_vec(),
         jobs: None,
         smtp_url: None,
         rate_limit: std::time::Duration::from_secs(600),
@@ -119,11 +119,7 @@ pub(super) fn validate_webhook(
 ) -> Option<Webhook> {
     let table = table_of(ctx, value, None, "a webhook")?;
     let before = ctx.errors.len();
-    let mut hook = Webhook {
-        url: String::new(),
-        events: vec![Event::Failed, Event::Dead, Event::Missed, Event::Recovered],
-        jobs: None,
-    };
+    let mut hook = Webhook { url: String::new(), events: Event::WEBHOOK_DEFAULT.to_vec(), jobs: None };
     for (k, v) in table {
         let field = format!("notify.webhooks.{}", k.get_ref());
         let result = match k.get_ref().as_ref() {
