@@ -730,3 +730,101 @@ fn a_file_that_is_not_utf8_names_the_first_bad_byte() {
     let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(got, [format!("{}:2:15: not valid UTF-8: byte 0xff", path.display())]);
 }
+
+#[test]
+fn monitoring_fields_parse_with_defaults_and_located_errors() {
+    use campanile::config::{MonitorSettings, PingUrls, StartWithin};
+    let config = parse(
+        r#"
+[defaults]
+warn_after = "10m"
+ping_url = "https://hc-ping.com/5f0c/"
+
+[jobs.auto]
+every = "5m"
+command = "true"
+
+[jobs.set]
+every = "5m"
+command = "true"
+start_within = "90s"
+warn_after = "1m"
+ping_url = { start = "https://cronitor.link/p/K/set?state=run", fail = "https://cronitor.link/p/K/set?state=fail" }
+
+[jobs.off]
+every = "5m"
+command = "true"
+start_within = "off"
+
+[monitor]
+unserved_after = "2m"
+heartbeat_url = "https://hc-ping.com/beat"
+"#,
+    )
+    .unwrap();
+    let auto = config.job("auto").unwrap();
+    assert_eq!(auto.start_within, StartWithin::Auto);
+    assert_eq!(auto.start_within.after(Some(Span::from_secs(300))), Some(Span::from_secs(300)));
+    assert_eq!(auto.start_within.after(Some(Span::from_secs(86_400))), Some(Span::from_secs(600)));
+    assert_eq!(auto.start_within.after(None), Some(Span::from_secs(600)));
+    assert_eq!(auto.warn_after, Some(Span::from_secs(600)));
+    assert_eq!(
+        auto.ping,
+        Some(PingUrls {
+            start: Some("https://hc-ping.com/5f0c/start".into()),
+            success: Some("https://hc-ping.com/5f0c".into()),
+            fail: Some("https://hc-ping.com/5f0c/fail".into()),
+        })
+    );
+    let set = config.job("set").unwrap();
+    assert_eq!(set.start_within, StartWithin::Within(Span::from_secs(90)));
+    assert_eq!(set.warn_after, Some(Span::from_secs(60)));
+    assert_eq!(set.ping.as_ref().unwrap().success, None);
+    assert_eq!(set.ping.as_ref().unwrap().fail.as_deref(), Some("https://cronitor.link/p/K/set?state=fail"));
+    assert_eq!(config.job("off").unwrap().start_within.after(Some(Span::from_secs(60))), None);
+    assert_eq!(
+        config.monitor,
+        MonitorSettings {
+            unserved_after: Span::from_secs(120),
+            no_leader_after: Span::from_secs(30),
+            heartbeat_url: Some("https://hc-ping.com/beat".into()),
+            heartbeat_every: Span::from_secs(60),
+        }
+    );
+    assert_eq!(parse("").unwrap().monitor, MonitorSettings::default());
+
+    assert_eq!(
+        errors(
+            r#"
+[jobs.a]
+every = "1m"
+command = "true"
+timeout = "5m"
+warn_after = "5m"
+start_within = "0s"
+ping_url = "ftp://x"
+
+[jobs.b]
+every = "1m"
+format = "json"
+list = "l"
+args = 1
+start_within = "1m"
+
+[monitor]
+no_leader_after = "soon"
+heartbeat_every = "0s"
+heartbat_url = "https://x"
+"#
+        ),
+        [
+            r#"clock.toml:6:14: job "a": field "warn_after": warn_after 5m must be shorter than the timeout 5m"#,
+            r#"clock.toml:7:16: job "a": field "start_within": must be longer than 0s, or "off""#,
+            r#"clock.toml:8:12: job "a": field "ping_url": "ftp://x" is not an http:// or https:// URL"#,
+            r#"clock.toml:15:16: job "b": field "start_within": applies only to format "campanile"; this job's format is "json""#,
+            r#"clock.toml:18:19: field "monitor.no_leader_after": "soon" is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)"#,
+            r#"clock.toml:19:19: field "monitor.heartbeat_every": must be longer than 0s"#,
+            r#"clock.toml:20:1: unknown key "heartbat_url" (did you mean "heartbeat_url"?)"#,
+        ]
+    );
+}

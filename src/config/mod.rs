@@ -41,6 +41,8 @@ pub mod defaults {
     pub const RETRIES: u32 = 3;
     pub const RETRY_DELAY: Span = Span::from_secs(10);
     pub const CATCH_UP_WINDOW: Span = Span::from_secs(24 * 3600);
+    /// The longest automatic `start_within`.
+    pub const START_WITHIN: Span = Span::from_secs(10 * 60);
 }
 
 /// What the clock does with ticks that fell due while no clock was running.
@@ -86,6 +88,67 @@ impl Default for WorkerSettings {
     }
 }
 
+/// How long a tick's payload may wait to start before `late` fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartWithin {
+    /// The smaller of [`defaults::START_WITHIN`] and the time to the job's
+    /// next tick: a tick not started when the next one falls due is late
+    /// for any schedule, and ten minutes bounds the wait of a daily job.
+    #[default]
+    Auto,
+    /// `start_within = "off"`: never late.
+    Off,
+    /// A set duration.
+    Within(Span),
+}
+
+impl StartWithin {
+    /// The deadline after a tick, given the time to the job's next tick
+    /// (`None` for a job with no next tick); `None` when off.
+    pub fn after(self, to_next: Option<Span>) -> Option<Span> {
+        match self {
+            StartWithin::Off => None,
+            StartWithin::Within(span) => Some(span),
+            StartWithin::Auto => {
+                Some(to_next.map_or(defaults::START_WITHIN, |n| n.min(defaults::START_WITHIN)))
+            }
+        }
+    }
+}
+
+/// Where a job's runs are reported to an outside monitor: each URL is
+/// requested (GET) when a run starts, succeeds or fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PingUrls {
+    pub start: Option<String>,
+    pub success: Option<String>,
+    pub fail: Option<String>,
+}
+
+/// `[monitor]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorSettings {
+    /// A queue with enabled jobs and no live worker for this long is
+    /// `unserved`.
+    pub unserved_after: Span,
+    /// No clock holding the lease for this long is `no_leader`.
+    pub no_leader_after: Span,
+    /// Requested by the leading clock every `heartbeat_every` while it leads.
+    pub heartbeat_url: Option<String>,
+    pub heartbeat_every: Span,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> MonitorSettings {
+        MonitorSettings {
+            unserved_after: Span::from_secs(60),
+            no_leader_after: Span::from_secs(30),
+            heartbeat_url: None,
+            heartbeat_every: Span::from_secs(60),
+        }
+    }
+}
+
 /// A loaded, valid config.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +160,8 @@ pub struct Config {
     pub redis: RedisSettings,
     /// `[worker]`.
     pub worker: WorkerSettings,
+    /// `[monitor]`.
+    pub monitor: MonitorSettings,
     /// `[[notify.webhooks]]`.
     pub webhooks: Vec<Webhook>,
     /// `[notify.email]`.
@@ -130,6 +195,12 @@ pub struct Job {
     pub overlap: Overlap,
     /// Each tick is enqueued up to this much later, to spread load.
     pub jitter: Span,
+    /// How long a tick's payload may wait to start before `late` fires.
+    pub start_within: StartWithin,
+    /// A run still going after this long fires `long_running` (once).
+    pub warn_after: Option<Span>,
+    /// The outside monitor told about each run's start and end.
+    pub ping: Option<PingUrls>,
     /// Passed to the job as JSON; `null` when not set.
     pub args: serde_json::Value,
     /// Extra environment variables for the command.
@@ -173,6 +244,7 @@ impl Config {
             jobs: v.jobs,
             redis: v.redis,
             worker: v.worker,
+            monitor: v.monitor,
             webhooks: v.webhooks,
             email: v.email,
             warnings: v.warnings,

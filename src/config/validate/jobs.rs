@@ -133,6 +133,14 @@ pub(super) fn validate_job(
             queue
         }
     };
+    let timeout = settings.timeout.unwrap_or(defaults::TIMEOUT);
+    if let Some(warn_after) = settings.warn_after
+        && warn_after >= timeout
+    {
+        let span = table.get("warn_after").map_or(key.span(), |v| v.span());
+        let msg = format!("warn_after {warn_after} must be shorter than the timeout {timeout}");
+        ctx.error(&span, job, Some("warn_after"), msg);
+    }
     let at = |field: &str| table.get(field).map(|v| ctx.index.locate(v.span().start));
     let format_at =
         FormatAt { key: ctx.index.locate(key.span().start), format: at("format"), list: at("list") };
@@ -146,7 +154,7 @@ pub(super) fn validate_job(
         queue,
         command: if kind == FormatKind::Campanile { Some(command?) } else { None },
         format: format?,
-        timeout: settings.timeout.unwrap_or(defaults::TIMEOUT),
+        timeout,
         retries: settings.retries.unwrap_or(defaults::RETRIES),
         retry_delay: settings.retry_delay.unwrap_or(defaults::RETRY_DELAY),
         catch_up: settings.catch_up.unwrap_or_default(),
@@ -158,6 +166,9 @@ pub(super) fn validate_job(
             Overlap::Allow
         },
         jitter: settings.jitter.unwrap_or(Span::ZERO),
+        start_within: settings.start_within.unwrap_or_default(),
+        warn_after: settings.warn_after,
+        ping: settings.ping,
         args,
         env,
         enabled,

@@ -12,26 +12,28 @@ use toml::de::{DeTable, DeValue};
 use super::error::{Diagnostic, LineIndex};
 use super::format::{self, Format, FormatKind, Timestamps};
 use super::{
-    CatchUp, EmailSettings, Event, FormatAt, Job, JobName, MAX_PAYLOAD_BYTES_LIMIT, Overlap, QueueName,
-    RedisSettings, Webhook, WorkerSettings, defaults,
+    CatchUp, EmailSettings, Event, FormatAt, Job, JobName, MAX_PAYLOAD_BYTES_LIMIT, MonitorSettings, Overlap,
+    PingUrls, QueueName, RedisSettings, StartWithin, Webhook, WorkerSettings, defaults,
 };
 use crate::cron::Cron;
 use crate::duration::Span;
 use crate::schedule::Schedule;
 
 mod jobs;
+mod monitor;
 mod notify;
 mod redis;
 mod values;
 mod worker;
 
 use jobs::*;
+use monitor::*;
 use notify::*;
 use redis::*;
 use values::*;
 use worker::*;
 
-const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify", "worker"];
+const TOP_KEYS: &[&str] = &["defaults", "jobs", "redis", "notify", "worker", "monitor"];
 
 /// Where a job-table key may be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,9 @@ const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
         ("format", Defaults, &[]),
         ("namespace", Defaults, &[Sidekiq, Resque]),
         ("timestamps", Defaults, &[Sidekiq]),
+        ("start_within", Defaults, &[Campanile]),
+        ("warn_after", Defaults, &[Campanile]),
+        ("ping_url", Defaults, &[Campanile]),
         ("cron", Job, &[]),
         ("every", Job, &[]),
         ("offset", Job, &[]),
@@ -180,6 +185,9 @@ struct Common {
     format: Option<FormatKind>,
     namespace: Option<String>,
     timestamps: Option<Timestamps>,
+    start_within: Option<StartWithin>,
+    warn_after: Option<Span>,
+    ping: Option<PingUrls>,
 }
 
 impl Common {
@@ -202,6 +210,9 @@ impl Common {
             "timestamps" => {
                 as_str(value).and_then(format::parse_timestamps).map(|v| self.timestamps = Some(v))
             }
+            "start_within" => parse_start_within(value).map(|v| self.start_within = Some(v)),
+            "warn_after" => positive_span(value).map(|v| self.warn_after = Some(v)),
+            "ping_url" => parse_ping(value).map(|v| self.ping = Some(v)),
             _ => return None,
         })
     }
@@ -221,6 +232,9 @@ impl Common {
             format: self.format.or(defaults.format),
             namespace: self.namespace.or_else(|| defaults.namespace.clone()),
             timestamps: self.timestamps.or(defaults.timestamps),
+            start_within: self.start_within.or(defaults.start_within),
+            warn_after: self.warn_after.or(defaults.warn_after),
+            ping: self.ping.or_else(|| defaults.ping.clone()),
         }
     }
 }
@@ -230,6 +244,7 @@ pub(super) struct Validated {
     pub jobs: Vec<Job>,
     pub redis: RedisSettings,
     pub worker: WorkerSettings,
+    pub monitor: MonitorSettings,
     pub webhooks: Vec<Webhook>,
     pub email: Option<EmailSettings>,
     pub errors: Vec<Diagnostic>,
@@ -270,6 +285,7 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     let mut jobs = Vec::new();
     let mut redis = RedisSettings::default();
     let mut worker = WorkerSettings::default();
+    let mut monitor = MonitorSettings::default();
     let mut webhooks = Vec::new();
     let mut email = None;
     if parse_errors.is_empty() {
@@ -279,6 +295,9 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
         if let Some(value) = root.get_ref().get("worker") {
             worker = validate_worker(&mut ctx, value);
         }
+        if let Some(value) = root.get_ref().get("monitor") {
+            monitor = validate_monitor(&mut ctx, value);
+        }
         jobs = validate_root(&mut ctx, root.get_ref(), now);
         if let Some(value) = root.get_ref().get("notify") {
             (webhooks, email) = validate_notify(&mut ctx, value, &jobs);
@@ -287,7 +306,7 @@ pub(super) fn validate(text: &str, file: &str, now: DateTime<Utc>) -> Validated 
     let by_position = |d: &Diagnostic| (d.line, d.column);
     ctx.errors.sort_by_key(by_position);
     ctx.warnings.sort_by_key(by_position);
-    Validated { jobs, redis, worker, webhooks, email, errors: ctx.errors, warnings: ctx.warnings }
+    Validated { jobs, redis, worker, monitor, webhooks, email, errors: ctx.errors, warnings: ctx.warnings }
 }
 
 fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> Vec<Job> {
@@ -304,7 +323,7 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
                     None => ctx.unknown_key(k, None, &[&job_table_keys(Scope::Defaults)]),
                 }
             }
-        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis" | "notify" | "worker") {
+        } else if !matches!(key.get_ref().as_ref(), "jobs" | "redis" | "notify" | "worker" | "monitor") {
             ctx.unknown_key(key, None, &[TOP_KEYS]);
         }
     }

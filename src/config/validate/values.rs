@@ -32,6 +32,54 @@ pub(super) fn as_span(value: &DeValue<'_>) -> Result<Span, String> {
     as_str(value).and_then(Span::parse)
 }
 
+/// An `http://` or `https://` URL without whitespace.
+pub(super) fn http_url(s: &str) -> Result<&str, String> {
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !s.chars().any(char::is_whitespace) => Ok(s),
+        _ => Err(format!("{s:?} is not an http:// or https:// URL")),
+    }
+}
+
+/// `start_within`: a duration, or `"off"`.
+pub(super) fn parse_start_within(value: &DeValue<'_>) -> Result<StartWithin, String> {
+    match as_str(value)? {
+        "off" => Ok(StartWithin::Off),
+        _ => positive_span(value).map(StartWithin::Within).map_err(|e| format!("{e}, or \"off\"")),
+    }
+}
+
+/// `ping_url`: one base URL (healthchecks.io's convention: `<url>/start`,
+/// `<url>`, `<url>/fail`), or a table naming each of them.
+pub(super) fn parse_ping(value: &DeValue<'_>) -> Result<PingUrls, String> {
+    if let DeValue::String(base) = value {
+        let base = http_url(base)?.trim_end_matches('/');
+        return Ok(PingUrls {
+            start: Some(format!("{base}/start")),
+            success: Some(base.to_owned()),
+            fail: Some(format!("{base}/fail")),
+        });
+    }
+    let DeValue::Table(table) = value else {
+        return Err("expected a URL, or a table with start, success and fail URLs".into());
+    };
+    let mut ping = PingUrls::default();
+    for (k, v) in table {
+        let url = as_str(v.get_ref()).and_then(http_url).map_err(|e| format!("{}: {e}", k.get_ref()))?;
+        let slot = match k.get_ref().as_ref() {
+            "start" => &mut ping.start,
+            "success" => &mut ping.success,
+            "fail" => &mut ping.fail,
+            other => return Err(format!("unknown key {other:?} (expected start, success or fail)")),
+        };
+        *slot = Some(url.to_owned());
+    }
+    if ping == PingUrls::default() {
+        return Err("an empty table: give at least one of start, success and fail".into());
+    }
+    Ok(ping)
+}
+
 pub(super) fn positive_span(value: &DeValue<'_>) -> Result<Span, String> {
     let span = as_span(value)?;
     if span == Span::ZERO {
