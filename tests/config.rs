@@ -165,7 +165,7 @@ command = "x"
         errors(text),
         [
             r#"clock.toml:2:12: field "defaults.timezone": unknown time zone "Europe/Lodnon" (expected an IANA name such as "Europe/London")"#,
-            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, retry_delay, catch_up, catch_up_window, overlap, jitter, format, namespace, timestamps)"#,
+            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, retry_delay, catch_up, catch_up_window, overlap, jitter, format, namespace, timestamps, start_within, warn_after, ping_url)"#,
             r#"clock.toml:6:8: job "nightly-report": field "cron": minute: 61 is out of range 0-59"#,
             r#"clock.toml:8:1: job "nightly-report": unknown key "timout" (did you mean "timeout"?)"#,
             r#"clock.toml:11:9: job "poll": field "every": must be longer than 0s"#,
