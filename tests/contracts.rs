@@ -59,6 +59,8 @@ fn redis_keys_follow_the_documented_layout() {
     assert_eq!(keys.ticks(&q), "campanile:{default}:ticks");
     assert_eq!(keys.inflight(&q), "campanile:{default}:inflight");
     assert_eq!(keys.stats(&q), "campanile:{default}:stats");
+    assert_eq!(keys.waiting(&q), "campanile:{default}:waiting");
+    assert_eq!(keys.late(&q), "campanile:{default}:late");
     assert_eq!(keys.leader(), "campanile:leader");
     let custom = Keys::new("myapp:");
     assert_eq!(custom.pending(&q), "myapp:{default}:pending");

@@ -15,6 +15,8 @@
 //! | `P{Q}:retry` | sorted set | worker | failed payloads (attempt incremented), scored by when to retry (Unix ms) |
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
+//! | `P{Q}:waiting` | sorted set | clock adds, worker removes | payload ids of pushed ticks not yet started, scored by their start deadline (Unix ms) |
+//! | `P{Q}:late` | sorted set | clock adds, worker removes | payload ids already reported late, scored by their start deadline (Unix ms) |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
 //! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
@@ -126,6 +128,14 @@ impl Keys {
 
     pub fn history(&self, queue: &QueueName, job: &str) -> String {
         format!("{}{{{queue}}}:history:{job}", self.prefix)
+    }
+
+    pub fn waiting(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:waiting", self.prefix)
+    }
+
+    pub fn late(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:late", self.prefix)
     }
 
     pub fn leader(&self) -> String {

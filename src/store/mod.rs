@@ -4,12 +4,14 @@
 //! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 //! The operations are grouped by what they serve: the leader lease
 //! (`lease`), pushing ticks (`enqueue`), the clock's start-up sync (`sync`),
-//! the worker's queue (`queue`), the CLI and dashboard (`ops`), all over
+//! the worker's queue (`queue`), the CLI and dashboard (`ops`, and `health`
+//! for what is wrong right now), all over
 //! the pipelining helpers (`pipeline`).
 
 mod connection;
 mod enqueue;
 mod error;
+mod health;
 pub mod keys;
 mod lease;
 mod ops;
@@ -26,6 +28,7 @@ use pipeline::{PIPELINE_BYTES, Wait};
 
 pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus};
 pub use error::{Error, Result};
+pub use health::{LeaderLease, QueueHealth};
 pub use keys::{Destination, Keys};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
