@@ -50,11 +50,13 @@ pub fn upcoming(job: &Job, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
     std::iter::successors(next_run(job, now), |t| job.schedule.next_after(*t)).take(n).collect()
 }
 
-/// The deployment at `now`: the leading clock and standbys, every job of
-/// the config with its live state, and every queue's depths. The shape is
+/// The deployment at `now`: the leading clock (with its lease's age) and
+/// standbys, every job of the config with its live state, every queue's
+/// depths, and the current problems ([`crate::health`]). The shape is
 /// `clock status --json` (docs/operations.md).
 pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store::Result<Value> {
-    let leader = store.leader().await?;
+    let health = crate::health::assess(config, store).await?;
+    let leader = health.leader.as_ref().map(|l| l.id.clone());
     let mut clocks: Vec<ClockInfo> = crate::clock::registry::live_clocks(store).await?;
     clocks.sort_by(|a, b| a.id.cmp(&b.id));
 
@@ -96,10 +98,11 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
         })
         .collect();
 
-    let leader_info = leader.as_ref().map(|id| {
-        let info = clocks.iter().find(|c| &c.id == id);
+    let leader_info = health.leader.as_ref().map(|l| {
+        let info = clocks.iter().find(|c| c.id == l.id);
         json!({
-            "id": id,
+            "id": l.id,
+            "age_secs": l.age_secs(),
             "host": info.map(|c| c.host.clone()),
             "pid": info.map(|c| c.pid),
             "since": info.and_then(|c| c.leading_since).map(output::utc),
@@ -115,7 +118,10 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
                     "offset_ms": c.offset_ms })
         })
         .collect();
-    Ok(json!({ "leader": leader_info, "clocks": clock_list, "jobs": jobs, "queues": queue_list }))
+    Ok(json!({
+        "leader": leader_info, "clocks": clock_list, "jobs": jobs, "queues": queue_list,
+        "problems": health.problems_json(),
+    }))
 }
 
 /// A job's newest `limit` runs, newest first; entries that do not parse are

@@ -24,7 +24,9 @@
 //!   format pushes (campanile's payload, Sidekiq's, Resque's, bare JSON).
 //! - [`control`]: views and actions over a live deployment (status,
 //!   history, dead letters; trigger, pause, retry), shared by the CLI and
-//!   [`web`], the dashboard and its JSON API.
+//!   [`web`], the dashboard and its JSON API; [`health`]: what is wrong
+//!   right now (no leader, unserved queues, late ticks), for the same two
+//!   and for uptime checks.
 //! - [`output`]: CLI formats (public contract); [`cli`]: the `clock` and
 //!   `worker` command lines; [`describe`]: schedules in words;
 //!   [`logging`]: pretty, logfmt or JSON logs; [`shutdown`]: the stop signal.
@@ -44,6 +46,7 @@ pub mod duration;
 pub mod error_chain;
 pub mod formats;
 pub mod hash;
+pub mod health;
 pub mod identity;
 pub mod logging;
 pub mod memory;

@@ -38,7 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("config", &["config"]),
     ("store", &["store"]),
     ("daemons", &["clock", "worker", "deploy", "formats", "run", "notify"]),
-    ("control", &["control", "web"]),
+    ("control", &["control", "health", "web"]),
     ("cli", &["cli"]),
 ];
 

@@ -562,8 +562,13 @@ command = "echo off"
     assert!(api.header("content-type").starts_with("application/json"));
     let api = api.json();
     let keys: Vec<&String> = api.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["clocks", "jobs", "leader", "queues"]);
+    assert_eq!(keys, ["clocks", "jobs", "leader", "problems", "queues"]);
     assert_eq!(api, env.clock_json(&["status", "--json"]));
+    let kinds: Vec<(&Value, &Value)> =
+        api["problems"].as_array().unwrap().iter().map(|p| (&p["kind"], &p["queue"])).collect();
+    let (no_leader, unserved, default, fast) =
+        (json!("no_leader"), json!("unserved"), json!("default"), json!("fast"));
+    assert_eq!(kinds, [(&no_leader, &Value::Null), (&unserved, &default), (&unserved, &fast)], "{api}");
     assert_eq!(api["jobs"][2]["name"], "yearly");
     assert_eq!(api["jobs"][2]["paused"], true, "{api}");
     assert_eq!(

@@ -66,7 +66,8 @@ pub enum ClockCommand {
     Next(NextArgs),
     /// Show what deploying this clock.toml would change (exit 1 if anything).
     Plan(plan::PlanArgs),
-    /// Show the leading clock, each job's next and last run, and queue depths.
+    /// Show the leading clock, problems, each job's next and last run, and
+    /// queue depths; with --check, exit 1 if anything is wrong.
     Status(status::StatusArgs),
     /// Show recent runs, newest first.
     History(ops::HistoryArgs),
@@ -92,6 +93,7 @@ pub fn run(args: ClockArgs, time: &dyn TimeSource) -> ExitCode {
         Some(ClockCommand::Check(check)) => check::run(&args.config, &check, time),
         Some(ClockCommand::Next(next)) => next::run(&args.config, &next, time),
         Some(ClockCommand::Plan(a)) => plan::run(&args.config, &a),
+        Some(ClockCommand::Status(a)) if a.check => status::check(&args.config),
         Some(ClockCommand::Status(a)) => ops::with_store(&args.config, |c, s| status::run(c, s, a)),
         Some(ClockCommand::History(a)) => ops::with_store(&args.config, |c, s| ops::history(c, s, a)),
         Some(ClockCommand::Trigger(a)) => ops::with_store(&args.config, |c, s| ops::trigger(c, s, a)),
