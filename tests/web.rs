@@ -609,6 +609,72 @@ fn api_job_has_upcoming_ticks_and_history() {
 }
 
 // ---------------------------------------------------------------------------
+// Health
+
+/// A fresh leader lease and a live worker on the default queue.
+fn healthy(env: &Env) {
+    let mut con = env.redis.connection();
+    let _: () =
+        redis::cmd("SET").arg("campanile:leader").arg("h:1:a").arg("PX").arg(3000).query(&mut con).unwrap();
+    let _: () = redis::cmd("SADD").arg("campanile:{default}:workers").arg("w:1:a").query(&mut con).unwrap();
+    let lease = "campanile:{default}:lease:w:1:a";
+    let _: () = redis::cmd("SET").arg(lease).arg(1).arg("PX").arg(60_000).query(&mut con).unwrap();
+}
+
+#[test]
+fn deep_healthz_is_ok_or_503_with_the_problems_behind_the_credentials() {
+    let env = env(REPORT);
+    let web = env.web(true);
+    let shallow = web.get_as("/healthz", None, &[]);
+    assert_eq!((shallow.status, shallow.body.as_str()), (200, "ok\n"), "/healthz stays open and cheap");
+    assert_eq!(web.get_as("/healthz?deep=1", None, &[]).status, 401);
+    assert_eq!(web.get_as("/healthz?deep=1", Some((USER, "wrong")), &[]).status, 401);
+
+    let deep = web.get("/healthz?deep=1");
+    assert_eq!(deep.status, 503);
+    assert_eq!(deep.header("content-type"), "text/plain; charset=utf-8");
+    assert_eq!(
+        deep.body,
+        "no_leader: no clock holds the leader lease, so no tick is pushed (0 clock(s) running)\n\
+         unserved: queue default has no live worker (0 pending)\n"
+    );
+
+    healthy(&env);
+    let deep = web.get("/healthz?deep=1");
+    assert_eq!((deep.status, deep.body.as_str()), (200, "ok\n"));
+    assert_eq!(web.get("/healthz?deep=0").body, "ok\n");
+}
+
+#[test]
+fn the_overview_lists_the_problems_escaped() {
+    let env = env(REPORT);
+    healthy(&env);
+    let web = env.web(false);
+    let page = web.get("/");
+    assert!(!page.body.contains("class=\"notice warning problems\""), "no list when healthy: {}", page.body);
+
+    // Payload ids come from Redis and may be anything.
+    let _: () = redis::cmd("ZADD")
+        .arg("campanile:{default}:late")
+        .arg(1)
+        .arg("<b>x</b>@2026-11-23T08:00:00Z")
+        .query(&mut env.redis.connection())
+        .unwrap();
+    let page = web.get("/");
+    let list =
+        page.body.split_once("<ul class=\"notice warning problems\" role=\"alert\">\n").map(|(_, l)| l);
+    let item = list.and_then(|l| l.lines().next()).unwrap_or_else(|| panic!("{}", page.body));
+    assert!(
+        item.starts_with(
+            r#"<li data-kind="late">&lt;b&gt;x&lt;/b&gt;@2026-11-23T08:00:00Z on queue default"#
+        ),
+        "{item}"
+    );
+    assert!(!page.body.contains("<b>x"), "escaped");
+    assert!(page.body.find("problems").unwrap() < page.body.find("class=\"leader").unwrap(), "at the top");
+}
+
+// ---------------------------------------------------------------------------
 // Outage
 
 #[test]
@@ -630,6 +696,10 @@ fn redis_down_is_a_503_and_the_dashboard_stays_up() {
     }
     assert!(web.proc.running(), "{}", web.proc.log());
     assert_eq!(web.get("/healthz").status, 200);
+    let deep = web.get("/healthz?deep=1");
+    assert_eq!(deep.status, 503);
+    let cannot_reach = format!("redis_unreachable: cannot reach redis://127.0.0.1:{}: ", env.redis.port());
+    assert!(deep.body.starts_with(&cannot_reach) && deep.body.lines().count() == 1, "{}", deep.body);
 }
 
 #[test]
@@ -650,6 +720,15 @@ fn serves_before_redis_answers_and_connects_when_it_does() {
     assert_eq!(page.status, 503, "{}", page.body);
     assert!(page.body.contains("has not reached Redis yet"), "{}", page.body);
     assert_eq!(web.get("/api/status").status, 503);
+    let deep = web.get("/healthz?deep=1");
+    assert_eq!(deep.status, 503);
+    assert_eq!(
+        deep.body,
+        format!(
+            "redis_unreachable: cannot reach redis://127.0.0.1:{}: the dashboard has not reached it yet\n",
+            env.redis.port()
+        )
+    );
 
     env.redis.start_again();
     wait_until("the dashboard to reach Redis", Duration::from_secs(15), || web.get("/").status == 200);
@@ -715,6 +794,8 @@ fn an_open_dashboard_answers_only_loopback_and_allowed_hosts() {
         redis::cmd("HKEYS").arg("campanile:{default}:paused").query(&mut env.redis.connection()).unwrap();
     assert!(paused.is_empty(), "a refused request pauses nothing: {paused:?}");
     assert_eq!(raw(&listen, "GET", "/healthz", forged, "").0, 200, "a health check may use any host");
+    let (status, _, body) = raw(&listen, "GET", "/healthz?deep=1", forged, "");
+    assert_eq!(status, 421, "the deep check names jobs and queues: {body}");
     // The same POST from the loopback host goes through.
     let own_origin = format!("http://{own}");
     let headers: Pairs =

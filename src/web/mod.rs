@@ -3,12 +3,13 @@
 //!
 //! Server-rendered HTML ([`pages`]) over the views and actions the CLI uses
 //! ([`crate::control`]), with one small script that keeps countdowns
-//! current. Every route but `/healthz` and the static assets sits behind
-//! [`auth`]; every action is a POST that must carry a CSRF token and come
-//! from the dashboard's own origin. Without credentials the dashboard
-//! answers only requests addressed to a loopback host (`localhost`,
-//! `127.0.0.1`, `[::1]`) or an `--allowed-host`, so a page on another
-//! domain that resolves to the loopback address (DNS rebinding) gets 421.
+//! current. Every route but `/healthz` (without `?deep=1`) and the static
+//! assets sits behind [`auth`]; every action is a POST that must carry a
+//! CSRF token and come from the dashboard's own origin. Without
+//! credentials the dashboard answers only requests addressed to a loopback
+//! host (`localhost`, `127.0.0.1`, `[::1]`) or an `--allowed-host`, so a
+//! page on another domain that resolves to the loopback address (DNS
+//! rebinding) gets 421.
 //! Every error of the API (`/api/...`) is JSON `{"error": ...}`.
 //!
 //! | route | method | what |
@@ -23,6 +24,7 @@
 //! | `/api/jobs/{name}/history?limit=` | GET | `clock history <job> --json`: the newest `limit` runs (0 to 100, default 100; 0 lists none) |
 //! | `/api/dead?queue=` | GET | `clock dead --json` |
 //! | `/healthz` | GET | `ok`, without authentication |
+//! | `/healthz?deep=1` | GET | `ok`, or 503 and the deployment's problems, one a line |
 
 pub mod auth;
 mod html;
@@ -46,6 +48,7 @@ use auth::Csrf;
 
 use crate::config::{Config, Job, QueueName};
 use crate::control;
+use crate::health::{self, Problem};
 use crate::shutdown::Shutdown;
 use crate::store::{self, Store};
 use crate::time::TimeSource;
@@ -156,7 +159,7 @@ pub fn router(state: AppState) -> Router {
             "/assets/app.js",
             get(|| asset("text/javascript; charset=utf-8", include_str!("assets/app.js"))),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .fallback(|uri: Uri| async move {
             Failure::new(StatusCode::NOT_FOUND, "Not found", "There is no such page.").json_if(is_api(&uri))
         })
@@ -188,20 +191,27 @@ fn refusal(status: StatusCode, api: bool, message: String) -> Response {
 /// as `Host` (and `Origin`), so this is what keeps another site's page from
 /// steering a dashboard on this machine.
 async fn require_host(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !matches!(state.0.auth, Auth::Open) {
-        return next.run(request).await;
+    match host_refusal(&state, request.headers(), is_api(request.uri())) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
-    let host =
-        request.headers().get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
+}
+
+/// The 421 [`require_host`] answers, if the request needs one.
+fn host_refusal(state: &AppState, headers: &HeaderMap, api: bool) -> Option<Response> {
+    if !matches!(state.0.auth, Auth::Open) {
+        return None;
+    }
+    let host = headers.get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
     if host.as_deref().is_some_and(|h| auth::host_allowed(h, &state.0.allowed_hosts)) {
-        return next.run(request).await;
+        return None;
     }
     let shown = host.as_deref().unwrap_or("");
     let message = format!(
         "misdirected request: this dashboard answers only to localhost, 127.0.0.1, [::1] and the hosts given \
          with --allowed-host, not to host {shown:?}"
     );
-    refusal(StatusCode::MISDIRECTED_REQUEST, is_api(request.uri()), message)
+    Some(refusal(StatusCode::MISDIRECTED_REQUEST, api, message))
 }
 
 /// Makes every error answer of the API JSON, including those axum writes
@@ -238,16 +248,60 @@ async fn api_errors_as_json(request: Request, next: Next) -> Response {
 
 /// Rejects requests without the configured credentials.
 async fn require_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.0.auth.admits(request.headers()) {
-        return next.run(request).await;
+    match auth_refusal(&state, request.headers(), is_api(request.uri())) {
+        Some(refused) => refused,
+        None => next.run(request).await,
     }
-    let mut response =
-        refusal(StatusCode::UNAUTHORIZED, is_api(request.uri()), "authentication required".into());
+}
+
+/// The 401 [`require_auth`] answers, if the request needs one.
+fn auth_refusal(state: &AppState, headers: &HeaderMap, api: bool) -> Option<Response> {
+    if state.0.auth.admits(headers) {
+        return None;
+    }
+    let mut response = refusal(StatusCode::UNAUTHORIZED, api, "authentication required".into());
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Basic realm="campanile", charset="UTF-8""#),
     );
-    response
+    Some(response)
+}
+
+/// `/healthz`: `ok`, cheap, for load balancers. `/healthz?deep=1`: the
+/// deployment's health ([`health::assess`]) for uptime checks: 200 `ok`
+/// without problems, else 503 with one `<kind>: <message>` line per
+/// problem (a Redis the dashboard cannot reach is one). The deep answer
+/// names jobs, queues and the leader's host, so it sits behind the same
+/// credentials and host check as the pages.
+async fn healthz(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if query.get("deep").is_none_or(|deep| deep != "1") {
+        return "ok\n".into_response();
+    }
+    if let Some(refused) =
+        host_refusal(&state, &headers, false).or_else(|| auth_refusal(&state, &headers, false))
+    {
+        return refused;
+    }
+    let redis = &state.0.config.redis;
+    let problems = match state.0.store.get() {
+        Some(store) => match health::assess(&state.0.config, store).await {
+            Ok(health) => health.problems,
+            Err(e) => vec![Problem::unreachable(redis, &e)],
+        },
+        None => vec![Problem::RedisUnreachable {
+            url: redis.redacted_url(),
+            error: "the dashboard has not reached it yet".into(),
+        }],
+    };
+    if problems.is_empty() {
+        return "ok\n".into_response();
+    }
+    let lines: String = problems.iter().map(|p| p.line() + "\n").collect();
+    (StatusCode::SERVICE_UNAVAILABLE, lines).into_response()
 }
 
 /// Headers that keep pages from being framed, sniffed, cached or made to

@@ -29,6 +29,7 @@ fn instant(v: &Value) -> Option<DateTime<Utc>> {
 /// `/`: the leading clock, every job and every queue.
 pub fn overview(status: &Value, ctx: &Ctx) -> String {
     let mut body = String::from("<h1>Overview</h1>\n");
+    body.push_str(&problems(status));
     body.push_str(&clocks(status));
 
     body.push_str("<h2>Jobs</h2>\n");
@@ -61,6 +62,22 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
     }
     body.push_str(&queues(status));
     page("Overview", Nav::Overview, ctx.notice, &body)
+}
+
+/// The deployment's problems ([`crate::health`]) as a short list; nothing
+/// when there are none.
+fn problems(status: &Value) -> String {
+    let problems = status["problems"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if problems.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<ul class=\"notice warning problems\" role=\"alert\">\n");
+    for p in problems {
+        let (kind, message) = (cell(&p["kind"]), cell(&p["message"]));
+        let _ = writeln!(out, r#"<li data-kind="{}">{}</li>"#, esc(&kind), esc(&message));
+    }
+    out.push_str("</ul>\n");
+    out
 }
 
 fn clocks(status: &Value) -> String {
