@@ -114,7 +114,7 @@ fn check_is_ok_with_a_fresh_leader_and_a_live_worker_on_each_served_queue() {
     let status = env.status_json();
     assert_eq!(status["problems"], json!([]));
     let age = status["leader"]["age_secs"].as_f64().unwrap();
-    assert!((0.0..1.0).contains(&age), "{status}");
+    assert!((0.0..2.0).contains(&age), "{status}");
     let text = String::from_utf8(env.clock(&["status"]).stdout).unwrap();
     assert!(text.contains(" s ago, clock offset ") && text.contains("\nproblems: none\n\n"), "{text}");
 }
@@ -159,18 +159,32 @@ fn a_leader_that_has_not_renewed_for_two_seconds_is_stale() {
     let env = env();
     env.worker("default");
     env.worker("fast");
-    env.leader(2_200);
-    let (code, out) = env.check();
-    assert_eq!(code, Some(1));
+    // The lease has 0.8 s left when set: a read that comes later (a slow
+    // machine) finds it lapsed, and sets it again.
+    let stale = |read: &dyn Fn() -> String| {
+        (0..5)
+            .map(|_| {
+                env.leader(2_200);
+                read()
+            })
+            .find(|out| !out.contains("no_leader"))
+            .expect("a read within 0.8 s of setting the lease")
+    };
+    let out = stale(&|| {
+        let (code, out) = env.check();
+        assert_eq!(code, Some(1), "{out}");
+        out
+    });
     assert!(out.starts_with("leader_stale: leader host:1:abc last renewed its lease 2."), "{out}");
     assert!(out.ends_with(" s ago (renewals every 1 s; it lapses at 3 s)\n"), "{out}");
     assert_eq!(out.lines().count(), 1, "{out}");
-    let problem = &env.status_json()["problems"][0];
+    let problem: Value =
+        serde_json::from_str(&stale(&|| env.status_json()["problems"][0].to_string())).unwrap();
     assert_eq!((&problem["kind"], &problem["leader"]), (&json!("leader_stale"), &json!("host:1:abc")));
     assert!(problem["age_secs"].as_f64().unwrap() >= 2.2, "{problem}");
 
-    env.leader(1_500);
-    assert_eq!(env.check(), (Some(0), "ok\n".into()), "1.5 s: a renewal is due, not missed");
+    env.leader(1_000);
+    assert_eq!(env.check(), (Some(0), "ok\n".into()), "1 s: a renewal is due, not missed");
 }
 
 #[test]
