@@ -173,9 +173,11 @@ impl Problem {
     }
 
     /// What `clock status --check` and `/healthz?deep=1` print:
-    /// `<kind>: <message>`.
+    /// `<kind>: <message>`, on one line whatever Redis held (a payload id
+    /// is any string), so each problem is exactly one line.
     pub fn line(&self) -> String {
-        format!("{}: {}", self.kind(), self.message())
+        let message = self.message().replace(char::is_control, " ");
+        format!("{}: {message}", self.kind())
     }
 
     /// `{"kind", "job", "queue", "message"}` and the kind's numbers (see
@@ -301,6 +303,9 @@ mod tests {
         );
         assert_eq!(stale.to_json()["age_secs"], 2.2);
         assert_eq!(stale.to_json()["job"], Value::Null);
+        let forged =
+            Problem::Late { queue: queue("default"), id: "a\nb@x".into(), deadline, late: Duration::ZERO };
+        assert!(forged.line().starts_with("late: a b@x on queue default"), "{}", forged.line());
         let unserved = Problem::Unserved { queue: queue("fast"), pending: 4, workers: 1 };
         assert_eq!(unserved.line(), "unserved: queue fast has no live worker (4 pending)");
         assert_eq!(serde_json::to_value(&unserved).unwrap()["workers"], 1);
