@@ -284,3 +284,60 @@ fn a_real_clock_and_worker_are_healthy_and_a_stopped_worker_leaves_its_queue_uns
     assert!(worker.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()), "{}", worker.log_tail());
     assert_eq!(env.check(), (Some(1), "unserved: queue default has no live worker (0 pending)\n".into()));
 }
+
+/// The reads are single-slot: the lease alone, and each queue's keys under
+/// its hash tag (one `EXISTS` over all its worker leases), so they work on
+/// a Redis Cluster whose queues live on different primaries.
+#[test]
+fn check_reads_a_redis_cluster() {
+    let cluster = common::cluster::RedisCluster::start();
+    let queues = cluster.queues_on_distinct_primaries("campanile:", 2);
+    let (served, starved) = (&queues[0], &queues[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    let mut toml = format!("[redis]\ncluster = {}\n\n", cluster.url_list_toml());
+    for q in &queues {
+        toml.push_str(&format!(
+            "[jobs.job-{q}]\ncron = \"0 3 * * *\"\nqueue = \"{q}\"\ncommand = \"true\"\n\n"
+        ));
+    }
+    std::fs::write(&config, toml).unwrap();
+    let mut con = cluster.connection();
+    let mut run = |args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        let _: redis::Value = cmd.query(&mut con).unwrap();
+    };
+    run(&["SET", "campanile:leader", "host:1:abc", "PX", "3000"]);
+    for w in ["w:1:a", "w:2:b"] {
+        run(&["SADD", &format!("campanile:{{{served}}}:workers"), w]);
+    }
+    // One of the two workers is alive.
+    run(&["SET", &format!("campanile:{{{served}}}:lease:w:2:b"), "1", "PX", "60000"]);
+    run(&[
+        "ZADD",
+        &format!("campanile:{{{starved}}}:late"),
+        "1000",
+        &format!("job-{starved}@2026-11-23T03:00:00Z"),
+    ]);
+
+    let out = Command::new(bin("clock"))
+        .args(["status", "--check", "--config"])
+        .arg(&config)
+        .env_remove("REDIS_URL")
+        .env_remove("CAMPANILE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines.contains(&format!("unserved: queue {starved} has no live worker (0 pending)").as_str()),
+        "{stdout}"
+    );
+    let late = format!("late: job-{starved}@2026-11-23T03:00:00Z on queue {starved} has not started, ");
+    assert!(lines.iter().any(|l| l.starts_with(&late)), "{stdout}");
+}
