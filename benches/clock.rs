@@ -86,6 +86,7 @@ fn script_cost() {
             action: TickAction::Push { payload, id },
             inflight_until: Some(tick * 1000 + 420_000),
             format: Format::Campanile,
+            start_deadline: Some(tick * 1000 + 60_000),
         }
     };
     let mut con = redis.connection();

@@ -148,7 +148,8 @@ pub async fn trigger(
     now: DateTime<Utc>,
 ) -> store::Result<crate::formats::Pushed> {
     let pushed = crate::formats::for_manual(job, now, args.unwrap_or(&job.args));
-    store.push(&job.queue, &job.format, &pushed.json).await?;
+    let deadline = job.start_deadline(now.timestamp_millis());
+    store.push(&job.queue, &job.format, &pushed.json, deadline.map(|d| (pushed.id.as_str(), d))).await?;
     Ok(pushed)
 }
 

@@ -473,6 +473,7 @@ async fn a_call_with_a_duplicate_and_an_overlap_still_pushes_the_others_in_order
         action: TickAction::Push { payload: format!("{job}@{tick}"), id: format!("{job}@{tick}") },
         inflight_until: marker.then_some(now + 60_000),
         format: Format::Campanile,
+        start_deadline: None,
     };
     let hash = |con: &mut redis::Connection, key: &str| -> std::collections::BTreeMap<String, String> {
         redis::cmd("HGETALL").arg(key).query(con).unwrap()

@@ -828,3 +828,44 @@ heartbat_url = "https://x"
         ]
     );
 }
+
+#[test]
+fn a_payloads_start_deadline_runs_from_its_tick() {
+    let config = parse(
+        r#"
+[jobs.minutely]
+every = "1m"
+command = "true"
+
+[jobs.daily]
+cron = "0 3 * * *"
+command = "true"
+
+[jobs.set]
+every = "1m"
+command = "true"
+start_within = "5m"
+
+[jobs.off]
+every = "1m"
+command = "true"
+start_within = "off"
+
+[jobs.sk]
+every = "1m"
+format = "sidekiq"
+class = "A"
+"#,
+    )
+    .unwrap();
+    let deadline = |job: &str, at_ms: i64| config.job(job).unwrap().start_deadline(at_ms);
+    let tick = DateTime::parse_from_rfc3339("2026-11-23T03:00:00Z").unwrap().timestamp_millis();
+    // By default, the next tick or 10 minutes, whichever comes first.
+    assert_eq!(deadline("minutely", tick), Some(tick + 60_000));
+    assert_eq!(deadline("daily", tick), Some(tick + 600_000));
+    // A manual run between ticks: the time to the next tick, rounded up.
+    assert_eq!(deadline("minutely", tick + 59_500), Some(tick + 60_500));
+    assert_eq!(deadline("set", tick), Some(tick + 300_000));
+    assert_eq!(deadline("off", tick), None);
+    assert_eq!(deadline("sk", tick), None, "another tool's workers are not watched");
+}

@@ -61,6 +61,7 @@ fn redis_keys_follow_the_documented_layout() {
     assert_eq!(keys.stats(&q), "campanile:{default}:stats");
     assert_eq!(keys.waiting(&q), "campanile:{default}:waiting");
     assert_eq!(keys.late(&q), "campanile:{default}:late");
+    assert_eq!(keys.monitor(&q), "campanile:{default}:monitor");
     assert_eq!(keys.leader(), "campanile:leader");
     let custom = Keys::new("myapp:");
     assert_eq!(custom.pending(&q), "myapp:{default}:pending");
@@ -72,7 +73,16 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
     // Redis Cluster hashes only the text inside the first {...}.
     let q = QueueName::new("reports").unwrap();
     let keys = Keys::default();
-    for key in [keys.pending(&q), keys.ticks(&q), keys.inflight(&q), keys.stats(&q)] {
+    for key in [
+        keys.pending(&q),
+        keys.ticks(&q),
+        keys.inflight(&q),
+        keys.stats(&q),
+        keys.waiting(&q),
+        keys.late(&q),
+        keys.monitor(&q),
+        keys.worker_lease_prefix(&q),
+    ] {
         let tag = key.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(tag, _)| tag);
         assert_eq!(tag, Some("reports"), "{key}");
     }

@@ -6,7 +6,8 @@
 //! The script takes its variadic path only for some of these batches and
 //! goes tick by tick for the rest; either way every status, state, marker,
 //! counter and list must be what the model says, which ticks taken one at a
-//! time in order give.
+//! time in order give. Pushes of campanile's format with a start deadline
+//! also join the waiting set, which the `late` monitor watches.
 
 mod common;
 
@@ -41,6 +42,8 @@ struct Tick {
     missed: Option<(u64, bool)>,
     format: u8,
     marker: bool,
+    /// Whether the push carries a start deadline.
+    watched: bool,
 }
 
 fn job_state() -> impl Strategy<Value = JobState> {
@@ -59,8 +62,16 @@ fn tick() -> impl Strategy<Value = Tick> {
         prop::option::weighted(0.15, (1..4u64, any::<bool>())),
         prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
         prop::bool::weighted(0.7),
+        prop::bool::weighted(0.7),
     )
-        .prop_map(|(job, tick, missed, format, marker)| Tick { job, tick, missed, format, marker })
+        .prop_map(|(job, tick, missed, format, marker, watched)| Tick {
+            job,
+            tick,
+            missed,
+            format,
+            marker,
+            watched,
+        })
 }
 
 /// A batch: ticks sorted by tick, so each job's come in increasing order.
@@ -94,6 +105,7 @@ fn op(t: &Tick, call: usize) -> TickOp {
         },
         inflight_until: t.marker.then_some(NOW + 60_000),
         format: format(t.format),
+        start_deadline: t.watched.then_some(t.tick * 1000 + 60_000),
     }
 }
 
@@ -105,6 +117,8 @@ struct World {
     stats: BTreeMap<String, String>,
     lists: BTreeMap<String, Vec<String>>,
     sets: BTreeMap<String, BTreeSet<String>>,
+    /// The waiting set: payload id -> start deadline.
+    waiting: BTreeMap<String, i64>,
 }
 
 fn last_of(state: &str) -> i64 {
@@ -161,6 +175,9 @@ fn model(world: &mut World, paused: &BTreeSet<String>, ops: &[TickOp]) -> Vec<Ti
             if let Some(until) = op.inflight_until {
                 world.inflight.insert(job.clone(), format!("{id}|{until}"));
             }
+            if let (Some(deadline), Format::Campanile) = (op.start_deadline, &op.format) {
+                world.waiting.insert(id.clone(), deadline);
+            }
             bump(world, format!("{job}:enqueued"), 1);
             TickStatus::Pushed
         })
@@ -185,6 +202,14 @@ fn read(con: &mut redis::Connection) -> World {
     if !members.is_empty() {
         world.sets.insert("resque:queues".to_owned(), members);
     }
+    let waiting: Vec<(String, i64)> = redis::cmd("ZRANGE")
+        .arg("campanile:{default}:waiting")
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(con)
+        .unwrap();
+    world.waiting = waiting.into_iter().collect();
     world
 }
 

@@ -369,5 +369,9 @@ fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> Ti
             now.timestamp_millis() + (job.timeout.as_duration() + INFLIGHT_MARGIN).as_millis() as i64
         }),
         format: job.format.clone(),
+        start_deadline: match step {
+            Planned::Push(tick) => job.start_deadline(tick * 1000),
+            _ => None,
+        },
     }
 }

@@ -278,6 +278,46 @@ impl Config {
         queues.dedup();
         queues
     }
+
+    /// The queues campanile's workers must serve: those of enabled jobs of
+    /// campanile's own format, sorted and without duplicates. The others'
+    /// workers are another tool's, which campanile cannot see.
+    pub fn served_queues(&self) -> Vec<QueueName> {
+        let mut queues: Vec<QueueName> = self
+            .jobs
+            .iter()
+            .filter(|j| j.enabled && j.format == Format::Campanile)
+            .map(|j| j.queue.clone())
+            .collect();
+        queues.sort();
+        queues.dedup();
+        queues
+    }
+}
+
+impl Job {
+    /// When a payload of this job pushed for `at_ms` (its tick, or a manual
+    /// run's instant; Unix ms) is late if it has not started: `at_ms` plus
+    /// `start_within`, whose default is the smaller of 10 minutes and the
+    /// time to the job's next tick after `at_ms`. The deadline runs from the
+    /// tick, not from the push, so the job's `jitter` counts against it.
+    /// `None` when not watched: `start_within = "off"`, or another tool's
+    /// format, whose workers campanile does not see start.
+    pub fn start_deadline(&self, at_ms: i64) -> Option<i64> {
+        if self.format != Format::Campanile {
+            return None;
+        }
+        let to_next = || {
+            let next = self.schedule.next_after_secs(at_ms.div_euclid(1000))?;
+            Some(Span::from_secs(((next * 1000 - at_ms).max(0) as u64).div_ceil(1000)))
+        };
+        let to_next = match self.start_within {
+            StartWithin::Auto => to_next(),
+            _ => None,
+        };
+        let within = self.start_within.after(to_next)?;
+        Some(at_ms.saturating_add(within.as_secs() as i64 * 1000))
+    }
 }
 
 /// A file that is not UTF-8, located at its first bad byte.

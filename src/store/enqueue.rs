@@ -18,6 +18,13 @@ pub type Sequences = std::collections::BTreeMap<QueueName, u64>;
 /// holds at most 8,000, so this must stay below 4,000.
 const TICKS_PER_CALL: usize = 1000;
 
+/// The most payloads a queue's waiting set (`P{Q}:waiting`) watches for
+/// `late`: a queue no worker serves grows it by every push until the
+/// leading clock moves the overdue ones out, and a push past this is not
+/// watched (and is counted as `<job>:unwatched`) rather than let it grow
+/// without bound.
+pub const WAITING_CAP: usize = 10_000;
+
 /// What to do with one tick in [`Store::enqueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickAction {
@@ -58,6 +65,10 @@ pub struct TickOp {
     pub inflight_until: Option<i64>,
     /// The job's format, which decides the list the payload goes to.
     pub format: Format,
+    /// When a pushed payload that has not started counts as late (Unix ms):
+    /// the tick plus the job's `start_within`; `None` when the job's
+    /// payloads are not watched (`start_within = "off"`, another format).
+    pub start_deadline: Option<i64>,
 }
 
 /// The script calls for a batch of ticks, built by [`Store::build_enqueue`]
@@ -193,6 +204,12 @@ impl Store {
             (TickAction::Push { id, .. }, Some(until)) => Some((id, until)),
             _ => None,
         };
+        // Only campanile's own payloads: a worker of another tool never
+        // clears the waiting set.
+        let watch = |i: usize| match (&ops[i].action, ops[i].start_deadline, &ops[i].format) {
+            (TickAction::Push { id, .. }, Some(deadline), Format::Campanile) => Some((id, deadline)),
+            _ => None,
+        };
         // The script's fast path: see `enqueue.lua`.
         let uniform = {
             let mut jobs = std::collections::HashSet::with_capacity(call.len());
@@ -205,12 +222,14 @@ impl Store {
             })
         };
         let marked = call.iter().filter(|&&i| marker(i).is_some()).count();
+        let watched = call.iter().filter(|&&i| watch(i).is_some()).count();
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 5 } else { 4 + 2 * call.len() });
+        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 6 } else { 5 + 2 * call.len() });
         cmd.arg(self.keys.ticks(queue))
             .arg(self.keys.stats(queue))
             .arg(self.keys.paused(queue))
-            .arg(self.keys.inflight(queue));
+            .arg(self.keys.inflight(queue))
+            .arg(self.keys.waiting(queue));
         if uniform {
             cmd.arg(&destinations[0].list);
         } else {
@@ -224,7 +243,9 @@ impl Store {
             .arg(if uniform { "uniform" } else { "each" })
             .arg(marked)
             .arg(queue.as_str())
-            .arg(at_ms);
+            .arg(at_ms)
+            .arg(watched)
+            .arg(WAITING_CAP);
         let mut text = String::new();
         for &i in call {
             let op = &ops[i];
@@ -255,6 +276,9 @@ impl Store {
                 if marker(i).is_some() {
                     text.push('k');
                 }
+                if watch(i).is_some() {
+                    text.push('w');
+                }
             }
             cmd.arg(&text);
         }
@@ -268,6 +292,11 @@ impl Store {
                 text.clear();
                 let _ = write!(text, "{id}|{until}");
                 cmd.arg(ops[i].job.as_str()).arg(&text);
+            }
+        }
+        for &i in call {
+            if let Some((id, deadline)) = watch(i) {
+                cmd.arg(deadline).arg(id);
             }
         }
         (self.keys.ticks(queue), cmd)

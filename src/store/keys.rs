@@ -7,7 +7,7 @@
 //! | `P{Q}:pending` | list | clock LPUSH, worker takes from the right | payloads waiting for a worker (FIFO) |
 //! | `P{Q}:ticks` | hash | clock | per job: `"<last tick, Unix seconds>|<schedule fingerprint>"`; the exactly-once and catch-up state; plus `__term`, the newest leadership term that wrote here (fencing), and `__seq`, a counter every clock write bumps (a leader that finds it lower than it saw knows a failover lost writes, and reloads) |
 //! | `P{Q}:inflight` | hash | clock sets, worker clears | per job with `overlap = "skip"`: `"<payload id>|<expiry, Unix ms>"`, the job's queued or running payload; a marker past its expiry counts as absent |
-//! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap`, `<job>:paused` |
+//! | `P{Q}:stats` | hash | clock | counters per job: `<job>:enqueued`, `<job>:missed`, `<job>:overlap`, `<job>:paused`, `<job>:unwatched` |
 //! | `P{Q}:paused` | hash | `clock pause` / `resume` | paused jobs: job -> paused since (RFC 3339) |
 //! | `P{Q}:workers` | set | worker | ids of the workers serving the queue |
 //! | `P{Q}:worker:<id>` | list | worker | payloads worker `<id>` has taken and not finished (its in-progress record) |
@@ -15,8 +15,9 @@
 //! | `P{Q}:retry` | sorted set | worker | failed payloads (attempt incremented), scored by when to retry (Unix ms) |
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
-//! | `P{Q}:waiting` | sorted set | clock adds, worker removes | payload ids of pushed ticks not yet started, scored by their start deadline (Unix ms) |
-//! | `P{Q}:late` | sorted set | clock adds, worker removes | payload ids already reported late, scored by their start deadline (Unix ms) |
+//! | `P{Q}:waiting` | sorted set | clock adds, worker removes when a run starts | ids of pushed payloads (`<job>@<tick>`) not yet started, scored by their start deadline (Unix ms: tick + `start_within`); at most 10,000 (past that a push is not watched and counts `<job>:unwatched` in the stats hash) |
+//! | `P{Q}:late` | sorted set | leading clock moves from `waiting`, worker removes when a run starts | ids of payloads that missed their start deadline (score: that deadline, Unix ms), each reported `late` once; the newest 1,000 kept |
+//! | `P{Q}:monitor` | hash | leading clock | the queue's worker watch: `unserved_since` (Unix ms, Redis time: when it was first seen without a live worker), `unserved_sent` (`1` once `unserved` is sent, until `served`), `checked_at` (Unix ms of the last look) |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
 //! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
@@ -136,6 +137,16 @@ impl Keys {
 
     pub fn late(&self, queue: &QueueName) -> String {
         format!("{}{{{queue}}}:late", self.prefix)
+    }
+
+    pub fn monitor(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:monitor", self.prefix)
+    }
+
+    /// What every lease key of `queue` starts with: `P{Q}:lease:`, for the
+    /// monitor script, which checks the leases of the queue's workers.
+    pub fn worker_lease_prefix(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:lease:", self.prefix)
     }
 
     pub fn leader(&self) -> String {

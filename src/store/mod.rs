@@ -4,8 +4,9 @@
 //! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 //! The operations are grouped by what they serve: the leader lease
 //! (`lease`), pushing ticks (`enqueue`), the clock's start-up sync (`sync`),
-//! the worker's queue (`queue`), the CLI and dashboard (`ops`, and `health`
-//! for what is wrong right now), all over
+//! the worker's queue (`queue`), the watch for runs that do not happen
+//! (`monitor`), the CLI and dashboard (`ops`, and `health` for what is
+//! wrong right now), all over
 //! the pipelining helpers (`pipeline`).
 
 mod connection;
@@ -14,6 +15,7 @@ mod error;
 mod health;
 pub mod keys;
 mod lease;
+mod monitor;
 mod ops;
 mod pipeline;
 mod queue;
@@ -26,10 +28,11 @@ use std::time::Duration;
 use connection::{Connection, Timeouts};
 use pipeline::{PIPELINE_BYTES, Wait};
 
-pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus};
+pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus, WAITING_CAP};
 pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use keys::{Destination, Keys};
+pub use monitor::{Episode, LATE_CAP, LatePayload, QueueLook, WATCH_GAP};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
 pub use slots::check_cluster_slots;

@@ -46,8 +46,23 @@ impl Store {
     }
 
     /// Pushes a payload outside the schedule (no tick state, no marker), to
-    /// where the job's format sends its ticks.
-    pub async fn push(&self, queue: &QueueName, format: &Format, payload: &str) -> Result<()> {
+    /// where the job's format sends its ticks. `watch`, the payload's id and
+    /// start deadline (Unix ms), adds it to the waiting set in the same
+    /// step, for `late`; campanile's format only.
+    pub async fn push(
+        &self,
+        queue: &QueueName,
+        format: &Format,
+        payload: &str,
+        watch: Option<(&str, i64)>,
+    ) -> Result<()> {
+        if let (Format::Campanile, Some((id, deadline))) = (format, watch) {
+            let keys = [self.keys.pending(queue), self.keys.waiting(queue), self.keys.stats(queue)];
+            let job = id.split_once('@').map_or(id, |(job, _)| job);
+            let args = [payload, id, &deadline.to_string(), &super::WAITING_CAP.to_string(), job];
+            let _: i64 = self.run_script(&scripts::PUSH_WATCHED, &keys, &args).await?;
+            return Ok(());
+        }
         let to = self.keys.destination(queue, format);
         let mut pipe = redis::pipe();
         pipe.atomic();

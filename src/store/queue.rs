@@ -129,11 +129,13 @@ impl Store {
         Ok(())
     }
 
-    /// Extends a job's in-flight marker if it still names this payload.
-    pub async fn touch_inflight(&self, queue: &QueueName, job: &str, id: &str, ttl: Duration) -> Result<()> {
-        let key = self.keys.inflight(queue);
+    /// Marks the run of payload `id` started: the payload leaves the
+    /// waiting and late sets (see `start_run.lua`), and the job's in-flight
+    /// marker, if it still names this payload, is extended by `ttl`.
+    pub async fn start_run(&self, queue: &QueueName, job: &str, id: &str, ttl: Duration) -> Result<()> {
+        let keys = [self.keys.inflight(queue), self.keys.waiting(queue), self.keys.late(queue)];
         let args = [job.to_owned(), id.to_owned(), ttl.as_millis().to_string()];
-        let _: i64 = self.run_script(&scripts::TOUCH_INFLIGHT, &[key], &args).await?;
+        let _: i64 = self.run_script(&scripts::START_RUN, &keys, &args).await?;
         Ok(())
     }
 

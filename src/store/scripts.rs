@@ -42,9 +42,12 @@ pub static GIVE_BACK: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("sc
 pub static DROP_TAKEN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/drop_taken.lua")));
 /// Puts a worker's in-progress payloads back.
 pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/requeue.lua")));
-/// Extends an in-flight marker.
-pub static TOUCH_INFLIGHT: LazyLock<Lua> =
-    LazyLock::new(|| Lua::new(include_str!("scripts/touch_inflight.lua")));
+/// Marks a run started: its payload stops waiting, its marker is extended.
+pub static START_RUN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/start_run.lua")));
+/// Pushes a manual run's payload and watches it for `late`.
+pub static PUSH_WATCHED: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/push_watched.lua")));
+/// Watches a queue: late payloads, live workers, the unserved episode.
+pub static MONITOR: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/monitor.lua")));
 /// Moves dead letters back onto the pending list.
 pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));
 /// Passes the leader lease to another clock.

@@ -70,13 +70,15 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
     };
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
     METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
-    // The marker is extended while the command starts, not before: a run
-    // does not wait a round trip for it. A touch that lands after the run's
-    // finish finds the marker gone (or another payload's) and does nothing.
+    // The start is recorded (the payload stops waiting, so it is not
+    // reported late; the marker is extended) while the command starts, not
+    // before: a run does not wait a round trip for it. One that lands after
+    // the run's finish finds the marker gone (or another payload's) and
+    // leaves it.
     let touch = async {
         let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
-        if let Err(e) = ctx.store.touch_inflight(queue, job.name.as_str(), &payload.id, marker_ttl).await {
-            tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot extend in-flight marker");
+        if let Err(e) = ctx.store.start_run(queue, job.name.as_str(), &payload.id, marker_ttl).await {
+            tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot record the run's start");
         }
     };
     let run = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref());

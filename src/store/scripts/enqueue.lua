@@ -15,10 +15,12 @@
 -- KEYS[3]    paused hash of the queue (job -> paused since)
 -- KEYS[4]    in-flight hash of the queue (job -> "<payload id>|<expiry>",
 --            the expiry in Unix ms)
--- then, with ARGV[4] = "each", 2 keys per tick i, from 5 + 2*(i-1):
+-- KEYS[5]    waiting set of the queue (payload id, scored by its start
+--            deadline in Unix ms), which `monitor.lua` watches for `late`
+-- then, with ARGV[4] = "each", 2 keys per tick i, from 6 + 2*(i-1):
 --            the list to push to, and the set to add ARGV[6] to (Sidekiq's
 --            and Resque's `queues`; the list again when there is none);
---            with ARGV[4] = "uniform", KEYS[5] alone: the list every tick is
+--            with ARGV[4] = "uniform", KEYS[6] alone: the list every tick is
 --            pushed to, at the left, with no set (the caller promises that,
 --            and that no job has two ticks in the call)
 -- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term;
@@ -27,8 +29,11 @@
 --            that set an in-flight marker; ARGV[6] the member for the sets;
 -- ARGV[7]    the instant of the push (Unix ms): a marker that expires by
 --            then counts as absent
+-- ARGV[8]    the number w of ticks whose payload is watched for `late`;
+-- ARGV[9]    the most members the waiting set holds: a push past that is
+--            not watched, and counted in the stats as "<job>:unwatched"
 -- then five sections of n values (the first of n pairs), each in tick
--- order, then one of k pairs:
+-- order, then one of k pairs, then one of w pairs:
 --            job and its new state "<tick>|<fingerprint>";
 --            payload JSON (for "m" and "o": how many ticks it records);
 --            tick (Unix seconds);
@@ -37,9 +42,12 @@
 --            missed without enqueueing, "o" record it, and the ticks before
 --            it, as skipped for overlap (a newer tick of the job follows in
 --            the call); after "l" or "r", "s" to add the
---            member to the set, then "k" if the tick sets a marker;
+--            member to the set, then "k" if the tick sets a marker, then
+--            "w" if its payload is watched;
 --            the counter of pushes, "<job>:enqueued";
---            for each tick with "k": job and marker "<payload id>|<expiry>"
+--            for each tick with "k": job and marker "<payload id>|<expiry>";
+--            for each tick with "w": its start deadline (Unix ms) and
+--            payload id, the waiting set's score and member
 -- Returns    one letter per tick, then "|" and the new write sequence:
 --            "P" pushed, "D" duplicate (already handled), "O" overlap
 --            (skipped: the job's previous payload is in flight), "A" paused
@@ -60,11 +68,14 @@ local uniform = ARGV[4] == 'uniform'
 local k = tonumber(ARGV[5])
 local member = ARGV[6]
 local now_ms = tonumber(ARGV[7])
-local states, payloads = 7, 7 + 2 * n
+local w = tonumber(ARGV[8])
+local waiting_cap = tonumber(ARGV[9])
+local states, payloads = 9, 9 + 2 * n
 local ticks = payloads + n
 local specs = ticks + n
 local counters = specs + n
 local markers = counters + n
+local watches = markers + 2 * k
 -- Fencing: the ticks hash remembers the newest leadership term that wrote
 -- to it (field "__term", which no job name can take). A leader that was
 -- frozen past its lease and wakes up cannot push anything.
@@ -93,6 +104,24 @@ end
 local function last_tick(state)
   return state and tonumber(string.match(state, '^(-?%d+)'))
 end
+-- Adds `count` (deadline, id) pairs from ARGV[from] to the waiting set, as
+-- many as it has room for; the rest are counted as unwatched, per job (the
+-- id's part before "@").
+local function watch(from, count)
+  local room = waiting_cap - redis.call('ZCARD', KEYS[5])
+  if room >= count then
+    redis.call('ZADD', KEYS[5], unpack(ARGV, from, from + 2 * count - 1))
+    return
+  end
+  for j = 0, count - 1 do
+    local id = ARGV[from + 2 * j + 1]
+    if j < room then
+      redis.call('ZADD', KEYS[5], ARGV[from + 2 * j], id)
+    else
+      redis.call('HINCRBY', KEYS[2], (string.match(id, '^(.*)@') or id) .. ':unwatched', 1)
+    end
+  end
+end
 
 local fast = uniform and not any_paused
 if fast then
@@ -118,9 +147,12 @@ if fast and k > 0 and redis.call('HLEN', KEYS[4]) > 0 then
 end
 if fast then
   redis.call('HSET', KEYS[1], unpack(ARGV, states + 1, states + 2 * n))
-  redis.call('LPUSH', KEYS[5], unpack(ARGV, payloads + 1, payloads + n))
+  redis.call('LPUSH', KEYS[6], unpack(ARGV, payloads + 1, payloads + n))
   if k > 0 then
     redis.call('HSET', KEYS[4], unpack(ARGV, markers + 1, markers + 2 * k))
+  end
+  if w > 0 then
+    watch(watches + 1, w)
   end
   for i = 1, n do
     redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
@@ -130,6 +162,7 @@ end
 
 local out = {}
 local marker = markers - 1
+local watched = watches - 1
 for i = 1, n do
   local job, state = ARGV[states + 2 * i - 1], ARGV[states + 2 * i]
   local payload, tick, spec = ARGV[payloads + i], tonumber(ARGV[ticks + i]), ARGV[specs + i]
@@ -138,9 +171,13 @@ for i = 1, n do
   if marks then
     marker = marker + 2
   end
-  local list, set = KEYS[5], nil
+  local watches_it = string.find(spec, 'w', 2, true)
+  if watches_it then
+    watched = watched + 2
+  end
+  local list, set = KEYS[6], nil
   if not uniform then
-    list, set = KEYS[5 + 2 * (i - 1)], KEYS[6 + 2 * (i - 1)]
+    list, set = KEYS[6 + 2 * (i - 1)], KEYS[7 + 2 * (i - 1)]
   end
   local last = last_tick(redis.call('HGET', KEYS[1], job))
   if last and last >= tick then
@@ -170,6 +207,9 @@ for i = 1, n do
       end
       if marks then
         redis.call('HSET', KEYS[4], job, ARGV[marker + 1])
+      end
+      if watches_it then
+        watch(watched, 1)
       end
       redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
       out[i] = 'P'
