@@ -1,7 +1,7 @@
 //! The clock daemon: lead (or stand by), and while leading push every due
 //! tick exactly once.
 //!
-//! [`run`] owns four loops under one [`Supervisor`], each in its own file,
+//! [`run`] owns five loops under one [`Supervisor`], each in its own file,
 //! each `run(deps, stop)`:
 //!
 //! | loop | file | does | when it fails |
@@ -10,6 +10,7 @@
 //! | `registry` | `registry.rs` | announces this clock every second; the leader prunes stale entries | restarted |
 //! | `offset` | `offset.rs` | measures Redis time minus system time every 30 s | restarted |
 //! | `leader` | `leader.rs` | while the lease is held, pushes due ticks | restarted (it reloads its state from Redis) |
+//! | `monitor` | `monitor.rs` | while the lease is held, every second reports payloads that missed their start deadline (`late`) and queues without a live worker (`unserved`, `served`), and sets the queue gauges | restarted (what to report is decided in Redis) |
 //!
 //! A loop restarts after a backoff (100 ms doubling to 5 s); one that fails
 //! [`supervisor::RESTART_LIMIT`] times within a minute stops the clock,
@@ -24,6 +25,7 @@
 mod leader;
 mod leadership;
 mod lease;
+mod monitor;
 pub mod offset;
 pub mod plan;
 pub mod registry;
@@ -95,6 +97,15 @@ pub async fn run(
         move |stop| {
             let (registry, leadership) = (registry.clone(), leadership.subscribe());
             async move { registry.run(leadership, stop).await }
+        }
+    });
+    loops.spawn("monitor", Policy::Restart, {
+        let (config, store, notifier, leadership) =
+            (config.clone(), store.clone(), notifier.clone(), leadership.clone());
+        move |stop| {
+            let monitor =
+                monitor::Monitor { config: config.clone(), store: store.clone(), notifier: notifier.clone() };
+            monitor.run(leadership.subscribe(), stop)
         }
     });
     loops.spawn("leader", Policy::Restart, {

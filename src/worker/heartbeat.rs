@@ -23,10 +23,21 @@ pub(super) async fn run(store: Store, queues: Vec<QueueName>, me: WorkerId, stop
     }
 }
 
-/// Refreshes the queue-depth gauges every few seconds until `stop`.
+/// Refreshes the queue-depth gauges, the oldest pending payload's age and
+/// the live workers every few seconds until `stop`.
 pub(super) async fn depths(store: Store, queues: Vec<QueueName>, stop: CancellationToken) {
     loop {
         for queue in &queues {
+            match store.look_at_queue(queue).await {
+                Ok(look) => {
+                    let l = labels(&[("queue", queue.as_str())]);
+                    METRICS.oldest_pending.get_or_create(&l).set(look.oldest_pending_secs());
+                    METRICS.live_workers.get_or_create(&l).set(look.live_workers as i64);
+                }
+                Err(_) => {
+                    METRICS.redis_errors.inc();
+                }
+            }
             let Ok(counts) = store.queue_counts(queue).await else {
                 METRICS.redis_errors.inc();
                 continue;
