@@ -68,7 +68,9 @@ fn clock_and_worker_export_the_documented_metrics() {
         let (c, w) = (scrape(clock_port).unwrap_or_default(), scrape(worker_port).unwrap_or_default());
         let ready = sample(&c, "campanile_ticks_enqueued_total{").is_some_and(|v| v >= 3.0)
             && sample(&w, "campanile_runs_dead_total{").is_some_and(|v| v >= 2.0)
-            && sample(&w, "campanile_queue_depth{").is_some();
+            && sample(&w, "campanile_queue_depth{").is_some()
+            && sample(&c, "campanile_live_workers{").is_some_and(|v| v == 1.0)
+            && sample(&w, "campanile_live_workers{").is_some_and(|v| v == 1.0);
         if ready {
             break (c, w);
         }
@@ -97,6 +99,12 @@ fn clock_and_worker_export_the_documented_metrics() {
         "{worker_body}"
     );
     assert!(worker_body.contains(r#"campanile_queue_depth{queue="default",state="dead"}"#), "{worker_body}");
+    // The leading clock and the worker both watch the queue.
+    for body in [&clock_body, &worker_body] {
+        assert_eq!(sample(body, r#"campanile_live_workers{queue="default"} "#), Some(1.0), "{body}");
+        let oldest = sample(body, r#"campanile_oldest_pending_seconds{queue="default"} "#);
+        assert!(oldest.is_some_and(|age| (0.0..5.0).contains(&age)), "{body}");
+    }
     // Each process declares its families (families without samples yet are
     // omitted; `metrics::tests` pins the full list).
     let declared = |body: &str, names: &[&str]| {
