@@ -279,3 +279,47 @@ async fn a_manual_run_waits_with_its_deadline() {
         redis::cmd("LLEN").arg("campanile:{default}:pending").query(&mut server.connection()).unwrap();
     assert_eq!(depth, 2);
 }
+
+#[tokio::test]
+async fn each_pushed_tick_waits_until_its_tick_plus_start_within() {
+    use common::tickers::{at, clock_at, config, run_until};
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(
+        r#"
+[jobs.minutely]
+every = "1m"
+command = "true"
+overlap = "allow"
+catch_up = "all"
+jitter = "20s"
+
+[jobs.daily]
+cron = "0 10 * * *"
+command = "true"
+
+[jobs.quiet]
+every = "1m"
+command = "true"
+start_within = "off"
+"#,
+    );
+    let (mut ticker, _) = clock_at(&cfg, &store, at("2026-11-23T09:59:30Z")).await;
+    run_until(&mut ticker, at("2026-11-23T10:01:30Z")).await;
+    drop(ticker);
+    // Down from 10:01:30 to 10:05:30: the ticks of 10:02 to 10:04 are caught
+    // up, 10:05's is late, all at once.
+    let (_ticker, _) = clock_at(&cfg, &store, at("2026-11-23T10:05:30Z")).await;
+    let ms = |t: &str| at(t).timestamp_millis();
+    let mut expected = vec![("daily@2026-11-23T10:00:00Z".to_owned(), ms("2026-11-23T10:10:00Z"))];
+    for minute in 0..=5 {
+        let tick = format!("2026-11-23T10:0{minute}:00Z");
+        // The next tick a minute on (under 10 minutes), from the tick: the
+        // jitter and the catch-up count against it.
+        expected.push((format!("minutely@{tick}"), ms(&tick) + 60_000));
+    }
+    let mut waiting = zset(&server, WAITING);
+    waiting.sort();
+    expected.sort();
+    assert_eq!(waiting, expected);
+}

@@ -213,7 +213,15 @@ impl Ticker {
             let s = &self.slots[slot];
             let job = &self.config.jobs[s.job];
             let plan = plan::plan(job, s.last, at_ms);
-            ops.extend(plan.steps.iter().map(|step| tick_op(job, s.fingerprint, *step, at)));
+            // Each push's next tick, for its start deadline: the pushes are
+            // consecutive ticks and come last in a plan.
+            let next_ticks = plan.steps.iter().skip(1).map(|step| Some(step.tick())).chain([plan.next]);
+            ops.extend(
+                plan.steps
+                    .iter()
+                    .zip(next_ticks)
+                    .map(|(step, next)| tick_op(job, s.fingerprint, *step, next, at)),
+            );
             plans.push((slot, plan));
         }
         Batch { at_ms, ops, plans, built: None }
@@ -349,7 +357,9 @@ fn report_lost_state(notifier: &Notifier, queue: &QueueName, jobs: u64, now: Dat
     notifier.send(alert);
 }
 
-fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> TickOp {
+/// The op for one step of `job`'s plan; `next` is the job's next tick
+/// after the step's (Unix seconds), if any.
+fn tick_op(job: &Job, fingerprint: u64, step: Planned, next: Option<i64>, now: DateTime<Utc>) -> TickOp {
     let (tick, action) = match step {
         Planned::Push(tick) => {
             let at = DateTime::from_timestamp(tick, 0).unwrap_or_default();
@@ -370,7 +380,7 @@ fn tick_op(job: &Job, fingerprint: u64, step: Planned, now: DateTime<Utc>) -> Ti
         }),
         format: job.format.clone(),
         start_deadline: match step {
-            Planned::Push(tick) => job.start_deadline(tick * 1000),
+            Planned::Push(tick) => job.start_deadline_given(tick * 1000, next),
             _ => None,
         },
     }

@@ -304,17 +304,22 @@ impl Job {
     /// `None` when not watched: `start_within = "off"`, or another tool's
     /// format, whose workers campanile does not see start.
     pub fn start_deadline(&self, at_ms: i64) -> Option<i64> {
+        let next = match self.start_within {
+            StartWithin::Auto => self.schedule.next_after_secs(at_ms.div_euclid(1000)),
+            _ => None,
+        };
+        self.start_deadline_given(at_ms, next)
+    }
+
+    /// [`Job::start_deadline`] when the caller knows the job's next tick
+    /// after `at_ms` (Unix seconds; `None` if it has none): the clock's
+    /// plan does, and spares a schedule lookup per push.
+    pub fn start_deadline_given(&self, at_ms: i64, next_tick: Option<i64>) -> Option<i64> {
         if self.format != Format::Campanile {
             return None;
         }
-        let to_next = || {
-            let next = self.schedule.next_after_secs(at_ms.div_euclid(1000))?;
-            Some(Span::from_secs(((next * 1000 - at_ms).max(0) as u64).div_ceil(1000)))
-        };
-        let to_next = match self.start_within {
-            StartWithin::Auto => to_next(),
-            _ => None,
-        };
+        let to_next =
+            next_tick.map(|next| Span::from_secs(((next * 1000 - at_ms).max(0) as u64).div_ceil(1000)));
         let within = self.start_within.after(to_next)?;
         Some(at_ms.saturating_add(within.as_secs() as i64 * 1000))
     }
