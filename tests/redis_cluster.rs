@@ -72,3 +72,40 @@ fn failovers_mid_run_lose_no_tick_and_double_none_but_at_a_crash() {
     let checked = deployment.stop_and_check_allowing(&[(killed - 2, killed + 1)]);
     eprintln!("{checked} runs checked across two failovers");
 }
+
+/// The monitor script checks the leases of a queue's workers, whose keys it
+/// builds from the workers set: on a cluster they are in the queue's slot,
+/// on whichever primary holds it, so the watch works for every queue.
+#[test]
+fn the_watch_sees_late_payloads_and_live_workers_on_every_primary() {
+    use campanile::config::{Format, JobName, QueueName, RedisSettings};
+    use campanile::store::{Sequences, Store, TickAction, TickOp};
+    let cluster = RedisCluster::start();
+    let queues = cluster.queues_on_distinct_primaries("campanile:", 3);
+    let mut con = cluster.connection();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let settings = RedisSettings { cluster: cluster.urls(), ..RedisSettings::default() };
+    let store = runtime.block_on(Store::connect(&settings)).unwrap();
+    let past = now() * 1000 - 1;
+    for q in &queues {
+        let queue = QueueName::new(q).unwrap();
+        let () =
+            redis::cmd("SADD").arg(format!("campanile:{{{q}}}:workers")).arg("w1").query(&mut con).unwrap();
+        let () =
+            redis::cmd("SET").arg(format!("campanile:{{{q}}}:lease:w1")).arg("w1").query(&mut con).unwrap();
+        let op = TickOp {
+            queue: queue.clone(),
+            job: JobName::new("j").unwrap(),
+            tick: 1,
+            fingerprint: "fp".into(),
+            action: TickAction::Push { payload: "{}".into(), id: "j@1".into() },
+            inflight_until: None,
+            format: Format::Campanile,
+            start_deadline: Some(past),
+        };
+        runtime.block_on(store.enqueue(1, &mut Sequences::new(), &[op], past)).unwrap();
+        let look = runtime.block_on(store.watch_queue(&queue, Duration::from_secs(60))).unwrap();
+        assert_eq!((look.live_workers, look.depth), (1, 1), "{q}");
+        assert_eq!(look.late.iter().map(|l| l.id.as_str()).collect::<Vec<_>>(), ["j@1"], "{q}");
+    }
+}
