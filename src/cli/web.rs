@@ -5,11 +5,18 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use clap::Args;
 
 use super::{EXIT_FAILURE, EXIT_INVALID};
+use crate::config::Config;
+use crate::notify::Notifier;
+use crate::store::Store;
+use crate::supervisor::{Policy, Supervisor};
 use crate::time::{SystemTime, TimeSource};
 use crate::web::{self, Auth};
+use crate::worker::leader_watch::LeaderWatcher;
 
 /// Where the dashboard listens without `--listen` or `PORT`.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -141,17 +148,22 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
         };
         let options = web::Options { allowed_hosts: args.allowed_hosts.clone(), secret };
         let state = web::AppState::new(config.clone(), auth, Arc::new(SystemTime), options);
+        let (connected, store) = tokio::sync::watch::channel(None);
         // Serve at once (a platform's boot check wants the port answering);
         // pages answer 503 until Redis does.
         tokio::spawn({
-            let (state, shutdown) = (state.clone(), shutdown.clone());
+            let (state, shutdown, config) = (state.clone(), shutdown.clone(), config.clone());
             async move {
                 if let Some(store) = super::connect(&config.redis, &shutdown).await {
-                    state.connected(store);
+                    state.connected(store.clone());
+                    let _ = connected.send(Some(store));
                 }
             }
         });
-        match web::serve(listener, state, shutdown).await {
+        let loops = watch_leader(&config, store);
+        let served = web::serve(listener, state, shutdown).await;
+        let _ = loops.stop(LOOPS_STOP_DEADLINE).await;
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: dashboard failed: {e}");
@@ -159,6 +171,33 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// How long the dashboard's loops take at most to stop once it has.
+const LOOPS_STOP_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The dashboard's loop, under a supervisor: it watches the clocks' leader
+/// lease like every worker does (`no_leader`, `leader_back`), once Redis
+/// first answers, so a deployment whose only other process is a dashboard
+/// still hears that no clock leads.
+fn watch_leader(config: &Arc<Config>, store: tokio::sync::watch::Receiver<Option<Store>>) -> Supervisor {
+    let notifier = Notifier::start(config.webhooks.clone(), config.email.clone());
+    let no_leader_after = config.monitor.no_leader_after.as_duration();
+    let mut loops = Supervisor::new();
+    loops.spawn("leader_watch", Policy::Restart, move |stop| {
+        let (mut store, notifier) = (store.clone(), notifier.clone());
+        async move {
+            let found = tokio::select! {
+                _ = stop.cancelled() => return,
+                found = store.wait_for(Option::is_some) => found.map(|s| s.clone()),
+            };
+            // The connecting task gave up: the dashboard is stopping.
+            let Ok(Some(store)) = found else { return stop.cancelled().await };
+            let time: Arc<dyn TimeSource> = Arc::new(SystemTime);
+            LeaderWatcher { store, notifier, time, no_leader_after }.run(stop).await
+        }
+    });
+    loops
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The clock daemon: lead (or stand by), and while leading push every due
 //! tick exactly once.
 //!
-//! [`run`] owns five loops under one [`Supervisor`], each in its own file,
+//! [`run`] owns these loops under one [`Supervisor`], each in its own file,
 //! each `run(deps, stop)`:
 //!
 //! | loop | file | does | when it fails |
@@ -9,6 +9,7 @@
 //! | `lease` | `lease.rs` | takes and renews the leader lease, on a thread and connection of its own | restarted (this clock stands by meanwhile) |
 //! | `registry` | `registry.rs` | announces this clock every second; the leader prunes stale entries | restarted |
 //! | `offset` | `offset.rs` | measures Redis time minus system time every 30 s | restarted |
+//! | `heartbeat` | `heartbeat.rs` | with `[monitor] heartbeat_url` only: requests it every `heartbeat_every` while this clock leads | restarted |
 //! | `leader` | `leader.rs` | while the lease is held, pushes due ticks | restarted (it reloads its state from Redis) |
 //! | `monitor` | `monitor.rs` | while the lease is held, every second reports payloads that missed their start deadline (`late`) and queues without a live worker (`unserved`, `served`), and sets the queue gauges | restarted (what to report is decided in Redis) |
 //!
@@ -22,6 +23,7 @@
 //! State lives in Redis, not in the process (see `leader.rs`), so a
 //! restart, a deploy, a failover and a Redis outage are the same path.
 
+mod heartbeat;
 mod leader;
 mod leadership;
 mod lease;
@@ -108,6 +110,13 @@ pub async fn run(
             monitor.run(leadership.subscribe(), stop)
         }
     });
+    if let Some(url) = config.monitor.heartbeat_url.clone() {
+        let every = config.monitor.heartbeat_every.as_duration();
+        loops.spawn("heartbeat", Policy::Restart, {
+            let leadership = leadership.clone();
+            move |stop| heartbeat::run(url.clone(), every, leadership.subscribe(), stop)
+        });
+    }
     loops.spawn("leader", Policy::Restart, {
         let leadership = leadership.clone();
         let memory = ticker::Memory::default();

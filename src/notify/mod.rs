@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 pub use crate::config::{ANY_JOB, EmailSettings, Event, Webhook};
 
 pub mod email;
+pub mod ping;
 
 /// The JSON body posted to a webhook (a public contract, see docs/operations.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

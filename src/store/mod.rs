@@ -3,9 +3,10 @@
 //! names (`connection`), each reconnecting on its own.
 //! Key names live in [`keys`], Lua scripts in `scripts` (`src/store/scripts/*.lua`).
 //! The operations are grouped by what they serve: the leader lease
-//! (`lease`), pushing ticks (`enqueue`), the clock's start-up sync (`sync`),
-//! the worker's queue (`queue`), the watch for runs that do not happen
-//! (`monitor`), the CLI and dashboard (`ops`, and `health` for what is
+//! (`lease`), watching it from outside the clocks (`leader_watch`), pushing
+//! ticks (`enqueue`), the clock's start-up sync (`sync`), the worker's
+//! queue (`queue`), the watch for runs that do not happen (`monitor`), the
+//! CLI and dashboard (`ops`, and `health` for what is
 //! wrong right now), all over
 //! the pipelining helpers (`pipeline`).
 
@@ -14,6 +15,7 @@ mod enqueue;
 mod error;
 mod health;
 pub mod keys;
+mod leader_watch;
 mod lease;
 mod monitor;
 mod ops;
@@ -33,6 +35,7 @@ pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use keys::{Destination, Keys};
 pub use monitor::{Episode, LATE_CAP, LatePayload, QueueLook, WATCH_GAP};
+pub use leader_watch::LeaderWatch;
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
 pub use slots::check_cluster_slots;

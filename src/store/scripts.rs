@@ -50,10 +50,11 @@ pub static PUSH_WATCHED: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!(
 pub static MONITOR: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/monitor.lua")));
 /// Moves dead letters back onto the pending list.
 pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));
-/// Passes the leader lease to another clock.
 /// Records a clock in the registry with Redis's time.
 pub static ANNOUNCE_CLOCK: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/announce_clock.lua")));
-
+/// Records what a watcher saw of the leader lease; one report per episode.
+pub static WATCH_LEADER: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/watch_leader.lua")));
+/// Passes the leader lease to another clock.
 pub static HANDOVER_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/handover_lease.lua")));

@@ -25,6 +25,7 @@
 //! |---|---|---|---|
 //! | `heartbeat` | `heartbeat.rs` | renews this worker's lease on each queue every 5 s | restarted |
 //! | `depths` | `heartbeat.rs` | refreshes the queue-depth gauges (with metrics only) | restarted |
+//! | `leader_watch` | `leader_watch.rs` | looks at the clocks' leader lease every second: `no_leader`, `leader_back`, `campanile_leader_age_seconds` | restarted |
 //! | `reaper` | `reaper.rs` | puts back the payloads of workers whose lease lapsed | restarted |
 //! | `retries` | `retry.rs` | moves due retries back onto the pending list | restarted |
 //! | `drain` | `drain.rs` | on stop, lets running jobs finish within the grace period, then stops them | stops the worker (it holds no state to restart from) |
@@ -45,6 +46,7 @@ mod drain;
 pub mod execute;
 mod fetch;
 mod heartbeat;
+pub mod leader_watch;
 mod ledger;
 mod outcome;
 mod parse;
@@ -62,6 +64,7 @@ use crate::backoff::Backoff;
 use crate::config::{Config, QueueName};
 use crate::error_chain::error_chain;
 use crate::notify::Notifier;
+use crate::notify::ping::Pinger;
 use crate::shutdown::Shutdown;
 use crate::store::{Requeue, Store};
 use crate::supervisor::{self, Policy, Supervisor};
@@ -106,6 +109,8 @@ struct Ctx {
     /// Interrupts running jobs when the shutdown grace period is over.
     stop_runs: CancellationToken,
     notifier: Notifier,
+    /// Tells the jobs' outside monitors (`ping_url`) about runs.
+    pinger: Pinger,
     /// Cancelled when the worker stops taking payloads (told to stop, or a
     /// loop failed for good): a run's finish then takes no next payload.
     stopping: CancellationToken,
@@ -143,6 +148,7 @@ pub async fn run(
         me: me.clone(),
         stop_runs: CancellationToken::new(),
         notifier: Notifier::start(config.webhooks.clone(), config.email.clone()),
+        pinger: Pinger::start(config.jobs.iter().any(|j| j.ping.is_some())),
         stopping: CancellationToken::new(),
         slots: fetch::Slots::new(options.concurrency),
         several_queues: options.queues.len() > 1,
@@ -164,6 +170,15 @@ pub async fn run(
             move |stop| heartbeat::depths(store.clone(), queues.clone(), stop)
         });
     }
+    loops.spawn("leader_watch", Policy::Restart, {
+        let watcher = leader_watch::LeaderWatcher {
+            store: store.clone(),
+            notifier: ctx.notifier.clone(),
+            time: time.clone(),
+            no_leader_after: config.monitor.no_leader_after.as_duration(),
+        };
+        move |stop| watcher.clone().run(stop)
+    });
     loops.spawn("reaper", Policy::Restart, {
         let (store, queues, me, time) = (store.clone(), queues.clone(), me.clone(), time.clone());
         move |stop| reaper::run(config.clone(), store.clone(), queues.clone(), me.clone(), time.clone(), stop)

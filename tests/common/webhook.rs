@@ -1,4 +1,5 @@
-//! A tiny HTTP server that records the JSON bodies webhooks post to it.
+//! A tiny HTTP server that records the JSON bodies webhooks post to it, and
+//! the paths monitors' pings request (with a `null` body).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -46,7 +47,8 @@ impl Receiver {
                     let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
                     continue;
                 }
-                record.lock().unwrap().push((path, serde_json::from_slice(&body).unwrap()));
+                let body = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap() };
+                record.lock().unwrap().push((path, body));
                 let _ =
                     stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             }
