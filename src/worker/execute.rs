@@ -35,6 +35,13 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 /// its shell exited.
 pub const LEFTOVER_GRACE: Duration = Duration::from_secs(2);
 
+/// What to do, once, when a run is still going after `after` (the job's
+/// `warn_after`): the run goes on.
+pub struct LongRunning {
+    pub after: Duration,
+    pub fire: Box<dyn FnOnce(Duration) + Send>,
+}
+
 /// How a command ended.
 #[derive(Debug, Clone)]
 pub struct Finished {
@@ -51,13 +58,15 @@ pub struct Finished {
 /// Runs `job`'s command (`script`, checked to exist by the caller) for
 /// `payload`. `stop` interrupts it (worker shutdown). Nothing from the
 /// payload reaches the shell command line: the payload's fields arrive as
-/// environment variables and stdin.
+/// environment variables and stdin. `long_running` is told once if the run
+/// outlasts its `after`.
 pub async fn execute(
     job: &Job,
     script: &str,
     payload: &Payload,
     stop: &CancellationToken,
     time: &dyn TimeSource,
+    long_running: Option<LongRunning>,
 ) -> Finished {
     let started_at = time.now();
     let tail = Arc::new(Mutex::new(VecDeque::with_capacity(OUTPUT_TAIL)));
@@ -119,7 +128,7 @@ pub async fn execute(
         child.stdout.take().map(|out| tokio::spawn(stream(out, "stdout", payload.clone(), tail.clone()))),
         child.stderr.take().map(|err| tokio::spawn(stream(err, "stderr", payload.clone(), tail.clone()))),
     ];
-    let (outcome, status) = wait(&mut child, job.timeout.as_duration(), stop).await;
+    let (outcome, status) = wait(&mut child, job.timeout.as_duration(), stop, long_running).await;
     // A background grandchild may hold the pipes open: give the readers a
     // moment to drain, then stop reading.
     if let Some(writer) = writer {
@@ -145,25 +154,45 @@ pub async fn execute(
 }
 
 /// Waits for the child, its timeout or a stop request; on either of the
-/// latter, terminates the whole process group.
+/// latter, terminates the whole process group. `long_running` fires on the
+/// way, without ending the wait.
 async fn wait(
     child: &mut Child,
     timeout: Duration,
     stop: &CancellationToken,
+    mut long_running: Option<LongRunning>,
 ) -> (Outcome, Option<std::process::ExitStatus>) {
     let group = child.id().map(|pid| -(pid as i32));
-    let outcome = tokio::select! {
-        status = child.wait() => {
-            if let Some(group) = group {
-                end_leftovers(group, stop).await;
+    let started = tokio::time::Instant::now();
+    let outcome = loop {
+        let warn_at = long_running.as_ref().map(|l| started + l.after);
+        tokio::select! {
+            status = child.wait() => {
+                if let Some(group) = group {
+                    end_leftovers(group, stop).await;
+                }
+                return (Outcome::Success, status.ok());
             }
-            return (Outcome::Success, status.ok());
+            _ = tokio::time::sleep_until(started + timeout) => break Outcome::TimedOut,
+            _ = stop.cancelled() => break Outcome::Interrupted,
+            // `Child::wait` is cancel-safe: the next pass waits on.
+            _ = sleep_until_some(warn_at) => {
+                if let Some(l) = long_running.take() {
+                    (l.fire)(l.after);
+                }
+            }
         }
-        _ = tokio::time::sleep(timeout) => Outcome::TimedOut,
-        _ = stop.cancelled() => Outcome::Interrupted,
     };
     let status = terminate_group(child).await;
     (outcome, status)
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// After the command's shell exited: SIGTERM to whatever is left of its

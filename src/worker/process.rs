@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::execute::LongRunning;
 use super::ledger::Held;
 use super::outcome::{conclude, dead_letter, finish, letter, notify_unrunnable, record};
 use super::parse::parse;
@@ -13,7 +14,9 @@ use super::{Ctx, execute};
 use crate::config::{Config, Job, QueueName};
 use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
+use crate::notify;
 use crate::payload::Payload;
+use crate::run::Outcome;
 use crate::store::INFLIGHT_MARGIN;
 
 /// Runs taken payloads one after another on one concurrency slot: the one
@@ -81,14 +84,43 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
             tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot record the run's start");
         }
     };
-    let run = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref());
+    let pings = ctx.pinger.run_started(job.ping.as_ref());
+    let long_running = long_running(ctx, queue, job, &payload);
+    let run = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref(), long_running);
     let ((), finished) = tokio::join!(touch, run);
+    // A run interrupted by shutdown goes back on the pending list and runs
+    // again: it neither succeeded nor failed.
+    if finished.outcome != Outcome::Interrupted {
+        pings.finished(finished.outcome == Outcome::Success);
+    }
     let duration_ms = (finished.finished_at - finished.started_at).num_milliseconds();
     tracing::info!(
         job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = finished.outcome.as_str(),
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
     conclude(ctx, queue, job, &payload, raw, finished).await
+}
+
+/// `long_running` for this run after the job's `warn_after`, if it has one.
+fn long_running(ctx: &Arc<Ctx>, queue: &QueueName, job: &Job, payload: &Payload) -> Option<LongRunning> {
+    let after = job.warn_after?.as_duration();
+    let (notifier, time) = (ctx.notifier.clone(), ctx.time.clone());
+    let (job, queue, payload) = (job.name.to_string(), queue.to_string(), payload.clone());
+    let fire = move |elapsed: std::time::Duration| {
+        tracing::warn!(job = %job, id = %payload.id, attempt = payload.attempt, elapsed_secs = elapsed.as_secs(), "run still going after warn_after");
+        let tick = crate::output::utc(payload.scheduled_at);
+        let at = crate::output::utc(time.now());
+        notifier.send(notify::build::long_running(
+            &job,
+            &queue,
+            &payload.id,
+            &tick,
+            payload.attempt,
+            elapsed.as_secs(),
+            &at,
+        ));
+    };
+    Some(LongRunning { after, fire: Box::new(fire) })
 }
 
 /// The job a payload names and its command, or why this worker cannot run
