@@ -27,6 +27,7 @@ pub struct Deployed {
 
 /// A job's definition with every default applied, as comparable JSON:
 /// two configs that schedule and run a job the same way give equal specs.
+/// Secrets never appear: `env` values and `ping_url` URLs are digested.
 /// The format's fields appear only for a format other than `campanile`, so
 /// a table published before formats existed still compares equal.
 pub fn job_spec(job: &Job) -> Value {
@@ -46,6 +47,13 @@ pub fn job_spec(job: &Job) -> Value {
         "env": env_digests(job),
         "enabled": job.enabled,
     });
+    // Set only: a table published before these existed still compares equal.
+    if let (Some(spec), Some(warn_after)) = (spec.as_object_mut(), job.warn_after) {
+        spec.insert("warn_after".into(), json!(warn_after.to_string()));
+    }
+    if let (Some(spec), Some(ping)) = (spec.as_object_mut(), ping_digests(job)) {
+        spec.insert("ping_url".into(), ping);
+    }
     if let (Some(spec), Some(fields)) = (spec.as_object_mut(), format_spec(&job.format).as_object()) {
         spec.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
         if job.command.is_none() {
@@ -61,6 +69,17 @@ pub fn job_spec(job: &Job) -> Value {
 /// yet a changed value must still show as a change.
 pub fn env_digests(job: &Job) -> BTreeMap<&str, String> {
     job.env.iter().map(|(name, value)| (name.as_str(), value_digest(value))).collect()
+}
+
+/// A job's `ping_url`, each URL as its host and a digest of the whole
+/// (`https://hc-ping.com/… sha256:…`): the path is the check's secret, yet
+/// a changed URL must still show as a change.
+pub fn ping_digests(job: &Job) -> Option<Value> {
+    let ping = job.ping.as_ref()?;
+    let shown = |url: &Option<String>| {
+        url.as_deref().map(|u| format!("{} {}", crate::config::host_only(u), value_digest(u)))
+    };
+    Some(json!({ "start": shown(&ping.start), "success": shown(&ping.success), "fail": shown(&ping.fail) }))
 }
 
 fn value_digest(value: &str) -> String {
@@ -118,6 +137,12 @@ pub fn fingerprint(config: &Config) -> String {
         );
         if !job.format.is_campanile() {
             let _ = write!(text, "{}\u{1e}", format_spec(&job.format));
+        }
+        if let Some(warn_after) = job.warn_after {
+            let _ = write!(text, "warn_after={warn_after}\u{1e}");
+        }
+        if let Some(ping) = ping_digests(job) {
+            let _ = write!(text, "ping_url={ping}\u{1e}");
         }
     }
     format!("{:016x}", fnv1a(text.as_bytes()))
@@ -256,5 +281,32 @@ mod tests {
         let ns =
             table("[jobs.j]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\nnamespace = \"app\"\n");
         assert_eq!(diff(&ns, &sidekiq).changed["j"]["namespace"], json!({"old": null, "new": "app"}));
+    }
+
+    #[test]
+    fn ping_urls_are_published_as_host_and_digest_and_a_change_shows() {
+        let job = |url: &str| {
+            format!("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\nwarn_after = \"5m\"\nping_url = \"{url}\"\n")
+        };
+        let text = job("https://hc-ping.com/0f1e-s3cret");
+        let config = Config::parse(&text, std::path::Path::new("t.toml"), DateTime::UNIX_EPOCH).unwrap();
+        let published = published_json(&config, "c", DateTime::UNIX_EPOCH);
+        assert!(!published.contains("s3cret"), "{published}");
+        assert!(!format!("{:?}", config.jobs[0]).contains("s3cret"), "Debug shows the URLs' hosts only");
+        let spec = &table(&text)["j"];
+        assert_eq!(spec["warn_after"], "5m");
+        assert!(spec["ping_url"]["start"].as_str().unwrap().starts_with("https://hc-ping.com/… sha256:"));
+        let other = table(&job("https://hc-ping.com/another"));
+        assert!(diff(&other, &table(&text)).changed["j"].contains_key("ping_url"));
+        let before = Config::parse(
+            &job("https://hc-ping.com/another"),
+            std::path::Path::new("t.toml"),
+            DateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        assert_ne!(fingerprint(&before), fingerprint(&config));
+        // Without them, the spec keeps its old shape.
+        let plain = table("[jobs.j]\nevery = \"1m\"\ncommand = \"x\"\n");
+        assert!(plain["j"].get("ping_url").is_none() && plain["j"].get("warn_after").is_none());
     }
 }

@@ -22,6 +22,7 @@ pub use alerts::{ANY_JOB, EmailSettings, Event, Webhook};
 pub use error::{Diagnostic, Error};
 pub use format::Format;
 pub use names::{JobName, QueueName};
+pub use redact::host_only;
 pub use redis::{DEFAULT_PREFIX, DEFAULT_URL, RedisSettings, SentinelSettings, Topology};
 pub use validate::MAX_RETRIES;
 
@@ -117,16 +118,28 @@ impl StartWithin {
 }
 
 /// Where a job's runs are reported to an outside monitor: each URL is
-/// requested (GET) when a run starts, succeeds or fails.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// requested (GET) when a run starts, succeeds or fails. The URLs carry the
+/// check's secret: `Debug` shows their hosts only.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct PingUrls {
     pub start: Option<String>,
     pub success: Option<String>,
     pub fail: Option<String>,
 }
 
-/// `[monitor]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl std::fmt::Debug for PingUrls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = |url: &Option<String>| url.as_deref().map(host_only);
+        f.debug_struct("PingUrls")
+            .field("start", &host(&self.start))
+            .field("success", &host(&self.success))
+            .field("fail", &host(&self.fail))
+            .finish()
+    }
+}
+
+/// `[monitor]`. `Debug` shows `heartbeat_url`'s host only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct MonitorSettings {
     /// A queue with enabled jobs and no live worker for this long is
     /// `unserved`.
@@ -136,6 +149,17 @@ pub struct MonitorSettings {
     /// Requested by the leading clock every `heartbeat_every` while it leads.
     pub heartbeat_url: Option<String>,
     pub heartbeat_every: Span,
+}
+
+impl std::fmt::Debug for MonitorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorSettings")
+            .field("unserved_after", &self.unserved_after)
+            .field("no_leader_after", &self.no_leader_after)
+            .field("heartbeat_url", &self.heartbeat_url.as_deref().map(host_only))
+            .field("heartbeat_every", &self.heartbeat_every)
+            .finish()
+    }
 }
 
 impl Default for MonitorSettings {

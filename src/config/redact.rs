@@ -1,4 +1,5 @@
-//! Passwords out of Redis URLs, for messages and logs.
+//! Secrets out of URLs, for messages, logs and what is published: the
+//! passwords of Redis URLs, the paths of webhook and monitor URLs.
 
 /// Every password of a URL replaced by `***`, for messages and logs: the
 /// userinfo's (`redis://user:secret@host` → `redis://user:***@host`, and a
@@ -58,5 +59,30 @@ fn redact_param(pair: &str) -> String {
             format!("{key}=***")
         }
         _ => pair.to_owned(),
+    }
+}
+
+/// A URL whose path is its secret (a Slack webhook's, a healthchecks.io
+/// check's UUID, a Cronitor key) reduced to its scheme and host:
+/// `https://hc-ping.com/<uuid>` → `https://hc-ping.com/…`. Userinfo, path
+/// and query all go.
+pub fn host_only(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "***".into() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}/…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_only;
+
+    #[test]
+    fn host_only_keeps_scheme_and_host() {
+        assert_eq!(host_only("https://hc-ping.com/5f3e-uuid/start"), "https://hc-ping.com/…");
+        assert_eq!(host_only("https://cronitor.link/p/KEY/nightly?state=run"), "https://cronitor.link/…");
+        assert_eq!(host_only("http://u:pw@127.0.0.1:9/x"), "http://127.0.0.1:9/…");
+        assert_eq!(host_only("https://h?token=s3cret"), "https://h/…");
+        assert_eq!(host_only("not a url"), "***");
     }
 }

@@ -200,9 +200,7 @@ fn count(result: &str) {
 
 /// Webhook URLs carry secrets in their path (Slack's do): log the host only.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "***".into() };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    format!("{scheme}://{host}/…")
+    crate::config::host_only(url)
 }
 
 /// Builds notifications with their chat text.
