@@ -59,7 +59,8 @@ pub struct Metrics {
     /// Workers whose lease is live, per queue.
     pub live_workers: Family<Labels, Gauge>,
     /// Seconds since a clock last renewed the leader lease, as this process
-    /// last saw it.
+    /// last saw it (workers and `clock web`, every second); with no leader,
+    /// how long none has held it.
     pub leader_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     registry: Registry,
 }

@@ -63,6 +63,7 @@ fn redis_keys_follow_the_documented_layout() {
     assert_eq!(keys.late(&q), "campanile:{default}:late");
     assert_eq!(keys.monitor(&q), "campanile:{default}:monitor");
     assert_eq!(keys.leader(), "campanile:leader");
+    assert_eq!(keys.leader_monitor(), "campanile:monitor");
     let custom = Keys::new("myapp:");
     assert_eq!(custom.pending(&q), "myapp:{default}:pending");
     assert_eq!(custom.leader(), "myapp:leader");

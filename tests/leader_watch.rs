@@ -208,3 +208,23 @@ fn heartbeats_come_from_the_leader_only_and_stop_when_it_dies() {
     assert!(quiet.elapsed() >= Duration::from_secs(1), "heartbeats went on after the leader died: {seen:?}");
     assert!(leader(&redis).is_some());
 }
+
+/// A deployment whose only running process is a dashboard still hears that
+/// no clock leads.
+#[test]
+fn a_dashboard_alone_reports_no_leader() {
+    let redis = RedisServer::start();
+    let receiver = Receiver::start(0);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[monitor]\nno_leader_after = \"1s\"\n\n[[notify.webhooks]]\nurl = \"{}\"\nevents = [\"no_leader\"]\n",
+            receiver.url("/hook")
+        ),
+    );
+    let listen = format!("127.0.0.1:{}", free_port());
+    let web = Proc::spawn("clock", &["web", "--listen", &listen], &redis, &config, dir.path(), "web");
+    let seen = receiver.wait_for("no_leader", Duration::from_secs(10), |s| !s.is_empty());
+    assert_eq!(seen[0].1["event"], "no_leader", "{}", web.log_tail());
+}

@@ -19,7 +19,7 @@
 //! | `P{Q}:late` | sorted set | leading clock moves from `waiting`, worker removes when a run starts | ids of payloads that missed their start deadline (score: that deadline, Unix ms), each reported `late` once; the newest 1,000 kept |
 //! | `P{Q}:monitor` | hash | leading clock | the queue's worker watch: `unserved_since` (Unix ms, Redis time: when it was first seen without a live worker), `unserved_sent` (`1` once `unserved` is sent, until `served`), `checked_at` (Unix ms of the last look) |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
-//! | `Pmonitor` | hash, PX | worker, `clock web` | the current stretch without a leader, as the watchers of the lease saw it: `no_leader_since` (Unix ms, Redis time), `no_leader_sent` (`1` once `no_leader` was sent); deleted when a leader is seen again, expires a minute after the last watcher saw none |
+//! | `Pmonitor` | hash, PX | worker, `clock web` | the current stretch without a leader, as the watchers of the lease saw it: `no_leader_since` (Unix ms, Redis time), `no_leader_sent` (`1` once `no_leader` was sent); deleted when a leader is seen again, expires `no_leader_after` plus 60 s after the last watcher saw none |
 //! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
 //! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since, config, offset_ms, redis_seen_ms}`; `redis_seen_ms` is stamped by Redis; entries silent for 10 s on Redis's clock are ignored, for 60 s pruned |

@@ -34,8 +34,8 @@ pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus, WAITI
 pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use keys::{Destination, Keys};
-pub use monitor::{Episode, LATE_CAP, LatePayload, QueueLook, WATCH_GAP};
 pub use leader_watch::LeaderWatch;
+pub use monitor::{Episode, LATE_CAP, LatePayload, QueueLook, WATCH_GAP};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
 pub use slots::check_cluster_slots;
