@@ -89,8 +89,9 @@ events = ["long_running", "failed"]
 }
 
 /// A monitor answering on a thread per request: records each request's path
-/// and when it arrived; answers `/start` requests 300 ms late and never
-/// answers paths under `/hang` (within the pinger's 5 s timeout).
+/// and when it arrived; answers `/start` requests 300 ms late (2 s under
+/// `/slower`) and never answers paths under `/hang` (within the pinger's
+/// 5 s timeout).
 struct Monitor {
     port: u16,
     seen: Arc<Mutex<Vec<(String, Instant)>>>,
@@ -98,6 +99,7 @@ struct Monitor {
 
 impl Monitor {
     const SLOW_START: Duration = Duration::from_millis(300);
+    const SLOWER_START: Duration = Duration::from_secs(2);
 
     fn start() -> Monitor {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -121,7 +123,9 @@ impl Monitor {
                         let _ = reader.read_to_end(&mut Vec::new());
                         return;
                     }
-                    if path.ends_with("/start") {
+                    if path.starts_with("/slower") && path.ends_with("/start") {
+                        std::thread::sleep(Monitor::SLOWER_START);
+                    } else if path.ends_with("/start") {
                         std::thread::sleep(Monitor::SLOW_START);
                     }
                     let mut stream = stream;
@@ -231,4 +235,30 @@ fn scrape(port: u16) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+/// A worker told to stop lets its run finish, and the run's success still
+/// reaches the monitor before the worker exits, though the monitor takes
+/// 2 s to answer the start and the run is over long before.
+#[test]
+fn a_stopping_worker_still_sends_its_last_runs_end() {
+    let redis = RedisServer::start();
+    let monitor = Monitor::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[jobs.last]\nat = \"2030-01-01T00:00:00Z\"\ncommand = \"sleep 0.2\"\nping_url = \"{}\"\n",
+            monitor.url("/slower")
+        ),
+    );
+    let mut worker = Proc::worker(&redis, &config, dir.path(), &[], "worker");
+    push(&redis, "last", "2026-11-23T08:00:00Z");
+    wait_until("the run's start ping", Duration::from_secs(10), || !monitor.requests().is_empty());
+    worker.sigterm();
+    let status = worker.wait_exit(Duration::from_secs(15)).expect("the worker exits");
+    assert!(status.success(), "{}", worker.log_tail());
+    let paths: Vec<String> = monitor.requests().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(paths, ["/slower/start", "/slower"], "{}", worker.log_tail());
+    assert_eq!(history(&redis, "last")[0]["outcome"], "success");
 }

@@ -16,6 +16,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::PingUrls;
 use crate::metrics::{METRICS, labels};
@@ -64,18 +66,35 @@ struct Request {
 #[derive(Clone, Default)]
 pub struct Pinger {
     tx: Option<mpsc::Sender<Request>>,
+    /// The sender and every request in flight, so [`Pinger::drain`] can
+    /// wait for them.
+    tasks: TaskTracker,
+    /// Tells the sender to send what is queued and stop.
+    closing: CancellationToken,
 }
 
 impl Pinger {
     /// Starts the background sender (inside a tokio runtime) if `enabled`.
-    /// It ends when the last handle is dropped.
+    /// It ends at [`Pinger::drain`], or when the last handle is dropped.
     pub fn start(enabled: bool) -> Pinger {
+        let (tasks, closing) = (TaskTracker::new(), CancellationToken::new());
         let tx = enabled.then(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(send_queued(rx));
+            tasks.spawn(send_queued(rx, tasks.clone(), closing.clone()));
             tx
         });
-        Pinger { tx }
+        Pinger { tx, tasks, closing }
+    }
+
+    /// Sends what is queued and waits for the requests in flight, within
+    /// `within`: a worker stopping after its last runs still reports their
+    /// ends, rather than leaving a monitor waiting for a run that is over.
+    pub async fn drain(&self, within: Duration) {
+        self.closing.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(within, self.tasks.wait()).await.is_err() {
+            tracing::warn!(within_ms = within.as_millis() as u64, "pings still in flight at exit; abandoned");
+        }
     }
 
     /// A run has started: requests `urls.start` (if set) and returns what
@@ -127,14 +146,24 @@ impl RunPings {
 }
 
 /// Takes requests off the queue as slots free up; each on its own task.
-async fn send_queued(mut rx: mpsc::Receiver<Request>) {
+/// Once `closing`, takes what is queued and nothing more.
+async fn send_queued(mut rx: mpsc::Receiver<Request>, tasks: TaskTracker, closing: CancellationToken) {
     let slots = std::sync::Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(request) = rx.recv().await {
+    loop {
+        let request = tokio::select! {
+            biased;
+            request = rx.recv() => request,
+            _ = closing.cancelled() => {
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(request) = request else { return };
         // A request waiting for its run's start takes its slot after the
         // start took one (the queue is in order), so it never waits for a
         // start that waits for a slot.
         let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let _slot = slot;
             let Request { kind, url, after, done } = request;
             if let Some(after) = after {

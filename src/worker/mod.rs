@@ -40,7 +40,8 @@
 //! new is taken; then the drain; the heartbeat last, so the leases of
 //! running jobs stay alive until they are over. All of it within the grace
 //! period plus [`STOP_MARGIN`]; then what the worker took but never started
-//! goes back on the pending list and its leases are dropped.
+//! goes back on the pending list and its leases are dropped; the runs'
+//! last pings get up to [`crate::notify::ping::TIMEOUT`] more to go out.
 
 mod drain;
 pub mod execute;
@@ -224,6 +225,7 @@ pub async fn run(
     if let Err(e) = store.retire(&queues, &me.0).await {
         tracing::warn!(error = %error_chain(&e), "cannot drop worker lease");
     }
+    ctx.pinger.drain(crate::notify::ping::TIMEOUT).await;
     tracing::info!(worker = %me.0, "worker stopped");
     stopped
 }
