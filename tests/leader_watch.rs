@@ -91,22 +91,6 @@ async fn an_unwatched_episode_expires() {
     assert_eq!(d, Duration::ZERO);
 }
 
-#[tokio::test]
-async fn the_lease_time_left_is_read_from_the_leader_key() {
-    let server = RedisServer::start();
-    let s = store(&server).await;
-    assert_eq!(s.leader_ttl().await.unwrap(), None);
-    let () = redis::cmd("SET")
-        .arg("campanile:leader")
-        .arg("c")
-        .arg("PX")
-        .arg(3000)
-        .query(&mut server.connection())
-        .unwrap();
-    let left = s.leader_ttl().await.unwrap().unwrap();
-    assert!(left > Duration::from_millis(2500) && left <= Duration::from_secs(3), "{left:?}");
-}
-
 fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let config = dir.join("clock.toml");
     let text = format!("[jobs.tick]\nevery = \"1h\"\ncommand = \"true\"\n\n{extra}");

@@ -25,17 +25,6 @@ pub enum LeaderWatch {
 }
 
 impl Store {
-    /// How long the leader lease has left, or `None` when no clock holds it.
-    /// A lease without an expiry (set by hand) counts as held, with no time
-    /// left.
-    pub async fn leader_ttl(&self) -> Result<Option<Duration>> {
-        let ms: i64 = redis::cmd("PTTL").arg(self.keys.leader()).query_async(&mut self.con.clone()).await?;
-        Ok(match ms {
-            -2 => None,
-            ms => Some(Duration::from_millis(ms.max(0) as u64)),
-        })
-    }
-
     /// Records that this caller found the leader lease `present` or not, and
     /// says whether it is the one to report `no_leader` (absent for
     /// `no_leader_after` and not yet reported) or `leader_back` (present

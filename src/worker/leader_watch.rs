@@ -54,15 +54,16 @@ impl LeaderWatcher {
         }
     }
 
-    /// One look: the lease's time left, then the shared verdict on it.
+    /// One look: the lease and its time left, then the shared verdict on it.
     async fn look(&self) -> crate::store::Result<()> {
-        let ttl = self.store.leader_ttl().await?;
+        let lease = self.store.leader_lease().await?;
         let keep = self.no_leader_after + KEEP;
-        let seen = self.store.watch_leader(ttl.is_some(), self.no_leader_after, keep).await?;
+        let seen = self.store.watch_leader(lease.is_some(), self.no_leader_after, keep).await?;
         // The lease is renewed to LEASE_TTL, so what it has left says when
-        // it was last renewed; without one, the episode's length.
-        let age = match (ttl, seen) {
-            (Some(ttl), _) => LEASE_TTL.saturating_sub(ttl),
+        // it was last renewed (a lease without an expiry, set by hand, as
+        // if it had none left); without one, the episode's length.
+        let age = match (lease, seen) {
+            (Some(lease), _) => LEASE_TTL.saturating_sub(lease.ttl.unwrap_or_default()),
             (None, LeaderWatch::Absent(d) | LeaderWatch::NoLeader(d)) => d,
             (None, _) => Duration::ZERO,
         };
