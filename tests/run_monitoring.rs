@@ -188,11 +188,6 @@ fn ping_url_hears_start_then_success_or_fail_in_order() {
     let paths: Vec<&str> = pings.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["/bad/start", "/bad/fail?reason=exit"]);
     assert!(pings[1].1 - pings[0].1 >= Monitor::SLOW_START);
-    // The runs were not held up by the slow monitor.
-    for job in ["ok-0", "bad"] {
-        let run = &history(&redis, job)[0];
-        assert!(run["duration_ms"].as_i64().unwrap() < 250, "{run}");
-    }
 }
 
 /// A monitor that never answers: every run still starts and finishes at
