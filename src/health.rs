@@ -93,8 +93,10 @@ pub enum Problem {
     /// Redis did not answer: nothing else can be known.
     RedisUnreachable { url: String, error: String },
     /// No clock holds the leader lease: no tick is being pushed.
-    /// `clocks`: clocks that announced themselves within the last 10 s.
-    NoLeader { clocks: usize },
+    /// `clocks`: clocks that announced themselves within the last 10 s;
+    /// `gone`: how long there has been none, as the workers and dashboards
+    /// that watch the lease saw it (`None` when none is watching).
+    NoLeader { clocks: usize, gone: Option<Duration> },
     /// The leader has not renewed its lease for [`LEADER_STALE_AFTER`].
     LeaderStale { leader: String, age: Duration },
     /// A queue with enabled jobs in campanile's format has no worker whose
@@ -149,8 +151,11 @@ impl Problem {
     pub fn message(&self) -> String {
         match self {
             Problem::RedisUnreachable { url, error } => format!("cannot reach {url}: {error}"),
-            Problem::NoLeader { clocks } => {
-                format!("no clock holds the leader lease, so no tick is pushed ({clocks} clock(s) running)")
+            Problem::NoLeader { clocks, gone } => {
+                let since = gone.map(|g| format!(" for {} s", g.as_secs())).unwrap_or_default();
+                format!(
+                    "no clock has held the leader lease{since}, so no tick is pushed ({clocks} clock(s) running)"
+                )
             }
             Problem::LeaderStale { leader, age } => format!(
                 "leader {leader} last renewed its lease {:.1} s ago (renewals every {} s; it lapses at {} s)",
@@ -191,7 +196,9 @@ impl Problem {
         });
         let numbers = match self {
             Problem::RedisUnreachable { .. } => json!({}),
-            Problem::NoLeader { clocks } => json!({ "clocks": clocks }),
+            Problem::NoLeader { clocks, gone } => {
+                json!({ "clocks": clocks, "gone_secs": gone.map(|g| g.as_secs()) })
+            }
             Problem::LeaderStale { leader, age } => json!({ "leader": leader, "age_secs": tenths(*age) }),
             Problem::Unserved { pending, workers, .. } => json!({ "pending": pending, "workers": workers }),
             Problem::Late { id, deadline, late, .. } => json!({
@@ -229,7 +236,11 @@ pub async fn assess(config: &Config, store: &Store) -> store::Result<Health> {
         }
         None => {
             let clocks = crate::clock::registry::live_clocks(store).await?.len();
-            problems.push(Problem::NoLeader { clocks });
+            let gone = store
+                .no_leader_since_ms()
+                .await?
+                .map(|since| Duration::from_millis(now_ms.saturating_sub(since).max(0) as u64));
+            problems.push(Problem::NoLeader { clocks, gone });
             None
         }
     };

@@ -130,7 +130,7 @@ fn check_lists_no_leader_and_each_unserved_queue_and_exits_1() {
     assert_eq!(code, Some(1));
     assert_eq!(
         out,
-        "no_leader: no clock holds the leader lease, so no tick is pushed (0 clock(s) running)\n\
+        "no_leader: no clock has held the leader lease, so no tick is pushed (0 clock(s) running)\n\
          unserved: queue default has no live worker (2 pending)\n"
     );
     let status = env.status_json();
@@ -138,7 +138,7 @@ fn check_lists_no_leader_and_each_unserved_queue_and_exits_1() {
         status["problems"],
         json!([
             {"kind": "no_leader", "job": null, "queue": null, "clocks": 0,
-             "message": "no clock holds the leader lease, so no tick is pushed (0 clock(s) running)"},
+             "message": "no clock has held the leader lease, so no tick is pushed (0 clock(s) running)", "gone_secs": null},
             {"kind": "unserved", "job": null, "queue": "default", "pending": 2, "workers": 1,
              "message": "queue default has no live worker (2 pending)"},
         ])
@@ -146,12 +146,27 @@ fn check_lists_no_leader_and_each_unserved_queue_and_exits_1() {
     let text = String::from_utf8(env.clock(&["status"]).stdout).unwrap();
     assert!(
         text.starts_with(
-            "leader: none (no clock is running); standbys: 0\nproblems: 2\n  no_leader: no clock holds the \
+            "leader: none (no clock is running); standbys: 0\nproblems: 2\n  no_leader: no clock has held the \
              leader lease, so no tick is pushed (0 clock(s) running)\n  unserved: queue default has no live \
              worker (2 pending)\n\n"
         ),
         "{text}"
     );
+
+    // Workers watching the lease record since when there has been none.
+    let since = chrono::Utc::now().timestamp_millis() - 42_000;
+    env.redis(&["HSET", "campanile:monitor", "no_leader_since", &since.to_string()]);
+    let (_, out) = env.check();
+    let first = out.lines().next().unwrap();
+    assert!(
+        ["41", "42", "43"].iter().any(|s| first
+            == format!(
+                "no_leader: no clock has held the leader lease for {s} s, so no tick is pushed (0 clock(s) running)"
+            )),
+        "{out}"
+    );
+    let gone = env.status_json()["problems"][0]["gone_secs"].as_u64().unwrap();
+    assert!((41..=43).contains(&gone), "{gone}");
 }
 
 #[test]

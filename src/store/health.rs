@@ -47,6 +47,18 @@ impl Store {
             .map(|id| LeaderLease { id, ttl: u64::try_from(pttl).ok().map(Duration::from_millis) }))
     }
 
+    /// Since when (Unix ms, Redis time) the workers and dashboards watching
+    /// the lease have found no leader, if they have.
+    pub async fn no_leader_since_ms(&self) -> Result<Option<i64>> {
+        let mut con = self.con.clone();
+        let since: Option<i64> = redis::cmd("HGET")
+            .arg(self.keys.leader_monitor())
+            .arg("no_leader_since")
+            .query_async(&mut con)
+            .await?;
+        Ok(since)
+    }
+
     /// A queue's workers, depth and late ticks at `now_ms` (Unix ms on
     /// Redis's clock): the members of `P{Q}:late`, and those of
     /// `P{Q}:waiting` whose deadline has passed, at most `limit` of them
