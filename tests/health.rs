@@ -154,7 +154,7 @@ fn check_lists_no_leader_and_each_unserved_queue_and_exits_1() {
     );
 
     // Workers watching the lease record since when there has been none.
-    let since = chrono::Utc::now().timestamp_millis() - 42_000;
+    let since = env.now_ms() - 42_000;
     env.redis(&["HSET", "campanile:monitor", "no_leader_since", &since.to_string()]);
     let (_, out) = env.check();
     let first = out.lines().next().unwrap();
