@@ -3,7 +3,7 @@
 //! Every value that comes from Redis or clock.toml (job names, output
 //! tails, args, reasons) goes through [`esc`] before it lands in a page, so
 //! a job's output cannot inject markup or script. The Content-Security-Policy
-//! header (see `mod.rs`) forbids inline script as a second line of defence.
+//! header (see `headers.rs`) forbids inline script as a second line of defence.
 
 use std::fmt::Write;
 
