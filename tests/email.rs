@@ -211,3 +211,77 @@ fn forged_job_names_share_one_rate_limit_and_one_metric_label() {
     assert!(metrics.contains(r#"campanile_runs_dead_total{job="unknown"} 5"#), "{metrics}");
     assert!(!metrics.contains("forged"), "{metrics}");
 }
+
+/// The body of the `text/html` part of a message as the SMTP server got
+/// it, with its transfer encoding (7bit or quoted-printable) undone.
+fn html_part(data: &str) -> String {
+    let part = data.split("Content-Type: text/html").nth(1).unwrap_or_else(|| panic!("no HTML part: {data}"));
+    let (head, body) = part.split_once("\r\n\r\n").expect("part headers end");
+    let body = body.split("\r\n--").next().unwrap_or("");
+    if !head.contains("quoted-printable") {
+        assert!(head.contains("7bit"), "{head}");
+        return body.to_owned();
+    }
+    let joined = body.replace("=\r\n", "");
+    let (bytes, mut out) = (joined.as_bytes(), Vec::new());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("bad escape ={hex}")));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn the_html_part_escapes_job_names_and_ids_from_payloads() {
+    let redis = RedisServer::start();
+    let (port, messages) = smtp_server();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(
+        &config,
+        "[jobs.broken]\nat = \"2030-01-01T00:00:00Z\"\ncommand = \"exit 3\"\n\n\
+         [notify.email]\nto = [\"ops@example.com\"]\nfrom = \"campanile@example.com\"\nevents = [\"dead\"]\n",
+    )
+    .unwrap();
+    let mut worker = Command::new(bin("worker"))
+        .arg("--config")
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .env("SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // A payload may name any job and carry any id: both reach the mail.
+    let payload = serde_json::json!({
+        "id": "<script>\"pwn-id\"</script>@t", "job": "<script>\"pwn-job\"</script>", "queue": "default",
+        "scheduled_at": "2026-11-23T08:00:00Z", "enqueued_at": "2026-11-23T08:00:00Z", "attempt": 1,
+        "args": null,
+    });
+    let _: () = redis::cmd("LPUSH")
+        .arg("campanile:{default}:pending")
+        .arg(payload.to_string())
+        .query(&mut redis.connection())
+        .unwrap();
+    common::wait_until("the mail about the dead letter", Duration::from_secs(20), || {
+        !messages.lock().unwrap().is_empty()
+    });
+    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    worker.wait().unwrap();
+
+    let (_, data) = messages.lock().unwrap()[0].clone();
+    let html = html_part(&data);
+    for what in ["job", "id"] {
+        let escaped = format!("&lt;script&gt;&quot;pwn-{what}&quot;&lt;/script&gt;");
+        assert!(html.contains(&escaped), "{what} is not escaped: {html}");
+    }
+    assert!(html.contains(r#"<tr><th align="left">job</th><td>&lt;script&gt;"#), "{html}");
+    assert!(!html.contains("<script") && !html.contains("\"pwn-"), "{html}");
+}

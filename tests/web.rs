@@ -461,6 +461,53 @@ args = { note = "</pre><img src=x onerror=alert(2)>" }
     assert!(body.contains(r#"<script src="/assets/app.js" defer></script>"#));
 }
 
+/// Asserts `body` shows each `what` of [`pwn`] escaped, keeps its one
+/// script tag, and has no quote that could end an attribute early.
+fn assert_shows_escaped(page: &str, body: &str, fields: &[&str]) {
+    for what in fields {
+        let escaped = format!("&lt;script&gt;&quot;pwn-{what}&quot;&lt;/script&gt;");
+        assert!(body.contains(&escaped), "{page}: {what} is not shown escaped: {body}");
+    }
+    assert!(!body.contains("\"pwn-"), "{page}: a quote reached the page raw: {body}");
+    assert_eq!(body.matches("<script").count(), 1, "{page}: {body}");
+}
+
+#[test]
+fn markup_and_quotes_in_definitions_and_dead_letters_are_escaped_on_every_page() {
+    let env = env(r#"
+[jobs.shout]
+cron = "0 3 * * *"
+command = 'echo <script>"pwn-command"</script>'
+description = '<script>"pwn-description"</script>'
+args = { note = '<script>"pwn-args"</script>' }
+"#);
+    let letter = json!({"payload": json!({"id": "<script>\"pwn-payload\"</script>"}).to_string(),
+                        "reason": "<script>\"pwn-reason\"</script>", "queue": "default",
+                        "job": "<script>\"pwn-job\"</script>", "attempts": 1, "exit_code": 3,
+                        "failed_at": "2026-11-23T08:01:00.000Z", "worker": "w:1:a",
+                        "id": "<script>\"pwn-id\"</script>"});
+    env.lpush(DEAD, &letter.to_string());
+    let web = env.web(false);
+
+    let job = web.get("/jobs/shout");
+    assert_eq!(job.status, 200);
+    assert_shows_escaped("/jobs/shout", &job.body, &["command", "description"]);
+    assert!(job.body.contains(r#"&lt;script&gt;\&quot;pwn-args\&quot;&lt;/script&gt;"#), "{}", job.body);
+    let overview = web.get("/");
+    assert_shows_escaped("/", &overview.body, &[]);
+    for page in ["/dead", "/dead?queue=default"] {
+        let dead = web.get(page);
+        assert_eq!(dead.status, 200, "{page}");
+        assert_shows_escaped(page, &dead.body, &["reason", "job", "id"]);
+        assert!(dead.body.contains(r#"\&quot;pwn-payload\&quot;"#), "{page}: {}", dead.body);
+        assert!(
+            dead.body.contains(r#"name="id" value="&lt;script&gt;&quot;pwn-id"#),
+            "{page}: {}",
+            dead.body
+        );
+    }
+}
+
 #[test]
 fn dead_letters_are_listed_retried_and_deleted() {
     let env = env("[jobs.doomed]\ncron = \"0 3 * * *\"\ncommand = \"exit 3\"\nretries = 0\n");

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use maud::html;
 
 use super::Notification;
 use crate::config::{EmailSettings, Event};
@@ -61,12 +62,23 @@ pub fn message(settings: &EmailSettings, n: &Notification) -> Result<Message, St
         plain_text(n),
         details.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
     );
-    let rows: String = details
-        .iter()
-        .map(|(k, v)| format!("<tr><th align=\"left\">{}</th><td>{}</td></tr>", escape(k), escape(v)))
-        .collect();
-    let html = format!("<p>{}</p><table>{rows}</table>", escape(&plain_text(n)));
+    let html = html_body(n, &details);
     builder.multipart(MultiPart::alternative_plain_html(plain, html)).map_err(|e| e.to_string())
+}
+
+/// The HTML part: the summary and a table of the details, a maud template,
+/// so job names, reasons and ids from payloads are escaped where they are
+/// interpolated.
+fn html_body(n: &Notification, details: &[(&'static str, String)]) -> String {
+    html! {
+        p { (plain_text(n)) }
+        table {
+            @for (key, value) in details {
+                tr { th align="left" { (key) } td { (value) } }
+            }
+        }
+    }
+    .into_string()
 }
 
 fn subject(n: &Notification) -> String {
@@ -115,10 +127,6 @@ fn details(n: &Notification) -> Vec<(&'static str, String)> {
     out
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Sends queued notifications by email, at most one per job and event per
 /// rate-limit window; jobs that are not in the config count as one job.
 pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::Receiver<Notification>) {
@@ -162,5 +170,35 @@ pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::
             }
             Err(_) => tracing::warn!("alert email timed out"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_html_part_is_the_summary_and_the_details_escaped() {
+        let n = super::super::build::run(
+            Event::Dead,
+            "<b>job</b>",
+            "default",
+            r#"id "1" & 2"#,
+            "2026-11-23T08:00:00Z",
+            1,
+            Some("exit status 3".into()),
+            Some(3),
+            "2026-11-23T08:00:01Z",
+            false,
+        );
+        let html = html_body(&n, &details(&n)[..3]);
+        assert_eq!(
+            html,
+            "<p>campanile: &lt;b&gt;job&lt;/b&gt; dead-lettered (exit status 3) after 1 attempt(s)</p><table>\
+             <tr><th align=\"left\">event</th><td>dead</td></tr>\
+             <tr><th align=\"left\">job</th><td>&lt;b&gt;job&lt;/b&gt;</td></tr>\
+             <tr><th align=\"left\">queue</th><td>default</td></tr></table>"
+        );
+        assert!(html_body(&n, &details(&n)).contains("<td>id &quot;1&quot; &amp; 2</td>"));
     }
 }

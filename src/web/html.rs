@@ -1,30 +1,19 @@
-//! HTML building blocks: escaping, the page frame, forms and small widgets.
+//! HTML building blocks: the page frame, forms and small widgets, as
+//! [maud] templates.
 //!
 //! Every value that comes from Redis or clock.toml (job names, output
-//! tails, args, reasons) goes through [`esc`] before it lands in a page, so
-//! a job's output cannot inject markup or script. The Content-Security-Policy
-//! header (see `headers.rs`) forbids inline script as a second line of defence.
+//! tails, args, reasons) is interpolated with `(value)`, which maud escapes,
+//! so a job's output cannot inject markup or script whatever page shows it.
+//! A fragment built here is [`Markup`], already escaped, and goes into
+//! another template as it is; raw HTML gets onto a page only through an
+//! explicit `PreEscaped`, and none holds data. The Content-Security-Policy
+//! header (see `headers.rs`) forbids inline script as a second line of
+//! defence.
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
-
-/// `s` with the five HTML-significant characters escaped, for text and
-/// attribute values alike.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use maud::{DOCTYPE, Markup, html};
 
 /// A path segment with everything but unreserved characters percent-encoded.
 pub fn url_segment(s: &str) -> String {
@@ -48,35 +37,45 @@ pub enum Nav {
 }
 
 /// A whole page: head, navigation, an optional notice, then `body`.
-pub fn page(title: &str, nav: Nav, notice: Option<&str>, body: &str) -> String {
-    let link = |href: &str, label: &str, this: Nav| {
-        let current = if nav == this { r#" aria-current="page""# } else { "" };
-        format!(r#"<a href="{href}"{current}>{label}</a>"#)
-    };
-    let notice =
-        notice.map(|n| format!(r#"<p class="notice" role="status">{}</p>"#, esc(n))).unwrap_or_default();
-    format!(
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · campanile</title>
-<link rel="stylesheet" href="/assets/app.css">
-<script src="/assets/app.js" defer></script>
-</head>
-<body>
-<header><a class="brand" href="/">campanile</a><nav>{overview}{dead}</nav></header>
-<main>
-{notice}{body}
-</main>
-</body>
-</html>
-"#,
-        title = esc(title),
-        overview = link("/", "Overview", Nav::Overview),
-        dead = link("/dead", "Dead letters", Nav::Dead),
-    )
+pub fn page(title: &str, nav: Nav, notice: Option<&str>, body: Markup) -> String {
+    let current = |this: Nav| (nav == this).then_some("page");
+    html! {
+        (DOCTYPE) "\n"
+        html lang="en" {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8"; "\n"
+                meta name="viewport" content="width=device-width, initial-scale=1"; "\n"
+                title { (title) " · campanile" } "\n"
+                link rel="stylesheet" href="/assets/app.css"; "\n"
+                script src="/assets/app.js" defer {} "\n"
+            }
+            "\n"
+            body {
+                "\n"
+                header {
+                    a class="brand" href="/" { "campanile" }
+                    nav {
+                        a href="/" aria-current=[current(Nav::Overview)] { "Overview" }
+                        a href="/dead" aria-current=[current(Nav::Dead)] { "Dead letters" }
+                    }
+                }
+                "\n"
+                main {
+                    "\n"
+                    @if let Some(notice) = notice {
+                        p class="notice" role="status" { (notice) }
+                    }
+                    (body) "\n"
+                }
+                "\n"
+            }
+            "\n"
+        }
+        "\n"
+    }
+    .into_string()
 }
 
 /// A POST form that is a single button, carrying the CSRF token, where to
@@ -88,29 +87,27 @@ pub fn button(
     back: &str,
     fields: &[(&str, &str)],
     class: &str,
-) -> String {
-    let mut hidden = String::new();
-    for (name, value) in fields {
-        let _ = write!(hidden, r#"<input type="hidden" name="{}" value="{}">"#, esc(name), esc(value));
+) -> Markup {
+    html! {
+        form method="post" action=(action) class="inline" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="back" value=(back);
+            @for (name, value) in fields {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" class=(class) { (label) }
+        }
     }
-    format!(
-        r#"<form method="post" action="{}" class="inline"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="back" value="{}">{hidden}<button type="submit" class="{}">{}</button></form>"#,
-        esc(action),
-        esc(csrf),
-        esc(back),
-        esc(class),
-        esc(label),
-    )
 }
 
 /// An instant as a `<time>` element: UTC in the markup, shown as given.
-pub fn time(t: DateTime<Utc>, shown: &str) -> String {
-    format!(r#"<time datetime="{}">{}</time>"#, crate::output::utc(t), esc(shown))
+pub fn time(t: DateTime<Utc>, shown: &str) -> Markup {
+    html! { time datetime=(crate::output::utc(t)) { (shown) } }
 }
 
 /// A countdown to `t`, rendered now and kept current by the page script.
-pub fn countdown(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    format!(r#"<span class="countdown" data-at="{}">{}</span>"#, crate::output::utc(t), relative(t, now))
+pub fn countdown(t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
+    html! { span class="countdown" data-at=(crate::output::utc(t)) { (relative(t, now)) } }
 }
 
 /// `in 3m 20s`, `5s ago`: a coarse distance between two instants.
@@ -140,10 +137,21 @@ fn span_words(secs: u64) -> String {
     }
 }
 
-/// An outcome or state as a coloured label.
-pub fn badge(text: &str) -> String {
+/// An outcome or state as a coloured label; its class keeps only ASCII
+/// letters and digits of `text`.
+pub fn badge(text: &str) -> Markup {
     let class: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-    format!(r#"<span class="badge badge-{class}">{}</span>"#, esc(text))
+    html! { span class={ "badge badge-" (class) } { (text) } }
+}
+
+/// `items` separated by a space.
+pub fn spaced(items: &[Markup]) -> Markup {
+    html! {
+        @for (i, item) in items.iter().enumerate() {
+            @if i > 0 { " " }
+            (item)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -151,11 +159,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_in_text_and_attributes() {
+    fn interpolated_text_and_attributes_are_escaped() {
+        let text = r#"<script>alert("x")</script> & 'y'"#;
         assert_eq!(
-            esc(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+            button(text, text, text, text, &[(text, text)], text).into_string(),
+            format!(
+                r#"<form method="post" action="{e}" class="inline"><input type="hidden" name="csrf" value="{e}"><input type="hidden" name="back" value="{e}"><input type="hidden" name="{e}" value="{e}"><button type="submit" class="{e}">{e}</button></form>"#,
+                e = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'"
+            )
         );
+        assert_eq!(
+            badge("<in flight>").into_string(),
+            r#"<span class="badge badge--in-flight-">&lt;in flight&gt;</span>"#
+        );
+    }
+
+    #[test]
+    fn the_frame_marks_the_current_page_and_escapes_title_and_notice() {
+        let page = page("<t>", Nav::Dead, Some("<n>"), html! { p { "body" } });
+        assert!(page.starts_with("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"), "{page}");
+        assert!(page.contains("<title>&lt;t&gt; · campanile</title>"), "{page}");
+        assert!(page.contains(r#"<a href="/">Overview</a><a href="/dead" aria-current="page">"#), "{page}");
+        assert!(page.contains(r#"<p class="notice" role="status">&lt;n&gt;</p><p>body</p>"#), "{page}");
+        assert_eq!(page.matches("<script").count(), 1, "{page}");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! `clock web`: a dashboard to see and steer a live deployment from a
 //! browser, and a JSON API of everything it shows.
 //!
-//! Server-rendered HTML ([`pages`]) over the views and actions the CLI uses
-//! ([`crate::control`]), with one small script that keeps countdowns
-//! current. Every route but `/healthz` (without `?deep=1`) and the static
+//! Server-rendered HTML ([`pages`], maud templates that escape every
+//! value) over the views and actions the CLI uses ([`crate::control`]), with
+//! one small script that keeps countdowns current. Every route but `/healthz` (without `?deep=1`) and the static
 //! assets sits behind [`auth`]; every action is a POST that must carry a
 //! CSRF token and come from the dashboard's own origin. Without
 //! credentials the dashboard answers only requests addressed to a loopback

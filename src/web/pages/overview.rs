@@ -1,0 +1,123 @@
+//! `/`: the deployment's problems, the leading clock, every job and every
+//! queue.
+
+use maud::{Markup, html};
+use serde_json::Value;
+
+use super::{Ctx, Nav, job_actions, last_cell, next_cell, page, schedule_cell, state_cell, url_segment};
+use crate::output::cell;
+
+/// `/`: the leading clock, every job and every queue.
+pub fn overview(status: &Value, ctx: &Ctx) -> String {
+    let jobs = status["jobs"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let body = html! {
+        h1 { "Overview" } "\n"
+        (problems(status))
+        (clocks(status))
+        h2 { "Jobs" } "\n"
+        @if jobs.is_empty() {
+            p { "clock.toml has no jobs." } "\n"
+        } @else {
+            table class="jobs" {
+                thead { tr {
+                    th { "Job" } th { "Schedule" } th { "Zone" } th { "Next run" }
+                    th { "Last run" } th { "State" } th { "Actions" }
+                } }
+                tbody {
+                    "\n"
+                    @for job in jobs { (job_row(job, ctx)) "\n" }
+                }
+            }
+            "\n"
+        }
+        (queues(status))
+    };
+    page("Overview", Nav::Overview, ctx.notice, body)
+}
+
+/// The deployment's problems ([`crate::health`]) as a short list; nothing
+/// when there are none.
+fn problems(status: &Value) -> Markup {
+    let problems = status["problems"].as_array().map(Vec::as_slice).unwrap_or_default();
+    html! {
+        @if !problems.is_empty() {
+            ul class="notice warning problems" role="alert" {
+                "\n"
+                @for p in problems {
+                    li data-kind=(cell(&p["kind"])) { (cell(&p["message"])) } "\n"
+                }
+            }
+            "\n"
+        }
+    }
+}
+
+/// Who leads, since when, and how many clocks stand by.
+fn clocks(status: &Value) -> Markup {
+    let standbys = match status["clocks"]
+        .as_array()
+        .map_or(0, |c| c.iter().filter(|c| c["role"] == "standby").count())
+    {
+        0 => "no standby".to_owned(),
+        1 => "1 standby".to_owned(),
+        n => format!("{n} standbys"),
+    };
+    html! {
+        @match status["leader"].as_object() {
+            Some(l) => {
+                p class="leader" {
+                    "Leading clock " code { (cell(&l["id"])) } " on " (cell(&l["host"]))
+                    " (pid " (cell(&l["pid"])) ") since " (cell(&l["since"]))
+                    ", clock offset " (cell(&l["offset_ms"])) " ms; " (standbys) "."
+                }
+            }
+            None => {
+                p class="leader warning" {
+                    "No clock is leading: nothing is being scheduled (" (standbys) ")."
+                }
+            }
+        }
+        "\n"
+    }
+}
+
+fn job_row(job: &Value, ctx: &Ctx) -> Markup {
+    let name = cell(&job["name"]);
+    html! {
+        tr data-job=(name) {
+            td { a href={ "/jobs/" (url_segment(&name)) } { (name) } }
+            td { (schedule_cell(&job["schedule"], &job["schedule_text"])) }
+            td { (cell(&job["timezone"])) }
+            td { (next_cell(job, ctx.now)) }
+            td { (last_cell(&job["last_run"], ctx.now)) }
+            td { (state_cell(job)) }
+            td class="actions" { (job_actions(&name, job["paused"] == true, ctx.csrf, "/")) }
+        }
+    }
+}
+
+fn queues(status: &Value) -> Markup {
+    html! {
+        h2 { "Queues" } "\n"
+        table class="queues" {
+            thead { tr {
+                th { "Queue" } th { "Pending" } th { "In progress" } th { "Retry" } th { "Dead" }
+            } }
+            tbody {
+                "\n"
+                @for q in status["queues"].as_array().into_iter().flatten() {
+                    @let name = cell(&q["name"]);
+                    tr data-queue=(name) {
+                        td { (name) }
+                        td { (cell(&q["pending"])) }
+                        td { (cell(&q["in_progress"])) }
+                        td { (cell(&q["retry"])) }
+                        td { a href={ "/dead?queue=" (url_segment(&name)) } { (cell(&q["dead"])) } }
+                    }
+                    "\n"
+                }
+            }
+        }
+        "\n"
+    }
+}

@@ -1,0 +1,174 @@
+//! Every page with markup and quotes in every value it shows: each value
+//! lands escaped, so the page keeps its one script tag and no attribute is
+//! cut short.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Ctx, dead, error, job, overview};
+use crate::config::{Config, QueueName};
+use crate::control::{self, Dead};
+use crate::run::{DeadLetter, HistoryEntry, Outcome};
+
+/// A value that would open a script and close an attribute if it were
+/// pasted into a page as it is; `what` names the field it goes into.
+fn hostile(what: &str) -> String {
+    format!(r#"<script>"pwn-{what}"</script>"#)
+}
+
+/// [`hostile`] as it must appear on a page.
+fn escaped(what: &str) -> String {
+    format!("&lt;script&gt;&quot;pwn-{what}&quot;&lt;/script&gt;")
+}
+
+/// The page shows every one of `fields` escaped, and none raw.
+fn assert_escaped(page: &str, fields: &[&str]) {
+    for what in fields {
+        assert!(page.contains(&escaped(what)), "{what} is not shown escaped:\n{page}");
+    }
+    assert!(!page.contains("\"pwn-"), "a quote reached the page raw:\n{page}");
+    assert_eq!(page.matches("<script").count(), 1, "only the page's own script:\n{page}");
+    assert!(page.contains(r#"<script src="/assets/app.js" defer></script>"#), "{page}");
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T08:00:00Z".parse().unwrap()
+}
+
+fn config() -> Config {
+    let toml = r#"
+[jobs.report]
+cron = "0 3 * * *"
+command = '<script>"pwn-command"</script>'
+description = '<script>"pwn-description"</script>'
+args = { note = '<script>"pwn-args"</script>' }
+
+[jobs.export]
+every = "1m"
+format = "json"
+list = '<script>"pwn-list"</script>'
+args = {}
+"#;
+    Config::parse(toml, std::path::Path::new("clock.toml"), now()).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn ctx() -> Ctx<'static> {
+    Ctx { now: now(), csrf: r#"1."csrf"<x>"#, notice: None }
+}
+
+/// A job's entry of the status view, with every text the view carries
+/// replaced by a hostile one (Redis may hold anything).
+fn live(job: &crate::config::Job) -> Value {
+    let mut entry = control::job_json(job, now());
+    let fields = json!({
+        "schedule_text": hostile("schedule_text"),
+        "timezone": hostile("timezone"),
+        "next_run_local": hostile("next_run_local"),
+        "paused": true,
+        "in_flight": true,
+        "last_run": { "outcome": hostile("outcome"), "finished_at": "2026-11-23T07:59:00Z" },
+    });
+    entry.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
+    entry
+}
+
+#[test]
+fn the_overview_escapes_every_value_of_the_status_view() {
+    let config = config();
+    let mut jobs: Vec<Value> = config.jobs.iter().map(live).collect();
+    jobs[0]["name"] = json!(hostile("name"));
+    let status = json!({
+        "leader": { "id": hostile("leader"), "host": hostile("host"), "pid": 1, "since": hostile("since"),
+                    "offset_ms": 0 },
+        "clocks": [],
+        "jobs": jobs,
+        "queues": [{ "name": hostile("queue"), "pending": 0, "in_progress": 0, "retry": 0, "dead": 0 }],
+        "problems": [{ "kind": hostile("kind"), "message": hostile("problem") }],
+    });
+    let page = overview(&status, &Ctx { notice: Some(&hostile("notice")), ..ctx() });
+    assert_escaped(
+        &page,
+        &[
+            "name",
+            "schedule_text",
+            "timezone",
+            "next_run_local",
+            "outcome",
+            "leader",
+            "host",
+            "since",
+            "queue",
+            "kind",
+            "problem",
+            "notice",
+        ],
+    );
+    assert!(page.contains(r#"<tr data-job="&lt;script&gt;&quot;pwn-name&quot;"#), "{page}");
+    assert!(page.contains(r#"value="1.&quot;csrf&quot;&lt;x&gt;""#), "the CSRF field: {page}");
+}
+
+#[test]
+fn the_job_page_escapes_the_definition_and_the_history() {
+    let config = config();
+    let report = config.job("report").unwrap();
+    let run = HistoryEntry {
+        id: hostile("id"),
+        job: "report".into(),
+        queue: "default".into(),
+        scheduled_at: now(),
+        started_at: now(),
+        finished_at: now(),
+        duration_ms: 5,
+        attempt: 1,
+        outcome: Outcome::Failed,
+        exit_code: Some(1),
+        signal: None,
+        output: hostile("output"),
+        worker: hostile("worker"),
+        retry: true,
+        manual: false,
+    };
+    let page = job(report, &live(report), &[run], &[now()], &ctx());
+    assert_escaped(&page, &["description", "command", "schedule_text", "outcome", "id", "output", "worker"]);
+    // Args are shown as JSON, whose own quotes are escaped too.
+    assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-args\&quot;&lt;/script&gt;"#), "{page}");
+
+    let export = config.job("export").unwrap();
+    let page = job(export, &live(export), &[], &[], &ctx());
+    assert_escaped(&page, &["list", "schedule_text"]);
+}
+
+#[test]
+fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
+    let letter = Dead {
+        queue: QueueName::new("default").unwrap(),
+        raw: String::new(),
+        id: hostile("id"),
+        letter: DeadLetter {
+            payload: json!({ "id": hostile("payload") }).to_string(),
+            payload_base64: None,
+            payload_bytes: None,
+            reason: hostile("reason"),
+            queue: "default".into(),
+            job: Some(hostile("job")),
+            attempts: 1,
+            exit_code: Some(3),
+            failed_at: now(),
+            worker: "w".into(),
+            id: None,
+        },
+    };
+    let page = dead(std::slice::from_ref(&letter), Some(&hostile("scope")), &ctx());
+    assert_escaped(&page, &["id", "reason", "job", "scope"]);
+    assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-payload\&quot;&lt;/script&gt;"#), "{page}");
+    assert!(page.contains(r#"<input type="hidden" name="id" value="&lt;script&gt;&quot;pwn-id"#), "{page}");
+
+    let unparsed =
+        Dead { letter: DeadLetter { payload: hostile("payload"), ..letter.letter.clone() }, ..letter };
+    assert_escaped(&dead(&[unparsed], None, &ctx()), &["payload"]);
+}
+
+#[test]
+fn the_error_page_escapes_title_and_message() {
+    assert_escaped(&error(&hostile("title"), &hostile("message")), &["title", "message"]);
+}
