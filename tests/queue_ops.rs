@@ -47,7 +47,10 @@ async fn a_finish_takes_the_next_payload_oldest_first() {
 
     let done =
         store.finish(&queue(), "w1", first.as_bytes(), "job", "id1", Some("{}"), None, true).await.unwrap();
-    assert_eq!(done, Finish { was_in_progress: true, previous: None, next: Some("second".into()) });
+    assert_eq!(
+        done,
+        Finish { was_in_progress: true, previous: None, next: Some("second".into()), acknowledged: true }
+    );
     assert_eq!(list(&server, MINE), ["second"], "the taken payload is in the worker's in-progress list");
     assert_eq!(list(&server, PENDING), ["third"]);
 
@@ -67,7 +70,7 @@ async fn a_finish_takes_nothing_unless_asked() {
     push(&server, &["first", "second"]);
     let first = take(&store).await;
     let done = store.finish(&queue(), "w1", first.as_bytes(), "job", "id1", None, None, false).await.unwrap();
-    assert_eq!(done, Finish { was_in_progress: true, previous: None, next: None });
+    assert_eq!(done, Finish { was_in_progress: true, previous: None, next: None, acknowledged: true });
     assert_eq!(list(&server, PENDING), ["second"]);
     assert!(list(&server, MINE).is_empty());
 }
@@ -97,7 +100,10 @@ async fn a_finish_of_a_recovered_payload_still_takes_the_next() {
     let store = store(&server, 0).await;
     push(&server, &["next"]);
     let done = store.finish(&queue(), "w1", b"gone", "job", "id1", Some("{}"), None, true).await.unwrap();
-    assert_eq!(done, Finish { was_in_progress: false, previous: None, next: Some("next".into()) });
+    assert_eq!(
+        done,
+        Finish { was_in_progress: false, previous: None, next: Some("next".into()), acknowledged: true }
+    );
     assert_eq!(list(&server, MINE), ["next"]);
 }
 

@@ -102,3 +102,93 @@ fn connections_follow_the_sentinels_within_a_second_of_a_switch() {
     eprintln!("writes moved to the new primary {took:?} after the sentinels named it");
     assert!(took < Duration::from_millis(1500), "writes moved to the new primary only after {took:?}");
 }
+
+/// Arguments that make a primary refuse `REPLICAOF`, as one cut off from
+/// the sentinels but not from clients would never get it: it keeps taking
+/// writes after a switch.
+const UNDEMOTABLE: [&str; 6] = ["--rename-command", "REPLICAOF", "", "--rename-command", "SLAVEOF", ""];
+
+fn list(con: &mut redis::Connection, key: &str) -> Vec<String> {
+    redis::cmd("LRANGE").arg(key).arg(0).arg(-1).query(con).unwrap_or_default()
+}
+
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+/// A run's finish written to the old primary after the switch, before the
+/// worker follows, is lost with that primary: on the new one the payload
+/// is still in the worker's in-progress list, where the stranded check
+/// would take it for one that never ran and run it again. The worker sends
+/// an unacknowledged finish again once it follows, so the payload ran once
+/// and is recorded once. The worker knows one sentinel, stopped during the
+/// switch, so it keeps writing to the old primary until it is resumed.
+#[test]
+fn a_finish_lost_with_the_old_primary_is_sent_again_and_the_run_is_not_repeated() {
+    let sentinel = RedisSentinel::start_with(2, &UNDEMOTABLE);
+    let dir = tempfile::tempdir().unwrap();
+    let (started, go, ran) = (dir.path().join("started"), dir.path().join("go"), dir.path().join("ran"));
+    let config = common::procs::write_config(
+        dir.path(),
+        &format!(
+            "[redis]\nwait_replicas = 1\nwait_timeout_ms = 500\n\n[jobs.slow]\nevery = \"1h\"\n\
+             command = 'echo $CAMPANILE_JOB_ID >> {}; while [ ! -f {} ]; do sleep 0.05; done; echo $CAMPANILE_JOB_ID >> {}'\n",
+            started.display(),
+            go.display(),
+            ran.display(),
+        ),
+    );
+    let url = sentinel.sentinel_url_of(&[2]);
+    let worker = common::procs::Proc::spawn_with_url("worker", &[], &url, &config, dir.path(), "worker");
+    let old = sentinel.primary_port();
+    let payload = campanile::payload::Payload::manual(
+        "slow",
+        "default",
+        campanile::time::SystemTime.now(),
+        &serde_json::json!({}),
+    );
+    let _: () = redis::cmd("LPUSH")
+        .arg("campanile:{default}:pending")
+        .arg(payload.to_json())
+        .query(&mut sentinel.connection_to(old))
+        .unwrap();
+    let diag = || format!("{}\n{}", worker.log_tail(), sentinel.logs());
+    common::procs::wait_for(
+        "the run to start",
+        Duration::from_secs(20),
+        || lines(&started).first().cloned(),
+        diag,
+    );
+
+    sentinel.sentinel(2).signal("STOP");
+    let (new, _) = sentinel.switch_primary_seen_by(&[0, 1]);
+    std::fs::write(&go, "").unwrap();
+    let history = "campanile:{default}:history:slow";
+    common::procs::wait_for(
+        "the finish to land on the old primary",
+        Duration::from_secs(20),
+        || (!list(&mut sentinel.connection_to(old), history).is_empty()).then_some(()),
+        diag,
+    );
+    assert!(list(&mut sentinel.connection_to(new), history).is_empty(), "the finish reached the new primary");
+
+    sentinel.sentinel(2).signal("CONT");
+    common::procs::wait_for(
+        "the run to be recorded on the new primary",
+        Duration::from_secs(40),
+        || (!list(&mut sentinel.connection_to(new), history).is_empty()).then_some(()),
+        diag,
+    );
+    let mut con = sentinel.connection_to(new);
+    assert_eq!(lines(&ran), vec![payload.id.clone()], "the payload ran once\n{}", diag());
+    assert_eq!(list(&mut con, history).len(), 1, "one history entry\n{}", diag());
+    assert!(
+        list(&mut con, "campanile:{default}:pending").is_empty(),
+        "nothing left to run again\n{}",
+        diag()
+    );
+    let keys: Vec<String> = redis::cmd("KEYS").arg("campanile:{default}:worker:*").query(&mut con).unwrap();
+    for key in keys {
+        assert!(list(&mut con, &key).is_empty(), "{key} still holds a payload\n{}", diag());
+    }
+}

@@ -62,7 +62,7 @@ impl Connection {
             }
             Topology::Sentinel(settings) => {
                 let con = SentinelConnection::new(settings, timeouts)?;
-                con.current().await?;
+                con.primary().await?;
                 Ok(Connection::Sentinel(con))
             }
         }
@@ -71,6 +71,17 @@ impl Connection {
     /// Whether keys of different hash slots must go in separate calls.
     pub fn is_cluster(&self) -> bool {
         matches!(self, Connection::Cluster(_))
+    }
+
+    /// Whether the node this handle last wrote to is still the primary:
+    /// always, except through Sentinel, where the sentinels are asked (see
+    /// [`SentinelConnection::still_primary`]). Call after a `WAIT` counted
+    /// enough replicas, before trusting it.
+    pub async fn still_primary(&self) -> bool {
+        match self {
+            Connection::Sentinel(con) => con.still_primary().await,
+            Connection::Single(_) | Connection::Cluster(_) => true,
+        }
     }
 }
 
@@ -119,16 +130,26 @@ impl ConnectionLike for Connection {
 pub struct SentinelConnection {
     inner: Arc<SentinelInner>,
     db: i64,
+    /// `host:port` of the node this handle last sent a command to.
+    written_to: Option<String>,
 }
 
 /// How often the sentinels are asked which node is the primary.
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// How long [`SentinelConnection::still_primary`] waits for each sentinel:
+/// a sentinel that answers later is left out, so one hung sentinel delays
+/// each acknowledged write by this much at most.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
 
 struct SentinelInner {
     client: tokio::sync::Mutex<SentinelClient>,
     config: AsyncConnectionConfig,
     current: Mutex<Option<Primary>>,
     master: String,
+    /// Every sentinel, each with the connection [`SentinelConnection::still_primary`]
+    /// asks it on (opened on first use, dropped after an error).
+    sentinels: Vec<(redis::Client, tokio::sync::Mutex<Option<MultiplexedConnection>>)>,
 }
 
 /// The connection to the primary and its address as `host:port`.
@@ -158,33 +179,84 @@ impl SentinelConnection {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeouts.connect))
             .set_response_timeout(Some(timeouts.response));
+        let each = settings
+            .sentinels
+            .iter()
+            .map(|url| Ok((redis::Client::open(url.as_str())?, tokio::sync::Mutex::new(None))))
+            .collect::<RedisResult<Vec<_>>>()?;
         let inner = SentinelInner {
             client: tokio::sync::Mutex::new(client),
             config,
             current: Mutex::new(None),
             master: settings.master.clone(),
+            sentinels: each,
         };
         let inner = Arc::new(inner);
         tokio::spawn(watch(Arc::downgrade(&inner)));
-        Ok(SentinelConnection { inner, db: settings.db })
+        Ok(SentinelConnection { inner, db: settings.db, written_to: None })
+    }
+
+    /// Whether the sentinels still name the node this handle last wrote to
+    /// as the primary, with no failover under way: every sentinel is asked
+    /// at once, and `true` needs at least one answer (within
+    /// [`CONFIRM_TIMEOUT`]) and no answer naming another node or a failover
+    /// in progress.
+    ///
+    /// Why: `WAIT` counts replicas that have a write, but not whether they
+    /// will keep it. During a failover the old primary takes writes until
+    /// its clients move, and a replica still attached to it acknowledges
+    /// them until the sentinels re-point it at the new primary, which
+    /// discards them with a full resync. The sentinel leading a failover
+    /// flags it in progress before it promotes a replica and names the new
+    /// primary before it re-points the others, so a write acknowledged and
+    /// then confirmed here was acknowledged before any promotion began.
+    pub async fn still_primary(&self) -> bool {
+        let Some(addr) = self.written_to.clone() else { return false };
+        let mut asks = tokio::task::JoinSet::new();
+        for index in 0..self.inner.sentinels.len() {
+            let inner = self.inner.clone();
+            asks.spawn(async move {
+                tokio::time::timeout(CONFIRM_TIMEOUT, primary_of(&inner, index))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            });
+        }
+        let mut answered = false;
+        while let Some(asked) = asks.join_next().await {
+            let Ok(Some(view)) = asked else { continue };
+            answered = true;
+            if view.addr != addr || view.failing_over {
+                tracing::warn!(written_to = %addr, named = %view.addr, failing_over = view.failing_over, "a write on a node the sentinels no longer name as primary; not trusting it");
+                return false;
+            }
+        }
+        answered
     }
 
     /// The connection to the current primary, asking the sentinels if there
-    /// is none.
-    async fn current(&self) -> RedisResult<MultiplexedConnection> {
+    /// is none; remembered as the node this handle writes to.
+    async fn current(&mut self) -> RedisResult<MultiplexedConnection> {
+        let primary = self.primary().await?;
+        self.written_to = Some(primary.addr);
+        Ok(primary.con)
+    }
+
+    async fn primary(&self) -> RedisResult<Primary> {
         if let Some(primary) = self.inner.current.lock().expect("not poisoned").clone() {
-            return Ok(primary.con);
+            return Ok(primary);
         }
         let mut client = self.inner.client.lock().await;
         // Another caller may have connected while this one waited.
         if let Some(primary) = self.inner.current.lock().expect("not poisoned").clone() {
-            return Ok(primary.con);
+            return Ok(primary);
         }
         let node = client.async_get_client().await?;
         let addr = node.get_connection_info().addr().to_string();
         let con = node.get_multiplexed_async_connection_with_config(&self.inner.config).await?;
-        *self.inner.current.lock().expect("not poisoned") = Some(Primary { con: con.clone(), addr });
-        Ok(con)
+        let primary = Primary { con, addr };
+        *self.inner.current.lock().expect("not poisoned") = Some(primary.clone());
+        Ok(primary)
     }
 
     /// Drops the connection after an error that means the primary is gone
@@ -252,6 +324,38 @@ async fn named_primary(
         .query_async(&mut con)
         .await?;
     Ok(format!("{host}:{port}"))
+}
+
+/// What one sentinel says of the primary.
+struct View {
+    /// `host:port` it names.
+    addr: String,
+    /// It is failing the primary over (it leads the failover).
+    failing_over: bool,
+}
+
+/// `SENTINEL MASTER` from sentinel `index`, on its cached connection.
+async fn primary_of(inner: &SentinelInner, index: usize) -> RedisResult<View> {
+    let (client, cached) = &inner.sentinels[index];
+    let mut cached = cached.lock().await;
+    let mut con = match cached.clone() {
+        Some(con) => con,
+        None => {
+            cached.insert(client.get_multiplexed_async_connection_with_config(&inner.config).await?).clone()
+        }
+    };
+    let reply: RedisResult<Vec<String>> =
+        redis::cmd("SENTINEL").arg("MASTER").arg(&inner.master).query_async(&mut con).await;
+    let fields = reply.inspect_err(|_| *cached = None)?;
+    let field = |name: &str| fields.chunks(2).find(|kv| kv[0] == name).and_then(|kv| kv.get(1)).cloned();
+    let (ip, port, flags) = (field("ip"), field("port"), field("flags").unwrap_or_default());
+    let (Some(ip), Some(port)) = (ip, port) else {
+        return Err((redis::ErrorKind::Parse, "SENTINEL MASTER without ip or port").into());
+    };
+    Ok(View {
+        addr: format!("{ip}:{port}"),
+        failing_over: flags.split(',').any(|f| f == "failover_in_progress"),
+    })
 }
 
 impl ConnectionLike for SentinelConnection {

@@ -29,6 +29,12 @@ pub enum Error {
     /// [`Taker::give_back`]).
     #[error("the take did not reach enough replicas in time; the payload goes back unrun")]
     Unreplicated { payload: Vec<u8> },
+    /// A write did not reach `[redis] wait_replicas` replicas of the node
+    /// the sentinels name as primary in time: it stands on the node it was
+    /// sent to, but a failover could take it back, so the caller sends it
+    /// again (the worker's records of runs are idempotent).
+    #[error("{0} did not reach enough replicas of the primary in time")]
+    Unacknowledged(&'static str),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

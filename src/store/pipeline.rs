@@ -4,6 +4,7 @@
 
 use redis::{Pipeline, Value};
 
+use super::connection::Connection;
 use super::scripts::{self, Lua};
 use super::{Error, Result, Store};
 
@@ -22,6 +23,24 @@ impl Wait {
     /// Appends the `WAIT` that follows a pipeline's writes on the same node.
     pub(super) fn add_to(self, pipe: &mut Pipeline) {
         pipe.cmd("WAIT").arg(self.replicas).arg(self.timeout_ms);
+    }
+
+    /// Takes the `WAIT` reply off the end of `replies`; `true` if enough
+    /// replicas have the writes and the node `con` wrote them to is still
+    /// the primary (see [`Connection::still_primary`]); else `false`, with
+    /// a warning (the writes stand regardless).
+    pub(super) async fn acknowledged(self, con: &Connection, replies: &mut Vec<Value>, what: &str) -> bool {
+        if !self.check(replies, what) {
+            return false;
+        }
+        if con.still_primary().await {
+            return true;
+        }
+        crate::metrics::METRICS.redis_errors.inc();
+        tracing::warn!(
+            "{what} acknowledged by replicas of a node the sentinels no longer name as primary, or during a failover; not trusting it"
+        );
+        false
     }
 
     /// Takes the `WAIT` reply off the end of `replies`; `false`, with a
@@ -161,9 +180,10 @@ impl Store {
                 // WAIT covers every earlier write on this connection.
                 wait.inspect(|w| w.add_to(&mut pipe));
             }
-            let mut part: Vec<Value> = self.query_pipeline(&pipe, uses).await?;
+            let mut con = self.con.clone();
+            let mut part: Vec<Value> = self.query_pipeline_on(&mut con, &pipe, uses).await?;
             if let (true, Some(w)) = (last, wait) {
-                w.check(&mut part, "a push");
+                w.acknowledged(&con, &mut part, "a push").await;
             }
             replies.extend(part);
             if last {
@@ -180,13 +200,51 @@ impl Store {
         pipe: &Pipeline,
         uses: &[&Lua],
     ) -> Result<T> {
-        let mut con = self.con.clone();
-        match pipe.query_async(&mut con).await {
+        self.query_pipeline_on(&mut self.con.clone(), pipe, uses).await
+    }
+
+    /// [`Store::query_pipeline`] on `con`, which then knows the node it
+    /// wrote to.
+    async fn query_pipeline_on<T: redis::FromRedisValue>(
+        &self,
+        con: &mut Connection,
+        pipe: &Pipeline,
+        uses: &[&Lua],
+    ) -> Result<T> {
+        match pipe.query_async(con).await {
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
                 self.load(uses).await?;
-                Ok(pipe.query_async(&mut con).await?)
+                Ok(pipe.query_async(con).await?)
             }
             other => Ok(other?),
         }
+    }
+
+    /// Runs one script and, with `[redis] wait_replicas`, the `WAIT` after
+    /// it on the same node: its reply, and whether the write is
+    /// acknowledged ([`Wait::acknowledged`]; always without
+    /// `wait_replicas`). For the worker's records of how runs ended, which
+    /// must not be lost to a failover unnoticed.
+    pub(super) async fn run_script_acked<T: redis::FromRedisValue>(
+        &self,
+        lua: &'static Lua,
+        keys: &[String],
+        args: &[&[u8]],
+        what: &str,
+    ) -> Result<(T, bool)> {
+        let Some(wait) = self.wait else {
+            return Ok((self.run_script(lua, keys, args).await?, true));
+        };
+        let mut pipe = redis::pipe();
+        let evalsha = pipe.cmd("EVALSHA").arg(lua.script.get_hash()).arg(keys.len()).arg(keys);
+        for arg in args {
+            evalsha.arg(*arg);
+        }
+        wait.add_to(&mut pipe);
+        let mut con = self.con.clone();
+        let mut replies: Vec<Value> = self.query_pipeline_on(&mut con, &pipe, &[lua]).await?;
+        let acknowledged = wait.acknowledged(&con, &mut replies, what).await;
+        let reply = replies.pop().ok_or_else(|| Error::Reply(format!("{what}: no reply")))?;
+        Ok((redis::from_redis_value(reply).map_err(redis::RedisError::from)?, acknowledged))
     }
 }

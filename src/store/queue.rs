@@ -31,6 +31,9 @@ pub struct Finish {
     /// The next payload, now in the worker's in-progress list, as bytes:
     /// whatever was pushed, UTF-8 or not.
     pub next: Option<Vec<u8>>,
+    /// With `[redis] wait_replicas`, whether the finish reached that many
+    /// replicas of the primary (see [`Store::finish`]); else `true`.
+    pub acknowledged: bool,
 }
 
 /// A connection of its own for blocking takes: a blocking command would
@@ -67,7 +70,7 @@ impl Taker {
         let taken = replies.first().cloned().unwrap_or(redis::Value::Nil);
         let taken: Option<Vec<u8>> = redis::from_redis_value(taken).map_err(redis::RedisError::from)?;
         if let (Some(w), Some(raw)) = (self.wait, taken.as_ref())
-            && !w.check(&mut replies, "a take")
+            && !w.acknowledged(&self.con, &mut replies, "a take").await
         {
             // Not to be run: a primary that lost its replicas may already
             // have been replaced, and the payload is then waiting on the new
@@ -145,7 +148,11 @@ impl Store {
     /// next pending payload into `worker`'s in-progress list, as
     /// [`Taker::take`] would without waiting: except with `[redis]
     /// wait_replicas`, where every take must be followed by a `WAIT` and
-    /// goes through [`Taker::take`].
+    /// goes through [`Taker::take`]. With `wait_replicas` the finish is
+    /// followed by a `WAIT` too: an unacknowledged one stands where it was
+    /// written but a failover may take it back, leaving the payload in
+    /// progress as if it never ran; the caller sends it again until it is
+    /// acknowledged (a repeated finish changes nothing).
     #[allow(clippy::too_many_arguments)]
     pub async fn finish(
         &self,
@@ -177,12 +184,16 @@ impl Store {
             if take_next { b"1" } else { b"0" },
             job.as_bytes(),
         ];
-        let (removed, previous, next): (i64, Option<Vec<u8>>, Option<Vec<u8>>) =
-            self.run_script(&scripts::FINISH, &keys, &args).await?;
-        Ok(Finish { was_in_progress: removed == 1, previous, next })
+        type Reply = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+        let ((removed, previous, next), acknowledged): (Reply, bool) =
+            self.run_script_acked(&scripts::FINISH, &keys, &args, "a finish").await?;
+        Ok(Finish { was_in_progress: removed == 1, previous, next, acknowledged })
     }
 
-    /// Schedules the next attempt of a failed run; see `retry.lua`.
+    /// Schedules the next attempt of a failed run; see `retry.lua`. With
+    /// `[redis] wait_replicas`, fails with [`super::Error::Unacknowledged`]
+    /// if the write was not acknowledged (send it again, as for
+    /// [`Store::finish`]).
     #[allow(clippy::too_many_arguments)]
     pub async fn schedule_retry(
         &self,
@@ -214,13 +225,17 @@ impl Store {
             marker_ttl.as_bytes(),
             job.as_bytes(),
         ];
-        let removed: i64 = self.run_script(&scripts::RETRY, &keys, &args).await?;
+        let (removed, acknowledged): (i64, bool) =
+            self.run_script_acked(&scripts::RETRY, &keys, &args, "a retry").await?;
+        if !acknowledged {
+            return Err(super::Error::Unacknowledged("a retry"));
+        }
         Ok(removed == 1)
     }
 
     /// Dead-letters a taken payload of `size` bytes starting with `start`
     /// without sending it back; see `drop_taken.lua`. `false` if it was no
-    /// longer in progress.
+    /// longer in progress. Acknowledged as [`Store::schedule_retry`] is.
     pub async fn drop_taken(
         &self,
         queue: &QueueName,
@@ -232,7 +247,11 @@ impl Store {
         let keys = [self.keys.worker(queue, worker), self.keys.dead(queue)];
         let (size, dead_cap) = (size.to_string(), DEAD_CAP.to_string());
         let args: [&[u8]; 4] = [size.as_bytes(), start, dead.as_bytes(), dead_cap.as_bytes()];
-        let dropped: i64 = self.run_script(&scripts::DROP_TAKEN, &keys, &args).await?;
+        let (dropped, acknowledged): (i64, bool) =
+            self.run_script_acked(&scripts::DROP_TAKEN, &keys, &args, "a dead letter").await?;
+        if !acknowledged {
+            return Err(super::Error::Unacknowledged("a dead letter"));
+        }
         Ok(dropped == 1)
     }
 

@@ -12,6 +12,10 @@
 //! - **Finish** (`outcome.rs`): history entry, in-flight marker cleared, payload off the
 //!   in-progress list, atomically; a failure is retried with backoff
 //!   ([`retry`]) until the job's `retries` are used up, then dead-lettered.
+//!   With `[redis] wait_replicas`, each of these is sent again until the
+//!   replicas of the primary acknowledge it, the payload held meanwhile, so
+//!   one that a failover took back is never taken for a payload that never
+//!   ran.
 //! - **Leases**: a heartbeat keeps this worker's lease on each queue alive;
 //!   when a worker dies, another one's [`reaper`] puts its payloads back.
 //!   A live worker's own in-progress payloads that it does not hold (a take

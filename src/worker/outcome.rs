@@ -142,6 +142,13 @@ pub(super) struct Recorded {
 /// no other queue's fetcher waits for the slot. Only the first try takes:
 /// a try whose reply was lost may have taken one already, which this
 /// worker's ledger then finds stranded and gives back.
+///
+/// With `[redis] wait_replicas`, a finish the replicas did not acknowledge
+/// is sent again until one is: a failover could otherwise take it back and
+/// leave the payload in progress, where the stranded check would take it
+/// for one that never ran and run it again. The caller holds the payload
+/// (its [`Held`]) meanwhile, so that check never counts it as stranded; the
+/// unacknowledged outcomes are thus bounded by the worker's concurrency.
 pub(super) async fn finish(
     ctx: &Arc<Ctx>,
     queue: &QueueName,
@@ -154,19 +161,46 @@ pub(super) async fn finish(
     let another_queue_waits = ctx.several_queues && ctx.slots.contended();
     let mut take_next = !ctx.stopping.is_cancelled() && !another_queue_waits;
     let ticket = take_next.then(|| ctx.ledger.take());
-    let finished =
-        record(ctx, |store| {
-            let (queue, me, raw, job, id) =
-                (queue.clone(), ctx.me.0.clone(), raw.to_vec(), job.to_owned(), id.to_owned());
-            let (history, dead, take) = (history.clone(), dead.clone(), std::mem::take(&mut take_next));
-            async move {
-                store.finish(&queue, &me, &raw, &job, &id, history.as_deref(), dead.as_deref(), take).await
-            }
-        })
-        .await?;
-    let Finish { previous, next, .. } = finished;
+    let send = |take: bool| {
+        let (queue, me, raw, job, id) =
+            (queue.clone(), ctx.me.0.clone(), raw.to_vec(), job.to_owned(), id.to_owned());
+        let (history, dead) = (history.clone(), dead.clone());
+        move |store: Store| async move {
+            store.finish(&queue, &me, &raw, &job, &id, history.as_deref(), dead.as_deref(), take).await
+        }
+    };
+    let finished = record(ctx, |store| send(std::mem::take(&mut take_next))(store)).await?;
+    let Finish { previous, next, acknowledged, .. } = finished;
     let next = ticket.and_then(|ticket| ticket.replied(next));
+    if !acknowledged {
+        resend_finish(ctx, id, |store| send(false)(store)).await;
+    }
     Some(Recorded { previous, next })
+}
+
+/// Sends an unacknowledged finish again until replicas of the primary the
+/// sentinels name acknowledge it (the connection follows a switch within a
+/// watch period, so a re-send lands on the new primary). A repeated finish
+/// changes nothing where the first one landed.
+async fn resend_finish<F, Fut>(ctx: &Arc<Ctx>, id: &str, mut send: F)
+where
+    F: FnMut(Store) -> Fut,
+    Fut: std::future::Future<Output = crate::store::Result<Finish>>,
+{
+    tracing::warn!(worker = %ctx.me.0, id = %id, "a finish not acknowledged by replicas; sending it again until it is");
+    let acknowledged = record(ctx, |store| {
+        let sent = send(store);
+        async move {
+            match sent.await? {
+                Finish { acknowledged: true, .. } => Ok(()),
+                Finish { .. } => Err(crate::store::Error::Unacknowledged("a finish")),
+            }
+        }
+    })
+    .await;
+    if acknowledged.is_some() {
+        tracing::info!(worker = %ctx.me.0, id = %id, "finish acknowledged by replicas");
+    }
 }
 
 /// A dead letter for a payload that could not be run at all.

@@ -151,6 +151,27 @@ impl RedisServer {
         let _ = self.child.wait();
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the server: a stopped server
+    /// accepts connections but answers nothing, as a hung one.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} redis-server on port {} failed", self.port);
+    }
+
+    /// Starts a killed server again on its port and dir with `args` (as
+    /// for [`RedisServer::launch`]), and waits until it answers PING.
+    pub fn start_again_with(&mut self, mut args: Vec<std::ffi::OsString>) {
+        args.extend(["--dir".into(), self.dir.path().as_os_str().to_owned()]);
+        args.extend(["--logfile".into(), self.dir.path().join("redis.log").into_os_string()]);
+        self.child = Self::spawn_with(args);
+        if let Err(e) = self.wait_ready() {
+            panic!("restarting redis-server on port {}: {e}", self.port);
+        }
+    }
+
     /// The server's log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default()

@@ -27,13 +27,25 @@ impl Proc {
         cwd: &Path,
         label: &str,
     ) -> Proc {
+        Proc::spawn_with_url(program, args, &redis.url(), config, cwd, label)
+    }
+
+    /// [`Proc::spawn`] with `REDIS_URL` set to `url`.
+    pub fn spawn_with_url(
+        program: &str,
+        args: &[&str],
+        url: &str,
+        config: &Path,
+        cwd: &Path,
+        label: &str,
+    ) -> Proc {
         let log = cwd.join(format!("{label}.log"));
         let child = Command::new(bin(program))
             .arg("--config")
             .arg(config)
             .args(args)
             .current_dir(cwd)
-            .env("REDIS_URL", redis.url())
+            .env("REDIS_URL", url)
             .env("RUST_LOG", "info")
             .env("CAMPANILE_LOG_FORMAT", "logfmt")
             .env_remove("CAMPANILE_CONFIG")

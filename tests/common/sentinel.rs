@@ -1,5 +1,5 @@
-//! A real local Redis Sentinel deployment: a primary, its replica and three
-//! sentinels watching them, every process a private `redis-server` on a
+//! A real local Redis Sentinel deployment: a primary, its replicas (one, or
+//! as many as asked) and three sentinels watching them, every process a private `redis-server` on a
 //! free port with its own temp dir. Stopped when the handle drops. Tests use
 //! it to see the product find the primary through sentinels and follow a
 //! failover.
@@ -15,7 +15,7 @@ const MASTER: &str = "mymaster";
 const SETTLE: Duration = Duration::from_secs(30);
 
 pub struct RedisSentinel {
-    /// The initial primary and replica; their roles swap on failover.
+    /// The initial primary and its replicas; their roles change on failover.
     data: Vec<RedisServer>,
     sentinels: Vec<RedisServer>,
 }
@@ -32,11 +32,16 @@ impl RedisSentinel {
     /// [`RedisSentinel::start`] with extra `redis-server` arguments for the
     /// initial primary only.
     pub fn start_with_primary_args(extra: &[&str]) -> RedisSentinel {
+        Self::start_with(1, extra)
+    }
+
+    /// [`RedisSentinel::start_with_primary_args`] with `replicas` replicas.
+    pub fn start_with(replicas: usize, extra: &[&str]) -> RedisSentinel {
         let mut last_error = String::new();
         // A free port can be taken between choosing it and a process
         // binding it; start again on new ports.
         for _ in 0..3 {
-            match Self::try_start(extra) {
+            match Self::try_start(replicas, extra) {
                 Ok(deployment) => return deployment,
                 Err(e) => last_error = e,
             }
@@ -44,24 +49,28 @@ impl RedisSentinel {
         panic!("could not start a Redis Sentinel deployment: {last_error}");
     }
 
-    fn try_start(primary_extra: &[&str]) -> Result<RedisSentinel, String> {
-        let ports = free_ports(5);
-        let (primary_port, replica_port) = (ports[0], ports[1]);
-        let primary = data_server(primary_port, primary_extra)?;
-        let replica = data_server(replica_port, &["--replicaof", "127.0.0.1", &primary_port.to_string()])?;
-        let mut deployment = RedisSentinel { data: vec![primary, replica], sentinels: Vec::new() };
+    fn try_start(replicas: usize, primary_extra: &[&str]) -> Result<RedisSentinel, String> {
+        let ports = free_ports(4 + replicas);
+        let primary_port = ports[0];
+        let replica_ports = &ports[1..=replicas];
+        let mut data = vec![data_server(primary_port, primary_extra)?];
+        for &port in replica_ports {
+            data.push(data_server(port, &["--replicaof", "127.0.0.1", &primary_port.to_string()])?);
+        }
+        let mut deployment = RedisSentinel { data, sentinels: Vec::new() };
         // Sentinels learn replicas from the primary's INFO, which they read
         // on connecting and then only periodically: start them once the
-        // replica is attached.
-        deployment.wait("the replica to sync", || link_up(&deployment.data[1]));
-        for &port in &ports[2..] {
+        // replicas are attached.
+        deployment.wait("the replicas to sync", || deployment.data[1..].iter().all(link_up));
+        for &port in &ports[1 + replicas..] {
             deployment.sentinels.push(sentinel_server(port, primary_port)?);
         }
         deployment.wait("the sentinels to discover the deployment", || {
             deployment.sentinels.iter().all(|s| {
                 master_addr(s) == Some(primary_port)
                     && sentinel_list(s, "SENTINELS").map(|l| l.len()) == Some(2)
-                    && sentinel_list(s, "REPLICAS").is_some_and(|l| l.contains(&replica_port))
+                    && sentinel_list(s, "REPLICAS")
+                        .is_some_and(|l| replica_ports.iter().all(|p| l.contains(p)))
             })
         });
         Ok(deployment)
@@ -79,8 +88,54 @@ impl RedisSentinel {
     /// `redis+sentinel://127.0.0.1:s1,127.0.0.1:s2,127.0.0.1:s3/mymaster`,
     /// the product's URL form for a sentinel deployment.
     pub fn sentinel_url(&self) -> String {
-        let hosts: Vec<String> = self.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port())).collect();
+        self.sentinel_url_of(&[0, 1, 2])
+    }
+
+    /// [`RedisSentinel::sentinel_url`] naming only the sentinels at
+    /// `indices`.
+    pub fn sentinel_url_of(&self, indices: &[usize]) -> String {
+        let hosts: Vec<String> =
+            indices.iter().map(|&i| format!("127.0.0.1:{}", self.sentinels[i].port())).collect();
         format!("redis+sentinel://{}/{MASTER}", hosts.join(","))
+    }
+
+    /// The sentinel at `index`, e.g. to stop it ([`RedisServer::signal`]).
+    pub fn sentinel(&self, index: usize) -> &RedisServer {
+        &self.sentinels[index]
+    }
+
+    /// Ports of every data node.
+    pub fn data_ports(&self) -> Vec<u16> {
+        self.data.iter().map(RedisServer::port).collect()
+    }
+
+    /// SIGKILLs the data node on `port`, as a crash would.
+    pub fn kill(&mut self, port: u16) {
+        self.data_node_mut(port).kill();
+    }
+
+    /// Starts a killed data node again, empty, as a replica of `primary`
+    /// (a crashed node returns as one), and waits until it has synced.
+    pub fn return_as_replica(&mut self, port: u16, primary: u16) {
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        let mut args: Vec<OsString> = args.iter().map(Into::into).collect();
+        for a in ["--repl-diskless-sync-delay", "0", "--replicaof", "127.0.0.1", &primary.to_string()] {
+            args.push(a.into());
+        }
+        self.data_node_mut(port).start_again_with(args);
+        self.wait(&format!("port {port} to replicate from {primary}"), || link_up(self.data_node(port)));
+    }
+
+    /// Waits until the sentinels at `indices` name a primary other than
+    /// `old` and it has role master; returns its port.
+    pub fn wait_new_primary(&self, old: u16, indices: &[usize], within: Duration) -> Option<u16> {
+        let mut new = None;
+        let named = poll_until(within, || {
+            let ports: Vec<Option<u16>> = indices.iter().map(|&i| master_addr(&self.sentinels[i])).collect();
+            new = ports[0].filter(|&p| p != old && ports.iter().all(|q| *q == Some(p)));
+            new.is_some_and(|p| info_field(self.data_node(p), "role").as_deref() == Some("master"))
+        });
+        named.then_some(new).flatten()
     }
 
     /// The primary's port as the first sentinel reports it now.
@@ -111,16 +166,32 @@ impl RedisSentinel {
     /// primary and it has role master, not for the old primary to be
     /// demoted. Returns the new primary's port and when the switch was seen.
     pub fn switch_primary(&self) -> (u16, std::time::Instant) {
-        let old = self.primary_port();
-        let new = self.data.iter().map(RedisServer::port).find(|&p| p != old).expect("a replica");
-        let mut con = self.sentinels[0].connection();
+        self.switch_primary_seen_by(&[0, 1, 2])
+    }
+
+    /// [`RedisSentinel::switch_primary`], asking the sentinel at
+    /// `indices[0]` to fail over and waiting only for those at `indices`.
+    pub fn switch_primary_seen_by(&self, indices: &[usize]) -> (u16, std::time::Instant) {
+        let old = self.primary_port_by(indices[0]);
+        self.start_failover(indices[0]);
+        let Some(new) = self.wait_new_primary(old, indices, SETTLE) else {
+            self.wait("the sentinels to name a new primary", || false);
+            unreachable!("wait panics");
+        };
+        (new, std::time::Instant::now())
+    }
+
+    /// Sends `SENTINEL FAILOVER` to the sentinel at `index`, without
+    /// waiting.
+    pub fn start_failover(&self, index: usize) {
+        let mut con = self.sentinels[index].connection();
         let _: () =
             redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER).query(&mut con).expect("SENTINEL FAILOVER");
-        self.wait(&format!("the sentinels to name port {new}"), || {
-            self.sentinels.iter().all(|s| master_addr(s) == Some(new))
-                && info_field(self.data_node(new), "role").as_deref() == Some("master")
-        });
-        (new, std::time::Instant::now())
+    }
+
+    /// The primary's port as the sentinel at `index` reports it now.
+    pub fn primary_port_by(&self, index: usize) -> u16 {
+        master_addr(&self.sentinels[index]).expect("the sentinel reports a primary")
     }
 
     /// A synchronous connection to the data node on `port`.
@@ -132,16 +203,28 @@ impl RedisSentinel {
         self.data.iter().find(|n| n.port() == port).unwrap_or_else(|| panic!("no data node on port {port}"))
     }
 
+    fn data_node_mut(&mut self, port: u16) -> &mut RedisServer {
+        self.data
+            .iter_mut()
+            .find(|n| n.port() == port)
+            .unwrap_or_else(|| panic!("no data node on port {port}"))
+    }
+
+    /// The tail of every node's log, for failure reports.
+    pub fn logs(&self) -> String {
+        let logs: Vec<String> = self
+            .data
+            .iter()
+            .chain(&self.sentinels)
+            .map(|n| format!("--- port {} ---\n{}", n.port(), tail(&n.log(), 40)))
+            .collect();
+        logs.join("\n")
+    }
+
     /// Polls `done`; panics with every log after [`SETTLE`].
     fn wait(&self, what: &str, done: impl FnMut() -> bool) {
         if !poll_until(SETTLE, done) {
-            let logs: Vec<String> = self
-                .data
-                .iter()
-                .chain(&self.sentinels)
-                .map(|n| format!("--- port {} ---\n{}", n.port(), tail(&n.log(), 40)))
-                .collect();
-            panic!("timed out after {SETTLE:?} waiting for {what}\n{}", logs.join("\n"));
+            panic!("timed out after {SETTLE:?} waiting for {what}\n{}", self.logs());
         }
     }
 }
