@@ -125,7 +125,7 @@ fn lines(path: &std::path::Path) -> Vec<String> {
 /// switch, so it keeps writing to the old primary until it is resumed.
 #[test]
 fn a_finish_lost_with_the_old_primary_is_sent_again_and_the_run_is_not_repeated() {
-    let sentinel = RedisSentinel::start_with(2, &UNDEMOTABLE);
+    let sentinel = RedisSentinel::start_with(2, &UNDEMOTABLE, &[]);
     let dir = tempfile::tempdir().unwrap();
     let (started, go, ran) = (dir.path().join("started"), dir.path().join("go"), dir.path().join("ran"));
     let config = common::procs::write_config(
@@ -191,4 +191,47 @@ fn a_finish_lost_with_the_old_primary_is_sent_again_and_the_run_is_not_repeated(
     for key in keys {
         assert!(list(&mut con, &key).is_empty(), "{key} still holds a payload\n{}", diag());
     }
+}
+
+/// A replica still attached to a primary being failed over acknowledges
+/// writes it will lose when the sentinels re-point it (a full resync from
+/// the new primary). So an acknowledged take counts only if the sentinels
+/// still name its node with no failover under way. Here the failover is
+/// stuck (the replicas refuse to be promoted) until it times out: the
+/// primary keeps both replicas, yet a take meanwhile is given back unrun.
+#[test]
+fn a_take_acknowledged_during_a_failover_is_not_trusted() {
+    let sentinel = RedisSentinel::start_with(2, &[], &UNDEMOTABLE);
+    let settings = campanile::config::RedisSettings {
+        url: Some(sentinel.sentinel_url()),
+        wait_replicas: 1,
+        wait_timeout_ms: 500,
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = runtime.block_on(campanile::store::Store::connect(&settings)).unwrap();
+    let mut taker = runtime.block_on(store.taker()).unwrap();
+    let queue = campanile::config::QueueName::new("default").unwrap();
+    let mut con = sentinel.connection_to_primary();
+    let mut take = |payload: &str| {
+        let _: () =
+            redis::cmd("LPUSH").arg("campanile:{default}:pending").arg(payload).query(&mut con).unwrap();
+        runtime.block_on(taker.take(&queue, "w1", Duration::from_secs(1)))
+    };
+    assert_eq!(take("before").unwrap(), Some(b"before".to_vec()), "a take before the failover is trusted");
+
+    sentinel.start_failover(0);
+    let failing_over = || {
+        let mut con = sentinel.sentinel(0).connection();
+        let fields: Vec<String> =
+            redis::cmd("SENTINEL").arg("MASTER").arg(sentinel.master_name()).query(&mut con).unwrap();
+        fields.chunks(2).any(|kv| kv[0] == "flags" && kv[1].contains("failover_in_progress"))
+    };
+    assert!(failing_over(), "the failover is under way");
+    let during = take("during");
+    assert!(
+        matches!(&during, Err(campanile::store::Error::Unreplicated { payload }) if payload == b"during"),
+        "a take during the failover is not trusted: {during:?}"
+    );
+    assert!(failing_over(), "the failover was still under way after the take");
 }

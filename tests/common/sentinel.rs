@@ -32,16 +32,17 @@ impl RedisSentinel {
     /// [`RedisSentinel::start`] with extra `redis-server` arguments for the
     /// initial primary only.
     pub fn start_with_primary_args(extra: &[&str]) -> RedisSentinel {
-        Self::start_with(1, extra)
+        Self::start_with(1, extra, &[])
     }
 
-    /// [`RedisSentinel::start_with_primary_args`] with `replicas` replicas.
-    pub fn start_with(replicas: usize, extra: &[&str]) -> RedisSentinel {
+    /// [`RedisSentinel::start_with_primary_args`] with `replicas` replicas,
+    /// each started with `replica_extra` too.
+    pub fn start_with(replicas: usize, extra: &[&str], replica_extra: &[&str]) -> RedisSentinel {
         let mut last_error = String::new();
         // A free port can be taken between choosing it and a process
         // binding it; start again on new ports.
         for _ in 0..3 {
-            match Self::try_start(replicas, extra) {
+            match Self::try_start(replicas, extra, replica_extra) {
                 Ok(deployment) => return deployment,
                 Err(e) => last_error = e,
             }
@@ -49,13 +50,22 @@ impl RedisSentinel {
         panic!("could not start a Redis Sentinel deployment: {last_error}");
     }
 
-    fn try_start(replicas: usize, primary_extra: &[&str]) -> Result<RedisSentinel, String> {
+    fn try_start(
+        replicas: usize,
+        primary_extra: &[&str],
+        replica_extra: &[&str],
+    ) -> Result<RedisSentinel, String> {
         let ports = free_ports(4 + replicas);
         let primary_port = ports[0];
         let replica_ports = &ports[1..=replicas];
         let mut data = vec![data_server(primary_port, primary_extra)?];
         for &port in replica_ports {
-            data.push(data_server(port, &["--replicaof", "127.0.0.1", &primary_port.to_string()])?);
+            let primary = primary_port.to_string();
+            let args: Vec<&str> = ["--replicaof", "127.0.0.1", primary.as_str()]
+                .into_iter()
+                .chain(replica_extra.iter().copied())
+                .collect();
+            data.push(data_server(port, &args)?);
         }
         let mut deployment = RedisSentinel { data, sentinels: Vec::new() };
         // Sentinels learn replicas from the primary's INFO, which they read
