@@ -119,7 +119,7 @@ impl ConnectionLike for Connection {
 /// A connection to the primary the sentinels name. It is dropped, and the
 /// next command asks the sentinels for the primary again, after a connection
 /// error or a `READONLY` reply (the primary was demoted by a failover), and
-/// as soon as the sentinels name another primary: a watcher asks one of
+/// as soon as the sentinels name another primary: a watcher asks all of
 /// them every [`WATCH_EVERY`]. A failed-over primary that the sentinels have
 /// not (or cannot) demote yet still takes writes, which its demotion later
 /// discards; following the sentinels rather than waiting for the demotion
@@ -137,18 +137,23 @@ pub struct SentinelConnection {
 /// How often the sentinels are asked which node is the primary.
 pub const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// How long [`SentinelConnection::still_primary`] waits for each sentinel:
-/// a sentinel that answers later is left out, so one hung sentinel delays
-/// each acknowledged write by this much at most.
+/// How long [`SentinelConnection::still_primary`] and the watcher wait for
+/// each sentinel: a sentinel that answers later is left out, so one hung
+/// sentinel delays each acknowledged write (and each watch) by this much at
+/// most.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_millis(500);
 
 struct SentinelInner {
     client: tokio::sync::Mutex<SentinelClient>,
+    /// How to log in to a data node, and over TLS or not: to connect to the
+    /// primary the sentinels with the newest configuration name.
+    node: (redis::RedisConnectionInfo, Option<redis::TlsMode>),
     config: AsyncConnectionConfig,
     current: Mutex<Option<Primary>>,
     master: String,
-    /// Every sentinel, each with the connection [`SentinelConnection::still_primary`]
-    /// asks it on (opened on first use, dropped after an error).
+    /// Every sentinel, each with the connection the watcher and
+    /// [`SentinelConnection::still_primary`] ask it on (opened on first use,
+    /// dropped after an error).
     sentinels: Vec<(redis::Client, tokio::sync::Mutex<Option<MultiplexedConnection>>)>,
 }
 
@@ -168,9 +173,13 @@ impl SentinelConnection {
         if let Some(password) = &settings.password {
             redis = redis.set_password(password);
         }
-        let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(redis);
-        if settings.tls {
-            let mode = if settings.tls_insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure };
+        let mut node = SentinelNodeConnectionInfo::default().set_redis_connection_info(redis.clone());
+        let tls = settings.tls.then_some(if settings.tls_insecure {
+            redis::TlsMode::Insecure
+        } else {
+            redis::TlsMode::Secure
+        });
+        if let Some(mode) = tls {
             node = node.set_tls_mode(mode);
         }
         let sentinels: Vec<&str> = settings.sentinels.iter().map(String::as_str).collect();
@@ -186,6 +195,7 @@ impl SentinelConnection {
             .collect::<RedisResult<Vec<_>>>()?;
         let inner = SentinelInner {
             client: tokio::sync::Mutex::new(client),
+            node: (redis, tls),
             config,
             current: Mutex::new(None),
             master: settings.master.clone(),
@@ -212,26 +222,12 @@ impl SentinelConnection {
     /// then confirmed here was acknowledged before any promotion began.
     pub async fn still_primary(&self) -> bool {
         let Some(addr) = self.written_to.clone() else { return false };
-        let mut asks = tokio::task::JoinSet::new();
-        for index in 0..self.inner.sentinels.len() {
-            let inner = self.inner.clone();
-            asks.spawn(async move {
-                tokio::time::timeout(CONFIRM_TIMEOUT, primary_of(&inner, index))
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-            });
+        let views = views(&self.inner).await;
+        if let Some(view) = views.iter().find(|v| v.addr() != addr || v.failing_over) {
+            tracing::debug!(written_to = %addr, named = %view.addr(), failing_over = view.failing_over, "the sentinels no longer name the node written to, or are failing it over");
+            return false;
         }
-        let mut answered = false;
-        while let Some(asked) = asks.join_next().await {
-            let Ok(Some(view)) = asked else { continue };
-            answered = true;
-            if view.addr != addr || view.failing_over {
-                tracing::warn!(written_to = %addr, named = %view.addr, failing_over = view.failing_over, "a write on a node the sentinels no longer name as primary; not trusting it");
-                return false;
-            }
-        }
-        answered
+        !views.is_empty()
     }
 
     /// The connection to the current primary, asking the sentinels if there
@@ -251,7 +247,12 @@ impl SentinelConnection {
         if let Some(primary) = self.inner.current.lock().expect("not poisoned").clone() {
             return Ok(primary);
         }
-        let node = client.async_get_client().await?;
+        // The sentinels with the newest configuration, not the first that
+        // answers: during a failover the others still name the old primary.
+        let node = match newest(&views(&self.inner).await) {
+            Some(view) => self.inner.node_client(view)?,
+            None => client.async_get_client().await?,
+        };
         let addr = node.get_connection_info().addr().to_string();
         let con = node.get_multiplexed_async_connection_with_config(&self.inner.config).await?;
         let primary = Primary { con, addr };
@@ -277,84 +278,130 @@ impl SentinelConnection {
     }
 }
 
-/// Asks a sentinel every [`WATCH_EVERY`] which node is the primary, and
-/// drops the connection when it is another one; ends when the connection's
-/// last handle is gone.
+/// Asks every sentinel every [`WATCH_EVERY`] which node is the primary,
+/// and drops the connection when the sentinels with the newest
+/// configuration name another one; ends when the connection's last handle
+/// is gone. The sentinel leading a failover names the new primary first
+/// (with a new configuration epoch); the others learn it from it up to a
+/// second later, so asking one sentinel alone could follow that late.
 async fn watch(inner: std::sync::Weak<SentinelInner>) {
-    let mut sentinel: Option<MultiplexedConnection> = None;
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let Some(inner) = inner.upgrade() else { return };
         let connected = inner.current.lock().expect("not poisoned").as_ref().map(|p| p.addr.clone());
         let Some(connected) = connected else { continue };
-        let named = match named_primary(&inner, &mut sentinel).await {
-            Ok(named) => named,
-            Err(_) => {
-                // Ask another sentinel next time.
-                sentinel = None;
-                continue;
-            }
-        };
-        if named != connected {
-            let mut current = inner.current.lock().expect("not poisoned");
-            if current.as_ref().is_some_and(|p| p.addr == connected) {
-                tracing::warn!(from = %connected, to = %named, "the sentinels name a new primary; following");
-                *current = None;
-            }
+        let views = views(&inner).await;
+        let Some(epoch) = views.iter().map(|v| v.epoch).max() else { continue };
+        if views.iter().any(|v| v.epoch == epoch && v.addr() == connected) {
+            continue;
+        }
+        let Some(named) = newest(&views).map(View::addr) else { continue };
+        let mut current = inner.current.lock().expect("not poisoned");
+        if current.as_ref().is_some_and(|p| p.addr == connected) {
+            tracing::warn!(from = %connected, to = %named, "the sentinels name a new primary; following");
+            *current = None;
         }
     }
 }
 
-/// `host:port` of the primary a sentinel names now.
-async fn named_primary(
-    inner: &SentinelInner,
-    sentinel: &mut Option<MultiplexedConnection>,
-) -> RedisResult<String> {
-    let mut con = match sentinel.clone() {
-        Some(con) => con,
-        None => {
-            let client = inner.client.lock().await.async_get_sentinel_client().await?;
-            let con = client.get_multiplexed_async_connection_with_config(&inner.config).await?;
-            sentinel.insert(con).clone()
-        }
-    };
-    let (host, port): (String, u16) = redis::cmd("SENTINEL")
-        .arg("get-master-addr-by-name")
-        .arg(&inner.master)
-        .query_async(&mut con)
-        .await?;
-    Ok(format!("{host}:{port}"))
-}
-
 /// What one sentinel says of the primary.
 struct View {
-    /// `host:port` it names.
-    addr: String,
+    /// The node it names (`SENTINEL get-master-addr-by-name`: during a
+    /// failover, the leading sentinel already names the promoted replica).
+    host: String,
+    port: u16,
+    /// Its configuration epoch for the primary: bumped by each failover.
+    epoch: u64,
     /// It is failing the primary over (it leads the failover).
     failing_over: bool,
 }
 
-/// `SENTINEL MASTER` from sentinel `index`, on its cached connection.
-async fn primary_of(inner: &SentinelInner, index: usize) -> RedisResult<View> {
+impl View {
+    /// `host:port`.
+    fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// The view of the sentinel with the newest configuration.
+fn newest(views: &[View]) -> Option<&View> {
+    views.iter().max_by_key(|v| v.epoch)
+}
+
+impl SentinelInner {
+    /// A client for the data node `view` names.
+    fn node_client(&self, view: &View) -> RedisResult<redis::Client> {
+        let (host, port) = (view.host.clone(), view.port);
+        let addr = match self.node.1 {
+            None => redis::ConnectionAddr::Tcp(host, port),
+            Some(mode) => redis::ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: mode == redis::TlsMode::Insecure,
+                tls_params: None,
+            },
+        };
+        let info =
+            redis::IntoConnectionInfo::into_connection_info(addr)?.set_redis_settings(self.node.0.clone());
+        redis::Client::open(info)
+    }
+}
+
+/// What every sentinel that answers within [`CONFIRM_TIMEOUT`] says, asked
+/// at once.
+async fn views(inner: &Arc<SentinelInner>) -> Vec<View> {
+    let mut asks = tokio::task::JoinSet::new();
+    for index in 0..inner.sentinels.len() {
+        let inner = inner.clone();
+        asks.spawn(async move {
+            tokio::time::timeout(CONFIRM_TIMEOUT, view_of(&inner, index)).await.ok().and_then(Result::ok)
+        });
+    }
+    let mut views = Vec::with_capacity(inner.sentinels.len());
+    while let Some(asked) = asks.join_next().await {
+        if let Ok(Some(view)) = asked {
+            views.push(view);
+        }
+    }
+    views
+}
+
+/// `SENTINEL MASTER` and `get-master-addr-by-name` from sentinel `index`,
+/// on its cached connection (dropped after an error).
+async fn view_of(inner: &SentinelInner, index: usize) -> RedisResult<View> {
     let (client, cached) = &inner.sentinels[index];
-    let mut cached = cached.lock().await;
-    let mut con = match cached.clone() {
-        Some(con) => con,
-        None => {
-            cached.insert(client.get_multiplexed_async_connection_with_config(&inner.config).await?).clone()
+    let mut con = {
+        let mut cached = cached.lock().await;
+        match cached.clone() {
+            Some(con) => con,
+            None => cached
+                .insert(client.get_multiplexed_async_connection_with_config(&inner.config).await?)
+                .clone(),
         }
     };
-    let reply: RedisResult<Vec<String>> =
-        redis::cmd("SENTINEL").arg("MASTER").arg(&inner.master).query_async(&mut con).await;
-    let fields = reply.inspect_err(|_| *cached = None)?;
-    let field = |name: &str| fields.chunks(2).find(|kv| kv[0] == name).and_then(|kv| kv.get(1)).cloned();
-    let (ip, port, flags) = (field("ip"), field("port"), field("flags").unwrap_or_default());
-    let (Some(ip), Some(port)) = (ip, port) else {
-        return Err((redis::ErrorKind::Parse, "SENTINEL MASTER without ip or port").into());
+    // Not under the lock: concurrent asks share the multiplexed connection.
+    let reply: RedisResult<(Vec<String>, (String, u16))> = redis::pipe()
+        .cmd("SENTINEL")
+        .arg("MASTER")
+        .arg(&inner.master)
+        .cmd("SENTINEL")
+        .arg("get-master-addr-by-name")
+        .arg(&inner.master)
+        .query_async(&mut con)
+        .await;
+    let (fields, (host, port)) = match reply {
+        Ok(reply) => reply,
+        Err(e) => {
+            *cached.lock().await = None;
+            return Err(e);
+        }
     };
+    let field = |name: &str| fields.chunks(2).find(|kv| kv[0] == name).and_then(|kv| kv.get(1)).cloned();
     Ok(View {
-        addr: format!("{ip}:{port}"),
-        failing_over: flags.split(',').any(|f| f == "failover_in_progress"),
+        host,
+        port,
+        epoch: field("config-epoch").and_then(|e| e.parse().ok()).unwrap_or(0),
+        failing_over: field("flags").unwrap_or_default().split(',').any(|f| f == "failover_in_progress"),
     })
 }
 
