@@ -235,3 +235,134 @@ fn a_take_acknowledged_during_a_failover_is_not_trusted() {
     );
     assert!(failing_over(), "the failover was still under way after the take");
 }
+
+/// What one run of [`failover_under_load`] saw.
+struct Report {
+    checked: usize,
+    doubles: Vec<(String, i64)>,
+    /// Per process, how long after the first sentinel named the new primary
+    /// of the coordinated failover its last connection followed (from its
+    /// log), in milliseconds.
+    follow_ms: Vec<i64>,
+}
+
+/// When a sentinel first names a primary other than `old`, polled closely.
+fn named_at(sentinel: &RedisSentinel, old: u16, within: Duration) -> chrono::DateTime<chrono::Utc> {
+    let deadline = std::time::Instant::now() + within;
+    while !sentinel.any_names_other_than(old) {
+        assert!(std::time::Instant::now() < deadline, "no sentinel named a new primary\n{}", sentinel.logs());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    campanile::time::SystemTime.now()
+}
+
+/// Per process log, the last `following` to `to` logged after `since`, in
+/// milliseconds after `from`.
+fn follow_delays(
+    logs: &[String],
+    to: u16,
+    since: chrono::DateTime<chrono::Utc>,
+    from: chrono::DateTime<chrono::Utc>,
+) -> Vec<i64> {
+    let target = format!("to=127.0.0.1:{to}");
+    logs.iter()
+        .filter_map(|log| {
+            log.lines()
+                .filter(|l| l.contains("the sentinels name a new primary; following") && l.contains(&target))
+                .filter_map(|l| l.strip_prefix("ts=")?.split_whitespace().next()?.parse().ok())
+                .filter(|ts: &chrono::DateTime<chrono::Utc>| *ts >= since)
+                .map(|ts| (ts - from).num_milliseconds())
+                .max()
+        })
+        .collect()
+}
+
+/// Two clocks and two workers (real processes) through a primary's crash
+/// and, once it is back as a replica, a `SENTINEL FAILOVER` sent just
+/// before a tick: a primary, two replicas, three sentinels, eight jobs
+/// every second whose runs last 0.5 s. Returns the runs checked (every tick
+/// ran, none twice outside the windows: from `margin` seconds before the
+/// crash to `after_crash` seconds after the promotion, and from `margin`
+/// seconds before the failover to `margin` after the switch) and the
+/// doubles within them.
+fn failover_under_load(redis: &str, margin: i64, after_crash: i64) -> Report {
+    let mut sentinel = RedisSentinel::start_with(2, &[], &[]);
+    let deployment = Deployment::start_with(common::deployment::Setup {
+        queues: vec!["default".into(), "reports".into()],
+        jobs_per_queue: 4,
+        workers: 2,
+        concurrency: Some(4),
+        run: Some("0.5"),
+        redis: redis.into(),
+        env_url: Some(sentinel.sentinel_url()),
+    });
+    deployment.wait_runs_past(now() + 3, Duration::from_secs(40));
+
+    // The primary crashes; the sentinels promote a replica.
+    let crashed = sentinel.primary_port();
+    let crashed_at = now();
+    sentinel.kill(crashed);
+    let promoted = sentinel.wait_new_primary(crashed, &[0, 1, 2], Duration::from_secs(30));
+    let promoted = promoted.unwrap_or_else(|| panic!("no replica promoted\n{}", sentinel.logs()));
+    let promoted_at = now();
+    deployment.wait_runs_past(now() + 3, Duration::from_secs(30));
+    // It comes back, as a replica of the new primary.
+    sentinel.return_as_replica(crashed, promoted);
+    sentinel.wait_settled();
+
+    // A coordinated failover, sent in the last fifth of a second.
+    let subsec = || campanile::time::SystemTime.now().timestamp_subsec_millis();
+    common::wait_until("the end of a second", Duration::from_secs(3), || subsec() >= 800);
+    let asked_at = campanile::time::SystemTime.now();
+    common::wait_until("a sentinel to accept SENTINEL FAILOVER", Duration::from_secs(20), || {
+        sentinel.try_failover(0).inspect_err(|e| eprintln!("SENTINEL FAILOVER: {e}")).is_ok()
+    });
+    let failover_at = now();
+    let named = named_at(&sentinel, promoted, Duration::from_secs(30));
+    let switched = sentinel.wait_new_primary(promoted, &[0, 1, 2], Duration::from_secs(30));
+    let switched = switched.unwrap_or_else(|| panic!("no new primary\n{}", sentinel.logs()));
+    let switched_at = now();
+    deployment.wait_runs_past(now() + 4, Duration::from_secs(30));
+    deployment.wait_no_gaps(Duration::from_secs(30));
+
+    let follow_ms = follow_delays(&deployment.all_logs(), switched, asked_at, named);
+    eprintln!(
+        "crash at {crashed_at}, promoted by {promoted_at}; failover at {failover_at}, switched by {switched_at}"
+    );
+    let windows =
+        [(crashed_at - margin, promoted_at + after_crash), (failover_at - margin, switched_at + margin)];
+    let logs = deployment.all_logs();
+    let (checked, doubles) = deployment.stop_and_count(&windows);
+    // A live worker's payloads are never recovered as if it had died: the
+    // jobs never fail, so an attempt 2 would be such a recovery.
+    for log in &logs {
+        let recovered: Vec<&str> =
+            log.lines().filter(|l| l.contains("attempt=2") || l.contains("recovered payloads")).collect();
+        assert!(recovered.is_empty(), "a live worker's payloads were recovered: {recovered:#?}");
+    }
+    eprintln!(
+        "crash at {crashed_at}, promoted by {promoted_at}; failover at {failover_at}, switched by {switched_at}; \
+         {checked} runs, doubles {doubles:?}; connections followed the switch after {follow_ms:?} ms"
+    );
+    Report { checked, doubles, follow_ms }
+}
+
+/// With `wait_replicas = 1` every tick runs exactly once through a crash
+/// and a coordinated failover, and every process follows the sentinels'
+/// switch within about a second.
+#[test]
+fn with_wait_replicas_a_crash_and_a_failover_under_load_run_every_tick_once() {
+    let report = failover_under_load("wait_replicas = 1\nwait_timeout_ms = 500", 0, 0);
+    assert!(report.doubles.is_empty(), "ran twice: {:?}", report.doubles);
+    assert!(report.checked > 60, "only {} runs checked", report.checked);
+    assert!(report.follow_ms.iter().all(|&ms| ms < 1500), "slow to follow: {:?}", report.follow_ms);
+}
+
+/// Without `wait_replicas`, the documented window: only ticks of the
+/// seconds around each event (up to 3 s after a crash's promotion, 1 s
+/// after a coordinated switch) may run twice, none elsewhere.
+#[test]
+fn without_wait_replicas_a_crash_and_a_failover_under_load_double_only_ticks_around_them() {
+    let report = failover_under_load("", 1, 3);
+    assert!(report.checked > 60, "only {} runs checked", report.checked);
+}

@@ -21,12 +21,13 @@ pub struct RedisSettings {
     /// `[redis] cluster`: seed nodes of a Redis Cluster; takes the place of
     /// the URL.
     pub cluster: Vec<String>,
-    /// `[redis] wait_replicas`: after each push and each take, wait (`WAIT`)
-    /// until this many replicas have the write, so a failover cannot take
-    /// it back; 0 (the default) does not wait.
+    /// `[redis] wait_replicas`: after each push, take and record of a run's
+    /// end, wait (`WAIT`) until this many replicas have the write, so a
+    /// failover cannot take it back; 0 (the default) does not wait.
     pub wait_replicas: u32,
     /// `[redis] wait_timeout_ms`: how long such a wait may take; a write
-    /// that times out stands, with a warning.
+    /// that times out stands, with a warning (a take goes back unrun, a
+    /// record of a run's end is sent again).
     pub wait_timeout_ms: u64,
 }
 

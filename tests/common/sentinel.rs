@@ -194,9 +194,41 @@ impl RedisSentinel {
     /// Sends `SENTINEL FAILOVER` to the sentinel at `index`, without
     /// waiting.
     pub fn start_failover(&self, index: usize) {
-        let mut con = self.sentinels[index].connection();
-        let _: () =
-            redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER).query(&mut con).expect("SENTINEL FAILOVER");
+        self.try_failover(index).expect("SENTINEL FAILOVER");
+    }
+
+    /// `SENTINEL FAILOVER` to the sentinel at `index`; an error if it
+    /// refuses (a failover still in progress, no good replica yet).
+    pub fn try_failover(&self, index: usize) -> redis::RedisResult<()> {
+        let mut con = self.sentinels[index].try_connection()?;
+        redis::cmd("SENTINEL").arg("FAILOVER").arg(MASTER).query(&mut con)
+    }
+
+    /// Waits until no sentinel has a failover in progress and every
+    /// sentinel sees every replica of the primary healthy, so that a
+    /// `SENTINEL FAILOVER` is accepted at once.
+    pub fn wait_settled(&self) {
+        let replicas = self.data.len() - 1;
+        self.wait("the sentinels to settle", || {
+            self.sentinels.iter().all(|s| {
+                let flags = |fields: &[String]| {
+                    fields.chunks(2).find(|kv| kv[0] == "flags").map(|kv| kv[1].clone()).unwrap_or_default()
+                };
+                let Ok(mut con) = s.try_connection() else { return false };
+                let master: redis::RedisResult<Vec<String>> =
+                    redis::cmd("SENTINEL").arg("MASTER").arg(MASTER).query(&mut con);
+                let listed: redis::RedisResult<Vec<Vec<String>>> =
+                    redis::cmd("SENTINEL").arg("REPLICAS").arg(MASTER).query(&mut con);
+                let (Ok(master), Ok(listed)) = (master, listed) else { return false };
+                flags(&master) == "master"
+                    && listed.iter().filter(|r| flags(r) == "slave").count() == replicas
+            })
+        });
+    }
+
+    /// Whether any sentinel names a primary other than `old` now.
+    pub fn any_names_other_than(&self, old: u16) -> bool {
+        self.sentinels.iter().any(|s| master_addr(s).is_some_and(|p| p != old))
     }
 
     /// The primary's port as the sentinel at `index` reports it now.
