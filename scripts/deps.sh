@@ -3,8 +3,9 @@
 # install command when it cannot (no root and no passwordless sudo, no
 # apt-get).
 
-# The packages to install: one per missing command.
+# The packages to install: one per missing command; and the snaps.
 missing=()
+missing_snaps=()
 
 # need PACKAGE TEST...: PACKAGE is missing when `TEST...` fails.
 need() {
@@ -15,10 +16,37 @@ need() {
 
 has() { command -v "$1"; }
 
-# Installs every package in `missing`, saying which, or exits 2.
+# has_any COMMAND...: one of them is on the PATH.
+has_any() {
+  local c
+  for c in "$@"; do has "$c" && return 0; done
+  return 1
+}
+
+# need_snap SNAP TEST...: like `need`, for what a distribution ships only as
+# a snap (Ubuntu's Chromium: its apt packages are shims that need snapd).
+need_snap() {
+  local snap=$1
+  shift
+  "$@" >/dev/null 2>&1 && return 0
+  [[ " ${missing_snaps[*]} " == *" $snap "* ]] || missing_snaps+=("$snap")
+}
+
+# The distribution's ID from os-release (`debian`, `ubuntu`, …).
+distribution() {
+  (. "${CAMPANILE_OS_RELEASE:-/etc/os-release}" 2>/dev/null && echo "${ID:-}") || true
+}
+
+# Installs every package in `missing` and snap in `missing_snaps`, saying
+# which, or exits 2 with the command that would.
 install_missing() {
-  [ ${#missing[@]} -eq 0 ] && return 0
-  local line="sudo apt-get install -y ${missing[*]}"
+  [ ${#missing[@]} -eq 0 ] && [ ${#missing_snaps[@]} -eq 0 ] && return 0
+  local lines=()
+  [ ${#missing[@]} -gt 0 ] && lines+=("sudo apt-get install -y ${missing[*]}")
+  [ ${#missing_snaps[@]} -gt 0 ] && lines+=("sudo snap install ${missing_snaps[*]}")
+  local line
+  line=$(printf '%s && ' "${lines[@]}")
+  line=${line% && }
   local run_as_root=()
   if [ "$(id -u)" -ne 0 ]; then
     if has sudo >/dev/null && sudo -n true 2>/dev/null; then
@@ -27,12 +55,24 @@ install_missing() {
       run_as_root=(none)
     fi
   fi
-  if ! has apt-get >/dev/null || [ "${run_as_root[0]:-}" = none ]; then
-    echo "$(basename "$0"): missing ${missing[*]}; cannot install them here (needs apt-get as root or with passwordless sudo). Install them with:" >&2
-    echo "$line" >&2
-    exit 2
+  local tools=()
+  [ ${#missing[@]} -gt 0 ] && tools+=(apt-get)
+  [ ${#missing_snaps[@]} -gt 0 ] && tools+=(snap)
+  local tool
+  for tool in "${tools[@]}"; do
+    if ! has "$tool" >/dev/null || [ "${run_as_root[0]:-}" = none ]; then
+      echo "$(basename "$0"): missing ${missing[*]} ${missing_snaps[*]}; cannot install them here (needs ${tools[*]} as root or with passwordless sudo). Install them with:" >&2
+      echo "$line" >&2
+      exit 2
+    fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "$(basename "$0"): installing ${missing[*]}"
+    "${run_as_root[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${run_as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  echo "$(basename "$0"): installing ${missing[*]}"
-  "${run_as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${run_as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing_snaps[@]} -gt 0 ]; then
+    echo "$(basename "$0"): installing the snap(s) ${missing_snaps[*]}"
+    "${run_as_root[@]}" snap install "${missing_snaps[@]}" >/dev/null
+  fi
 }

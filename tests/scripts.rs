@@ -38,6 +38,11 @@ fn which(tool: &str) -> Option<PathBuf> {
 /// Runs `script` with PATH set to `path`, as nobody when this test runs as
 /// root (so that neither root nor sudo is available).
 fn run_without_root(script: &Path, path: &Path) -> Output {
+    run_without_root_with(script, path, &[])
+}
+
+/// [`run_without_root`] with more environment variables.
+fn run_without_root_with(script: &Path, path: &Path, env: &[(&str, &Path)]) -> Output {
     let mut command = if is_root() {
         let mut c = Command::new(which("setpriv").expect("setpriv (util-linux) is needed to drop root"));
         c.args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups", "--"]);
@@ -47,6 +52,7 @@ fn run_without_root(script: &Path, path: &Path) -> Output {
         Command::new(script)
     };
     command.env_clear().env("PATH", path).env("HOME", "/nonexistent");
+    command.envs(env.iter().map(|(k, v)| (*k, *v)));
     command.output().unwrap()
 }
 
@@ -80,6 +86,21 @@ fn test_script_without_root_stops_even_with_apt_get() {
     assert_stops_with(
         &out,
         "sudo apt-get install -y redis-tools python3 python3-pip chromium chromium-driver ruby-sidekiq",
+    );
+}
+
+#[test]
+fn on_ubuntu_the_test_script_asks_for_chromium_as_a_snap() {
+    let path = bare_path(&["apt-get", "redis-server", "redis-cli", "openssl"]);
+    let os_release = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(os_release.path(), "NAME=\"Ubuntu\"\nVERSION_ID=\"24.04\"\nID=ubuntu\nID_LIKE=debian\n")
+        .unwrap();
+    std::fs::set_permissions(os_release.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let out =
+        run_without_root_with(&script("test"), path.path(), &[("CAMPANILE_OS_RELEASE", os_release.path())]);
+    assert_stops_with(
+        &out,
+        "sudo apt-get install -y python3 python3-pip ruby-sidekiq && sudo snap install chromium",
     );
 }
 

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub const INSTALL_HINT: &str = "chromium and chromedriver were not found; the browser tests need a real \
-     headless Chromium. Install them (Debian: `sudo apt-get install chromium chromium-driver`) and re-run.";
+     headless Chromium. Install them (Debian: `sudo apt-get install chromium chromium-driver`; Ubuntu: `sudo snap install chromium`), \
+     or name them in CHROMIUM and CHROMEDRIVER, and re-run.";
 
 fn find_program(candidates: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -41,7 +42,11 @@ impl Browser {
             .map(PathBuf::from)
             .or_else(|| find_program(&["chromium", "chromium-browser", "google-chrome"]))
             .unwrap_or_else(|| panic!("{INSTALL_HINT}"));
-        let chromedriver = find_program(&["chromedriver"]).unwrap_or_else(|| panic!("{INSTALL_HINT}"));
+        // Ubuntu's Chromium snap names its driver chromium.chromedriver.
+        let chromedriver = std::env::var_os("CHROMEDRIVER")
+            .map(PathBuf::from)
+            .or_else(|| find_program(&["chromedriver", "chromium.chromedriver"]))
+            .unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         let port = crate::common::free_port();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
