@@ -259,3 +259,40 @@ fn readme_screenshot_shows_the_shipped_example() {
         std::fs::copy(&shot, manifest.join("docs").join("dashboard.png")).unwrap();
     }
 }
+
+/// At a phone's width (390 px) and a laptop's (1366 px) no page is wider
+/// than the window: wide tables scroll inside their own box, so the page
+/// itself never scrolls sideways.
+#[test]
+fn every_page_fits_a_phone_and_a_laptop() {
+    let jobs = format!(
+        "{JOBS}\n[jobs.broken-export-of-the-quarterly-ledger]\ncron = \"0 0 1 1 *\"\n\
+         command = \"echo 'HTTP 502 Bad Gateway from https://ledger.example.com/api/v2/export' >&2; exit 1\"\n\
+         description = \"Exports the quarterly ledger to the accounting system, which is often down.\"\n\
+         retries = 0\n"
+    );
+    let deployment = Deployment::start(&jobs);
+    let browser = Browser::start();
+    let broken = "/jobs/broken-export-of-the-quarterly-ledger";
+
+    // A run of each kind, so every page has rows to lay out: the heartbeat
+    // succeeds, the export fails into a dead letter.
+    browser.goto(&deployment.url(broken));
+    browser.click_to_load("div.actions button.trigger");
+    wait_for_text(&browser, &deployment, "/dead", "exit status 1");
+    wait_for_text(&browser, &deployment, broken, "failed");
+    wait_for_text(&browser, &deployment, "/jobs/heartbeat", "success");
+
+    let pages = [("overview", "/"), ("job", broken), ("dead", "/dead")];
+    for (device, width, height) in [("phone", 390, 844), ("laptop", 1366, 900)] {
+        browser.set_window_size(width, height);
+        for (page, path) in pages {
+            browser.goto(&deployment.url(path));
+            let inner = browser.script("return window.innerWidth;").as_u64().unwrap();
+            let scroll = browser.script("return document.documentElement.scrollWidth;").as_u64().unwrap();
+            assert!(inner <= u64::from(width) && inner + 20 >= u64::from(width), "{device}: window {inner}");
+            assert!(scroll <= inner, "{device}: {path} is {scroll} px wide in a {inner} px window");
+            browser.screenshot(&screenshot_path(&format!("{page}-{device}.png")));
+        }
+    }
+}

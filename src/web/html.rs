@@ -144,6 +144,12 @@ pub fn badge(text: &str) -> Markup {
     html! { span class={ "badge badge-" (class) } { (text) } }
 }
 
+/// A table in a box of its own that scrolls sideways when the table is
+/// wider than the window, so on a phone the page itself never does.
+pub fn scroll(table: Markup) -> Markup {
+    html! { div class="scroll" { (table) } }
+}
+
 /// `items` separated by a space.
 pub fn spaced(items: &[Markup]) -> Markup {
     html! {

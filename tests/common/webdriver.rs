@@ -174,6 +174,16 @@ impl Browser {
         );
     }
 
+    /// Resizes the browser window, which in headless Chromium is the
+    /// viewport: how a test sees a page at phone or laptop width.
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.session_path("/window/rect"),
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     /// Saves a PNG of the viewport.
     pub fn screenshot(&self, path: &Path) {
         let data = self.call("GET", &self.session_path("/screenshot"), None);

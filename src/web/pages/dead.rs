@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{Ctx, Nav, ago, button, page, time, url_segment};
+use super::{Ctx, Nav, ago, button, page, scroll, time, url_segment};
 use crate::control::Dead;
 use crate::output;
 
@@ -34,7 +34,7 @@ pub fn dead(letters: &[Dead], queue: Option<&str>, ctx: &Ctx) -> String {
                 (button("/dead/delete", &format!("Delete all {n}"), ctx.csrf, &back, &all, "delete"))
             }
             "\n"
-            table class="dead" {
+            (scroll(html! { table class="dead" {
                 thead { tr {
                     th { "Failed" } th { "Queue" } th { "Job" } th { "Attempts" }
                     th { "Reason" } th { "Payload" } th { "Actions" }
@@ -43,7 +43,7 @@ pub fn dead(letters: &[Dead], queue: Option<&str>, ctx: &Ctx) -> String {
                     "\n"
                     @for d in letters { (letter_row(d, &scope, &back, ctx)) "\n" }
                 }
-            }
+            } }))
             "\n"
         }
     };

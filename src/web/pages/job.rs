@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{
-    Ctx, Nav, ago, badge, countdown, job_actions, last_cell, next_cell, page, schedule_cell, spaced,
+    Ctx, Nav, ago, badge, countdown, job_actions, last_cell, next_cell, page, schedule_cell, scroll, spaced,
     state_cell, time, url_segment,
 };
 use crate::config::Job;
@@ -78,14 +78,14 @@ fn definition(job: &Job, live: &Value, ctx: &Ctx) -> Markup {
         ("Last run", last_cell(&live["last_run"], ctx.now)),
     ];
     html! {
-        table class="definition" {
+        (scroll(html! { table class="definition" {
             tbody {
                 "\n"
                 @for (label, value) in rows {
                     tr { th scope="row" { (label) } td { (value) } } "\n"
                 }
             }
-        }
+        } }))
         "\n"
     }
 }
@@ -138,7 +138,7 @@ fn history_table(history: &[HistoryEntry], now: DateTime<Utc>) -> Markup {
         return html! { p { "No runs recorded yet." } "\n" };
     }
     html! {
-        table class="history" {
+        (scroll(html! { table class="history" {
             thead { tr {
                 th { "Finished" } th { "Outcome" } th { "Duration" } th { "Attempt" }
                 th { "Exit" } th { "Worker" } th { "Output" }
@@ -147,7 +147,7 @@ fn history_table(history: &[HistoryEntry], now: DateTime<Utc>) -> Markup {
                 "\n"
                 @for e in history { (history_row(e, now)) "\n" }
             }
-        }
+        } }))
         "\n"
     }
 }

@@ -4,7 +4,9 @@
 use maud::{Markup, html};
 use serde_json::Value;
 
-use super::{Ctx, Nav, job_actions, last_cell, next_cell, page, schedule_cell, state_cell, url_segment};
+use super::{
+    Ctx, Nav, job_actions, last_cell, next_cell, page, schedule_cell, scroll, state_cell, url_segment,
+};
 use crate::output::cell;
 
 /// `/`: the leading clock, every job and every queue.
@@ -18,7 +20,7 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
         @if jobs.is_empty() {
             p { "clock.toml has no jobs." } "\n"
         } @else {
-            table class="jobs" {
+            (scroll(html! { table class="jobs" {
                 thead { tr {
                     th { "Job" } th { "Schedule" } th { "Zone" } th { "Next run" }
                     th { "Last run" } th { "State" } th { "Actions" }
@@ -27,7 +29,7 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
                     "\n"
                     @for job in jobs { (job_row(job, ctx)) "\n" }
                 }
-            }
+            } }))
             "\n"
         }
         (queues(status))
@@ -99,7 +101,7 @@ fn job_row(job: &Value, ctx: &Ctx) -> Markup {
 fn queues(status: &Value) -> Markup {
     html! {
         h2 { "Queues" } "\n"
-        table class="queues" {
+        (scroll(html! { table class="queues" {
             thead { tr {
                 th { "Queue" } th { "Pending" } th { "In progress" } th { "Retry" } th { "Dead" }
             } }
@@ -117,7 +119,7 @@ fn queues(status: &Value) -> Markup {
                     "\n"
                 }
             }
-        }
+        } }))
         "\n"
     }
 }
