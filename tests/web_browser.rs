@@ -296,3 +296,46 @@ fn every_page_fits_a_phone_and_a_laptop() {
         }
     }
 }
+
+/// A job that fails every run sorts above the healthy ones (whatever its
+/// name) and shows its streak; a paused job shows since when, and neither
+/// a next run nor upcoming ticks.
+#[test]
+fn a_failing_job_sorts_first_and_a_paused_job_shows_no_next_run() {
+    let jobs = format!("{JOBS}\n[jobs.zz-always-fails]\nevery = \"1s\"\ncommand = \"exit 3\"\nretries = 0\n");
+    let deployment = Deployment::start(&jobs);
+    let browser = Browser::start();
+
+    common::wait_until("the failing job shows a streak of 2 or more", Duration::from_secs(30), || {
+        browser.goto(&deployment.url("/"));
+        let Some(streak) = browser.find_all(r#"tr[data-job="zz-always-fails"] .streak"#).into_iter().next()
+        else {
+            return false;
+        };
+        let text = streak.text();
+        let n: usize = text.split(' ').nth(1).unwrap_or("0").trim_end_matches('+').parse().unwrap();
+        assert!(text.starts_with("failed ") && text.ends_with(" in a row"), "{text}");
+        n >= 2
+    });
+    let first = browser.find("table.jobs tbody tr");
+    assert_eq!(first.attribute("data-job").as_deref(), Some("zz-always-fails"));
+    assert_eq!(first.attribute("class").as_deref(), Some("trouble"));
+    assert!(first.text().contains("no success in the last"), "{}", first.text());
+    let healthy = browser.find(r#"tr[data-job="heartbeat"]"#);
+    assert_eq!(healthy.attribute("class"), None, "{}", healthy.text());
+    browser.screenshot(&screenshot_path("overview-trouble.png"));
+
+    // Pause poll-api: its next run gives way to since when it is paused.
+    let next = r#"tr[data-job="poll-api"] td:nth-child(4)"#;
+    assert!(browser.find(next).text().contains("in "), "{}", browser.find(next).text());
+    browser.click_to_load(r#"tr[data-job="poll-api"] button.pause"#);
+    let text = browser.find(next).text();
+    assert!(text.starts_with("paused since 20"), "{text}");
+    assert!(browser.find_all(r#"tr[data-job="poll-api"] .countdown"#).is_empty(), "{text}");
+    browser.goto(&deployment.url("/jobs/poll-api"));
+    assert!(browser.find_all("ol.upcoming li").is_empty());
+    assert!(browser.find(".paused-note").text().contains("None while it is paused"));
+    assert!(browser.find("table.definition").text().contains("paused since 20"));
+    assert!(browser.find_all(".countdown").is_empty());
+    browser.screenshot(&screenshot_path("job-paused.png"));
+}

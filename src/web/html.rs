@@ -190,6 +190,44 @@ mod tests {
         assert_eq!(page.matches("<script").count(), 1, "{page}");
     }
 
+    /// WCAG's contrast ratio of `#rrggbb` against white.
+    fn contrast_with_white(hex: &str) -> f64 {
+        let channel = |i: usize| {
+            let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+        };
+        let l = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+        1.05 / (l + 0.05)
+    }
+
+    /// Every badge is white small text on its colour: each `.badge…` rule's
+    /// background (a colour of `:root`) keeps 4.5:1 with white.
+    #[test]
+    fn badge_colours_meet_wcag_aa() {
+        let css = include_str!("assets/app.css");
+        let root = &css[css.find(":root {").unwrap()..];
+        let root = &root[..root.find('}').unwrap()];
+        let var = |name: &str| {
+            let at = root.find(&format!("{name}: #")).unwrap_or_else(|| panic!("{name} in :root"))
+                + name.len()
+                + 2;
+            root[at..at + 7].to_owned()
+        };
+        let rules: Vec<&str> = css.lines().filter(|l| l.starts_with(".badge")).collect();
+        assert!(rules.len() >= 4, "{rules:?}");
+        for rule in rules {
+            let at = rule.find("background: var(").unwrap_or_else(|| panic!("a background in {rule}")) + 16;
+            let name = &rule[at..at + rule[at..].find(')').unwrap()];
+            let ratio = contrast_with_white(&var(name));
+            assert!(ratio >= 4.5, "{rule}: {name} has {ratio:.2}:1 with white");
+        }
+        assert!(css.contains(".badge-timed-out"), "the class badge(\"timed_out\") gives");
+        assert_eq!(
+            badge("timed_out").into_string(),
+            r#"<span class="badge badge-timed-out">timed_out</span>"#
+        );
+    }
+
     #[test]
     fn url_segments_are_percent_encoded() {
         assert_eq!(url_segment("nightly-report.v2"), "nightly-report.v2");

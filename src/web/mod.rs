@@ -31,7 +31,7 @@
 //! `api::api_errors_as_json` are the middleware; `page_routes`, `actions`,
 //! `api` and `healthz` are the handlers of the pages, the POST actions,
 //! the JSON API and the health check; `failure` is how a request that
-//! cannot be served answers; [`pages`] and `html` render HTML.
+//! cannot be served answers; `trouble` is what is wrong with each job; [`pages`] and `html` render HTML.
 
 mod access;
 mod actions;
@@ -44,6 +44,7 @@ mod html;
 mod page_routes;
 mod pages;
 mod state;
+mod trouble;
 
 use axum::Router;
 use axum::http::{Uri, header};

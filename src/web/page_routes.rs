@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::failure::Result;
 use super::pages;
+use super::trouble;
 use crate::control;
 use crate::store;
 
@@ -43,8 +44,9 @@ pub(super) async fn overview(
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
     let status = state.status(state.now()).await?;
+    let troubles = trouble::read(&state.0.config, state.store()?, &status).await?;
     let (notice, csrf) = (done.notice(), state.csrf_token().await?);
-    Ok(Html(pages::overview(&status, &state.ctx(&csrf, notice.as_deref()))))
+    Ok(Html(pages::overview(&status, &troubles, &state.ctx(&csrf, notice.as_deref()))))
 }
 
 pub(super) async fn job_page(

@@ -34,7 +34,9 @@ pub fn job(
         h2 { "Recent runs" } "\n"
         (chart(history))
         h2 { "Upcoming" } "\n"
-        @if upcoming.is_empty() {
+        @if live["paused"] == true {
+            p class="paused-note" { "None while it is paused: its ticks are skipped until it is resumed." } "\n"
+        } @else if upcoming.is_empty() {
             p { "No upcoming runs." } "\n"
         } @else {
             ol class="upcoming" {

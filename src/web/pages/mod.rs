@@ -20,7 +20,7 @@ pub use job::job;
 pub use overview::overview;
 
 use super::html::{Nav, ago, badge, button, countdown, page, scroll, spaced, time, url_segment};
-use crate::output::cell;
+use crate::output::{self, cell};
 
 /// What every page needs besides its data.
 pub struct Ctx<'a> {
@@ -45,7 +45,12 @@ fn schedule_cell(schedule: &Value, description: &Value) -> Markup {
     }
 }
 
+/// The next run with a countdown; a paused job has none, only since when
+/// it is paused.
 fn next_cell(job: &Value, now: DateTime<Utc>) -> Markup {
+    if job["paused"] == true {
+        return paused_since(job, now);
+    }
     html! {
         @match instant(&job["next_run"]) {
             Some(t) => {
@@ -53,6 +58,16 @@ fn next_cell(job: &Value, now: DateTime<Utc>) -> Markup {
             }
             None if job["enabled"] == false => "disabled",
             None => "never",
+        }
+    }
+}
+
+/// `paused` and since when, when the status view says.
+fn paused_since(job: &Value, now: DateTime<Utc>) -> Markup {
+    html! {
+        span class="paused" { "paused" }
+        @if let Some(t) = instant(&job["paused_since"]) {
+            " since " (time(t, &output::utc(t))) br; small { (ago(t, now)) }
         }
     }
 }

@@ -1,17 +1,32 @@
 //! `/`: the deployment's problems, the leading clock, every job and every
 //! queue.
 
+use std::collections::HashMap;
+
 use maud::{Markup, html};
 use serde_json::Value;
 
+use chrono::{DateTime, Utc};
+
+use super::super::trouble::Trouble;
 use super::{
-    Ctx, Nav, job_actions, last_cell, next_cell, page, schedule_cell, scroll, state_cell, url_segment,
+    Ctx, Nav, ago, badge, job_actions, last_cell, next_cell, page, schedule_cell, scroll, state_cell, time,
+    url_segment,
 };
 use crate::output::cell;
 
-/// `/`: the leading clock, every job and every queue.
-pub fn overview(status: &Value, ctx: &Ctx) -> String {
-    let jobs = status["jobs"].as_array().map(Vec::as_slice).unwrap_or_default();
+/// `/`: the leading clock, every job (those in trouble first) and every
+/// queue.
+pub fn overview(status: &Value, troubles: &HashMap<String, Trouble>, ctx: &Ctx) -> String {
+    let none = Trouble::default();
+    let mut jobs: Vec<(&Value, &Trouble)> = status["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|job| (job, job["name"].as_str().and_then(|n| troubles.get(n)).unwrap_or(&none)))
+        .collect();
+    // Stable: in trouble or not, jobs keep clock.toml's order.
+    jobs.sort_by_key(|(_, trouble)| !trouble.is_trouble());
     let body = html! {
         h1 { "Overview" } "\n"
         (problems(status))
@@ -27,7 +42,7 @@ pub fn overview(status: &Value, ctx: &Ctx) -> String {
                 } }
                 tbody {
                     "\n"
-                    @for job in jobs { (job_row(job, ctx)) "\n" }
+                    @for (job, trouble) in &jobs { (job_row(job, trouble, ctx)) "\n" }
                 }
             } }))
             "\n"
@@ -83,17 +98,37 @@ fn clocks(status: &Value) -> Markup {
     }
 }
 
-fn job_row(job: &Value, ctx: &Ctx) -> Markup {
+fn job_row(job: &Value, trouble: &Trouble, ctx: &Ctx) -> Markup {
     let name = cell(&job["name"]);
     html! {
-        tr data-job=(name) {
+        tr data-job=(name) class=[trouble.is_trouble().then_some("trouble")] {
             td { a href={ "/jobs/" (url_segment(&name)) } { (name) } }
             td { (schedule_cell(&job["schedule"], &job["schedule_text"])) }
             td { (cell(&job["timezone"])) }
             td { (next_cell(job, ctx.now)) }
-            td { (last_cell(&job["last_run"], ctx.now)) }
+            td { (last_cell(&job["last_run"], ctx.now)) (trouble_note(trouble, ctx.now)) }
             td { (state_cell(job)) }
             td class="actions" { (job_actions(&name, job["paused"] == true, ctx.csrf, "/")) }
+        }
+    }
+}
+
+/// A failure streak and the last success; a late tick.
+fn trouble_note(trouble: &Trouble, now: DateTime<Utc>) -> Markup {
+    // A streak as long as the runs read may be longer still.
+    let more = if trouble.streak == trouble.runs_read { "+" } else { "" };
+    html! {
+        @if trouble.streak > 0 {
+            br; strong class="streak" { "failed " (trouble.streak) (more) " in a row" }
+            br; small class="last-success" {
+                @match trouble.last_success {
+                    Some(t) => { "last success " (time(t, &ago(t, now))) },
+                    None => { "no success in the last " (trouble.runs_read) " runs" },
+                }
+            }
+        }
+        @if trouble.late {
+            br; (badge("late"))
         }
     }
 }

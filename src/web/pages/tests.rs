@@ -77,6 +77,8 @@ fn the_overview_escapes_every_value_of_the_status_view() {
     let config = config();
     let mut jobs: Vec<Value> = config.jobs.iter().map(live).collect();
     jobs[0]["name"] = json!(hostile("name"));
+    // A paused job shows no next run; this one shows it.
+    jobs[0]["paused"] = json!(false);
     let status = json!({
         "leader": { "id": hostile("leader"), "host": hostile("host"), "pid": 1, "since": hostile("since"),
                     "offset_ms": 0 },
@@ -85,7 +87,7 @@ fn the_overview_escapes_every_value_of_the_status_view() {
         "queues": [{ "name": hostile("queue"), "pending": 0, "in_progress": 0, "retry": 0, "dead": 0 }],
         "problems": [{ "kind": hostile("kind"), "message": hostile("problem") }],
     });
-    let page = overview(&status, &Ctx { notice: Some(&hostile("notice")), ..ctx() });
+    let page = overview(&status, &Default::default(), &Ctx { notice: Some(&hostile("notice")), ..ctx() });
     assert_escaped(
         &page,
         &[

@@ -1,0 +1,120 @@
+//! What is wrong with each job, for the overview to show and sort by: its
+//! failure streak and last success (from its newest runs), and whether a
+//! tick of it is late ([`crate::health`]).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::control;
+use crate::run::{HistoryEntry, Outcome};
+use crate::store::{self, Store};
+
+/// Runs read per job: enough to see a streak and a recent success, few
+/// enough that an overview polled every few seconds stays cheap (each entry
+/// carries an output tail of a few KB).
+pub const RUNS_READ: usize = 20;
+
+/// One job's trouble, from its newest [`RUNS_READ`] runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trouble {
+    /// Runs in a row, newest first, that ended without success and were
+    /// not retried; each of them went to the dead letters.
+    pub streak: usize,
+    /// When the newest successful run finished, if one was read.
+    pub last_success: Option<DateTime<Utc>>,
+    /// How many runs were read: a streak of all of them may be longer.
+    pub runs_read: usize,
+    /// A tick of the job is late (a problem of the status view).
+    pub late: bool,
+}
+
+impl Trouble {
+    /// From a job's runs, newest first. A run that will be retried is an
+    /// attempt, not the end of a run: it neither adds to nor breaks a
+    /// streak.
+    pub fn of_runs(runs: &[HistoryEntry]) -> Trouble {
+        let finals = runs.iter().filter(|e| !e.retry);
+        let streak = finals.take_while(|e| e.outcome != Outcome::Success).count();
+        let last_success = runs.iter().find(|e| e.outcome == Outcome::Success).map(|e| e.finished_at);
+        Trouble { streak, last_success, runs_read: runs.len(), late: false }
+    }
+
+    /// Whether the job belongs at the top of the overview.
+    pub fn is_trouble(&self) -> bool {
+        self.streak > 0 || self.late
+    }
+}
+
+/// Every job's trouble, by job name; `status` is the status view, whose
+/// problems say which jobs are late.
+pub async fn read(config: &Config, store: &Store, status: &Value) -> store::Result<HashMap<String, Trouble>> {
+    let late: Vec<&str> = status["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["kind"] == "late")
+        .filter_map(|p| p["job"].as_str())
+        .collect();
+    let mut out = HashMap::with_capacity(config.jobs.len());
+    for job in &config.jobs {
+        let runs = control::history(store, job, RUNS_READ).await?;
+        let mut trouble = Trouble::of_runs(&runs);
+        trouble.late = late.contains(&job.name.as_str());
+        out.insert(job.name.as_str().to_owned(), trouble);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(outcome: Outcome, retry: bool, minute: u32) -> HistoryEntry {
+        let t = DateTime::parse_from_rfc3339(&format!("2026-11-23T08:{minute:02}:00Z")).unwrap().to_utc();
+        HistoryEntry {
+            id: format!("job@{minute}"),
+            job: "job".into(),
+            queue: "default".into(),
+            scheduled_at: t,
+            started_at: t,
+            finished_at: t,
+            duration_ms: 1,
+            attempt: 1,
+            outcome,
+            exit_code: None,
+            signal: None,
+            output: String::new(),
+            worker: "w".into(),
+            retry,
+            manual: false,
+        }
+    }
+
+    #[test]
+    fn a_streak_counts_final_failures_since_the_last_success() {
+        let runs = [
+            run(Outcome::Failed, false, 5),
+            run(Outcome::TimedOut, false, 4),
+            run(Outcome::Failed, true, 3),
+            run(Outcome::Success, false, 2),
+            run(Outcome::Failed, false, 1),
+        ];
+        let trouble = Trouble::of_runs(&runs);
+        assert_eq!(trouble.streak, 2);
+        assert_eq!(trouble.last_success, Some(runs[3].finished_at));
+        assert_eq!(trouble.runs_read, 5);
+        assert!(trouble.is_trouble());
+    }
+
+    #[test]
+    fn a_job_that_last_succeeded_or_never_ran_has_no_trouble() {
+        let ok = Trouble::of_runs(&[run(Outcome::Success, false, 2), run(Outcome::Failed, false, 1)]);
+        assert_eq!(ok.streak, 0);
+        assert!(!ok.is_trouble());
+        assert!(!Trouble::of_runs(&[]).is_trouble());
+        assert!(Trouble { late: true, ..Trouble::default() }.is_trouble());
+    }
+}
