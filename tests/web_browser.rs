@@ -74,6 +74,20 @@ impl Deployment {
         format!("http://{USER}:{}@127.0.0.1:{}{path}", PASSWORD.replace(' ', "%20"), self.web_port)
     }
 
+    /// Runs `clock <args>` against the deployment, as an operator's shell
+    /// would, and waits for it to succeed.
+    fn clock(&self, args: &[&str]) {
+        let status = Command::new(common::bin("clock"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("REDIS_URL", self.redis.url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("clock runs");
+        assert!(status.success(), "clock {args:?}: {status}");
+    }
+
     fn redis(&self) -> redis::Connection {
         self.redis.connection()
     }
@@ -338,4 +352,53 @@ fn a_failing_job_sorts_first_and_a_paused_job_shows_no_next_run() {
     assert!(browser.find("table.definition").text().contains("paused since 20"));
     assert!(browser.find_all(".countdown").is_empty());
     browser.screenshot(&screenshot_path("job-paused.png"));
+}
+
+/// An open page keeps itself current: a run recorded after it loaded shows
+/// up without a reload, with a newer "as of"; when the dashboard's Redis or
+/// the dashboard itself stops answering, the page says so.
+#[test]
+fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
+    let mut deployment = Deployment::start(JOBS);
+    let browser = Browser::start();
+    let loaded = "return window.__sameDocument === true;";
+
+    browser.goto(&deployment.url("/"));
+    browser.script("window.__sameDocument = true;");
+    let report = r#"tr[data-job="nightly-report"]"#;
+    assert!(!browser.find(report).text().contains("success"), "{}", browser.find(report).text());
+    let as_of = browser.find(".as-of time").attribute("datetime").unwrap();
+    deployment.clock(&["trigger", "nightly-report"]);
+    common::wait_until("the overview shows the new run", Duration::from_secs(30), || {
+        browser.find(report).text().contains("success")
+    });
+    assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
+    let newer = browser.find(".as-of time").attribute("datetime").unwrap();
+    assert!(newer > as_of, "as of {newer}, was {as_of}");
+
+    // The job page too: a second run joins the history under the eyes.
+    browser.goto(&deployment.url("/jobs/nightly-report"));
+    browser.script("window.__sameDocument = true;");
+    assert_eq!(browser.find_all("table.history tbody tr").len(), 1);
+    deployment.clock(&["trigger", "nightly-report"]);
+    common::wait_until("the job page shows the second run", Duration::from_secs(30), || {
+        browser.find_all("table.history tbody tr").len() == 2
+    });
+    assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
+    assert!(browser.find_all(".connection").iter().all(|e| e.text().is_empty()));
+
+    // Redis goes away: the page keeps what it showed and says why.
+    deployment.redis.kill();
+    common::wait_until("the page says Redis is unreachable", Duration::from_secs(30), || {
+        browser.find(".connection").text().contains("Redis cannot be reached.")
+    });
+    assert_eq!(browser.find_all("table.history tbody tr").len(), 2, "the last rendering stays");
+    browser.screenshot(&screenshot_path("job-redis-lost.png"));
+
+    // So does the dashboard itself.
+    common::stop(deployment.children.pop().expect("clock web"));
+    common::wait_until("the page says the server is unreachable", Duration::from_secs(30), || {
+        browser.find(".connection").text().contains("The dashboard server cannot be reached.")
+    });
+    assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
 }

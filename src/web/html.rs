@@ -150,6 +150,26 @@ pub fn scroll(table: Markup) -> Markup {
     html! { div class="scroll" { (table) } }
 }
 
+/// Seconds between refreshes of a live page.
+pub const REFRESH_SECS: u32 = 5;
+
+/// The part of a page that keeps itself current: the page script fetches
+/// the page again every [`REFRESH_SECS`] and swaps this part for the new
+/// one, so it reads "as of" when the server rendered it. The empty alert
+/// before it is where the script says when the server or Redis cannot be
+/// reached; the notice of an action stays as it is.
+pub fn live(now: DateTime<Utc>, body: Markup) -> Markup {
+    html! {
+        p class="notice warning connection" role="alert" hidden {} "\n"
+        div class="live" data-live="" data-refresh=(REFRESH_SECS) {
+            "\n"
+            p class="as-of" { small { "As of " (time(now, &crate::output::utc(now))) } } "\n"
+            (body)
+        }
+        "\n"
+    }
+}
+
 /// `items` separated by a space.
 pub fn spaced(items: &[Markup]) -> Markup {
     html! {

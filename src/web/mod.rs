@@ -3,7 +3,8 @@
 //!
 //! Server-rendered HTML ([`pages`], maud templates that escape every
 //! value) over the views and actions the CLI uses ([`crate::control`]), with
-//! one small script that keeps countdowns current. Every route but `/healthz` (without `?deep=1`) and the static
+//! one small script that keeps countdowns current and refetches the live
+//! part of the overview and job pages every few seconds. Every route but `/healthz` (without `?deep=1`) and the static
 //! assets sits behind [`auth`]; every action is a POST that must carry a
 //! CSRF token and come from the dashboard's own origin. Without
 //! credentials the dashboard answers only requests addressed to a loopback

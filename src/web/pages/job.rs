@@ -6,8 +6,8 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{
-    Ctx, Nav, ago, badge, countdown, job_actions, last_cell, next_cell, page, schedule_cell, scroll, spaced,
-    state_cell, time, url_segment,
+    Ctx, Nav, ago, badge, countdown, job_actions, last_cell, live as refreshed, next_cell, page,
+    schedule_cell, scroll, spaced, state_cell, time, url_segment,
 };
 use crate::config::Job;
 use crate::output::{self, cell};
@@ -29,6 +29,7 @@ pub fn job(
         @if let Some(description) = &job.description {
             p class="description" { (description) } "\n"
         }
+        (refreshed(ctx.now, html! {
         div class="actions" { (job_actions(name, live["paused"] == true, ctx.csrf, &back)) } "\n"
         (definition(job, live, ctx))
         h2 { "Recent runs" } "\n"
@@ -53,6 +54,7 @@ pub fn job(
         }
         h2 { "History" } "\n"
         (history_table(history, ctx.now))
+        }))
     };
     page(name, Nav::None, ctx.notice, body)
 }

@@ -19,7 +19,7 @@ pub use dead::dead;
 pub use job::job;
 pub use overview::overview;
 
-use super::html::{Nav, ago, badge, button, countdown, page, scroll, spaced, time, url_segment};
+use super::html::{Nav, ago, badge, button, countdown, live, page, scroll, spaced, time, url_segment};
 use crate::output::{self, cell};
 
 /// What every page needs besides its data.

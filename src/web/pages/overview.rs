@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::super::trouble::Trouble;
 use super::{
-    Ctx, Nav, ago, badge, job_actions, last_cell, next_cell, page, schedule_cell, scroll, state_cell, time,
-    url_segment,
+    Ctx, Nav, ago, badge, job_actions, last_cell, live, next_cell, page, schedule_cell, scroll, state_cell,
+    time, url_segment,
 };
 use crate::output::cell;
 
@@ -29,6 +29,7 @@ pub fn overview(status: &Value, troubles: &HashMap<String, Trouble>, ctx: &Ctx) 
     jobs.sort_by_key(|(_, trouble)| !trouble.is_trouble());
     let body = html! {
         h1 { "Overview" } "\n"
+        (live(ctx.now, html! {
         (problems(status))
         (clocks(status))
         h2 { "Jobs" } "\n"
@@ -48,6 +49,7 @@ pub fn overview(status: &Value, troubles: &HashMap<String, Trouble>, ctx: &Ctx) 
             "\n"
         }
         (queues(status))
+        }))
     };
     page("Overview", Nav::Overview, ctx.notice, body)
 }
