@@ -402,3 +402,75 @@ fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
     });
     assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
 }
+
+/// Dead letters read newest first across queues, a page at a time, one job
+/// at a time if asked; "delete" of the letters listed deletes exactly
+/// those, after a confirmation, while new ones keep arriving.
+#[test]
+fn dead_letters_paginate_filter_and_delete_exactly_what_was_listed() {
+    let jobs = "[jobs.flaky]\nevery = \"1s\"\ncommand = \"exit 1\"\nretries = 0\n\n\
+                [jobs.other]\nevery = \"1s\"\ncommand = \"exit 2\"\nretries = 0\nqueue = \"polling\"\n";
+    let mut deployment = Deployment::start(jobs);
+    let browser = Browser::start();
+    let dead = |d: &Deployment, queue: &str| -> usize {
+        d.redis().llen(format!("campanile:{{{queue}}}:dead")).unwrap()
+    };
+    common::wait_until("letters of both jobs", Duration::from_secs(30), || {
+        dead(&deployment, "default") >= 4 && dead(&deployment, "polling") >= 4
+    });
+    // The worker writes the letters: with it stopped the list holds still
+    // while the pages are compared.
+    common::stop(deployment.children.remove(1));
+
+    let ids = |browser: &Browser| -> Vec<String> {
+        browser.find_all("table.dead tbody tr").iter().map(|r| r.attribute("data-dead").unwrap()).collect()
+    };
+    let failed_at = |browser: &Browser| -> Vec<String> {
+        let cells = browser.find_all("table.dead tbody tr td:first-child time");
+        cells.iter().map(|t| t.attribute("datetime").unwrap()).collect()
+    };
+    browser.goto(&deployment.url("/dead?per=3"));
+    let first = ids(&browser);
+    assert_eq!(first.len(), 3);
+    let times = failed_at(&browser);
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    assert!(browser.find("p.count").text().starts_with("Showing 1–3 of "));
+    browser.click_to_load("a[rel=next]");
+    let second = ids(&browser);
+    assert_eq!(second.len(), 3);
+    assert!(second.iter().all(|id| !first.contains(id)), "{first:?} {second:?}");
+    assert!(failed_at(&browser)[0] <= times[2], "page 2 is older");
+
+    // Across queues: both jobs' letters are in one listing, newest first.
+    browser.goto(&deployment.url("/dead?per=200"));
+    let all = browser.find("table.dead").text();
+    assert!(all.contains("polling") && all.contains("default"), "{all}");
+    let times = failed_at(&browser);
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first across queues: {times:?}");
+
+    // One job's letters; its name links to its page.
+    browser.goto(&deployment.url("/dead?job=other&per=3"));
+    for row in browser.find_all("table.dead tbody tr td:nth-child(3) a") {
+        assert_eq!(row.text(), "other");
+        assert!(row.attribute("href").unwrap().ends_with("/jobs/other"));
+    }
+    browser.set_window_size(390, 844);
+    browser.screenshot(&screenshot_path("dead-paged-phone.png"));
+    browser.set_window_size(1366, 900);
+
+    // Delete the three listed while more fail every second.
+    deployment.spawn("worker", &[]);
+    browser.goto(&deployment.url("/dead?job=flaky&per=3"));
+    let listed = ids(&browser);
+    let question = browser.click_confirm_to_load("form[data-confirm] button.delete");
+    assert_eq!(question, "Delete the 3 dead letters listed? This cannot be undone.");
+    assert!(browser.find(".notice").text().contains("Deleted 3 dead letters."));
+    browser.goto(&deployment.url("/dead?job=flaky&per=200"));
+    let left = ids(&browser);
+    assert!(listed.iter().all(|id| !left.contains(id)), "{listed:?} are gone: {left:?}");
+    common::wait_until("a newer letter of flaky stays", Duration::from_secs(30), || {
+        browser.goto(&deployment.url("/dead?job=flaky&per=200"));
+        !ids(&browser).is_empty()
+    });
+    browser.screenshot(&screenshot_path("dead-paged.png"));
+}

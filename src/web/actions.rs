@@ -2,7 +2,7 @@
 //! dead letters. Each needs a current CSRF token of this deployment and the
 //! dashboard's own origin, and redirects back with `?done=`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +11,7 @@ use axum::response::Redirect;
 use super::AppState;
 use super::auth;
 use super::failure::{Failure, Result};
+use super::pages::DEAD_PAGE_MAX;
 use crate::control;
 
 impl AppState {
@@ -76,29 +77,35 @@ pub(super) async fn job_action(
     Ok(after_action(&form, done, None))
 }
 
+/// `/dead/retry`, `/dead/delete`: the letters named by `id` fields (one,
+/// or every letter a page listed, so "all" means exactly what was shown),
+/// or with `all=1` every letter of the queues at the time of the request.
 pub(super) async fn dead_action(
     State(state): State<AppState>,
     Path(action): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Redirect> {
+    let ids: HashSet<&str> = fields.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()).collect();
+    let form: HashMap<String, String> = fields.iter().rev().cloned().collect();
     state.check_form(&headers, &form).await?;
     if action != "retry" && action != "delete" {
         return Err(Failure::not_found("action"));
     }
+    if ids.len() > DEAD_PAGE_MAX {
+        let message = format!("At most {DEAD_PAGE_MAX} dead letters at a time, or all=1.");
+        return Err(Failure::new(StatusCode::BAD_REQUEST, "Too many dead letters", message));
+    }
     let queues = state.queues(form.get("queue").map(String::as_str))?;
     let all = form.get("all").is_some_and(|v| v == "1");
-    let id = form.get("id").map(String::as_str);
     let letters = control::dead_letters(state.store()?, &queues).await?;
-    let chosen: Vec<_> = letters.into_iter().filter(|d| all || id == Some(d.id.as_str())).collect();
+    let chosen: Vec<_> = letters.into_iter().filter(|d| all || ids.contains(d.id.as_str())).collect();
     if chosen.is_empty() && !all {
+        let id = ids.iter().next().copied().unwrap_or("");
         return Err(Failure::new(
             StatusCode::NOT_FOUND,
             "No such dead letter",
-            format!(
-                "There is no dead letter with id {:?}; it may have been retried or deleted already.",
-                id.unwrap_or("")
-            ),
+            format!("There is no dead letter with id {id:?}; it may have been retried or deleted already."),
         ));
     }
     let n = if action == "retry" {

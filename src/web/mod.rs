@@ -18,8 +18,8 @@
 //! | `/` | GET | overview: clocks, jobs, queues |
 //! | `/jobs/{name}` | GET | a job: definition, chart, upcoming ticks, history |
 //! | `/jobs/{name}/trigger`, `/pause`, `/resume` | POST | actions on a job |
-//! | `/dead?queue=` | GET | dead letters |
-//! | `/dead/retry`, `/dead/delete` | POST | one (`id`) or every (`all=1`) dead letter |
+//! | `/dead?queue=&job=&page=&per=` | GET | dead letters, newest first, a page at a time |
+//! | `/dead/retry`, `/dead/delete` | POST | the letters named (`id`, repeated) or every one (`all=1`) |
 //! | `/api/status` | GET | `clock status --json` |
 //! | `/api/jobs`, `/api/jobs/{name}` | GET | jobs, one job with upcoming ticks |
 //! | `/api/jobs/{name}/history?limit=` | GET | `clock history <job> --json`: the newest `limit` runs (0 to 100, default 100; 0 lists none) |

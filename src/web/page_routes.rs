@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::failure::Result;
-use super::pages;
+use super::pages::{self, DEAD_PAGE, DEAD_PAGE_MAX};
 use super::trouble;
 use crate::control;
 use crate::store;
@@ -15,12 +15,16 @@ use crate::store;
 pub(super) const UPCOMING: usize = 10;
 
 /// `?done=` after an action: a fixed set of outcomes, so a crafted link
-/// cannot put arbitrary text on the page. `queue` narrows the dead letters.
+/// cannot put arbitrary text on the page. `queue` and `job` narrow the
+/// dead letters, `page` and `per` page through them.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct Done {
     done: Option<String>,
     n: Option<u64>,
     pub(super) queue: Option<String>,
+    job: Option<String>,
+    page: Option<usize>,
+    per: Option<usize>,
 }
 
 impl Done {
@@ -68,7 +72,26 @@ pub(super) async fn dead_page(
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
     let queues = state.queues(done.queue.as_deref())?;
-    let letters = control::dead_letters(state.store()?, &queues).await?;
+    // Every letter of the queues (at most DEAD_CAP each) is read to sort
+    // them newest first across queues; only one page is rendered.
+    let mut letters = control::dead_letters(state.store()?, &queues).await?;
+    if let Some(job) = &done.job {
+        letters.retain(|d| d.letter.job.as_ref() == Some(job));
+    }
+    letters.sort_by_key(|d| std::cmp::Reverse(d.letter.failed_at));
+    let per = done.per.unwrap_or(DEAD_PAGE).clamp(1, DEAD_PAGE_MAX);
+    let pages = letters.len().div_ceil(per).max(1);
+    let page = done.page.unwrap_or(1).clamp(1, pages);
+    let shown = &letters[(page - 1) * per..(page * per).min(letters.len())];
+    let listing = pages::Listing {
+        letters: shown,
+        total: letters.len(),
+        page,
+        per,
+        queue: done.queue.as_deref(),
+        job: done.job.as_deref(),
+        jobs: state.0.config.jobs.iter().map(|j| j.name.as_str()).collect(),
+    };
     let (notice, csrf) = (done.notice(), state.csrf_token().await?);
-    Ok(Html(pages::dead(&letters, done.queue.as_deref(), &state.ctx(&csrf, notice.as_deref()))))
+    Ok(Html(pages::dead(&listing, &state.ctx(&csrf, notice.as_deref()))))
 }

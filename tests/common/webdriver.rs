@@ -174,6 +174,25 @@ impl Browser {
         );
     }
 
+    /// Clicks the element matching `css`, accepts the confirmation it
+    /// opens, and waits for the page the form leads to.
+    pub fn click_confirm_to_load(&self, css: &str) -> String {
+        self.script("window.__campanileBefore = true;");
+        self.find(css).click();
+        let question = self.call("GET", &self.session_path("/alert/text"), None);
+        self.call("POST", &self.session_path("/alert/accept"), None);
+        crate::common::wait_until(
+            &format!("a new page after confirming {css:?}"),
+            Duration::from_secs(20),
+            || {
+                self.script(
+                    "return window.__campanileBefore === undefined && document.readyState === 'complete';",
+                ) == Value::Bool(true)
+            },
+        );
+        question.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Resizes the browser window, which in headless Chromium is the
     /// viewport: how a test sees a page at phone or laptop width.
     pub fn set_window_size(&self, width: u32, height: u32) {

@@ -1,8 +1,8 @@
 // Keeps the dashboard current: countdowns tick every second, and the live
 // part of a page ([data-live]) is fetched again every few seconds and
-// swapped for the server's new rendering (escaped there, like any page).
-// When the server or Redis cannot be reached, the page says so and keeps
-// what it last showed, dimmed.
+// swapped for the server's new rendering (escaped there, like any page),
+// and deleting dead letters asks first. When the server or Redis cannot
+// be reached, the page says so and keeps what it last showed, dimmed.
 "use strict";
 (function () {
   function words(secs) {
@@ -88,6 +88,12 @@
       })
       .finally(function () { clearTimeout(timer); busy = false; });
   }
+
+  // A form with data-confirm asks before it is sent (deleting letters).
+  document.addEventListener("submit", function (e) {
+    var question = e.target.dataset && e.target.dataset.confirm;
+    if (question && !window.confirm(question)) e.preventDefault();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     tick();

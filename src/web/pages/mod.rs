@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde_json::Value;
 
-pub use dead::dead;
+pub use dead::{DEAD_PAGE, DEAD_PAGE_MAX, Listing, dead};
 pub use job::job;
 pub use overview::overview;
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Ctx, dead, error, job, overview};
+use super::{Ctx, DEAD_PAGE, Listing, dead, error, job, overview};
 use crate::config::{Config, QueueName};
 use crate::control::{self, Dead};
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
@@ -160,14 +160,26 @@ fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
             id: None,
         },
     };
-    let page = dead(std::slice::from_ref(&letter), Some(&hostile("scope")), &ctx());
+    let (scope, job) = (hostile("scope"), hostile("job"));
+    let listing = |letters| Listing {
+        letters,
+        total: 1,
+        page: 1,
+        per: DEAD_PAGE,
+        queue: Some(&scope),
+        job: Some(&job),
+        jobs: vec![&job],
+    };
+    let page = dead(&listing(std::slice::from_ref(&letter)), &ctx());
     assert_escaped(&page, &["id", "reason", "job", "scope"]);
     assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-payload\&quot;&lt;/script&gt;"#), "{page}");
     assert!(page.contains(r#"<input type="hidden" name="id" value="&lt;script&gt;&quot;pwn-id"#), "{page}");
 
-    let unparsed =
-        Dead { letter: DeadLetter { payload: hostile("payload"), ..letter.letter.clone() }, ..letter };
-    assert_escaped(&dead(&[unparsed], None, &ctx()), &["payload"]);
+    let unparsed = Dead {
+        letter: DeadLetter { payload: hostile("payload"), ..letter.letter.clone() },
+        ..letter.clone()
+    };
+    assert_escaped(&dead(&listing(&[unparsed]), &ctx()), &["payload"]);
 }
 
 #[test]
