@@ -186,6 +186,13 @@ impl Resp {
         self.headers.get(name).map_or("", |v| v.to_str().unwrap())
     }
 
+    /// Where an action redirects, without the notice's signature (`&sig=`,
+    /// which it must carry).
+    fn redirect(&self) -> &str {
+        let location = self.header("location");
+        location.split_once("&sig=").unwrap_or_else(|| panic!("a signed notice: {location:?}")).0
+    }
+
     fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
@@ -351,7 +358,7 @@ fn trigger_needs_the_csrf_token_and_the_same_origin() {
     assert!(issued.parse::<i64>().is_ok() && tag.len() == 64, "{csrf}");
 
     let r = web.act("/jobs/report/trigger", &[("back", "/")]);
-    assert_eq!((r.status, r.header("location")), (303, "/?done=triggered"));
+    assert_eq!((r.status, r.redirect()), (303, "/?done=triggered"));
     let pending = env.lrange(PENDING);
     assert_eq!(pending.len(), 1);
     let payload: Value = serde_json::from_str(&pending[0]).unwrap();
@@ -396,7 +403,7 @@ fn actions_redirect_only_to_paths_on_this_site() {
     ];
     for (back, location) in cases {
         let r = web.act("/jobs/report/trigger", &[("back", back)]);
-        assert_eq!((r.status, r.header("location")), (303, location), "back={back:?}");
+        assert_eq!((r.status, r.redirect()), (303, location), "back={back:?}");
     }
 }
 
@@ -407,23 +414,30 @@ fn pause_and_resume_from_the_dashboard() {
     let act = |action: &str| {
         let r = web.act(&format!("/jobs/report/{action}"), &[("back", "/")]);
         assert_eq!(r.status, 303, "{action}: {}", r.body);
-        r.header("location").to_owned()
+        r
     };
-    assert_eq!(act("pause"), "/?done=paused");
-    let paused: Vec<String> =
+    let paused = act("pause");
+    assert_eq!(paused.redirect(), "/?done=paused");
+    let keys: Vec<String> =
         redis::cmd("HKEYS").arg("campanile:{default}:paused").query(&mut env.redis.connection()).unwrap();
-    assert_eq!(paused, ["report"]);
+    assert_eq!(keys, ["report"]);
     let jobs = web.get("/api/jobs").json();
     assert_eq!(jobs[0]["paused"], true);
     assert!(jobs[0]["paused_since"].is_string(), "{jobs}");
-    let overview = web.get("/?done=paused").body;
+    let overview = web.get(paused.header("location")).body;
     assert!(overview.contains("badge-paused"), "{overview}");
     assert!(overview.contains(r#"action="/jobs/report/resume""#), "{overview}");
-    assert!(overview.contains("Paused: its ticks are skipped"), "the notice shows");
-    assert_eq!(act("pause"), "/?done=unchanged");
-    assert_eq!(act("resume"), "/?done=resumed");
+    assert!(overview.contains("Paused: its ticks are skipped"), "the action's notice shows");
+    // The notice comes from the action, not from whoever wrote the link.
+    let crafted = web.get("/?done=paused").body;
+    assert!(!crafted.contains("Paused: its ticks are skipped"), "no notice without the action's signature");
+    let unchanged = act("pause");
+    assert_eq!(unchanged.redirect(), "/?done=unchanged");
+    let swapped = web.get(&unchanged.header("location").replace("unchanged", "resumed")).body;
+    assert!(!swapped.contains("Resumed."), "a signature covers its own outcome only");
+    assert_eq!(act("resume").redirect(), "/?done=resumed");
     assert_eq!(web.get("/api/jobs").json()[0]["paused"], false);
-    assert_eq!(act("resume"), "/?done=unchanged");
+    assert_eq!(act("resume").redirect(), "/?done=unchanged");
     assert!(!web.get("/?done=%3Cb%3Ehi%3C%2Fb%3E").body.contains("<b>hi"), "only known notices show");
 }
 
@@ -541,13 +555,17 @@ fn dead_letters_are_listed_retried_and_deleted() {
 
     // Retry, with no worker running: the payload waits on the queue.
     let retry = web.act("/dead/retry", &[("id", id), ("back", "/dead")]);
-    assert_eq!((retry.status, retry.header("location")), (303, "/dead?done=retried&n=1"));
+    assert_eq!((retry.status, retry.redirect()), (303, "/dead?done=retried&n=1"));
     assert_eq!(web.get("/api/dead").json(), json!([]));
     let pending = env.lrange(PENDING);
     assert_eq!(pending.len(), 1);
     let requeued: Value = serde_json::from_str(&pending[0]).unwrap();
     assert_eq!((&requeued["id"], &requeued["attempt"]), (&json!(payload_id), &json!(1)));
-    assert!(web.get("/dead?done=retried&n=1").body.contains("Put 1 dead letter back on the queue."));
+    assert!(web.get(retry.header("location")).body.contains("Put 1 dead letter back on the queue."));
+    let crafted = web.get("/dead?done=deleted&n=9999").body;
+    assert!(!crafted.contains("Deleted 9999"), "a crafted link shows no notice");
+    let tampered = web.get(&retry.header("location").replace("n=1", "n=9999")).body;
+    assert!(!tampered.contains("9999 dead letters"), "the signature covers the count");
 
     // It fails again, as a new dead letter with an id of its own; delete it
     // by that id.
@@ -555,7 +573,7 @@ fn dead_letters_are_listed_retried_and_deleted() {
     assert!(again.starts_with(&format!("{payload_id}~")) && again != id, "{again}");
     let id = again.as_str();
     let delete = web.act("/dead/delete", &[("id", id)]);
-    assert_eq!((delete.status, delete.header("location")), (303, "/?done=deleted&n=1"));
+    assert_eq!((delete.status, delete.redirect()), (303, "/?done=deleted&n=1"));
     assert!(env.lrange(DEAD).is_empty() && env.lrange(PENDING).is_empty());
     assert_eq!(web.act("/dead/delete", &[("id", id)]).status, 404);
     assert_eq!(web.act("/dead/retry", &[("id", "nope")]).status, 404);
@@ -571,7 +589,7 @@ fn dead_letters_are_listed_retried_and_deleted() {
     }
     assert_eq!(web.get("/api/dead").json().as_array().unwrap().len(), 3);
     let all = web.act("/dead/delete", &[("all", "1"), ("back", "/dead")]);
-    assert_eq!(all.header("location"), "/dead?done=deleted&n=3");
+    assert_eq!(all.redirect(), "/dead?done=deleted&n=3");
     assert!(env.lrange(DEAD).is_empty());
 }
 
@@ -956,11 +974,11 @@ fn a_payload_dead_twice_gives_two_letters_retried_and_deleted_one_by_one() {
     assert!(ids.iter().all(|id| id.starts_with("doomed@x~")), "{ids:?}");
 
     let delete = web.act("/dead/delete", &[("id", &ids[0])]);
-    assert_eq!(delete.header("location"), "/?done=deleted&n=1");
+    assert_eq!(delete.redirect(), "/?done=deleted&n=1");
     let left = web.get("/api/dead").json();
     assert_eq!(left.as_array().unwrap().len(), 1);
     assert_eq!(left[0]["id"], ids[1].as_str());
     let retry = web.act("/dead/retry", &[("id", &ids[1])]);
-    assert_eq!(retry.header("location"), "/?done=retried&n=1");
+    assert_eq!(retry.redirect(), "/?done=retried&n=1");
     assert_eq!(env.lrange(PENDING).len(), 1);
 }

@@ -169,7 +169,7 @@ fn overview_shows_every_job_and_a_triggered_run_lands_in_history() {
     // Trigger the nightly report from its row; the worker runs it and the
     // job page shows the run and its output.
     browser.click_to_load(r#"tr[data-job="nightly-report"] button.trigger"#);
-    assert!(browser.current_url().ends_with("/?done=triggered"), "{}", browser.current_url());
+    assert!(browser.current_url().contains("/?done=triggered&sig="), "{}", browser.current_url());
     assert!(browser.find(".notice").text().contains("Enqueued a run now."));
     wait_for_text(&browser, &deployment, "/jobs/nightly-report", "manual");
     let run = browser.find("table.history tbody tr");
@@ -362,43 +362,51 @@ fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
     let mut deployment = Deployment::start(JOBS);
     let browser = Browser::start();
     let loaded = "return window.__sameDocument === true;";
+    let as_of = |browser: &Browser| {
+        let time = browser.script("return document.querySelector('.as-of time').getAttribute('datetime');");
+        time.as_str().expect("an as-of time").to_owned()
+    };
 
     browser.goto(&deployment.url("/"));
     browser.script("window.__sameDocument = true;");
     let report = r#"tr[data-job="nightly-report"]"#;
-    assert!(!browser.find(report).text().contains("success"), "{}", browser.find(report).text());
-    let as_of = browser.find(".as-of time").attribute("datetime").unwrap();
+    assert!(
+        !browser.text_of(report).unwrap_or_default().contains("success"),
+        "{}",
+        browser.find(report).text()
+    );
+    let first = as_of(&browser);
     deployment.clock(&["trigger", "nightly-report"]);
     common::wait_until("the overview shows the new run", Duration::from_secs(30), || {
-        browser.find(report).text().contains("success")
+        browser.text_of(report).unwrap_or_default().contains("success")
     });
     assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
-    let newer = browser.find(".as-of time").attribute("datetime").unwrap();
-    assert!(newer > as_of, "as of {newer}, was {as_of}");
+    let newer = as_of(&browser);
+    assert!(newer > first, "as of {newer}, was {first}");
 
     // The job page too: a second run joins the history under the eyes.
     browser.goto(&deployment.url("/jobs/nightly-report"));
     browser.script("window.__sameDocument = true;");
-    assert_eq!(browser.find_all("table.history tbody tr").len(), 1);
+    assert_eq!(browser.count("table.history tbody tr"), 1);
     deployment.clock(&["trigger", "nightly-report"]);
     common::wait_until("the job page shows the second run", Duration::from_secs(30), || {
-        browser.find_all("table.history tbody tr").len() == 2
+        browser.count("table.history tbody tr") == 2
     });
     assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
-    assert!(browser.find_all(".connection").iter().all(|e| e.text().is_empty()));
+    assert_eq!(browser.text_of(".connection").as_deref(), Some(""), "no alert while all answers");
 
     // Redis goes away: the page keeps what it showed and says why.
     deployment.redis.kill();
     common::wait_until("the page says Redis is unreachable", Duration::from_secs(30), || {
-        browser.find(".connection").text().contains("Redis cannot be reached.")
+        browser.text_of(".connection").unwrap_or_default().contains("Redis cannot be reached.")
     });
-    assert_eq!(browser.find_all("table.history tbody tr").len(), 2, "the last rendering stays");
+    assert_eq!(browser.count("table.history tbody tr"), 2, "the last rendering stays");
     browser.screenshot(&screenshot_path("job-redis-lost.png"));
 
     // So does the dashboard itself.
     common::stop(deployment.children.pop().expect("clock web"));
     common::wait_until("the page says the server is unreachable", Duration::from_secs(30), || {
-        browser.find(".connection").text().contains("The dashboard server cannot be reached.")
+        browser.text_of(".connection").unwrap_or_default().contains("The dashboard server cannot be reached.")
     });
     assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
 }

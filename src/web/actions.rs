@@ -33,8 +33,14 @@ impl AppState {
 }
 
 /// Where to go after an action: the form's `back` if it is a path on this
-/// site, else the overview; with `done` (and `n`) added to its query.
-fn after_action(form: &HashMap<String, String>, done: &str, n: Option<u64>) -> Redirect {
+/// site, else the overview; with `done` (and `n`) added to its query, and
+/// `sig`, their signature, without which the page shows no notice.
+async fn after_action(
+    state: &AppState,
+    form: &HashMap<String, String>,
+    done: &str,
+    n: Option<u64>,
+) -> Result<Redirect> {
     let back = form
         .get("back")
         .filter(|b| {
@@ -44,7 +50,13 @@ fn after_action(form: &HashMap<String, String>, done: &str, n: Option<u64>) -> R
         .unwrap_or("/");
     let sep = if back.contains('?') { '&' } else { '?' };
     let count = n.map(|n| format!("&n={n}")).unwrap_or_default();
-    Redirect::to(&format!("{back}{sep}done={done}{count}"))
+    let sig = state.csrf().await?.sign_notice(&notice_text(done, n), state.now());
+    Ok(Redirect::to(&format!("{back}{sep}done={done}{count}&sig={sig}")))
+}
+
+/// What a notice's signature covers: the outcome and the count.
+pub(super) fn notice_text(done: &str, n: Option<u64>) -> String {
+    format!("{done} {}", n.map(|n| n.to_string()).unwrap_or_default())
 }
 
 pub(super) async fn job_action(
@@ -74,7 +86,7 @@ pub(super) async fn job_action(
         }
         _ => return Err(Failure::not_found("action")),
     };
-    Ok(after_action(&form, done, None))
+    after_action(&state, &form, done, None).await
 }
 
 /// `/dead/retry`, `/dead/delete`: the letters named by `id` fields (one,
@@ -114,5 +126,5 @@ pub(super) async fn dead_action(
         control::delete_dead(state.store()?, &chosen).await?
     };
     tracing::info!(action, n, "dashboard: dead letters");
-    Ok(after_action(&form, if action == "retry" { "retried" } else { "deleted" }, Some(n)))
+    after_action(&state, &form, if action == "retry" { "retried" } else { "deleted" }, Some(n)).await
 }

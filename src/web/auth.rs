@@ -48,6 +48,10 @@ pub const CSRF_LIFETIME: chrono::Duration = chrono::Duration::hours(12);
 /// one URL may disagree on the time by this much.
 const CSRF_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
+/// How long after an action its notice still shows (a reload of the page
+/// it led to).
+pub const NOTICE_LIFETIME: chrono::Duration = chrono::Duration::minutes(10);
+
 /// CSRF tokens: `<issued_at>.<tag>`, `issued_at` in Unix seconds and `tag`
 /// the hex HMAC-SHA256 of `campanile csrf <issued_at>` under a secret that
 /// is not the password (`CAMPANILE_WEB_SECRET`, else a random secret kept
@@ -71,17 +75,47 @@ impl Csrf {
     /// Whether `token` was issued with this secret within [`CSRF_LIFETIME`]
     /// of `now`. The tag is checked in constant time.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> bool {
+        self.verify_issued(token, now, CSRF_LIFETIME, Csrf::message)
+    }
+
+    /// Whether `token` is `<issued_at>.<HMAC of message(issued_at)>`,
+    /// issued within `lifetime` of `now`.
+    fn verify_issued(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        lifetime: chrono::Duration,
+        message: impl Fn(i64) -> Vec<u8>,
+    ) -> bool {
         let Some((issued, tag)) = token.split_once('.') else { return false };
         let (Ok(issued_at), Some(tag)) = (issued.parse::<i64>(), unhex(tag)) else { return false };
         let Some(issued) = DateTime::from_timestamp(issued_at, 0) else { return false };
-        if issued > now + CSRF_SKEW || now - issued > CSRF_LIFETIME {
+        if issued > now + CSRF_SKEW || now - issued > lifetime {
             return false;
         }
-        hmac::verify(&self.key, &Csrf::message(issued_at), &tag).is_ok()
+        hmac::verify(&self.key, &message(issued_at), &tag).is_ok()
     }
 
     fn message(issued_at: i64) -> Vec<u8> {
         format!("campanile csrf {issued_at}").into_bytes()
+    }
+
+    /// A tag for the notice `text` (an action's outcome put in the URL it
+    /// redirects to) issued at `now`: `<issued_at>.<HMAC>`, so a page shows
+    /// only notices this deployment's actions wrote.
+    pub fn sign_notice(&self, text: &str, now: DateTime<Utc>) -> String {
+        let issued_at = now.timestamp();
+        format!("{issued_at}.{}", hex(hmac::sign(&self.key, &Csrf::notice(text, issued_at)).as_ref()))
+    }
+
+    /// Whether `tag` is [`Csrf::sign_notice`]'s for `text`, issued within
+    /// [`NOTICE_LIFETIME`] of `now`.
+    pub fn verify_notice(&self, text: &str, tag: &str, now: DateTime<Utc>) -> bool {
+        self.verify_issued(tag, now, NOTICE_LIFETIME, |issued_at| Csrf::notice(text, issued_at))
+    }
+
+    fn notice(text: &str, issued_at: i64) -> Vec<u8> {
+        format!("campanile notice {issued_at} {text}").into_bytes()
     }
 }
 

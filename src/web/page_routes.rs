@@ -5,6 +5,7 @@ use axum::response::Html;
 use serde::Deserialize;
 
 use super::AppState;
+use super::actions::notice_text;
 use super::failure::Result;
 use super::pages::{self, DEAD_PAGE, DEAD_PAGE_MAX};
 use super::trouble;
@@ -25,10 +26,20 @@ pub(super) struct Done {
     job: Option<String>,
     page: Option<usize>,
     per: Option<usize>,
+    /// The action's signature of `done` and `n`: a link someone crafted
+    /// (`?done=deleted&n=9999`) shows nothing.
+    sig: Option<String>,
 }
 
 impl Done {
-    fn notice(&self) -> Option<String> {
+    /// The notice of the action that led here, if the action wrote it.
+    async fn notice(&self, state: &AppState) -> Result<Option<String>> {
+        let (Some(done), Some(sig)) = (self.done.as_deref(), self.sig.as_deref()) else { return Ok(None) };
+        let signed = state.csrf().await?.verify_notice(&notice_text(done, self.n), sig, state.now());
+        Ok(if signed { self.text() } else { None })
+    }
+
+    fn text(&self) -> Option<String> {
         let n = self.n.unwrap_or(0);
         let letters = if n == 1 { "dead letter" } else { "dead letters" };
         Some(match self.done.as_deref()? {
@@ -49,7 +60,7 @@ pub(super) async fn overview(
 ) -> Result<Html<String>> {
     let status = state.status(state.now()).await?;
     let troubles = trouble::read(&state.0.config, state.store()?, &status).await?;
-    let (notice, csrf) = (done.notice(), state.csrf_token().await?);
+    let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
     Ok(Html(pages::overview(&status, &troubles, &state.ctx(&csrf, notice.as_deref()))))
 }
 
@@ -63,7 +74,7 @@ pub(super) async fn job_page(
     let live = state.job_status(job, now).await?;
     let history = control::history(state.store()?, job, store::HISTORY_CAP).await?;
     let upcoming = control::upcoming(job, now, UPCOMING);
-    let (notice, csrf) = (done.notice(), state.csrf_token().await?);
+    let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
     Ok(Html(pages::job(job, &live, &history, &upcoming, &state.ctx(&csrf, notice.as_deref()))))
 }
 
@@ -92,6 +103,6 @@ pub(super) async fn dead_page(
         job: done.job.as_deref(),
         jobs: state.0.config.jobs.iter().map(|j| j.name.as_str()).collect(),
     };
-    let (notice, csrf) = (done.notice(), state.csrf_token().await?);
+    let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
     Ok(Html(pages::dead(&listing, &state.ctx(&csrf, notice.as_deref()))))
 }

@@ -152,6 +152,21 @@ impl Browser {
         self.find("body").text()
     }
 
+    /// The visible text of the first element matching `css`, read in one
+    /// step in the page: an element found first and read next may have
+    /// been replaced in between by the page's own refresh.
+    pub fn text_of(&self, css: &str) -> Option<String> {
+        let source =
+            format!("const el = document.querySelector({}); return el ? el.innerText : null;", json!(css));
+        self.script(&source).as_str().map(str::to_owned)
+    }
+
+    /// How many elements match `css`, counted in one step in the page.
+    pub fn count(&self, css: &str) -> usize {
+        let source = format!("return document.querySelectorAll({}).length;", json!(css));
+        self.script(&source).as_u64().unwrap_or(0) as usize
+    }
+
     /// Runs a script in the page and returns its result.
     pub fn script(&self, source: &str) -> Value {
         self.call("POST", &self.session_path("/execute/sync"), Some(json!({ "script": source, "args": [] })))
