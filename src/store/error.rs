@@ -16,6 +16,10 @@ pub enum Error {
     Redis(#[from] RedisError),
     #[error("unexpected reply from Redis: {0}")]
     Reply(String),
+    /// A task sending one node's share of a pipeline panicked or was
+    /// cancelled (the runtime shutting down): its replies are unknown.
+    #[error("a pipeline task did not finish")]
+    Task(#[source] tokio::task::JoinError),
     /// A leader with a newer term has written to the queue: this clock no
     /// longer leads.
     #[error("fenced: a clock with a newer leadership term leads")]

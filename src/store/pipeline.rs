@@ -123,7 +123,7 @@ impl Store {
         }
         let mut out = vec![Value::Nil; total];
         while let Some(joined) = tasks.join_next().await {
-            let (indices, replies) = joined.map_err(|e| Error::Reply(format!("pipeline task: {e}")))?;
+            let (indices, replies) = joined.map_err(Error::Task)?;
             for (i, reply) in indices.into_iter().zip(replies?) {
                 out[i] = reply;
             }
