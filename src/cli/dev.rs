@@ -12,7 +12,6 @@ use std::time::Duration;
 use crate::config::RedisSettings;
 use crate::shutdown::Shutdown;
 use crate::store::Store;
-use crate::supervisor::Failure;
 use crate::time::{SystemTime, TimeSource};
 use crate::worker::{self, Options};
 
@@ -102,7 +101,10 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
         let time: Arc<dyn TimeSource> = Arc::new(time);
         let result = run_halves(
             &shutdown,
-            crate::clock::run(config.clone(), store.clone(), time.clone(), shutdown.clone()),
+            {
+                let clock = crate::clock::run(config.clone(), store.clone(), time.clone(), shutdown.clone());
+                async { clock.await.map_err(worker::Error::from) }
+            },
             worker::run(config, store, time, options, shutdown.clone()),
         )
         .await;
@@ -122,12 +124,12 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
 /// `shutdown`, and a half that fails for good cancels it: a clock without
 /// its worker (or a worker without its clock) is no development setup, so
 /// the other half stops too and `clock dev` exits 1 rather than run on half.
-async fn run_halves(
+async fn run_halves<E>(
     shutdown: &Shutdown,
-    clock: impl Future<Output = Result<(), Failure>>,
-    worker: impl Future<Output = Result<(), Failure>>,
-) -> Result<(), Failure> {
-    let stop_on_failure = |result: Result<(), Failure>| {
+    clock: impl Future<Output = Result<(), E>>,
+    worker: impl Future<Output = Result<(), E>>,
+) -> Result<(), E> {
+    let stop_on_failure = |result: Result<(), E>| {
         if result.is_err() {
             shutdown.cancel();
         }
@@ -230,6 +232,7 @@ fn start_private_redis() -> Result<PrivateRedis, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::supervisor::Failure;
 
     fn failure() -> Failure {
         Failure { name: "lease", reason: "gave up".into() }

@@ -48,6 +48,7 @@
 //! last pings get up to [`crate::notify::ping::TIMEOUT`] more to go out.
 
 mod drain;
+mod error;
 pub mod execute;
 mod fetch;
 mod heartbeat;
@@ -58,6 +59,8 @@ mod parse;
 mod process;
 pub mod reaper;
 pub mod retry;
+
+pub use error::Error;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,7 +75,7 @@ use crate::notify::Notifier;
 use crate::notify::ping::Pinger;
 use crate::shutdown::Shutdown;
 use crate::store::{Requeue, Store};
-use crate::supervisor::{self, Policy, Supervisor};
+use crate::supervisor::{Policy, Supervisor};
 use crate::time::TimeSource;
 
 /// A worker's lease on a queue lives this long without a heartbeat: its
@@ -127,15 +130,15 @@ struct Ctx {
     ledger: Arc<ledger::Ledger>,
 }
 
-/// Runs until `shutdown`, then drains as documented and returns; returns
-/// the failure if it stopped because a loop kept failing.
+/// Runs until `shutdown`, then drains as documented and returns;
+/// [`Error::Stopped`] if it stopped because a loop kept failing.
 pub async fn run(
     config: Arc<Config>,
     store: Store,
     time: Arc<dyn TimeSource>,
     options: Options,
     shutdown: Shutdown,
-) -> Result<(), supervisor::Failure> {
+) -> Result<(), Error> {
     let me = WorkerId(crate::identity::process_id());
     tracing::info!(worker = %me.0, queues = ?options.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(), concurrency = options.concurrency, "worker starting");
     let mut backoff = BACKOFF;
@@ -231,7 +234,7 @@ pub async fn run(
     }
     ctx.pinger.drain(crate::notify::ping::TIMEOUT).await;
     tracing::info!(worker = %me.0, "worker stopped");
-    stopped
+    Ok(stopped?)
 }
 
 /// Puts back what this worker took but never started (a take that completed

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::ledger::Held;
 use super::parse::parse;
-use super::{BACKOFF, Ctx, execute, retry};
+use super::{BACKOFF, Ctx, Error, execute, retry};
 use crate::config::{Config, Job, QueueName};
 use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
@@ -337,11 +337,11 @@ pub(crate) fn lost_run_replacement(
         (Requeue::Dead, letter.to_json().into_bytes())
     };
     if too_large {
-        return dead(format!("payload too large: {} bytes", raw.len()), None, 0);
+        return dead(Error::TooLarge { size: raw.len() }.to_string(), None, 0);
     }
     let payload = match parse(raw) {
         Ok(payload) => payload,
-        Err(reason) => return dead(reason, None, 0),
+        Err(e) => return dead(e.to_string(), None, 0),
     };
     let retries = config.job(&payload.job).map_or(0, |j| j.retries);
     if payload.attempt > retries {

@@ -10,7 +10,7 @@ use super::execute::LongRunning;
 use super::ledger::Held;
 use super::outcome::{conclude, dead_letter, finish, letter, notify_unrunnable, record};
 use super::parse::parse;
-use super::{Ctx, execute};
+use super::{Ctx, Error, execute};
 use crate::config::{Config, Job, QueueName};
 use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
@@ -41,7 +41,7 @@ pub(super) async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _slot: 
 /// keeping its start and size, and lets go of it at once.
 async fn drop_too_large(ctx: &Arc<Ctx>, queue: &QueueName, held: Held) {
     let size = held.raw().len();
-    let reason = format!("payload too large: {size} bytes");
+    let reason = Error::TooLarge { size }.to_string();
     tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
     notify_unrunnable(ctx, queue, "-", "", &reason);
     let start = &held.raw()[..size.min(crate::run::DEAD_PAYLOAD_KEPT)];
@@ -60,7 +60,8 @@ async fn drop_too_large(ctx: &Arc<Ctx>, queue: &QueueName, held: Held) {
 async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<Held> {
     let payload = match parse(raw) {
         Ok(payload) => payload,
-        Err(reason) => {
+        Err(e) => {
+            let reason = e.to_string();
             tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
             notify_unrunnable(ctx, queue, "-", "", &reason);
             let dead = dead_letter(ctx, queue, raw, reason, None, 0, None);
@@ -69,7 +70,7 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
     };
     let (job, script) = match runnable(&ctx.config, &payload.job) {
         Ok(found) => found,
-        Err(reason) => return dead_letter_unrunnable(ctx, queue, raw, &payload, reason).await,
+        Err(e) => return dead_letter_unrunnable(ctx, queue, raw, &payload, e.to_string()).await,
     };
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
     METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
@@ -125,15 +126,11 @@ fn long_running(ctx: &Arc<Ctx>, queue: &QueueName, job: &Job, payload: &Payload)
 
 /// The job a payload names and its command, or why this worker cannot run
 /// it.
-fn runnable<'a>(config: &'a Config, name: &str) -> Result<(&'a Job, &'a str), String> {
-    let job =
-        config.job(name).ok_or_else(|| format!("job {name:?} is not defined in this worker's clock.toml"))?;
+fn runnable<'a>(config: &'a Config, name: &str) -> Result<(&'a Job, &'a str), Error> {
+    let job = config.job(name).ok_or_else(|| Error::UnknownJob { job: name.to_owned() })?;
     match &job.command {
         Some(script) => Ok((job, script)),
-        None => Err(format!(
-            "job {name:?} has format {:?}: its own workers run it, not campanile's",
-            job.format.kind().as_str()
-        )),
+        None => Err(Error::ForeignFormat { job: name.to_owned(), format: job.format.kind().as_str() }),
     }
 }
 
@@ -164,11 +161,11 @@ mod tests {
         let (job, script) = runnable(&config, "own").unwrap();
         assert_eq!((job.name.as_str(), script), ("own", "bin/own"));
         assert_eq!(
-            runnable(&config, "sk").unwrap_err(),
+            runnable(&config, "sk").unwrap_err().to_string(),
             r#"job "sk" has format "sidekiq": its own workers run it, not campanile's"#
         );
         assert_eq!(
-            runnable(&config, "gone").unwrap_err(),
+            runnable(&config, "gone").unwrap_err().to_string(),
             r#"job "gone" is not defined in this worker's clock.toml"#
         );
     }
