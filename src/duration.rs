@@ -23,9 +23,9 @@ impl Span {
         Duration::from_secs(self.0)
     }
 
-    pub fn parse(text: &str) -> Result<Span, String> {
+    pub fn parse(text: &str) -> Result<Span, SpanError> {
         const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
-        let expected = || format!("{text:?} is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)");
+        let expected = || SpanError::NotADuration(text.to_owned());
         if text.is_empty() {
             return Err(expected());
         }
@@ -47,12 +47,21 @@ impl Span {
                 .checked_mul(secs)
                 .and_then(|s| total.checked_add(s))
                 .filter(|t| *t <= 100 * 365 * 86_400)
-                .ok_or_else(|| format!("{text:?} is too large (max 100 years)"))?;
+                .ok_or_else(|| SpanError::TooLarge(text.to_owned()))?;
             next_unit += pos + 1;
             rest = &rest[digits + 1..];
         }
         Ok(Span(total))
     }
+}
+
+/// Why a text is not a [`Span`]; the message quotes the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpanError {
+    #[error("{0:?} is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)")]
+    NotADuration(String),
+    #[error("{0:?} is too large (max 100 years)")]
+    TooLarge(String),
 }
 
 impl fmt::Display for Span {
@@ -73,7 +82,7 @@ impl fmt::Display for Span {
 }
 
 impl std::str::FromStr for Span {
-    type Err = String;
+    type Err = SpanError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Span::parse(s)
     }

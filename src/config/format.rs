@@ -75,13 +75,13 @@ impl FormatKind {
     pub const ALL: [FormatKind; 4] =
         [FormatKind::Campanile, FormatKind::Sidekiq, FormatKind::Resque, FormatKind::Json];
 
-    pub fn parse(s: &str) -> Result<FormatKind, String> {
+    pub fn parse(s: &str) -> Result<FormatKind, Invalid> {
         match s {
             "campanile" => Ok(FormatKind::Campanile),
             "sidekiq" => Ok(FormatKind::Sidekiq),
             "resque" => Ok(FormatKind::Resque),
             "json" => Ok(FormatKind::Json),
-            _ => Err(format!("{s:?} is not one of \"campanile\", \"sidekiq\", \"resque\", \"json\"")),
+            _ => Err(Invalid::Kind(s.to_owned())),
         }
     }
 
@@ -118,39 +118,54 @@ impl Format {
     }
 }
 
-pub fn parse_timestamps(s: &str) -> Result<Timestamps, String> {
+/// Why a format setting is not valid; the message quotes the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("{0:?} is not one of \"campanile\", \"sidekiq\", \"resque\", \"json\"")]
+    Kind(String),
+    #[error("{0:?} is not one of \"seconds\" (Sidekiq 6 and 7), \"milliseconds\" (Sidekiq 8)")]
+    Timestamps(String),
+    #[error("{0:?} must be non-empty, without braces or whitespace")]
+    Namespace(String),
+    #[error("{0:?}: write the namespace without the trailing ':' (keys are <namespace>:queue:<queue>)")]
+    NamespaceColon(String),
+    #[error("{0:?} must be a non-empty class name without whitespace")]
+    Class(String),
+    #[error("{0:?} must be a non-empty Redis key without whitespace")]
+    List(String),
+}
+
+pub fn parse_timestamps(s: &str) -> Result<Timestamps, Invalid> {
     match s {
         "seconds" => Ok(Timestamps::Seconds),
         "milliseconds" => Ok(Timestamps::Milliseconds),
-        _ => Err(format!("{s:?} is not one of \"seconds\" (Sidekiq 6 and 7), \"milliseconds\" (Sidekiq 8)")),
+        _ => Err(Invalid::Timestamps(s.to_owned())),
     }
 }
 
 /// A redis-namespace as the Ruby gem takes it: keys become `<ns>:<key>`.
-pub fn parse_namespace(s: &str) -> Result<&str, String> {
+pub fn parse_namespace(s: &str) -> Result<&str, Invalid> {
     if s.is_empty() || s.chars().any(char::is_whitespace) || s.contains(['{', '}']) {
-        return Err(format!("{s:?} must be non-empty, without braces or whitespace"));
+        return Err(Invalid::Namespace(s.to_owned()));
     }
     if s.ends_with(':') {
-        return Err(format!(
-            "{s:?}: write the namespace without the trailing ':' (keys are <namespace>:queue:<queue>)"
-        ));
+        return Err(Invalid::NamespaceColon(s.to_owned()));
     }
     Ok(s)
 }
 
 /// A job class name. Not checked against Ruby's constant grammar: workers in
 /// other languages that speak Sidekiq's or Resque's protocol name jobs freely.
-pub fn parse_class(s: &str) -> Result<&str, String> {
+pub fn parse_class(s: &str) -> Result<&str, Invalid> {
     if s.is_empty() || s.chars().any(char::is_whitespace) {
-        return Err(format!("{s:?} must be a non-empty class name without whitespace"));
+        return Err(Invalid::Class(s.to_owned()));
     }
     Ok(s)
 }
 
-pub fn parse_list(s: &str) -> Result<&str, String> {
+pub fn parse_list(s: &str) -> Result<&str, Invalid> {
     if s.is_empty() || s.chars().any(char::is_whitespace) {
-        return Err(format!("{s:?} must be a non-empty Redis key without whitespace"));
+        return Err(Invalid::List(s.to_owned()));
     }
     Ok(s)
 }

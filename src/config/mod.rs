@@ -21,9 +21,9 @@ use chrono_tz::Tz;
 pub use alerts::{ANY_JOB, EmailSettings, Event, Webhook};
 pub use error::{Diagnostic, Error};
 pub use format::Format;
-pub use names::{JobName, QueueName};
+pub use names::{InvalidName, JobName, QueueName};
 pub use redact::host_only;
-pub use redis::{DEFAULT_PREFIX, DEFAULT_URL, RedisSettings, SentinelSettings, Topology};
+pub use redis::{DEFAULT_PREFIX, DEFAULT_URL, RedisSettings, SentinelSettings, Topology, UrlError};
 pub use validate::MAX_RETRIES;
 
 use crate::duration::Span;

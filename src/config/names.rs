@@ -7,18 +7,23 @@
 use std::fmt;
 use std::sync::Arc;
 
-fn check(kind: &str, name: &str) -> Result<(), String> {
+/// A name that cannot be part of a key; the message names its kind (job,
+/// queue) and quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{kind} name {name:?} must be 1-128 characters of letters, digits, '-', '_' and '.', starting with a letter or digit"
+)]
+pub struct InvalidName {
+    pub kind: &'static str,
+    pub name: String,
+}
+
+fn check(kind: &'static str, name: &str) -> Result<(), InvalidName> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "{kind} name {name:?} must be 1-128 characters of letters, digits, '-', '_' and '.', starting with a letter or digit"
-        ))
-    }
+    if valid { Ok(()) } else { Err(InvalidName { kind, name: name.to_owned() }) }
 }
 
 macro_rules! name_type {
@@ -28,7 +33,7 @@ macro_rules! name_type {
         pub struct $ty(Arc<str>);
 
         impl $ty {
-            pub fn new(name: &str) -> Result<Self, String> {
+            pub fn new(name: &str) -> Result<Self, InvalidName> {
                 check($kind, name).map(|()| $ty(Arc::from(name)))
             }
 

@@ -111,7 +111,7 @@ impl RedisSettings {
 
     /// The URL in the form the redis client takes: `?insecure=true` (or
     /// `tls_insecure`) becomes its `#insecure` fragment.
-    pub fn connection_url(&self) -> Result<String, String> {
+    pub fn connection_url(&self) -> Result<String, UrlError> {
         let url = self.url();
         let (base, query) = match url.split_once('?') {
             Some((base, query)) => (base.to_owned(), Some(query.to_owned())),
@@ -129,7 +129,7 @@ impl RedisSettings {
         }
         if !base.starts_with("rediss://") {
             if insecure && !insecure_from_env() {
-                return Err("insecure applies only to rediss:// (TLS) URLs".into());
+                return Err(UrlError::InsecureWithoutTls);
             }
             insecure = false;
         }
@@ -167,7 +167,7 @@ impl RedisSettings {
     ///   names; the credentials are the primary's, and
     ///   `?sentinel_password=...` logs in to the sentinels;
     /// - any other URL: one server.
-    pub fn topology(&self) -> Result<Topology, String> {
+    pub fn topology(&self) -> Result<Topology, UrlError> {
         if !self.cluster.is_empty() {
             let nodes = self
                 .cluster
@@ -180,7 +180,7 @@ impl RedisSettings {
         if let Some(scheme) = CLUSTER_SCHEMES.iter().find(|s| url.starts_with(*s)) {
             let parts = MultiHost::parse(&url[scheme.len()..])?;
             if let Some(path) = parts.path.filter(|p| !p.is_empty() && *p != "0") {
-                return Err(format!("a cluster has only database 0, found /{path}"));
+                return Err(UrlError::ClusterDatabase(path.to_owned()));
             }
             let plain = if scheme.starts_with("rediss") { "rediss://" } else { "redis://" };
             let nodes = parts
@@ -206,7 +206,7 @@ impl RedisSettings {
         RedisSettings { url: Some(url.to_owned()), cluster: Vec::new(), ..self.clone() }
     }
 
-    fn sentinel(&self, scheme: &str, rest: &str) -> Result<SentinelSettings, String> {
+    fn sentinel(&self, scheme: &str, rest: &str) -> Result<SentinelSettings, UrlError> {
         let parts = MultiHost::parse(rest)?;
         let path = parts.path.unwrap_or_default();
         let (master, db) = match path.split_once('/') {
@@ -214,11 +214,11 @@ impl RedisSettings {
             None => (path, ""),
         };
         if master.is_empty() {
-            return Err("name the monitored primary: redis+sentinel://host:26379/<master>".into());
+            return Err(UrlError::NoPrimary);
         }
         let db = match db {
             "" => 0,
-            db => db.parse().map_err(|_| format!("database must be a number, found {db:?}"))?,
+            db => db.parse().map_err(|_| UrlError::Database(db.to_owned()))?,
         };
         let mut sentinel_password = None;
         let mut insecure = self.tls_insecure || insecure_from_env();
@@ -226,7 +226,7 @@ impl RedisSettings {
             match pair.split_once('=') {
                 Some(("sentinel_password", p)) => sentinel_password = Some(p.to_owned()),
                 Some(("insecure", "true" | "1")) => insecure = true,
-                _ => return Err(format!("unknown parameter {pair:?} (known: sentinel_password, insecure)")),
+                _ => return Err(UrlError::UnknownParameter((*pair).to_owned())),
             }
         }
         let tls = scheme.starts_with("rediss");
@@ -250,6 +250,25 @@ impl RedisSettings {
     }
 }
 
+/// Why a Redis URL describes no deployment campanile can connect to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("insecure applies only to rediss:// (TLS) URLs")]
+    InsecureWithoutTls,
+    #[error("a cluster has only database 0, found /{0}")]
+    ClusterDatabase(String),
+    #[error("name the monitored primary: redis+sentinel://host:26379/<master>")]
+    NoPrimary,
+    #[error("database must be a number, found {0:?}")]
+    Database(String),
+    #[error("unknown parameter {0:?} (known: sentinel_password, insecure)")]
+    UnknownParameter(String),
+    #[error("list at least one host:port")]
+    NoHosts,
+    #[error("expected host:port, found {0:?}")]
+    HostPort(String),
+}
+
 /// `[auth@]host:port,host:port[/path][?query]`, the body of the multi-node
 /// URL forms.
 struct MultiHost<'a> {
@@ -261,7 +280,7 @@ struct MultiHost<'a> {
 }
 
 impl<'a> MultiHost<'a> {
-    fn parse(rest: &'a str) -> Result<MultiHost<'a>, String> {
+    fn parse(rest: &'a str) -> Result<MultiHost<'a>, UrlError> {
         let (rest, query) = match rest.split_once('?') {
             Some((rest, query)) => (rest, query.split('&').filter(|p| !p.is_empty()).collect()),
             None => (rest, Vec::new()),
@@ -276,12 +295,12 @@ impl<'a> MultiHost<'a> {
         };
         let hosts: Vec<&str> = hosts.split(',').filter(|h| !h.is_empty()).collect();
         if hosts.is_empty() {
-            return Err("list at least one host:port".into());
+            return Err(UrlError::NoHosts);
         }
         if let Some(bad) =
             hosts.iter().find(|h| h.rsplit_once(':').is_none_or(|(_, p)| p.parse::<u16>().is_err()))
         {
-            return Err(format!("expected host:port, found {bad:?}"));
+            return Err(UrlError::HostPort((*bad).to_owned()));
         }
         Ok(MultiHost { auth, hosts, path, query })
     }

@@ -69,8 +69,9 @@ impl Store {
         // rediss:// needs a process-wide TLS crypto provider; installing it
         // twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let topology =
-            settings.topology().map_err(|reason| Error::Url { url: settings.redacted_url(), reason })?;
+        let topology = settings
+            .topology()
+            .map_err(|e| Error::Url { url: settings.redacted_url(), reason: e.to_string() })?;
         let con = Connection::open(&topology, TIMEOUTS).await.map_err(|e| match e.kind() {
             redis::ErrorKind::InvalidClientConfig => {
                 Error::Url { url: settings.redacted_url(), reason: e.to_string() }

@@ -23,7 +23,7 @@ pub(super) fn validate_job(
 ) -> Option<Job> {
     let raw_name = key.get_ref().as_ref();
     let job = Some(raw_name);
-    let name = JobName::new(raw_name).map_err(|m| ctx.error(&key.span(), job, None, m)).ok();
+    let name = JobName::new(raw_name).map_err(|m| ctx.error(&key.span(), job, None, m.to_string())).ok();
     let table = table_of(ctx, value, job, "a job")?;
     let errors_before = ctx.errors.len();
 
@@ -43,7 +43,7 @@ pub(super) fn validate_job(
         let value = v.get_ref();
         let result = match field {
             "cron" => as_str(value)
-                .and_then(|s| Cron::parse(s).map_err(|e| e.to_string()))
+                .and_then(|s| Cron::parse(s).map_err(|e| Invalid(e.to_string())))
                 .map(|c| schedules.push(("cron", span.clone(), RawSchedule::Cron(c)))),
             "every" => {
                 positive_span(value).map(|p| schedules.push(("every", span.clone(), RawSchedule::Every(p))))
@@ -58,8 +58,12 @@ pub(super) fn validate_job(
             "env" => parse_env(value).map(|e| env = e),
             "enabled" => as_bool(value).map(|b| enabled = b),
             "description" => as_str(value).map(|d| description = Some(d.to_owned())),
-            "class" => as_str(value).and_then(format::parse_class).map(|c| target.class = Some(c.to_owned())),
-            "list" => as_str(value).and_then(format::parse_list).map(|l| target.list = Some(l.to_owned())),
+            "class" => as_str(value)
+                .and_then(|s| Ok(format::parse_class(s)?))
+                .map(|c| target.class = Some(c.to_owned())),
+            "list" => as_str(value)
+                .and_then(|s| Ok(format::parse_list(s)?))
+                .map(|l| target.list = Some(l.to_owned())),
             "retry" => parse_sidekiq_retry(value).map(|r| target.retry = Some(r)),
             _ => match common.set(field, value) {
                 Some(result) => result,
@@ -70,7 +74,7 @@ pub(super) fn validate_job(
             },
         };
         if let Err(message) = result {
-            ctx.error(&span, job, Some(field), message);
+            ctx.error(&span, job, Some(field), message.into_message());
         }
     }
 
@@ -303,13 +307,13 @@ pub(super) fn format_is_invalid(table: &DeTable<'_>) -> bool {
 }
 
 /// Sidekiq's `retry`: `true`, `false` or a non-negative count.
-pub(super) fn parse_sidekiq_retry(value: &DeValue<'_>) -> Result<format::SidekiqRetry, String> {
+pub(super) fn parse_sidekiq_retry(value: &DeValue<'_>) -> Result<format::SidekiqRetry, Invalid> {
     if let Some(b) = value.as_bool() {
         return Ok(format::SidekiqRetry::Enabled(b));
     }
     let n =
         as_int(value).map_err(|_| format!("expected true, false or a count, found {}", value.type_str()))?;
-    u32::try_from(n).map(format::SidekiqRetry::Times).map_err(|_| format!("{n} is not a count (0 or more)"))
+    u32::try_from(n).map(format::SidekiqRetry::Times).map_err(|_| invalid!("{n} is not a count (0 or more)"))
 }
 
 pub(super) fn resolve_schedule(

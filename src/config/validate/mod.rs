@@ -19,6 +19,7 @@ use crate::cron::Cron;
 use crate::duration::Span;
 use crate::schedule::Schedule;
 
+mod invalid;
 mod jobs;
 mod monitor;
 mod notify;
@@ -26,6 +27,7 @@ mod redis;
 mod values;
 mod worker;
 
+use invalid::{Invalid, invalid};
 use jobs::*;
 use monitor::*;
 use notify::*;
@@ -192,10 +194,10 @@ struct Common {
 
 impl Common {
     /// Sets `key` from `value`. `None` if `key` is not a common setting.
-    fn set(&mut self, key: &str, value: &DeValue<'_>) -> Option<Result<(), String>> {
+    fn set(&mut self, key: &str, value: &DeValue<'_>) -> Option<Result<(), Invalid>> {
         Some(match key {
             "timezone" => as_str(value).and_then(parse_zone).map(|v| self.timezone = Some(v)),
-            "queue" => as_str(value).and_then(QueueName::new).map(|v| self.queue = Some(v)),
+            "queue" => as_str(value).and_then(|s| Ok(QueueName::new(s)?)).map(|v| self.queue = Some(v)),
             "timeout" => positive_span(value).map(|v| self.timeout = Some(v)),
             "retries" => as_int(value).and_then(parse_retries).map(|v| self.retries = Some(v)),
             "retry_delay" => positive_span(value).map(|v| self.retry_delay = Some(v)),
@@ -203,13 +205,13 @@ impl Common {
             "catch_up_window" => positive_span(value).map(|v| self.catch_up_window = Some(v)),
             "overlap" => as_str(value).and_then(parse_overlap).map(|v| self.overlap = Some(v)),
             "jitter" => as_span(value).map(|v| self.jitter = Some(v)),
-            "format" => as_str(value).and_then(FormatKind::parse).map(|v| self.format = Some(v)),
-            "namespace" => {
-                as_str(value).and_then(format::parse_namespace).map(|v| self.namespace = Some(v.to_owned()))
-            }
-            "timestamps" => {
-                as_str(value).and_then(format::parse_timestamps).map(|v| self.timestamps = Some(v))
-            }
+            "format" => as_str(value).and_then(|s| Ok(FormatKind::parse(s)?)).map(|v| self.format = Some(v)),
+            "namespace" => as_str(value)
+                .and_then(|s| Ok(format::parse_namespace(s)?))
+                .map(|v| self.namespace = Some(v.to_owned())),
+            "timestamps" => as_str(value)
+                .and_then(|s| Ok(format::parse_timestamps(s)?))
+                .map(|v| self.timestamps = Some(v)),
             "start_within" => parse_start_within(value).map(|v| self.start_within = Some(v)),
             "warn_after" => positive_span(value).map(|v| self.warn_after = Some(v)),
             "ping_url" => parse_ping(value).map(|v| self.ping = Some(v)),
@@ -317,9 +319,12 @@ fn validate_root(ctx: &mut Ctx<'_>, root: &DeTable<'_>, now: DateTime<Utc>) -> V
             for (k, v) in table {
                 match common.set(k.get_ref(), v.get_ref()) {
                     Some(Ok(())) => {}
-                    Some(Err(message)) => {
-                        ctx.error(&v.span(), None, Some(&format!("defaults.{}", k.get_ref())), message)
-                    }
+                    Some(Err(message)) => ctx.error(
+                        &v.span(),
+                        None,
+                        Some(&format!("defaults.{}", k.get_ref())),
+                        message.into_message(),
+                    ),
                     None => ctx.unknown_key(k, None, &[&job_table_keys(Scope::Defaults)]),
                 }
             }

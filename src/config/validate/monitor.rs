@@ -24,7 +24,7 @@ pub(super) fn validate_monitor(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) 
             }
         };
         if let Err(message) = result {
-            ctx.error(&v.span(), None, Some(&format!("monitor.{}", k.get_ref())), message);
+            ctx.error(&v.span(), None, Some(&format!("monitor.{}", k.get_ref())), message.into_message());
         }
     }
     settings

@@ -81,7 +81,7 @@ pub(super) fn validate_email(
                 if let Some(unknown) =
                     names.iter().find(|n| !jobs.iter().any(|j| j.name.as_str() == n.as_str()))
                 {
-                    return Err(format!("no job named {unknown:?}"));
+                    return Err(invalid!("no job named {unknown:?}"));
                 }
                 email.jobs = Some(names);
                 Ok(())
@@ -101,7 +101,7 @@ pub(super) fn validate_email(
             }
         };
         if let Err(message) = result {
-            ctx.error(&v.span(), None, Some(&field), message);
+            ctx.error(&v.span(), None, Some(&field), message.into_message());
         }
     }
     for required in ["to", "from"] {
@@ -128,7 +128,7 @@ pub(super) fn validate_webhook(
                     hook.url = u.to_owned();
                     Ok(())
                 } else {
-                    Err(format!("{u:?} is not an http:// or https:// URL"))
+                    Err(invalid!("{u:?} is not an http:// or https:// URL"))
                 }
             }),
             "events" => string_list(v.get_ref()).and_then(|names| {
@@ -148,7 +148,7 @@ pub(super) fn validate_webhook(
                 if let Some(unknown) =
                     names.iter().find(|n| !jobs.iter().any(|j| j.name.as_str() == n.as_str()))
                 {
-                    return Err(format!("no job named {unknown:?}"));
+                    return Err(invalid!("no job named {unknown:?}"));
                 }
                 hook.jobs = Some(names);
                 Ok(())
@@ -159,7 +159,7 @@ pub(super) fn validate_webhook(
             }
         };
         if let Err(message) = result {
-            ctx.error(&v.span(), None, Some(&field), message);
+            ctx.error(&v.span(), None, Some(&field), message.into_message());
         }
     }
     if hook.url.is_empty() && !table.contains_key("url") {

@@ -18,12 +18,12 @@ pub(super) fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) ->
                 string_list(value).and_then(|nodes| parse_cluster(&nodes)).map(|n| settings.cluster = n)
             }
             "wait_replicas" => as_int(value)
-                .and_then(|n| u32::try_from(n).map_err(|_| format!("{n} is not a number of replicas")))
+                .and_then(|n| u32::try_from(n).map_err(|_| invalid!("{n} is not a number of replicas")))
                 .map(|n| settings.wait_replicas = n),
             "wait_timeout_ms" => as_int(value)
                 .and_then(|n| match n {
                     1..=60_000 => Ok(n as u64),
-                    _ => Err(format!("{n} is not between 1 and 60000 milliseconds")),
+                    _ => Err(invalid!("{n} is not between 1 and 60000 milliseconds")),
                 })
                 .map(|n| settings.wait_timeout_ms = n),
             _ => {
@@ -32,7 +32,7 @@ pub(super) fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) ->
             }
         };
         if let Err(message) = result {
-            ctx.error(&v.span(), None, Some(&format!("redis.{}", k.get_ref())), message);
+            ctx.error(&v.span(), None, Some(&format!("redis.{}", k.get_ref())), message.into_message());
         }
     }
     if !settings.cluster.is_empty()
@@ -43,7 +43,7 @@ pub(super) fn validate_redis(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) ->
     settings
 }
 
-pub(super) fn parse_redis_url(url: &str) -> Result<&str, String> {
+pub(super) fn parse_redis_url(url: &str) -> Result<&str, Invalid> {
     if !crate::config::redis::is_known_scheme(url) {
         return Err("expected a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL".into());
     }
@@ -52,19 +52,19 @@ pub(super) fn parse_redis_url(url: &str) -> Result<&str, String> {
     Ok(url)
 }
 
-pub(super) fn parse_cluster(nodes: &[String]) -> Result<Vec<String>, String> {
+pub(super) fn parse_cluster(nodes: &[String]) -> Result<Vec<String>, Invalid> {
     if nodes.is_empty() {
         return Err("list at least one node".into());
     }
     if let Some(bad) = nodes.iter().find(|n| !n.starts_with("redis://") && !n.starts_with("rediss://")) {
-        return Err(format!("expected redis:// or rediss:// node URLs, found {bad:?}"));
+        return Err(invalid!("expected redis:// or rediss:// node URLs, found {bad:?}"));
     }
     Ok(nodes.to_vec())
 }
 
-pub(super) fn parse_prefix(prefix: &str) -> Result<&str, String> {
+pub(super) fn parse_prefix(prefix: &str) -> Result<&str, Invalid> {
     if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.chars().any(char::is_whitespace) {
-        return Err(format!("{prefix:?} must be non-empty, without braces or whitespace"));
+        return Err(invalid!("{prefix:?} must be non-empty, without braces or whitespace"));
     }
     Ok(prefix)
 }

@@ -3,55 +3,58 @@
 
 use super::*;
 
-pub(super) fn string_list(value: &DeValue<'_>) -> Result<Vec<String>, String> {
+pub(super) fn string_list(value: &DeValue<'_>) -> Result<Vec<String>, Invalid> {
     let items = value
         .as_array()
         .ok_or_else(|| format!("expected an array of strings, found {}", value.type_str()))?;
     items
         .iter()
         .map(|v| {
-            v.get_ref().as_str().map(str::to_owned).ok_or_else(|| "expected an array of strings".to_string())
+            v.get_ref()
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| Invalid::from("expected an array of strings"))
         })
         .collect()
 }
 
-pub(super) fn as_str<'a>(value: &'a DeValue<'_>) -> Result<&'a str, String> {
-    value.as_str().ok_or_else(|| format!("expected a string, found {}", value.type_str()))
+pub(super) fn as_str<'a>(value: &'a DeValue<'_>) -> Result<&'a str, Invalid> {
+    value.as_str().ok_or_else(|| invalid!("expected a string, found {}", value.type_str()))
 }
 
-pub(super) fn as_bool(value: &DeValue<'_>) -> Result<bool, String> {
-    value.as_bool().ok_or_else(|| format!("expected true or false, found {}", value.type_str()))
+pub(super) fn as_bool(value: &DeValue<'_>) -> Result<bool, Invalid> {
+    value.as_bool().ok_or_else(|| invalid!("expected true or false, found {}", value.type_str()))
 }
 
-pub(super) fn as_int(value: &DeValue<'_>) -> Result<i64, String> {
+pub(super) fn as_int(value: &DeValue<'_>) -> Result<i64, Invalid> {
     let int = value.as_integer().ok_or_else(|| format!("expected an integer, found {}", value.type_str()))?;
-    i64::from_str_radix(int.as_str(), int.radix()).map_err(|_| format!("{int} is too large"))
+    i64::from_str_radix(int.as_str(), int.radix()).map_err(|_| invalid!("{int} is too large"))
 }
 
-pub(super) fn as_span(value: &DeValue<'_>) -> Result<Span, String> {
-    as_str(value).and_then(Span::parse)
+pub(super) fn as_span(value: &DeValue<'_>) -> Result<Span, Invalid> {
+    as_str(value).and_then(|s| Ok(Span::parse(s)?))
 }
 
 /// An `http://` or `https://` URL without whitespace.
-pub(super) fn http_url(s: &str) -> Result<&str, String> {
+pub(super) fn http_url(s: &str) -> Result<&str, Invalid> {
     let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
     match rest {
         Some(rest) if !rest.is_empty() && !s.chars().any(char::is_whitespace) => Ok(s),
-        _ => Err(format!("{s:?} is not an http:// or https:// URL")),
+        _ => Err(invalid!("{s:?} is not an http:// or https:// URL")),
     }
 }
 
 /// `start_within`: a duration, or `"off"`.
-pub(super) fn parse_start_within(value: &DeValue<'_>) -> Result<StartWithin, String> {
+pub(super) fn parse_start_within(value: &DeValue<'_>) -> Result<StartWithin, Invalid> {
     match as_str(value)? {
         "off" => Ok(StartWithin::Off),
-        _ => positive_span(value).map(StartWithin::Within).map_err(|e| format!("{e}, or \"off\"")),
+        _ => positive_span(value).map(StartWithin::Within).map_err(|e| invalid!("{e}, or \"off\"")),
     }
 }
 
 /// `ping_url`: one base URL (healthchecks.io's convention: `<url>/start`,
 /// `<url>`, `<url>/fail`), or a table naming each of them.
-pub(super) fn parse_ping(value: &DeValue<'_>) -> Result<PingUrls, String> {
+pub(super) fn parse_ping(value: &DeValue<'_>) -> Result<PingUrls, Invalid> {
     if let DeValue::String(base) = value {
         let base = http_url(base)?.trim_end_matches('/');
         return Ok(PingUrls {
@@ -70,7 +73,7 @@ pub(super) fn parse_ping(value: &DeValue<'_>) -> Result<PingUrls, String> {
             "start" => &mut ping.start,
             "success" => &mut ping.success,
             "fail" => &mut ping.fail,
-            other => return Err(format!("unknown key {other:?} (expected start, success or fail)")),
+            other => return Err(invalid!("unknown key {other:?} (expected start, success or fail)")),
         };
         *slot = Some(url.to_owned());
     }
@@ -80,7 +83,7 @@ pub(super) fn parse_ping(value: &DeValue<'_>) -> Result<PingUrls, String> {
     Ok(ping)
 }
 
-pub(super) fn positive_span(value: &DeValue<'_>) -> Result<Span, String> {
+pub(super) fn positive_span(value: &DeValue<'_>) -> Result<Span, Invalid> {
     let span = as_span(value)?;
     if span == Span::ZERO {
         return Err("must be longer than 0s".into());
@@ -95,21 +98,21 @@ pub(super) const MAX_ENV_STRING: usize = 131_072 - 1;
 
 /// A command `sh -c` can be given: no nul byte, no longer than one
 /// argument can be.
-pub(super) fn executable_command(s: &str) -> Result<&str, String> {
+pub(super) fn executable_command(s: &str) -> Result<&str, Invalid> {
     if s.contains('\0') {
         return Err("contains a nul byte, which no command can be given".into());
     }
     if s.len() > MAX_ENV_STRING {
-        return Err(format!("is {} bytes; a command can be at most {MAX_ENV_STRING} bytes", s.len()));
+        return Err(invalid!("is {} bytes; a command can be at most {MAX_ENV_STRING} bytes", s.len()));
     }
     Ok(s)
 }
 
-pub(super) fn non_empty(s: &str) -> Result<&str, String> {
+pub(super) fn non_empty(s: &str) -> Result<&str, Invalid> {
     if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s) }
 }
 
-pub(super) fn parse_zone(name: &str) -> Result<Tz, String> {
+pub(super) fn parse_zone(name: &str) -> Result<Tz, Invalid> {
     if let Ok(tz) = name.parse::<Tz>() {
         return Ok(tz);
     }
@@ -119,40 +122,40 @@ pub(super) fn parse_zone(name: &str) -> Result<Tz, String> {
         .find(|tz| folded(tz.name()) == folded(name))
         .map(|tz| format!(" (did you mean {:?}?)", tz.name()))
         .unwrap_or_else(|| " (expected an IANA name such as \"Europe/London\")".into());
-    Err(format!("unknown time zone {name:?}{hint}"))
+    Err(invalid!("unknown time zone {name:?}{hint}"))
 }
 
-pub(super) fn parse_retries(n: i64) -> Result<u32, String> {
+pub(super) fn parse_retries(n: i64) -> Result<u32, Invalid> {
     u32::try_from(n)
         .ok()
         .filter(|n| *n <= MAX_RETRIES)
-        .ok_or_else(|| format!("{n} is out of range 0-{MAX_RETRIES}"))
+        .ok_or_else(|| invalid!("{n} is out of range 0-{MAX_RETRIES}"))
 }
 
-pub(super) fn parse_catch_up(s: &str) -> Result<CatchUp, String> {
+pub(super) fn parse_catch_up(s: &str) -> Result<CatchUp, Invalid> {
     match s {
         "latest" => Ok(CatchUp::Latest),
         "all" => Ok(CatchUp::All),
         "none" => Ok(CatchUp::None),
-        _ => Err(format!("{s:?} is not one of \"latest\", \"all\", \"none\"")),
+        _ => Err(invalid!("{s:?} is not one of \"latest\", \"all\", \"none\"")),
     }
 }
 
-pub(super) fn parse_overlap(s: &str) -> Result<Overlap, String> {
+pub(super) fn parse_overlap(s: &str) -> Result<Overlap, Invalid> {
     match s {
         "skip" => Ok(Overlap::Skip),
         "allow" => Ok(Overlap::Allow),
-        _ => Err(format!("{s:?} is not one of \"skip\", \"allow\"")),
+        _ => Err(invalid!("{s:?} is not one of \"skip\", \"allow\"")),
     }
 }
 
 /// `at` as an RFC 3339 instant, or a local date-time in the job's zone;
 /// either as a TOML string or a TOML date-time.
-pub(super) fn parse_at(value: &DeValue<'_>) -> Result<RawInstant, String> {
+pub(super) fn parse_at(value: &DeValue<'_>) -> Result<RawInstant, Invalid> {
     let text = match value {
         DeValue::String(s) => s.to_string(),
         DeValue::Datetime(dt) => dt.to_string(),
-        other => return Err(format!("expected a date-time, found {}", other.type_str())),
+        other => return Err(invalid!("expected a date-time, found {}", other.type_str())),
     };
     if let Ok(at) = DateTime::parse_from_rfc3339(&text) {
         return Ok(RawInstant::Utc(at.with_timezone(&Utc)));
@@ -162,12 +165,12 @@ pub(super) fn parse_at(value: &DeValue<'_>) -> Result<RawInstant, String> {
             return Ok(RawInstant::Local(local));
         }
     }
-    Err(format!(
+    Err(invalid!(
         "{text:?} is not a date-time (expected RFC 3339 like \"2026-12-01T09:00:00+01:00\", or a local \"2026-12-01T09:00:00\" in the job's timezone)"
     ))
 }
 
-pub(super) fn parse_env(value: &DeValue<'_>) -> Result<BTreeMap<String, String>, String> {
+pub(super) fn parse_env(value: &DeValue<'_>) -> Result<BTreeMap<String, String>, Invalid> {
     let table =
         value.as_table().ok_or_else(|| format!("expected a table of strings, found {}", value.type_str()))?;
     let mut env = BTreeMap::new();
@@ -176,18 +179,18 @@ pub(super) fn parse_env(value: &DeValue<'_>) -> Result<BTreeMap<String, String>,
         let valid = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid {
-            return Err(format!("{name:?} is not a valid environment variable name"));
+            return Err(invalid!("{name:?} is not a valid environment variable name"));
         }
         let value = v
             .get_ref()
             .as_str()
             .ok_or_else(|| format!("{name}: expected a string, found {}", v.get_ref().type_str()))?;
         if value.contains('\0') {
-            return Err(format!("{name}: contains a nul byte, which no environment can hold"));
+            return Err(invalid!("{name}: contains a nul byte, which no environment can hold"));
         }
         let size = name.len() + 1 + value.len();
         if size > MAX_ENV_STRING {
-            return Err(format!(
+            return Err(invalid!(
                 "{name}: \"{name}=…\" is {size} bytes; one environment string can be at most {MAX_ENV_STRING} bytes"
             ));
         }
@@ -197,7 +200,7 @@ pub(super) fn parse_env(value: &DeValue<'_>) -> Result<BTreeMap<String, String>,
 }
 
 /// Any TOML value as JSON; date-times become RFC 3339 strings.
-pub(super) fn to_json(value: &DeValue<'_>) -> Result<serde_json::Value, String> {
+pub(super) fn to_json(value: &DeValue<'_>) -> Result<serde_json::Value, Invalid> {
     use serde_json::Value;
     Ok(match value {
         DeValue::String(s) => Value::String(s.to_string()),
@@ -220,7 +223,7 @@ pub(super) fn to_json(value: &DeValue<'_>) -> Result<serde_json::Value, String> 
             table
                 .iter()
                 .map(|(k, v)| Ok((k.get_ref().to_string(), to_json(v.get_ref())?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, Invalid>>()?,
         ),
     })
 }

@@ -12,7 +12,7 @@ pub(super) fn validate_worker(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -
             "max_payload_bytes" => as_int(v.get_ref())
                 .and_then(|n| match n {
                     1024..=MAX_PAYLOAD_BYTES_LIMIT => Ok(n as usize),
-                    _ => Err(format!("{n} is not between 1024 and {MAX_PAYLOAD_BYTES_LIMIT} bytes")),
+                    _ => Err(invalid!("{n} is not between 1024 and {MAX_PAYLOAD_BYTES_LIMIT} bytes")),
                 })
                 .map(|n| settings.max_payload_bytes = n),
             _ => {
@@ -21,7 +21,7 @@ pub(super) fn validate_worker(ctx: &mut Ctx<'_>, value: &Spanned<DeValue<'_>>) -
             }
         };
         if let Err(message) = result {
-            ctx.error(&v.span(), None, Some(&format!("worker.{}", k.get_ref())), message);
+            ctx.error(&v.span(), None, Some(&format!("worker.{}", k.get_ref())), message.into_message());
         }
     }
     settings
