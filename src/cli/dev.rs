@@ -174,15 +174,15 @@ fn process_exists(pid: libc::pid_t) -> bool {
 
 /// Starts redis-server on a free port in a temp dir, set to die with this
 /// process.
-fn start_private_redis() -> Result<PrivateRedis, String> {
+fn start_private_redis() -> Result<PrivateRedis, super::Error> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .map_err(|e| format!("cannot find a free port: {e}"))?
+        .map_err(super::Error::FreePort)?
         .port();
     let temp = std::env::temp_dir();
     remove_stale_dirs(&temp);
     let dir = temp.join(format!("{DIR_PREFIX}{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|reason| super::Error::CreateDir { dir: dir.clone(), reason })?;
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     let mut command = Command::new("redis-server");
@@ -209,20 +209,16 @@ fn start_private_redis() -> Result<PrivateRedis, String> {
             Ok(())
         });
     }
-    let child = command
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                format!("clock dev starts a private redis-server (unless REDIS_URL is set), and redis-server is not installed: {INSTALL_HINT}")
-            }
-            _ => format!("cannot start redis-server: {e}"),
-        })?;
+    let child = command.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => super::Error::RedisNotInstalled,
+        _ => super::Error::StartRedis(e),
+    })?;
     let url = format!("redis://127.0.0.1:{port}");
     let redis = PrivateRedis { child, dir, url };
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if std::time::Instant::now() > deadline {
-            return Err("redis-server did not start within 10 s".into());
+            return Err(super::Error::RedisNotReady);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -4,6 +4,7 @@
 
 mod check;
 mod dev;
+mod error;
 mod next;
 mod ops;
 mod plan;
@@ -19,6 +20,8 @@ use clap::{Parser, Subcommand};
 
 pub use check::CheckArgs;
 pub use next::NextArgs;
+
+pub use error::Error;
 
 use crate::config::{self, Config};
 use crate::time::TimeSource;
@@ -234,8 +237,8 @@ pub(crate) fn load_config(path: &std::path::Path, now: DateTime<Utc>) -> Result<
 }
 
 /// Parses an RFC 3339 instant with any offset.
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, Error> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 instant like 2026-03-08T07:00:00Z ({e})"))
+        .map_err(|reason| Error::Instant { input: s.to_owned(), reason })
 }

@@ -43,8 +43,8 @@ pub struct NextArgs {
     pub json: bool,
 }
 
-fn parse_zone(s: &str) -> Result<Tz, String> {
-    s.parse::<Tz>().map_err(|_| format!("unknown time zone {s:?}"))
+fn parse_zone(s: &str) -> Result<Tz, super::Error> {
+    s.parse::<Tz>().map_err(|_| super::Error::Zone(s.to_owned()))
 }
 
 pub(super) fn run(path: &Path, args: &NextArgs, time: &dyn TimeSource) -> ExitCode {

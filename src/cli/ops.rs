@@ -89,8 +89,8 @@ pub struct PurgeDeadArgs {
     pub json: bool,
 }
 
-fn parse_json(s: &str) -> Result<serde_json::Value, String> {
-    serde_json::from_str(s).map_err(|e| format!("not valid JSON: {e}"))
+fn parse_json(s: &str) -> Result<serde_json::Value, super::Error> {
+    serde_json::from_str(s).map_err(super::Error::Json)
 }
 
 /// The job named on the command line, or exit 2.

@@ -37,7 +37,7 @@ pub(super) fn run(path: &Path, args: &PlanArgs) -> ExitCode {
     let deployed = if args.offline { Ok(None) } else { fetch(&config) };
     let (deployed, offline_reason) = match deployed {
         Ok(d) => (d, args.offline.then(|| "--offline".to_owned())),
-        Err(reason) => (None, Some(reason)),
+        Err(reason) => (None, Some(reason.to_string())),
     };
     let local = deploy::job_table(&config);
     let diff = match &deployed {
@@ -75,13 +75,13 @@ pub(super) fn run(path: &Path, args: &PlanArgs) -> ExitCode {
 
 /// The deployed job table, `None` if no clock published one, or why Redis
 /// could not be asked.
-fn fetch(config: &Config) -> Result<Option<Deployed>, String> {
-    let runtime = super::runtime().map_err(|_| "no async runtime".to_owned())?;
+fn fetch(config: &Config) -> Result<Option<Deployed>, super::Error> {
+    let runtime = super::runtime().map_err(|_| super::Error::NoRuntime)?;
     runtime.block_on(async {
-        let store = Store::connect(&config.redis).await.map_err(|e| {
-            format!("cannot reach {}: {}", config.redis.redacted_url(), crate::error_chain::error_chain(&e))
-        })?;
-        let raw = store.deployed_config().await.map_err(|e| crate::error_chain::error_chain(&e))?;
+        let store = Store::connect(&config.redis)
+            .await
+            .map_err(|reason| super::Error::Unreachable { url: config.redis.redacted_url(), reason })?;
+        let raw = store.deployed_config().await.map_err(super::Error::Store)?;
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     })
 }

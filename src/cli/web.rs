@@ -43,21 +43,19 @@ pub struct WebArgs {
 }
 
 /// The shortest `CAMPANILE_WEB_SECRET` accepted.
-const MIN_SECRET: usize = 32;
+pub(super) const MIN_SECRET: usize = 32;
 
 /// `CAMPANILE_WEB_SECRET`, when set: long enough to sign CSRF tokens with.
-pub fn web_secret(value: Option<String>) -> Result<Option<String>, String> {
+pub fn web_secret(value: Option<String>) -> Result<Option<String>, super::Error> {
     match value.filter(|v| !v.is_empty()) {
-        Some(secret) if secret.len() < MIN_SECRET => {
-            Err(format!("CAMPANILE_WEB_SECRET must be at least {MIN_SECRET} characters long"))
-        }
+        Some(secret) if secret.len() < MIN_SECRET => Err(super::Error::ShortSecret),
         secret => Ok(secret),
     }
 }
 
 /// The address to bind: `--listen`, else `0.0.0.0:$PORT` (Heroku's `web`
 /// process type), else loopback.
-pub fn listen_addr(flag: Option<SocketAddr>, port: Option<&str>) -> Result<SocketAddr, String> {
+pub fn listen_addr(flag: Option<SocketAddr>, port: Option<&str>) -> Result<SocketAddr, super::Error> {
     if let Some(addr) = flag {
         return Ok(addr);
     }
@@ -66,7 +64,7 @@ pub fn listen_addr(flag: Option<SocketAddr>, port: Option<&str>) -> Result<Socke
             .trim()
             .parse::<u16>()
             .map(|p| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), p))
-            .map_err(|_| format!("PORT={p:?} is not a port number")),
+            .map_err(|_| super::Error::Port(p.to_owned())),
         None => Ok(DEFAULT_LISTEN),
     }
 }
@@ -80,24 +78,18 @@ pub fn choose_auth(
     user: Option<String>,
     password: Option<String>,
     no_auth: bool,
-) -> Result<Auth, String> {
+) -> Result<Auth, super::Error> {
     match (user.filter(|u| !u.is_empty()), password.filter(|p| !p.is_empty())) {
         (Some(user), Some(password)) => {
             if user.contains(':') {
-                return Err(
-                    "CAMPANILE_WEB_USER must not contain ':' (HTTP basic auth cannot carry it)".into()
-                );
+                return Err(super::Error::ColonInUser);
             }
             Ok(Auth::Basic { user, password })
         }
-        (Some(_), None) => Err("CAMPANILE_WEB_USER is set but CAMPANILE_WEB_PASSWORD is not".into()),
-        (None, Some(_)) => Err("CAMPANILE_WEB_PASSWORD is set but CAMPANILE_WEB_USER is not".into()),
+        (Some(_), None) => Err(super::Error::NoPassword),
+        (None, Some(_)) => Err(super::Error::NoUser),
         (None, None) if no_auth || addr.ip().is_loopback() => Ok(Auth::Open),
-        (None, None) => Err(format!(
-            "refusing to serve the dashboard on {addr} without authentication: set CAMPANILE_WEB_USER and \
-             CAMPANILE_WEB_PASSWORD, listen on a loopback address, or pass --no-auth if a proxy in front \
-             authenticates every request"
-        )),
+        (None, None) => Err(super::Error::Unauthenticated(addr)),
     }
 }
 
@@ -209,7 +201,7 @@ mod tests {
         assert_eq!(listen_addr(None, Some("5123")).unwrap().to_string(), "0.0.0.0:5123");
         let flag: SocketAddr = "127.0.0.1:9000".parse().unwrap();
         assert_eq!(listen_addr(Some(flag), Some("5123")).unwrap(), flag);
-        assert!(listen_addr(None, Some("web")).unwrap_err().contains("PORT=\"web\""));
+        assert!(listen_addr(None, Some("web")).unwrap_err().to_string().contains("PORT=\"web\""));
     }
 
     #[test]
@@ -217,12 +209,12 @@ mod tests {
         let public: SocketAddr = "0.0.0.0:80".parse().unwrap();
         let local: SocketAddr = "[::1]:80".parse().unwrap();
         let s = |v: &str| Some(v.to_owned());
-        assert!(choose_auth(public, None, None, false).unwrap_err().contains("refusing"));
+        assert!(choose_auth(public, None, None, false).unwrap_err().to_string().contains("refusing"));
         assert!(matches!(choose_auth(public, None, None, true), Ok(Auth::Open)));
         assert!(matches!(choose_auth(local, None, None, false), Ok(Auth::Open)));
         assert!(matches!(choose_auth(public, s("u"), s("p"), false), Ok(Auth::Basic { .. })));
-        assert!(choose_auth(public, s("u"), None, false).unwrap_err().contains("PASSWORD is not"));
-        assert!(choose_auth(local, None, s("p"), false).unwrap_err().contains("USER is not"));
-        assert!(choose_auth(public, s("a:b"), s("p"), false).unwrap_err().contains("':'"));
+        assert!(choose_auth(public, s("u"), None, false).unwrap_err().to_string().contains("PASSWORD is not"));
+        assert!(choose_auth(local, None, s("p"), false).unwrap_err().to_string().contains("USER is not"));
+        assert!(choose_auth(public, s("a:b"), s("p"), false).unwrap_err().to_string().contains("':'"));
     }
 }
