@@ -213,7 +213,9 @@ mod tests {
         assert!(matches!(choose_auth(public, None, None, true), Ok(Auth::Open)));
         assert!(matches!(choose_auth(local, None, None, false), Ok(Auth::Open)));
         assert!(matches!(choose_auth(public, s("u"), s("p"), false), Ok(Auth::Basic { .. })));
-        assert!(choose_auth(public, s("u"), None, false).unwrap_err().to_string().contains("PASSWORD is not"));
+        assert!(
+            choose_auth(public, s("u"), None, false).unwrap_err().to_string().contains("PASSWORD is not")
+        );
         assert!(choose_auth(local, None, s("p"), false).unwrap_err().to_string().contains("USER is not"));
         assert!(choose_auth(public, s("a:b"), s("p"), false).unwrap_err().to_string().contains("':'"));
     }

@@ -15,13 +15,27 @@ use maud::html;
 use super::Notification;
 use crate::config::{EmailSettings, Event};
 
+/// Why email alerts cannot be sent: no SMTP server, or a message that
+/// cannot be built. Each is logged; alerts never stop the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no SMTP server: set smtp_url, SMTP_URL or SMTP_HOST")]
+    NoServer,
+    #[error("SMTP port is not a number")]
+    Port,
+    #[error("{0}")]
+    Smtp(lettre::transport::smtp::Error),
+    #[error("{field} {address:?}: {reason}")]
+    Address { field: &'static str, address: String, reason: lettre::address::AddressError },
+    #[error("{0}")]
+    Message(lettre::error::Error),
+}
+
 /// The SMTP transport from the settings or the environment.
-fn transport(settings: &EmailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+fn transport(settings: &EmailSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, Error> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(url) = settings.smtp_url.clone().or_else(|| env("SMTP_URL")) {
-        return AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-            .map(|b| b.build())
-            .map_err(|e| e.to_string());
+        return AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map(|b| b.build()).map_err(Error::Smtp);
     }
     let (host, port, user, password) = match env("SMTP_HOST") {
         Some(host) => (host, env("SMTP_PORT"), env("SMTP_USER"), env("SMTP_PASSWORD")),
@@ -29,18 +43,17 @@ fn transport(settings: &EmailSettings) -> Result<AsyncSmtpTransport<Tokio1Execut
             Some(host) => {
                 (host, env("MAILGUN_SMTP_PORT"), env("MAILGUN_SMTP_LOGIN"), env("MAILGUN_SMTP_PASSWORD"))
             }
-            None => return Err("no SMTP server: set smtp_url, SMTP_URL or SMTP_HOST".into()),
+            None => return Err(Error::NoServer),
         },
     };
-    let port: u16 =
-        port.as_deref().unwrap_or("587").parse().map_err(|_| "SMTP port is not a number".to_owned())?;
+    let port: u16 = port.as_deref().unwrap_or("587").parse().map_err(|_| Error::Port)?;
     // Port 465 speaks TLS from the start; others upgrade with STARTTLS.
     let builder = if port == 465 {
         AsyncSmtpTransport::<Tokio1Executor>::relay(&host)
     } else {
         AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&host)
     }
-    .map_err(|e| e.to_string())?
+    .map_err(Error::Smtp)?
     .port(port);
     let builder = match (user, password) {
         (Some(u), Some(p)) => builder.credentials(Credentials::new(u, p)),
@@ -50,11 +63,12 @@ fn transport(settings: &EmailSettings) -> Result<AsyncSmtpTransport<Tokio1Execut
 }
 
 /// The message for a notification: plain text and HTML.
-pub fn message(settings: &EmailSettings, n: &Notification) -> Result<Message, String> {
-    let from: Mailbox = settings.from.parse().map_err(|e| format!("from {:?}: {e}", settings.from))?;
+pub fn message(settings: &EmailSettings, n: &Notification) -> Result<Message, Error> {
+    let from: Mailbox =
+        settings.from.parse().map_err(|reason| bad_address("from", &settings.from, reason))?;
     let mut builder = Message::builder().from(from).subject(subject(n));
     for to in &settings.to {
-        builder = builder.to(to.parse::<Mailbox>().map_err(|e| format!("to {to:?}: {e}"))?);
+        builder = builder.to(to.parse::<Mailbox>().map_err(|reason| bad_address("to", to, reason))?);
     }
     let details = details(n);
     let plain = format!(
@@ -63,7 +77,11 @@ pub fn message(settings: &EmailSettings, n: &Notification) -> Result<Message, St
         details.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")
     );
     let html = html_body(n, &details);
-    builder.multipart(MultiPart::alternative_plain_html(plain, html)).map_err(|e| e.to_string())
+    builder.multipart(MultiPart::alternative_plain_html(plain, html)).map_err(Error::Message)
+}
+
+fn bad_address(field: &'static str, address: &str, reason: lettre::address::AddressError) -> Error {
+    Error::Address { field, address: address.to_owned(), reason }
 }
 
 /// The HTML part: the summary and a table of the details, a maud template,
