@@ -180,3 +180,21 @@ fn logs_name_outcomes_as_the_cli_does() {
         assert!(!dev.log().contains(&format!("outcome={old}")), "{}", dev.log());
     }
 }
+
+/// A tick's line carries its batch (`at`, `jobs`); a job's output line
+/// carries its run (`attempt`, which the line itself does not name).
+#[test]
+fn log_lines_carry_their_tick_batch_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = spawn_dev(dir.path(), None);
+    let log = dev.wait_for("line=\"dev tick tick@");
+    dev.signal("-INT");
+    dev.child.wait().unwrap();
+    let tick = log.lines().find(|l| l.contains("msg=\"tick enqueued\"")).expect("a tick line");
+    let at = tick.split(" at=").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+    assert!(at.ends_with('Z') && at.len() >= 20, "{tick}");
+    assert!(tick.contains(" jobs=1"), "{tick}");
+    let output = log.lines().find(|l| l.contains("line=\"dev tick tick@")).unwrap();
+    assert!(output.contains(" attempt=1"), "{output}");
+    assert_eq!(output.matches(" job=tick").count(), 1, "a field the line has is not repeated: {output}");
+}

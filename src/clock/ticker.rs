@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 
 use super::plan::{self, Planned};
 use crate::config::{Config, Job, Overlap, QueueName};
@@ -233,7 +234,7 @@ impl Ticker {
     /// `enqueued_at` is the instant it was sent.
     pub async fn fire_due(&mut self, now: DateTime<Utc>) -> store::Result<Fired> {
         let now_ms = now.timestamp_millis();
-        let mut batch = match self.prepared.take() {
+        let batch = match self.prepared.take() {
             Some(batch) if batch.at_ms == now_ms => batch,
             Some(batch) if batch.at_ms > now_ms => {
                 self.prepared = Some(batch);
@@ -245,6 +246,13 @@ impl Ticker {
             }
             None => self.plan_due(now),
         };
+        // Every line of the batch (its ticks, a failed push) carries the
+        // instant and how many jobs were due then.
+        let span = tracing::info_span!("ticks", at = %output::utc_millis(now), jobs = batch.plans.len());
+        self.fire(batch, now).instrument(span).await
+    }
+
+    async fn fire(&mut self, mut batch: Batch, now: DateTime<Utc>) -> store::Result<Fired> {
         let statuses = match batch.built.take() {
             _ if batch.ops.is_empty() => Vec::new(),
             Some(built) => self.store.send_enqueue(built, &mut self.seqs, &batch.ops).await?,

@@ -10,7 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::Job;
 use crate::payload::Payload;
@@ -118,27 +120,34 @@ pub async fn execute(
             };
         }
     };
+    // The run owns its stdin writer and output readers: a set aborts them
+    // when it is dropped, also when the run itself is dropped. They log in
+    // the run's span.
+    let mut writer = JoinSet::new();
+    let mut readers = JoinSet::new();
     // A command that does not read stdin closes it early: not an error.
-    let writer = child.stdin.take().map(|mut stdin| {
-        tokio::spawn(async move {
+    if let Some(mut stdin) = child.stdin.take() {
+        let write = async move {
             let _ = stdin.write_all(args.as_bytes()).await;
-        })
-    });
-    let readers = [
-        child.stdout.take().map(|out| tokio::spawn(stream(out, "stdout", payload.clone(), tail.clone()))),
-        child.stderr.take().map(|err| tokio::spawn(stream(err, "stderr", payload.clone(), tail.clone()))),
-    ];
+        };
+        writer.spawn(write.in_current_span());
+    }
+    if let Some(out) = child.stdout.take() {
+        readers.spawn(stream(out, "stdout", payload.clone(), tail.clone()).in_current_span());
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.spawn(stream(err, "stderr", payload.clone(), tail.clone()).in_current_span());
+    }
     let (outcome, status) = wait(&mut child, job.timeout.as_duration(), stop, long_running).await;
     // A background grandchild may hold the pipes open: give the readers a
     // moment to drain, then stop reading.
-    if let Some(writer) = writer {
-        writer.abort();
-    }
-    for mut reader in readers.into_iter().flatten() {
-        if tokio::time::timeout(Duration::from_millis(200), &mut reader).await.is_err() {
-            tracing::debug!(job = %payload.job, id = %payload.id, "output still open after exit");
-            reader.abort();
-        }
+    writer.abort_all();
+    let drained = tokio::time::timeout(Duration::from_millis(200), async {
+        while readers.join_next().await.is_some() {}
+    });
+    if drained.await.is_err() {
+        tracing::debug!(job = %payload.job, id = %payload.id, "output still open after exit");
+        readers.abort_all();
     }
     let output = {
         let bytes: Vec<u8> = tail.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();

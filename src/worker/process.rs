@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::execute::LongRunning;
@@ -72,6 +74,21 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
         Ok(found) => found,
         Err(e) => return dead_letter_unrunnable(ctx, queue, raw, &payload, e.to_string()).await,
     };
+    // Every line of the run (its output, its outcome, retries and alerts)
+    // carries the job, the payload's id and the attempt.
+    let span = tracing::info_span!("run", job = %job.name, id = %payload.id, attempt = payload.attempt);
+    run_job(ctx, queue, raw, job, script, &payload).instrument(span).await
+}
+
+/// Runs a payload's job and records how it went.
+async fn run_job(
+    ctx: &Arc<Ctx>,
+    queue: &QueueName,
+    raw: &[u8],
+    job: &Job,
+    script: &str,
+    payload: &Payload,
+) -> Option<Held> {
     tracing::info!(job = %job.name, id = %payload.id, attempt = payload.attempt, queue = %queue, "run started");
     METRICS.runs_started.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
     // The start is recorded (the payload stops waiting, so it is not
@@ -86,8 +103,8 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
         }
     };
     let pings = ctx.pinger.run_started(job.ping.as_ref());
-    let long_running = long_running(ctx, queue, job, &payload);
-    let run = execute::execute(job, script, &payload, &ctx.stop_runs, ctx.time.as_ref(), long_running);
+    let long_running = long_running(ctx, queue, job, payload);
+    let run = execute::execute(job, script, payload, &ctx.stop_runs, ctx.time.as_ref(), long_running);
     let ((), finished) = tokio::join!(touch, run);
     // A run interrupted by shutdown goes back on the pending list and runs
     // again: it neither succeeded nor failed.
@@ -99,7 +116,7 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
         job = %job.name, id = %payload.id, attempt = payload.attempt, outcome = finished.outcome.as_str(),
         exit_code = finished.exit_code, duration_ms, "run finished"
     );
-    conclude(ctx, queue, job, &payload, raw, finished).await
+    conclude(ctx, queue, job, payload, raw, finished).await
 }
 
 /// `long_running` for this run after the job's `warn_after`, if it has one.
