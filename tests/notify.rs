@@ -266,3 +266,53 @@ fn a_burst_to_a_stalled_webhook_is_bounded_counted_and_delivery_resumes() {
     assert!(receiver.served.load(Ordering::SeqCst) >= 20);
     runtime.shutdown_background();
 }
+
+fn failed_hook(url: String) -> campanile::notify::Webhook {
+    campanile::notify::Webhook { url, events: vec![campanile::notify::Event::Failed], jobs: None }
+}
+
+fn failed(i: usize) -> campanile::notify::Notification {
+    use campanile::notify::{Event, build};
+    build::run(Event::Failed, "job", "default", &format!("job@{i}"), "t", 1, None, Some(1), "t", false)
+}
+
+/// A daemon stops right after its last runs failed: their alerts, queued
+/// just before, still go out (more of them than deliveries run at once),
+/// and stop returns once they have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_queued_just_before_stop_are_delivered_by_stop() {
+    use campanile::notify::{Notifier, STOP_DEADLINE};
+    use std::sync::atomic::Ordering;
+    let receiver = Receiver::start(0);
+    let notifier = Notifier::start(vec![failed_hook(receiver.url("/hook"))], None);
+    for i in 0..10 {
+        notifier.send(failed(i));
+    }
+    let started = Instant::now();
+    notifier.stop(STOP_DEADLINE).await;
+    assert_eq!(notifier.counters.delivered.load(Ordering::SeqCst), 10, "{:?}", notifier.counters);
+    assert_eq!(receiver.seen.lock().unwrap().len(), 10);
+    assert!(started.elapsed() < STOP_DEADLINE);
+    notifier.send(failed(10));
+    assert_eq!(
+        notifier.counters.dropped.load(Ordering::SeqCst),
+        0,
+        "after stop nothing is queued or counted"
+    );
+}
+
+/// A receiver that never answers holds stop no longer than its deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_with_a_stalled_webhook_returns_at_its_deadline() {
+    use campanile::notify::Notifier;
+    use std::sync::atomic::Ordering;
+    let receiver = Stalling::start();
+    let notifier =
+        Notifier::start(vec![failed_hook(format!("http://127.0.0.1:{}/hook", receiver.port))], None);
+    notifier.send(failed(0));
+    let started = Instant::now();
+    notifier.stop(Duration::from_secs(1)).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_millis(1500), "stop took {took:?}");
+    assert_eq!(notifier.counters.delivered.load(Ordering::SeqCst), 0);
+}

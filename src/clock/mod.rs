@@ -18,7 +18,10 @@
 //! which then exits 1 for the platform to restart it. On SIGTERM the loops
 //! stop in reverse order: the leader first, so that the lease keeper
 //! releases the lease only once nothing pushes any more; all within
-//! [`STOP_DEADLINE`].
+//! [`STOP_DEADLINE`]. Then the alerts still queued go out within
+//! [`notify::STOP_DEADLINE`](crate::notify::STOP_DEADLINE): the
+//! [`Notifier`](crate::notify::Notifier) owns its delivery tasks (see its
+//! module docs), which are not restarted.
 //!
 //! State lives in Redis, not in the process (see `leader.rs`), so a
 //! restart, a deploy, a failover and a Redis outage are the same path.
@@ -118,7 +121,7 @@ pub async fn run(
         });
     }
     loops.spawn("leader", Policy::Restart, {
-        let leadership = leadership.clone();
+        let (leadership, notifier) = (leadership.clone(), notifier.clone());
         let memory = ticker::Memory::default();
         move |stop| {
             let leader = leader::Leader {
@@ -142,6 +145,9 @@ pub async fn run(
         _ = failed.cancelled() => {}
     }
     let stopped = loops.stop(STOP_DEADLINE).await;
+    // Nothing sends any more: what is queued (a tick skipped as it
+    // stopped) gets its chance to go out.
+    notifier.stop(crate::notify::STOP_DEADLINE).await;
     tracing::info!(clock = %registry.id, "clock stopped");
     stopped
 }

@@ -5,13 +5,27 @@
 //! failed or dropped delivery is logged and counted, never fatal. Each body is the documented
 //! JSON plus a Slack-compatible `text`, so a Slack incoming webhook works as
 //! is.
+//!
+//! The [`Notifier`] owns its delivery tasks, as a daemon's supervisor owns
+//! its loops:
+//!
+//! | task | does | when it ends or panics |
+//! |---|---|---|
+//! | `webhooks` | takes notifications off their queue, one task per delivery (at most four at once, each with its retries), owned by the loop | not restarted: alerts are never worth stopping a daemon for; a panic is logged when the daemon stops |
+//! | `email` | sends notifications by email, one at a time, rate-limited | the same |
+//!
+//! [`Notifier::stop`], called by `clock::run` and `worker::run` once their
+//! loops have stopped (so nothing more is sent), closes the queues: the
+//! tasks deliver what is queued and end. What is not delivered within
+//! [`STOP_DEADLINE`] is dropped with a warning, and the tasks are aborted.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 pub use crate::config::{ANY_JOB, EmailSettings, Event, Webhook};
 
@@ -96,34 +110,62 @@ const CONCURRENT_DELIVERIES: usize = 4;
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 const TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPTS: u32 = 3;
+/// How long [`Notifier::stop`] lets queued notifications go out: one
+/// attempt at the receiver's [`TIMEOUT`] and a little, inside the clock's
+/// stop deadline and Heroku's 30 s.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(6);
 
-/// A handle to the delivery task; cheap to clone. Disabled when there are
-/// no webhooks.
+/// A handle to the delivery tasks; cheap to clone. Sends nothing when there
+/// are no webhooks and no email, or once stopped.
 #[derive(Clone, Default)]
 pub struct Notifier {
-    tx: Option<mpsc::Sender<Notification>>,
     hooks: Arc<Vec<Webhook>>,
-    email: Option<(mpsc::Sender<Notification>, Arc<EmailSettings>)>,
+    email: Option<Arc<EmailSettings>>,
+    /// The queues and the tasks that deliver them, until [`Notifier::stop`]
+    /// takes them; shared by every clone.
+    open: Arc<Mutex<Option<Open>>>,
     pub counters: Arc<Counters>,
+}
+
+/// What a running [`Notifier`] owns. Dropping the senders closes the
+/// queues; dropping the set aborts the tasks.
+struct Open {
+    webhooks: Option<mpsc::Sender<Notification>>,
+    email: Option<mpsc::Sender<Notification>>,
+    tasks: JoinSet<&'static str>,
 }
 
 impl Notifier {
     /// Starts delivering to `hooks` and by `email` (must be called inside a
-    /// tokio runtime).
+    /// tokio runtime); [`Notifier::stop`] ends it.
     pub fn start(hooks: Vec<Webhook>, email: Option<EmailSettings>) -> Notifier {
         let counters = Arc::new(Counters::default());
         let hooks = Arc::new(hooks);
-        let tx = (!hooks.is_empty()).then(|| {
+        let mut tasks = JoinSet::new();
+        let webhooks = (!hooks.is_empty()).then(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(deliver(rx, hooks.clone(), counters.clone()));
+            let deliver = deliver(rx, hooks.clone(), counters.clone());
+            tasks.spawn(async move {
+                deliver.await;
+                "webhooks"
+            });
             tx
         });
-        let email = email.map(|settings| {
+        let email_tx = email.as_ref().map(|settings| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(email::deliver(settings.clone(), rx));
-            (tx, Arc::new(settings))
+            let deliver = email::deliver(settings.clone(), rx);
+            tasks.spawn(async move {
+                deliver.await;
+                "email"
+            });
+            tx
         });
-        Notifier { tx, hooks, email, counters }
+        Notifier {
+            hooks,
+            email: email.map(Arc::new),
+            open: Arc::new(Mutex::new(Some(Open { webhooks, email: email_tx, tasks }))),
+            counters,
+        }
     }
 
     /// Queues a notification for every webhook (and the email settings) that
@@ -133,13 +175,15 @@ impl Notifier {
             .events
             .get_or_create(&crate::metrics::labels(&[("event", n.event.name())]))
             .inc();
-        if let Some((tx, settings)) = &self.email
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(open) = open.as_ref() else { return };
+        if let (Some(tx), Some(settings)) = (&open.email, &self.email)
             && settings.wants(n.event, &n.job)
             && tx.try_send(n.clone()).is_err()
         {
             self.counters.dropped("email");
         }
-        let Some(tx) = &self.tx else { return };
+        let Some(tx) = &open.webhooks else { return };
         if !self.hooks.iter().any(|h| h.wants(n.event, &n.job)) {
             return;
         }
@@ -147,23 +191,50 @@ impl Notifier {
             self.counters.dropped("webhook");
         }
     }
+
+    /// Closes the queues and waits up to `deadline` for what is queued and
+    /// in flight to go out; then aborts what is left (logged). Notifications
+    /// sent afterwards, by any clone, are not delivered.
+    pub async fn stop(&self, deadline: Duration) {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(Open { webhooks, email, mut tasks }) = open else { return };
+        drop((webhooks, email));
+        let drained = tokio::time::timeout(deadline, async {
+            while let Some(ended) = tasks.join_next().await {
+                if let Err(e) = ended {
+                    tracing::error!(error = %e, "notification delivery task failed");
+                }
+            }
+        });
+        if drained.await.is_err() {
+            tracing::warn!(
+                deadline_ms = deadline.as_millis() as u64,
+                "notifications not delivered by the stop deadline; dropped"
+            );
+        }
+    }
 }
 
 /// Takes notifications off the queue as delivery slots free up: with every
 /// slot taken by a slow receiver, the queue fills and further notifications
-/// are dropped (and counted) by [`Notifier::send`].
+/// are dropped (and counted) by [`Notifier::send`]. Once the queue is closed
+/// and empty, waits for the deliveries in flight; they are its tasks, so
+/// aborting it aborts them.
 async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>, counters: Arc<Counters>) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(true).build().into();
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DELIVERIES));
+    let mut inflight = JoinSet::new();
     while let Some(n) = rx.recv().await {
+        // Finished deliveries, so the set holds at most the slots' worth.
+        while inflight.try_join_next().is_some() {}
         let body = serde_json::to_string(&n).expect("a notification serialises");
         for hook in hooks.iter().filter(|h| h.wants(n.event, &n.job)) {
             let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
             let (agent, url, body, counters) =
                 (agent.clone(), hook.url.clone(), body.clone(), counters.clone());
             // Each delivery on its own task, holding a slot until done.
-            tokio::spawn(async move {
+            inflight.spawn(async move {
                 let _slot = slot;
                 for attempt in 1..=ATTEMPTS {
                     let (a, u, b) = (agent.clone(), url.clone(), body.clone());
@@ -192,6 +263,7 @@ async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>,
             });
         }
     }
+    while inflight.join_next().await.is_some() {}
 }
 
 fn count(result: &str) {

@@ -44,8 +44,12 @@
 //! new is taken; then the drain; the heartbeat last, so the leases of
 //! running jobs stay alive until they are over. All of it within the grace
 //! period plus [`STOP_MARGIN`]; then what the worker took but never started
-//! goes back on the pending list and its leases are dropped; the runs'
-//! last pings get up to [`crate::notify::ping::TIMEOUT`] more to go out.
+//! goes back on the pending list and its leases are dropped. Last, side
+//! by side, the runs' last pings get up to [`crate::notify::ping::TIMEOUT`]
+//! to go out and the alerts still queued up to
+//! [`notify::STOP_DEADLINE`](crate::notify::STOP_DEADLINE): the
+//! [`Notifier`] owns its delivery tasks (see its module docs), which are
+//! not restarted.
 
 mod drain;
 mod error;
@@ -232,7 +236,12 @@ pub async fn run(
     if let Err(e) = store.retire(&queues, &me.0).await {
         tracing::warn!(error = %error_chain(&e), "cannot drop worker lease");
     }
-    ctx.pinger.drain(crate::notify::ping::TIMEOUT).await;
+    // Nothing sends any more: the last runs' pings and alerts get their
+    // chance.
+    tokio::join!(
+        ctx.pinger.drain(crate::notify::ping::TIMEOUT),
+        ctx.notifier.stop(crate::notify::STOP_DEADLINE)
+    );
     tracing::info!(worker = %me.0, "worker stopped");
     Ok(stopped?)
 }
