@@ -3,17 +3,23 @@
 
 use tokio_util::sync::CancellationToken;
 
+use crate::supervisor::Owned;
+
 /// Cancelled once, when the process should stop.
 pub type Shutdown = CancellationToken;
 
-/// A [`Shutdown`] cancelled on SIGTERM or SIGINT.
-pub fn on_signals() -> Shutdown {
+/// A [`Shutdown`] cancelled on SIGTERM or SIGINT, and the task that listens
+/// for them: the caller holds it as long as signals should stop the
+/// process (dropping it stops listening).
+/// The handlers are installed before this returns, so a signal that comes
+/// at any later instant stops the process through `Shutdown`.
+pub fn on_signals() -> (Shutdown, Owned) {
+    use tokio::signal::unix::{SignalKind, signal};
     let shutdown = Shutdown::new();
     let trigger = shutdown.clone();
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-        else {
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    let listener = Owned::spawn("signals", async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
             tracing::error!("cannot install signal handlers");
             return;
         };
@@ -24,5 +30,5 @@ pub fn on_signals() -> Shutdown {
         tracing::info!(signal = name, "stopping");
         trigger.cancel();
     });
-    shutdown
+    (shutdown, listener)
 }

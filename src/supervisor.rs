@@ -9,6 +9,12 @@
 //! returned. Loops stop in the reverse order of starting, as destructors
 //! run: a daemon starts what others depend on first (the clock's lease
 //! keeper before its leader loop), so the dependents stop before it.
+//!
+//! A task that no restart policy fits, because it has nothing to restart
+//! from or is not worth stopping a daemon for (the signal listener, the
+//! metrics endpoint, a Sentinel connection's watch), is an [`Owned`]: its
+//! holder waits for it with a deadline or drops it, which aborts it; a
+//! panic is logged with its name.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -167,6 +173,47 @@ impl Watch {
     }
 }
 
+/// A task outside any [`Supervisor`], owned by whoever holds this: not
+/// restarted; [`Owned::stop`] waits for it up to a deadline, and dropping
+/// it aborts it. Its panic is logged with its name.
+pub struct Owned {
+    name: &'static str,
+    handle: AbortOnDrop,
+}
+
+impl Owned {
+    pub fn spawn<Fut>(name: &'static str, task: Fut) -> Owned
+    where
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(async move {
+            // Its own task, so a panic is caught here; the guard aborts it
+            // when this one is aborted.
+            let mut task = AbortOnDrop(tokio::spawn(task));
+            if let Err(e) = (&mut task.0).await
+                && e.is_panic()
+            {
+                let reason = panic_message(e.into_panic());
+                tracing::error!(task = name, reason = %reason, "background task panicked; not restarted");
+            }
+        });
+        Owned { name, handle: AbortOnDrop(handle) }
+    }
+
+    /// Waits for the task to end (its holder has told it to, e.g. by
+    /// cancelling the shutdown token it watches) up to `deadline`, then
+    /// aborts it (logged).
+    pub async fn stop(mut self, deadline: Duration) {
+        if tokio::time::timeout(deadline, &mut self.handle.0).await.is_err() {
+            tracing::error!(
+                task = self.name,
+                deadline_ms = deadline.as_millis() as u64,
+                "background task did not stop in time; aborted"
+            );
+        }
+    }
+}
+
 /// A task aborted when its handle is dropped.
 struct AbortOnDrop(JoinHandle<()>);
 
@@ -227,6 +274,41 @@ mod tests {
         supervisor.failed().cancelled().await;
         let failure = supervisor.stop(Duration::from_secs(1)).await.unwrap_err();
         assert_eq!(failure, Failure { name: "vital", reason: "panicked: lost it".into() });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_owned_task_is_awaited_until_its_deadline_then_aborted_and_aborted_when_dropped() {
+        let stop = CancellationToken::new();
+        let ended = Arc::new(AtomicUsize::new(0));
+        let counted = ended.clone();
+        let task = Owned::spawn("polite", {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        stop.cancel();
+        task.stop(Duration::from_secs(1)).await;
+        assert_eq!(ended.load(Ordering::SeqCst), 1, "waited for");
+
+        let started = Instant::now();
+        Owned::spawn("stuck", std::future::pending()).stop(Duration::from_secs(2)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+
+        let guard = Arc::new(());
+        let held = guard.clone();
+        let dropped = Owned::spawn("dropped", async move {
+            let _held = held;
+            std::future::pending::<()>().await
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(Arc::strong_count(&guard), 2);
+        drop(dropped);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(Arc::strong_count(&guard), 1, "dropping it aborts the task (and its inner task)");
     }
 
     #[tokio::test(start_paused = true)]

@@ -52,10 +52,8 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
     };
     runtime.block_on(async {
         // Before the private server starts: a Ctrl-C from then on stops
-        // clock dev cleanly, and the server with it. The handlers are
-        // installed by a task, so let it run before anything blocks.
-        let shutdown = crate::shutdown::on_signals();
-        tokio::task::yield_now().await;
+        // clock dev cleanly, and the server with it.
+        let (shutdown, _signals) = crate::shutdown::on_signals();
         let mut private = None;
         if is_configured(&config.redis) {
             eprintln!("clock dev: using Redis at {}", config.redis.redacted_url());
@@ -95,9 +93,10 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             shutdown_timeout: Duration::from_secs(5),
             queue_depths: metrics_addr.is_some(),
         };
-        if let Err(code) = super::serve_metrics(metrics_addr, &shutdown).await {
-            return code;
-        }
+        let metrics = match super::serve_metrics(metrics_addr, &shutdown).await {
+            Ok(metrics) => metrics,
+            Err(code) => return code,
+        };
         let time: Arc<dyn TimeSource> = Arc::new(time);
         let result = run_halves(
             &shutdown,
@@ -108,6 +107,7 @@ pub(super) fn run(path: &Path, metrics_addr: Option<std::net::SocketAddr>) -> Ex
             worker::run(config, store, time, options, shutdown.clone()),
         )
         .await;
+        super::stop_metrics(metrics, &shutdown).await;
         drop(private);
         match result {
             Ok(()) => ExitCode::SUCCESS,

@@ -128,14 +128,17 @@ fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) ->
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let shutdown = crate::shutdown::on_signals();
-        if let Err(code) = serve_metrics(metrics_addr, &shutdown).await {
-            return code;
-        }
+        let (shutdown, _signals) = crate::shutdown::on_signals();
+        let metrics = match serve_metrics(metrics_addr, &shutdown).await {
+            Ok(metrics) => metrics,
+            Err(code) => return code,
+        };
         tracing::info!(redis = %config.redis.redacted_url(), "connecting to redis");
         let Some(store) = connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
         let time = std::sync::Arc::new(crate::time::RedisTime::new(crate::time::skew_from_env()));
-        match crate::clock::run(config, store, time, shutdown).await {
+        let result = crate::clock::run(config, store, time, shutdown.clone()).await;
+        stop_metrics(metrics, &shutdown).await;
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(failure) => {
                 eprintln!("error: {failure}");
@@ -156,24 +159,42 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     })
 }
 
+/// How long a stopping daemon waits for its metrics endpoint: a scrape in
+/// flight finishes (its connection has read deadlines), then it is aborted.
+const METRICS_STOP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Starts the metrics endpoint in the background if an address is given;
-/// an address that cannot be bound is a startup failure (exit 1).
+/// an address that cannot be bound is a startup failure (exit 1). The
+/// endpoint is not restarted: one that fails is logged and the daemon runs
+/// on without it. It stops when `shutdown` is cancelled; the caller holds
+/// it and gives it to [`stop_metrics`].
 pub(crate) async fn serve_metrics(
     addr: Option<std::net::SocketAddr>,
     shutdown: &crate::shutdown::Shutdown,
-) -> Result<(), ExitCode> {
-    let Some(addr) = addr else { return Ok(()) };
+) -> Result<Option<crate::supervisor::Owned>, ExitCode> {
+    let Some(addr) = addr else { return Ok(None) };
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         eprintln!("error: cannot serve metrics on {addr}: {e}");
         ExitCode::from(EXIT_FAILURE)
     })?;
     let shutdown = shutdown.clone();
-    tokio::spawn(async move {
+    Ok(Some(crate::supervisor::Owned::spawn("metrics", async move {
         if let Err(e) = crate::metrics::serve(listener, shutdown).await {
             tracing::error!(error = %e, "metrics endpoint failed");
         }
-    });
-    Ok(())
+    })))
+}
+
+/// Once the daemon has stopped (told to, or failed): stops the metrics
+/// endpoint within [`METRICS_STOP`].
+pub(crate) async fn stop_metrics(
+    metrics: Option<crate::supervisor::Owned>,
+    shutdown: &crate::shutdown::Shutdown,
+) {
+    shutdown.cancel();
+    if let Some(metrics) = metrics {
+        metrics.stop(METRICS_STOP).await;
+    }
 }
 
 /// Connects to Redis, retrying with capped exponential backoff (and a log

@@ -129,7 +129,7 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let shutdown = crate::shutdown::on_signals();
+        let (shutdown, _signals) = crate::shutdown::on_signals();
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
             Err(e) => {
@@ -141,8 +141,8 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
         let state = web::AppState::new(config.clone(), auth, Arc::new(SystemTime), options);
         let (connected, store) = tokio::sync::watch::channel(None);
         // Serve at once (a platform's boot check wants the port answering);
-        // pages answer 503 until Redis does.
-        tokio::spawn({
+        // pages answer 503 until Redis does. Held until the dashboard stops.
+        let _connecting = crate::supervisor::Owned::spawn("connect", {
             let (state, shutdown, config) = (state.clone(), shutdown.clone(), config.clone());
             async move {
                 if let Some(store) = super::connect(&config.redis, &shutdown).await {
@@ -151,9 +151,11 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
                 }
             }
         });
-        let loops = watch_leader(&config, store);
+        let notifier = Notifier::start(config.webhooks.clone(), config.email.clone());
+        let loops = watch_leader(&config, store, notifier.clone());
         let served = web::serve(listener, state, shutdown).await;
         let _ = loops.stop(LOOPS_STOP_DEADLINE).await;
+        notifier.stop(crate::notify::STOP_DEADLINE).await;
         match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -171,8 +173,11 @@ const LOOPS_STOP_DEADLINE: Duration = Duration::from_secs(2);
 /// lease like every worker does (`no_leader`, `leader_back`), once Redis
 /// first answers, so a deployment whose only other process is a dashboard
 /// still hears that no clock leads.
-fn watch_leader(config: &Arc<Config>, store: tokio::sync::watch::Receiver<Option<Store>>) -> Supervisor {
-    let notifier = Notifier::start(config.webhooks.clone(), config.email.clone());
+fn watch_leader(
+    config: &Arc<Config>,
+    store: tokio::sync::watch::Receiver<Option<Store>>,
+    notifier: Notifier,
+) -> Supervisor {
     let no_leader_after = config.monitor.no_leader_after.as_duration();
     let mut loops = Supervisor::new();
     loops.spawn("leader_watch", Policy::Restart, move |stop| {

@@ -67,12 +67,15 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async {
-        let shutdown = crate::shutdown::on_signals();
-        if let Err(code) = super::serve_metrics(args.metrics_addr, &shutdown).await {
-            return code;
-        }
+        let (shutdown, _signals) = crate::shutdown::on_signals();
+        let metrics = match super::serve_metrics(args.metrics_addr, &shutdown).await {
+            Ok(metrics) => metrics,
+            Err(code) => return code,
+        };
         let Some(store) = super::connect(&config.redis, &shutdown).await else { return ExitCode::SUCCESS };
-        match worker::run(config, store, Arc::new(time), options, shutdown).await {
+        let result = worker::run(config, store, Arc::new(time), options, shutdown.clone()).await;
+        super::stop_metrics(metrics, &shutdown).await;
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(failure) => {
                 eprintln!("error: {failure}");
