@@ -12,6 +12,7 @@ use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServer
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, RedisResult, Value};
 
 use crate::config::{SentinelSettings, Topology};
+use crate::supervisor::Owned;
 
 /// How long to wait for a connection, and for a reply.
 #[derive(Debug, Clone, Copy)]
@@ -132,6 +133,11 @@ pub struct SentinelConnection {
     db: i64,
     /// `host:port` of the node this handle last sent a command to.
     written_to: Option<String>,
+    /// The watcher, aborted with the last clone (it would also end at its
+    /// next pass); not restarted: one that panics is logged, and the
+    /// connection then follows a failover only on a connection error or a
+    /// `READONLY` reply.
+    _watch: Arc<Owned>,
 }
 
 /// How often the sentinels are asked which node is the primary.
@@ -202,8 +208,8 @@ impl SentinelConnection {
             sentinels: each,
         };
         let inner = Arc::new(inner);
-        tokio::spawn(watch(Arc::downgrade(&inner)));
-        Ok(SentinelConnection { inner, db: settings.db, written_to: None })
+        let watch = Owned::spawn("sentinel watch", watch(Arc::downgrade(&inner)));
+        Ok(SentinelConnection { inner, db: settings.db, written_to: None, _watch: Arc::new(watch) })
     }
 
     /// Whether the sentinels still name the node this handle last wrote to
