@@ -120,8 +120,26 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
         .collect();
     Ok(json!({
         "leader": leader_info, "clocks": clock_list, "jobs": jobs, "queues": queue_list,
+        "tool_queues": tool_queues(config, store).await?,
         "problems": health.problems_json(),
     }))
+}
+
+/// The lists the jobs of other formats push to, each once, with how many
+/// entries wait on it: the other tool's own queue length (for RQ, the ids
+/// of its queued jobs; for kombu, the messages at priority 0).
+async fn tool_queues(config: &Config, store: &Store) -> store::Result<Vec<Value>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for job in config.jobs.iter().filter(|j| !j.format.is_campanile()) {
+        // Other formats' keys carry no campanile prefix: any `Keys` builds them.
+        let list = crate::store::Keys::default().destination(&job.queue, &job.format).list;
+        if seen.insert(list.clone()) {
+            let waiting = store.list_len(&list).await?;
+            out.push(json!({ "list": list, "format": job.format.kind().as_str(), "waiting": waiting }));
+        }
+    }
+    Ok(out)
 }
 
 /// A job's newest `limit` runs, newest first; entries that do not parse are

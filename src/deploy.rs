@@ -101,6 +101,13 @@ fn format_spec(format: &Format) -> Value {
         }),
         Format::Resque(r) => json!({ "format": "resque", "class": r.class, "namespace": r.namespace }),
         Format::Json { list } => json!({ "format": "json", "list": list }),
+        Format::Celery(c) => json!({ "format": "celery", "task": c.task, "kwargs": c.kwargs }),
+        Format::Rq(r) => json!({
+            "format": "rq",
+            "function": r.function,
+            "kwargs": r.kwargs,
+            "job_timeout": r.timeout_secs,
+        }),
     }
 }
 
@@ -281,6 +288,20 @@ mod tests {
         let ns =
             table("[jobs.j]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"A\"\nnamespace = \"app\"\n");
         assert_eq!(diff(&ns, &sidekiq).changed["j"]["namespace"], json!({"old": null, "new": "app"}));
+        let celery = |task: &str| {
+            table(&format!(
+                "[jobs.j]\nevery = \"1m\"\nformat = \"celery\"\ntask = \"{task}\"\nkwargs = {{ a = 1 }}\n"
+            ))
+        };
+        let fields = &diff(&celery("t.b"), &celery("t.a")).changed["j"];
+        assert_eq!(fields["task"], json!({"old": "t.a", "new": "t.b"}));
+        assert_eq!(diff(&celery("t.a"), &own).changed["j"]["kwargs"], json!({"old": null, "new": {"a": 1}}));
+        let rq = |timeout: &str| {
+            table(&format!(
+                "[jobs.j]\nevery = \"1m\"\nformat = \"rq\"\nfunction = \"m.f\"\njob_timeout = \"{timeout}\"\n"
+            ))
+        };
+        assert_eq!(diff(&rq("5m"), &rq("3m")).changed["j"]["job_timeout"], json!({"old": 180, "new": 300}));
     }
 
     #[test]

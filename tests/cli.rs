@@ -223,7 +223,9 @@ fn check_refuses_a_push_off_the_tick_states_cluster_slot_with_exit_2() {
     let path = dir.path().join("clock.toml");
     std::fs::write(
         &path,
-        "[redis]\nurl = \"redis+cluster://10.0.0.1:7000\"\n[jobs.s]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"R\"\n",
+        "[redis]\nurl = \"redis+cluster://10.0.0.1:7000\"\n[jobs.s]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"R\"\n\
+         [jobs.c]\nevery = \"1m\"\nformat = \"celery\"\ntask = \"t\"\n\
+         [jobs.r]\nevery = \"1m\"\nformat = \"rq\"\nfunction = \"m.f\"\n",
     )
     .unwrap();
     let out = Command::new(bin("clock")).args(["check", "--config"]).arg(&path).output().unwrap();
@@ -237,7 +239,19 @@ fn check_refuses_a_push_off_the_tick_states_cluster_slot_with_exit_2() {
         )),
         "{err}"
     );
-    assert!(err.ends_with(&format!("error: {p} has 1 error\n")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "\n{p}:9:10: job \"c\": field \"format\": Celery's keys hash to other Redis Cluster slots"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "\n{p}:13:10: job \"r\": field \"format\": RQ's keys hash to other Redis Cluster slots"
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with(&format!("error: {p} has 3 errors\n")), "{err}");
 }
 
 fn connections_received(redis: &RedisServer) -> u64 {
@@ -290,6 +304,14 @@ every = "1h"
 format = "json"
 list = "my-app:jobs"
 args = []
+[jobs.task]
+every = "1h"
+format = "celery"
+task = "reports.run"
+[jobs.rq]
+every = "1h"
+format = "rq"
+function = "reports.run"
 "#,
     )
     .unwrap();
@@ -302,7 +324,10 @@ args = []
         .map(|l| l.split("  ").filter(|c| !c.is_empty()).map(|c| c.trim().to_owned()).collect())
         .collect();
     let queues: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
-    assert_eq!(queues, ["default (sidekiq)", "default", "my-app:jobs (json)"]);
+    assert_eq!(
+        queues,
+        ["default (sidekiq)", "default", "my-app:jobs (json)", "default (rq)", "celery (celery)"]
+    );
     let out = clock(&["check", "--config", path, "--after", "2026-11-23T10:00:00Z", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(
@@ -311,6 +336,8 @@ args = []
     );
     assert!(v["jobs"][1].get("format").is_none());
     assert_eq!((&v["jobs"][2]["format"], &v["jobs"][2]["list"]), (&"json".into(), &"my-app:jobs".into()));
+    assert_eq!((&v["jobs"][4]["format"], &v["jobs"][4]["list"]), (&"celery".into(), &"celery".into()));
+    assert_eq!((&v["jobs"][3]["format"], &v["jobs"][3]["list"]), (&"rq".into(), &"rq:queue:default".into()));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use campanile::config::format::{Format, Resque, Sidekiq, SidekiqRetry, Timestamps};
+use campanile::config::format::{Celery, Format, Resque, Rq, Sidekiq, SidekiqRetry, Timestamps};
 use campanile::config::{CatchUp, Config, Error, Overlap};
 use campanile::duration::Span;
 use campanile::schedule::Schedule;
@@ -448,7 +448,7 @@ fn resque_namespace_defaults_to_resque_and_format_can_be_a_default() {
 fn enqueue_format_errors_name_the_job_field_and_line() {
     let text = r#"[jobs.unknown]
 every = "1m"
-format = "celery"
+format = "dramatiq"
 
 [jobs.no-class]
 every = "1m"
@@ -507,7 +507,7 @@ args = "x"
     assert_eq!(
         errors(text),
         [
-            r#"clock.toml:3:10: job "unknown": field "format": "celery" is not one of "campanile", "sidekiq", "resque", "json""#,
+            r#"clock.toml:3:10: job "unknown": field "format": "dramatiq" is not one of "campanile", "sidekiq", "resque", "json", "celery", "rq""#,
             r#"clock.toml:5:7: job "no-class": field "class": missing: a sidekiq job needs the class Sidekiq runs"#,
             r#"clock.toml:13:8: job "object-args": field "args": Sidekiq calls perform(*args), so a sidekiq job's args must be an array, found table"#,
             r#"clock.toml:15:7: job "no-list": field "list": missing: a json job needs the Redis list to push to"#,
@@ -523,6 +523,138 @@ args = "x"
             r#"clock.toml:46:14: job "bad-values": field "timestamps": "micros" is not one of "seconds" (Sidekiq 6 and 7), "milliseconds" (Sidekiq 8)"#,
             r#"clock.toml:48:7: job "json-no-args": field "args": missing: a json job pushes its args as they are, so set args"#,
             r#"clock.toml:57:8: job "resque-string-args": field "args": Resque calls perform(*args), so a resque job's args must be an array, found string"#,
+        ]
+    );
+}
+
+#[test]
+fn celery_jobs_take_a_task_args_and_kwargs_and_default_to_celerys_queue() {
+    let config = parse(
+        r#"
+[jobs.nightly]
+every = "1h"
+format = "celery"
+task = "reports.nightly"
+args = ["pdf", 9007199254740993]
+kwargs = { pages = 3, title = "résumé" }
+
+[jobs.routed]
+every = "1h"
+format = "celery"
+task = "reports.hourly"
+queue = "reports"
+"#,
+    )
+    .unwrap();
+    let job = |name: &str| config.job(name).unwrap();
+    let kwargs = json!({"pages": 3, "title": "résumé"}).as_object().unwrap().clone();
+    assert_eq!(job("nightly").format, Format::Celery(Celery { task: "reports.nightly".into(), kwargs }));
+    assert_eq!(job("nightly").args, json!(["pdf", 9007199254740993_i64]));
+    // Celery's own default queue, not campanile's "default".
+    assert_eq!(job("nightly").queue.as_str(), "celery");
+    assert_eq!(job("nightly").overlap, Overlap::Allow);
+    assert_eq!(job("nightly").command, None);
+    assert_eq!(job("routed").queue.as_str(), "reports");
+    assert_eq!(
+        job("routed").format,
+        Format::Celery(Celery { task: "reports.hourly".into(), kwargs: Default::default() })
+    );
+}
+
+#[test]
+fn rq_jobs_take_a_function_args_kwargs_and_a_job_timeout() {
+    let config = parse(
+        r#"
+[jobs.nightly]
+every = "1h"
+format = "rq"
+function = "reports.nightly"
+args = ["pdf", 9007199254740993]
+kwargs = { pages = 3 }
+job_timeout = "10m"
+
+[jobs.plain]
+every = "1h"
+format = "rq"
+function = "reports.plain"
+"#,
+    )
+    .unwrap();
+    let job = |name: &str| config.job(name).unwrap();
+    let kwargs = json!({"pages": 3}).as_object().unwrap().clone();
+    assert_eq!(
+        job("nightly").format,
+        Format::Rq(Rq { function: "reports.nightly".into(), kwargs, timeout_secs: 600 })
+    );
+    assert_eq!(job("nightly").args, json!(["pdf", 9007199254740993_i64]));
+    // RQ's own defaults: queue "default", a 180 s job timeout.
+    assert_eq!(job("plain").queue.as_str(), "default");
+    assert_eq!(
+        job("plain").format,
+        Format::Rq(Rq { function: "reports.plain".into(), kwargs: Default::default(), timeout_secs: 180 })
+    );
+}
+
+#[test]
+fn rq_errors_name_the_job_field_and_line() {
+    let text = r#"[jobs.no-function]
+every = "1m"
+format = "rq"
+
+[jobs.bad]
+every = "1m"
+format = "rq"
+function = "record"
+args = "x"
+job_timeout = "0s"
+task = "t"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            r#"clock.toml:1:7: job "no-function": field "function": missing: a rq job needs the dotted path of the function RQ calls"#,
+            r#"clock.toml:8:12: job "bad": field "function": "record" must be the dotted path of a function, e.g. "tasks.record""#,
+            r#"clock.toml:9:8: job "bad": field "args": RQ calls the function with *args and **kwargs, so a rq job's args must be an array (keyword arguments go in kwargs), found string"#,
+            r#"clock.toml:10:15: job "bad": field "job_timeout": must be longer than 0s"#,
+            r#"clock.toml:11:8: job "bad": field "task": applies only to format "celery"; this job's format is "rq""#,
+        ]
+    );
+}
+
+#[test]
+fn celery_errors_name_the_job_field_and_line() {
+    let text = r#"[jobs.no-task]
+every = "1m"
+format = "celery"
+
+[jobs.object-args]
+every = "1m"
+format = "celery"
+task = "t"
+args = { a = 1 }
+kwargs = [1]
+
+[jobs.sidekiq-task]
+every = "1m"
+format = "sidekiq"
+class = "A"
+task = "t"
+kwargs = { a = 1 }
+
+[jobs.blank]
+every = "1m"
+format = "celery"
+task = "my task"
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            r#"clock.toml:1:7: job "no-task": field "task": missing: a celery job needs the name of the task Celery runs"#,
+            r#"clock.toml:9:8: job "object-args": field "args": Celery calls the function with *args and **kwargs, so a celery job's args must be an array (keyword arguments go in kwargs), found table"#,
+            r#"clock.toml:10:10: job "object-args": field "kwargs": expected a table of keyword arguments, found array"#,
+            r#"clock.toml:16:8: job "sidekiq-task": field "task": applies only to format "celery"; this job's format is "sidekiq""#,
+            r#"clock.toml:17:10: job "sidekiq-task": field "kwargs": applies only to formats "celery" and "rq"; this job's format is "sidekiq""#,
+            r#"clock.toml:22:8: job "blank": field "task": "my task" must be a non-empty task name without whitespace"#,
         ]
     );
 }

@@ -92,7 +92,7 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
 #[test]
 fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
     use campanile::config::Format;
-    use campanile::config::format::{Resque, Sidekiq, SidekiqRetry, Timestamps};
+    use campanile::config::format::{Celery, Resque, Rq, Sidekiq, SidekiqRetry, Timestamps};
     use campanile::store::Destination;
     let q = QueueName::new("reports").unwrap();
     let keys = Keys::new("myapp:");
@@ -108,6 +108,8 @@ fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
         list: list.into(),
         right,
         queues: queues.map(str::to_owned),
+        queues_hold_keys: false,
+        job_hash: None,
     };
     assert_eq!(keys.destination(&q, &Format::Campanile), to("myapp:{reports}:pending", false, None));
     assert_eq!(keys.destination(&q, &sidekiq(None)), to("queue:reports", false, Some("queues")));
@@ -119,6 +121,20 @@ fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
     assert_eq!(keys.destination(&q, &resque), to("resque:queue:reports", true, Some("resque:queues")));
     let json = Format::Json { list: "my-app:jobs".into() };
     assert_eq!(keys.destination(&q, &json), to("my-app:jobs", false, None));
+    // kombu's list is the queue's bare name.
+    let celery = Format::Celery(Celery { task: "t".into(), kwargs: Default::default() });
+    assert_eq!(keys.destination(&q, &celery), to("reports", false, None));
+    // RQ: a hash per job, its id on the right of the queue's list, the
+    // list's key in `rq:queues`.
+    let rq = Format::Rq(Rq { function: "m.f".into(), kwargs: Default::default(), timeout_secs: 180 });
+    assert_eq!(
+        keys.destination(&q, &rq),
+        Destination {
+            queues_hold_keys: true,
+            job_hash: Some("rq:job:".into()),
+            ..to("rq:queue:reports", true, Some("rq:queues"))
+        }
+    );
 }
 
 /// A dead letter keeps its payload as text when it is UTF-8; otherwise the

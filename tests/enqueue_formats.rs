@@ -362,3 +362,168 @@ fn trigger_pushes_in_the_jobs_format() {
     assert!(!exists(&redis, "campanile:{default}:pending"));
     assert!(!exists(&redis, "campanile:{default}:ticks"));
 }
+
+// ---------------------------------------------------------------------------
+// Golden payloads: the exact bytes one tick pushes, per format
+
+/// Pushes the one tick 2026-11-23T08:00:00Z of the only job in `toml` and
+/// returns what landed on `list`.
+async fn one_tick(toml: &str, list: &str) -> Vec<String> {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(toml);
+    let (mut ticker, _) = clock_at(&cfg, &store, at("2026-11-23T07:59:30Z")).await;
+    assert_eq!(ticker.fire_due(at("2026-11-23T08:00:00Z")).await.unwrap().pushed, 1);
+    lrange(&server, list)
+}
+
+#[tokio::test]
+async fn a_celery_tick_pushes_exactly_this_kombu_message() {
+    let pushed = one_tick(
+        r#"
+[jobs.nightly-report]
+every = "1h"
+format = "celery"
+task = "reports.nightly"
+args = ["pdf", 9007199254740993, "Zürich ☃"]
+kwargs = { pages = 3 }
+"#,
+        "celery",
+    )
+    .await;
+    // The body is base64 of the UTF-8 JSON
+    // [["pdf",9007199254740993,"Zürich ☃"],{"pages":3},{"callbacks":null,…}];
+    // the task id and delivery tag are derived from job and tick.
+    assert_eq!(
+        pushed,
+        [concat!(
+            r#"{"body":"W1sicGRmIiw5MDA3MTk5MjU0NzQwOTkzLCJaw7xyaWNoIOKYgyJdLHsicGFnZXMiOjN9LHsiY2FsbGJhY2tzIjpudWxsLCJlcnJiYWNrcyI6bnVsbCwiY2hhaW4iOm51bGwsImNob3JkIjpudWxsfV0=","#,
+            r#""content-encoding":"utf-8","content-type":"application/json","#,
+            r#""headers":{"lang":"py","task":"reports.nightly","id":"d1423bc0-11c6-4265-bfde-369c39d5709d","shadow":null,"eta":null,"#,
+            r#""expires":null,"group":null,"group_index":null,"retries":0,"timelimit":[null,null],"#,
+            r#""root_id":"d1423bc0-11c6-4265-bfde-369c39d5709d","parent_id":null,"argsrepr":"[\"pdf\",9007199254740993,\"Zürich ☃\"]","#,
+            r#""kwargsrepr":"{\"pages\":3}","origin":"campanile","ignore_result":false,"#,
+            r#""replaced_task_nesting":0,"stamped_headers":null,"stamps":{}},"#,
+            r#""properties":{"correlation_id":"d1423bc0-11c6-4265-bfde-369c39d5709d","delivery_mode":2,"#,
+            r#""delivery_info":{"exchange":"","routing_key":"celery"},"priority":0,"#,
+            r#""body_encoding":"base64","delivery_tag":"0bf0eb68-af7b-4d7c-868d-16f5d90c4de6"}}"#
+        )]
+    );
+}
+
+#[test]
+fn trigger_pushes_a_celery_task_with_the_given_args() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, "[jobs.report]\nevery = \"1h\"\nformat = \"celery\"\ntask = \"reports.run\"\n")
+        .unwrap();
+    let out = Command::new(bin("clock"))
+        .args(["trigger", "report", "--json", "--args", "[\"csv\"]", "--config"])
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages = parse(&lrange(&redis, "celery"));
+    assert_eq!(messages.len(), 1);
+    let headers = &messages[0]["headers"];
+    assert_eq!((&headers["task"], &headers["id"]), (&json!("reports.run"), &out["id"]));
+    assert_eq!(headers["argsrepr"], r#"["csv"]"#);
+    assert!(!exists(&redis, "campanile:{celery}:ticks"));
+}
+
+#[tokio::test]
+async fn an_rq_tick_writes_exactly_this_job_hash_and_queues_its_id() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let cfg = config(
+        r#"
+[jobs.nightly-report]
+every = "1h"
+format = "rq"
+function = "reports.nightly"
+args = ["pdf", 9007199254740993, "Zürich ☃"]
+kwargs = { pages = 3 }
+"#,
+    );
+    let (mut ticker, _) = clock_at(&cfg, &store, at("2026-11-23T07:59:30Z")).await;
+    assert_eq!(ticker.fire_due(at("2026-11-23T08:00:00Z")).await.unwrap().pushed, 1);
+    let id = "83980413-161a-43cc-a32f-6ebb248d4245";
+    assert_eq!(lrange(&server, "rq:queue:default"), [id]);
+    assert_eq!(smembers(&server, "rq:queues"), BTreeSet::from(["rq:queue:default".to_owned()]));
+    let hash: Vec<(String, Vec<u8>)> =
+        redis::cmd("HGETALL").arg(format!("rq:job:{id}")).query(&mut server.connection()).unwrap();
+    // Every field as text, but the pickled `data` as hex.
+    let fields: BTreeMap<String, String> = hash
+        .into_iter()
+        .map(|(k, v)| {
+            let shown = match k.as_str() {
+                "data" => v.iter().map(|b| format!("{b:02x}")).collect(),
+                _ => String::from_utf8(v).unwrap(),
+            };
+            (k, shown)
+        })
+        .collect();
+    let expected = [
+        ("created_at", "2026-11-23T08:00:00.000000Z"),
+        // pickle protocol 3 of ("reports.nightly", None,
+        // ["pdf", 9007199254740993, "Zürich ☃"], {"pages": 3})
+        (
+            "data",
+            "800328580f0000007265706f7274732e6e696768746c794e5d2858030000007064668a080100000000002000580b0000005ac3bc7269636820e29883657d28580500000070616765734a0300000075742e",
+        ),
+        ("description", r#"reports.nightly("pdf", 9007199254740993, "Zürich ☃", pages=3)"#),
+        ("ended_at", ""),
+        ("enqueued_at", "2026-11-23T08:00:00.000000Z"),
+        ("failure_callback_name", ""),
+        ("group_id", ""),
+        ("last_heartbeat", ""),
+        ("origin", "default"),
+        ("started_at", ""),
+        ("status", "queued"),
+        ("stopped_callback_name", ""),
+        ("success_callback_name", ""),
+        ("timeout", "180"),
+        ("worker_name", ""),
+    ];
+    assert_eq!(fields, expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+}
+
+#[test]
+fn trigger_writes_an_rq_job_hash_and_queues_its_id() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    let toml = "[jobs.report]\nevery = \"1h\"\nformat = \"rq\"\nfunction = \"reports.run\"\nqueue = \"low\"\n\
+                job_timeout = \"10m\"\n";
+    std::fs::write(&config, toml).unwrap();
+    let out = Command::new(bin("clock"))
+        .args(["trigger", "report", "--json", "--args", "[\"csv\"]", "--config"])
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = out["id"].as_str().unwrap();
+    assert_eq!(lrange(&redis, "rq:queue:low"), [id]);
+    assert_eq!(smembers(&redis, "rq:queues"), BTreeSet::from(["rq:queue:low".to_owned()]));
+    let hash: BTreeMap<String, Vec<u8>> =
+        redis::cmd("HGETALL").arg(format!("rq:job:{id}")).query(&mut redis.connection()).unwrap();
+    assert_eq!(hash["origin"], b"low");
+    assert_eq!(hash["timeout"], b"600");
+    assert_eq!(hash["description"], br#"reports.run("csv")"#);
+    assert_eq!(hash["data"][..2], [0x80, 3], "a protocol 3 pickle");
+    assert!(!exists(&redis, "campanile:{low}:ticks"));
+    // `clock status` counts RQ's queue.
+    let status = Command::new(bin("clock"))
+        .args(["status", "--json", "--config"])
+        .arg(&config)
+        .env("REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["tool_queues"], json!([{"list": "rq:queue:low", "format": "rq", "waiting": 1}]));
+}

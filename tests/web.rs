@@ -627,7 +627,7 @@ command = "echo off"
     assert!(api.header("content-type").starts_with("application/json"));
     let api = api.json();
     let keys: Vec<&String> = api.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["clocks", "jobs", "leader", "problems", "queues"]);
+    assert_eq!(keys, ["clocks", "jobs", "leader", "problems", "queues", "tool_queues"]);
     assert_eq!(api, env.clock_json(&["status", "--json"]));
     let kinds: Vec<(&Value, &Value)> =
         api["problems"].as_array().unwrap().iter().map(|p| (&p["kind"], &p["queue"])).collect();

@@ -140,6 +140,16 @@ fn render(status: &serde_json::Value) -> String {
         .map(|q| ["name", "pending", "in_progress", "retry", "dead"].iter().map(|k| cell(&q[*k])).collect())
         .collect();
     out.push_str(&output::table(&["QUEUE", "PENDING", "IN PROGRESS", "RETRY", "DEAD"], &rows));
+    let rows: Vec<Vec<String>> = status["tool_queues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| ["list", "format", "waiting"].iter().map(|k| cell(&q[*k])).collect())
+        .collect();
+    if !rows.is_empty() {
+        out.push('\n');
+        out.push_str(&output::table(&["OTHER TOOL'S LIST", "FORMAT", "WAITING"], &rows));
+    }
     out
 }
 

@@ -1,8 +1,12 @@
 //! `format`: what a job's tick pushes, and so who runs it. campanile's own
 //! payload for its workers, or a job that a stock Sidekiq or Resque process,
-//! or any program reading a list of JSON values, runs instead.
+//! a Celery or RQ worker, or any program reading a list of JSON values, runs
+//! instead.
 
 use std::fmt;
+
+pub use super::celery::{CELERY_QUEUE, Celery, parse_task};
+pub use super::rq::{RQ_QUEUE, RQ_TIMEOUT_SECS, Rq, parse_function};
 
 /// Who runs a job, and the JSON and list its ticks are pushed as and to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -17,6 +21,10 @@ pub enum Format {
     Resque(Resque),
     /// The job's `args`, as they are, on the list `list`.
     Json { list: String },
+    /// A Celery task message on kombu's Redis list of the queue.
+    Celery(Celery),
+    /// An RQ job hash, its id on RQ's `rq:queue:<queue>` list.
+    Rq(Rq),
 }
 
 /// `format = "sidekiq"`.
@@ -69,11 +77,19 @@ pub enum FormatKind {
     Sidekiq,
     Resque,
     Json,
+    Celery,
+    Rq,
 }
 
 impl FormatKind {
-    pub const ALL: [FormatKind; 4] =
-        [FormatKind::Campanile, FormatKind::Sidekiq, FormatKind::Resque, FormatKind::Json];
+    pub const ALL: [FormatKind; 6] = [
+        FormatKind::Campanile,
+        FormatKind::Sidekiq,
+        FormatKind::Resque,
+        FormatKind::Json,
+        FormatKind::Celery,
+        FormatKind::Rq,
+    ];
 
     pub fn parse(s: &str) -> Result<FormatKind, Invalid> {
         match s {
@@ -81,8 +97,15 @@ impl FormatKind {
             "sidekiq" => Ok(FormatKind::Sidekiq),
             "resque" => Ok(FormatKind::Resque),
             "json" => Ok(FormatKind::Json),
+            "celery" => Ok(FormatKind::Celery),
+            "rq" => Ok(FormatKind::Rq),
             _ => Err(Invalid::Kind(s.to_owned())),
         }
+    }
+
+    /// Every format's name, quoted, for messages: `"campanile", "sidekiq", …`.
+    pub fn names() -> String {
+        FormatKind::ALL.iter().map(|k| format!("{:?}", k.as_str())).collect::<Vec<_>>().join(", ")
     }
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +114,8 @@ impl FormatKind {
             FormatKind::Sidekiq => "sidekiq",
             FormatKind::Resque => "resque",
             FormatKind::Json => "json",
+            FormatKind::Celery => "celery",
+            FormatKind::Rq => "rq",
         }
     }
 }
@@ -108,6 +133,8 @@ impl Format {
             Format::Sidekiq(_) => FormatKind::Sidekiq,
             Format::Resque(_) => FormatKind::Resque,
             Format::Json { .. } => FormatKind::Json,
+            Format::Celery(_) => FormatKind::Celery,
+            Format::Rq(_) => FormatKind::Rq,
         }
     }
 
@@ -121,7 +148,7 @@ impl Format {
 /// Why a format setting is not valid; the message quotes the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Invalid {
-    #[error("{0:?} is not one of \"campanile\", \"sidekiq\", \"resque\", \"json\"")]
+    #[error("{0:?} is not one of {names}", names = FormatKind::names())]
     Kind(String),
     #[error("{0:?} is not one of \"seconds\" (Sidekiq 6 and 7), \"milliseconds\" (Sidekiq 8)")]
     Timestamps(String),
@@ -133,6 +160,10 @@ pub enum Invalid {
     Class(String),
     #[error("{0:?} must be a non-empty Redis key without whitespace")]
     List(String),
+    #[error("{0:?} must be a non-empty task name without whitespace")]
+    Task(String),
+    #[error("{0:?} must be the dotted path of a function, e.g. \"tasks.record\"")]
+    Function(String),
 }
 
 pub fn parse_timestamps(s: &str) -> Result<Timestamps, Invalid> {

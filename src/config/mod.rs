@@ -5,11 +5,13 @@
 //! for the format; this module is its reference implementation.
 
 mod alerts;
+mod celery;
 mod error;
 pub mod format;
 mod names;
 mod redact;
 mod redis;
+mod rq;
 mod validate;
 
 use std::collections::BTreeMap;

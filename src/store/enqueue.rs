@@ -224,7 +224,7 @@ impl Store {
         let marked = call.iter().filter(|&&i| marker(i).is_some()).count();
         let watched = call.iter().filter(|&&i| watch(i).is_some()).count();
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 6 } else { 5 + 2 * call.len() });
+        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 6 } else { 5 + 3 * call.len() });
         cmd.arg(self.keys.ticks(queue))
             .arg(self.keys.stats(queue))
             .arg(self.keys.paused(queue))
@@ -233,8 +233,12 @@ impl Store {
         if uniform {
             cmd.arg(&destinations[0].list);
         } else {
-            for to in &destinations {
+            for (&i, to) in call.iter().zip(&destinations) {
                 cmd.arg(&to.list).arg(to.queues.as_ref().unwrap_or(&to.list));
+                match (&to.job_hash, &ops[i].action) {
+                    (Some(prefix), TickAction::Push { id, .. }) => cmd.arg(format!("{prefix}{id}")),
+                    _ => cmd.arg(&to.list),
+                };
             }
         }
         cmd.arg(call.len())
@@ -271,7 +275,10 @@ impl Store {
             } else {
                 text.push(if to.right { 'r' } else { 'l' });
                 if to.queues.is_some() {
-                    text.push('s');
+                    text.push(if to.queues_hold_keys { 'S' } else { 's' });
+                }
+                if to.job_hash.is_some() {
+                    text.push('h');
                 }
                 if marker(i).is_some() {
                     text.push('k');

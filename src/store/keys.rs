@@ -42,6 +42,10 @@
 //! | `N:queue:Q` (`N` defaults to `resque`) | list | clock `RPUSH`, Resque takes from the left | Resque jobs (`format = "resque"`) |
 //! | `N:queues` | set | clock `SADD` | the queues Resque's workers with `QUEUE=*` watch |
 //! | the job's `list` | list | clock `LPUSH` | the job's `args` (`format = "json"`) |
+//! | `Q` (default `celery`) | list | clock `LPUSH`, Celery's kombu takes from the right | Celery task messages (`format = "celery"`) |
+//! | `rq:job:<id>` | hash | clock `HSET`, RQ | an RQ job (`format = "rq"`): `data` (the pickled call), `origin`, `status`, `created_at`, `enqueued_at`, `timeout`, … |
+//! | `rq:queue:Q` (default `default`) | list | clock `RPUSH`, RQ takes from the left | ids of RQ jobs |
+//! | `rq:queues` | set | clock `SADD` | the keys of RQ's queues (`rq:queue:Q`), which `rq info` and the workers list |
 
 use crate::config::format::{Format, Resque, Sidekiq};
 use crate::config::{DEFAULT_PREFIX, QueueName};
@@ -55,6 +59,24 @@ pub struct Destination {
     /// A set the queue's name joins, announcing the queue to the tool's
     /// workers and dashboards.
     pub queues: Option<String>,
+    /// The list's own key joins `queues` rather than the queue's name
+    /// (RQ's `rq:queues` holds queue keys).
+    pub queues_hold_keys: bool,
+    /// For a tool that keeps each job in a hash and queues only its id
+    /// (RQ): the hash's key before the id, `rq:job:`.
+    pub job_hash: Option<String>,
+}
+
+impl Destination {
+    /// A list, with neither a set to join nor job hashes.
+    fn list(list: String, right: bool) -> Destination {
+        Destination { list, right, queues: None, queues_hold_keys: false, job_hash: None }
+    }
+
+    /// A list and the set its queue's name joins.
+    fn announced(list: String, right: bool, queues: String) -> Destination {
+        Destination { queues: Some(queues), ..Destination::list(list, right) }
+    }
 }
 
 /// Builds key names under one prefix.
@@ -165,18 +187,20 @@ impl Keys {
     /// slot than the tick state that the enqueue script updates with them.
     pub fn destination(&self, queue: &QueueName, format: &Format) -> Destination {
         match format {
-            Format::Campanile => Destination { list: self.pending(queue), right: false, queues: None },
-            Format::Sidekiq(sidekiq) => Destination {
-                list: sidekiq_queue(sidekiq, queue),
-                right: false,
-                queues: Some(sidekiq_queues(sidekiq)),
+            Format::Campanile => Destination::list(self.pending(queue), false),
+            Format::Sidekiq(sidekiq) => {
+                Destination::announced(sidekiq_queue(sidekiq, queue), false, sidekiq_queues(sidekiq))
+            }
+            Format::Resque(resque) => {
+                Destination::announced(resque_queue(resque, queue), true, resque_queues(resque))
+            }
+            Format::Json { list } => Destination::list(list.clone(), false),
+            Format::Celery(_) => Destination::list(celery_queue(queue), false),
+            Format::Rq(_) => Destination {
+                queues_hold_keys: true,
+                job_hash: Some(RQ_JOB.to_owned()),
+                ..Destination::announced(rq_queue(queue), true, RQ_QUEUES.to_owned())
             },
-            Format::Resque(resque) => Destination {
-                list: resque_queue(resque, queue),
-                right: true,
-                queues: Some(resque_queues(resque)),
-            },
-            Format::Json { list } => Destination { list: list.clone(), right: false, queues: None },
         }
     }
 }
@@ -206,6 +230,25 @@ pub fn resque_queue(resque: &Resque, queue: &QueueName) -> String {
 pub fn resque_queues(resque: &Resque) -> String {
     namespaced(Some(&resque.namespace), "queues")
 }
+
+/// kombu's list of a Celery queue: the queue's name itself (kombu's Redis
+/// transport `LPUSH`es a message, the worker `BRPOP`s). Priorities above 0
+/// would go to `<queue>\x06\x16<priority>`; campanile pushes at 0.
+pub fn celery_queue(queue: &QueueName) -> String {
+    queue.as_str().to_owned()
+}
+
+/// RQ's list of a queue's job ids (`Queue.push_job_id` RPUSHes, workers
+/// take from the left).
+pub fn rq_queue(queue: &QueueName) -> String {
+    format!("rq:queue:{queue}")
+}
+
+/// RQ's set of queue keys.
+pub const RQ_QUEUES: &str = "rq:queues";
+
+/// What an RQ job's hash key starts with: `rq:job:<id>`.
+pub const RQ_JOB: &str = "rq:job:";
 
 /// A key as the redis-namespace gem writes it.
 fn namespaced(namespace: Option<&str>, key: &str) -> String {

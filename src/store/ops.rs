@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::connection::{Connection, Timeouts};
 use super::scripts;
-use super::{Result, Store};
+use super::{JobHash, Result, Store};
 use crate::config::{Format, QueueName};
 use redis::RedisError;
 
@@ -67,9 +67,21 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.atomic();
         if let Some(queues) = &to.queues {
-            pipe.cmd("SADD").arg(queues).arg(queue.as_str()).ignore();
+            let member = if to.queues_hold_keys { to.list.as_str() } else { queue.as_str() };
+            pipe.cmd("SADD").arg(queues).arg(member).ignore();
         }
-        pipe.cmd(if to.right { "RPUSH" } else { "LPUSH" }).arg(&to.list).arg(payload).ignore();
+        let mut pushed = payload.to_owned();
+        if let Some(prefix) = &to.job_hash {
+            let job = JobHash::from_payload(payload)
+                .ok_or_else(|| super::Error::Reply(format!("not a job hash payload: {payload}")))?;
+            let hset = pipe.cmd("HSET").arg(format!("{prefix}{}", job.id));
+            for (field, value) in &job.fields {
+                hset.arg(field).arg(value);
+            }
+            hset.ignore();
+            pushed = job.id;
+        }
+        pipe.cmd(if to.right { "RPUSH" } else { "LPUSH" }).arg(&to.list).arg(pushed).ignore();
         let () = pipe.query_async(&mut self.con.clone()).await?;
         Ok(())
     }
@@ -156,6 +168,11 @@ impl Store {
             .query_async(&mut self.con.clone())
             .await?;
         Ok(len)
+    }
+
+    /// The length of a list of another tool (the key as given, unprefixed).
+    pub async fn list_len(&self, list: &str) -> Result<u64> {
+        Ok(redis::cmd("LLEN").arg(list).query_async(&mut self.con.clone()).await?)
     }
 
     /// Pending, in-progress, retry and dead counts of a queue.

@@ -45,8 +45,8 @@ fn diagnostic(file: &str, job: &Job, field: &'static str, message: String) -> Di
 /// On a Redis Cluster, a push is exactly-once only when the tick state and
 /// every key the push writes share a hash slot (one script, one node).
 /// Campanile's own lists always do, and a json job's list does when its name
-/// carries the queue's hash tag; Sidekiq's and Resque's keys cannot (their
-/// namespaces have no braces). Errs with the field to blame.
+/// carries the queue's hash tag; Sidekiq's, Resque's and Celery's keys cannot
+/// (their names have no braces). Errs with the field to blame.
 fn same_slot(format: &Format, queue: &QueueName) -> Result<(), (&'static str, String)> {
     let runner = match format {
         Format::Campanile => return Ok(()),
@@ -65,6 +65,8 @@ fn same_slot(format: &Format, queue: &QueueName) -> Result<(), (&'static str, St
         }
         Format::Sidekiq(_) => "Sidekiq",
         Format::Resque(_) => "Resque",
+        Format::Celery(_) => "Celery",
+        Format::Rq(_) => "RQ",
     };
     Err((
         "format",

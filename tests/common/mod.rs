@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod deployment;
+pub mod foreign_worker;
 pub mod procs;
 pub mod sentinel;
 pub mod tickers;

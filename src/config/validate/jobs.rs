@@ -65,6 +65,14 @@ pub(super) fn validate_job(
                 .and_then(|s| Ok(format::parse_list(s)?))
                 .map(|l| target.list = Some(l.to_owned())),
             "retry" => parse_sidekiq_retry(value).map(|r| target.retry = Some(r)),
+            "task" => as_str(value)
+                .and_then(|s| Ok(format::parse_task(s)?))
+                .map(|t| target.task = Some(t.to_owned())),
+            "kwargs" => parse_kwargs(value).map(|k| target.kwargs = Some(k)),
+            "function" => as_str(value)
+                .and_then(|s| Ok(format::parse_function(s)?))
+                .map(|f| target.function = Some(f.to_owned())),
+            "job_timeout" => positive_span(value).map(|t| target.job_timeout = Some(t)),
             _ => match common.set(field, value) {
                 Some(result) => result,
                 None => {
@@ -126,10 +134,7 @@ pub(super) fn validate_job(
         let msg = format!("jitter {jitter} must be shorter than the interval {period}");
         ctx.error(&span, job, Some("jitter"), msg);
     }
-    let queue = settings
-        .queue
-        .clone()
-        .unwrap_or_else(|| QueueName::new(defaults::QUEUE).expect("valid default queue"));
+    let queue = settings.queue.clone().unwrap_or_else(|| default_queue(kind));
     let queue = match ctx.queues.get(&queue) {
         Some(shared) => shared.clone(),
         None => {
@@ -188,6 +193,28 @@ pub(super) struct TargetKeys {
     class: Option<String>,
     list: Option<String>,
     retry: Option<format::SidekiqRetry>,
+    task: Option<String>,
+    kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    function: Option<String>,
+    job_timeout: Option<Span>,
+}
+
+/// The queue of a job that names none: the tool's own default queue.
+fn default_queue(kind: FormatKind) -> QueueName {
+    let name = match kind {
+        FormatKind::Celery => format::CELERY_QUEUE,
+        FormatKind::Rq => format::RQ_QUEUE,
+        _ => defaults::QUEUE,
+    };
+    QueueName::new(name).expect("valid default queue")
+}
+
+/// Keyword arguments: a table, passed as a JSON object.
+fn parse_kwargs(value: &DeValue<'_>) -> Result<serde_json::Map<String, serde_json::Value>, Invalid> {
+    match to_json(value)? {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => Err(invalid!("expected a table of keyword arguments, found {}", value.type_str())),
+    }
 }
 
 /// A job-level key of another format than the job's is an error (set in
@@ -242,6 +269,8 @@ pub(super) fn resolve_format(
     let runner = match kind {
         FormatKind::Sidekiq => "Sidekiq",
         FormatKind::Resque => "Resque",
+        FormatKind::Celery => "Celery",
+        FormatKind::Rq => "RQ",
         _ => "",
     };
     if matches!(kind, FormatKind::Sidekiq | FormatKind::Resque) {
@@ -258,6 +287,28 @@ pub(super) fn resolve_format(
             let found = table.get("args").map_or("nothing", |v| v.get_ref().type_str());
             let msg = format!(
                 "{runner} calls perform(*args), so a {kind} job's args must be an array, found {found}"
+            );
+            ctx.error(&span, job, Some("args"), msg);
+        }
+    }
+    let (name_key, what) = match kind {
+        FormatKind::Celery => ("task", "the name of the task Celery runs"),
+        _ => ("function", "the dotted path of the function RQ calls"),
+    };
+    let named = match kind {
+        FormatKind::Celery => target.task.is_some(),
+        _ => target.function.is_some(),
+    };
+    if matches!(kind, FormatKind::Celery | FormatKind::Rq) {
+        if !named && !table.contains_key(name_key) {
+            ctx.error(&key.span(), job, Some(name_key), format!("missing: a {kind} job needs {what}"));
+        }
+        if !args.is_array() && !args.is_null() {
+            let span = table.get("args").map_or(key.span(), |v| v.span());
+            let found = table.get("args").map_or("nothing", |v| v.get_ref().type_str());
+            let msg = format!(
+                "{runner} calls the function with *args and **kwargs, so a {kind} job's args must be an \
+                 array (keyword arguments go in kwargs), found {found}"
             );
             ctx.error(&span, job, Some("args"), msg);
         }
@@ -296,6 +347,14 @@ pub(super) fn resolve_format(
             namespace: settings.namespace.clone().unwrap_or_else(|| format::RESQUE_NAMESPACE.into()),
         }),
         FormatKind::Json => Format::Json { list: target.list? },
+        FormatKind::Celery => {
+            Format::Celery(format::Celery { task: target.task?, kwargs: target.kwargs.unwrap_or_default() })
+        }
+        FormatKind::Rq => Format::Rq(format::Rq {
+            function: target.function?,
+            kwargs: target.kwargs.unwrap_or_default(),
+            timeout_secs: target.job_timeout.map_or(format::RQ_TIMEOUT_SECS, |t| t.as_secs().max(1)),
+        }),
     })
 }
 

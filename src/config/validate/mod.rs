@@ -51,7 +51,7 @@ enum Scope {
 /// unknown-key hints, `[defaults]` and the other-format check read, so a
 /// new key is added here once.
 const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
-    use FormatKind::{Campanile, Json, Resque, Sidekiq};
+    use FormatKind::{Campanile, Celery, Json, Resque, Rq, Sidekiq};
     use Scope::{Defaults, Job};
     &[
         ("timezone", Defaults, &[]),
@@ -81,6 +81,10 @@ const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
         ("class", Job, &[Sidekiq, Resque]),
         ("list", Job, &[Json]),
         ("retry", Job, &[Sidekiq]),
+        ("task", Job, &[Celery]),
+        ("kwargs", Job, &[Celery, Rq]),
+        ("function", Job, &[Rq]),
+        ("job_timeout", Job, &[Rq]),
     ]
 };
 

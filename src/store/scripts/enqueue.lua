@@ -17,9 +17,11 @@
 --            the expiry in Unix ms)
 -- KEYS[5]    waiting set of the queue (payload id, scored by its start
 --            deadline in Unix ms), which `monitor.lua` watches for `late`
--- then, with ARGV[4] = "each", 2 keys per tick i, from 6 + 2*(i-1):
---            the list to push to, and the set to add ARGV[6] to (Sidekiq's
---            and Resque's `queues`; the list again when there is none);
+-- then, with ARGV[4] = "each", 3 keys per tick i, from 6 + 3*(i-1):
+--            the list to push to, the set to add ARGV[6] (or the list's key)
+--            to (Sidekiq's and Resque's `queues`, RQ's `rq:queues`; the list
+--            again when there is none), and the job's own hash (RQ's
+--            `rq:job:<id>`; the list again when there is none);
 --            with ARGV[4] = "uniform", KEYS[6] alone: the list every tick is
 --            pushed to, at the left, with no set (the caller promises that,
 --            and that no job has two ticks in the call)
@@ -42,8 +44,12 @@
 --            missed without enqueueing, "o" record it, and the ticks before
 --            it, as skipped for overlap (a newer tick of the job follows in
 --            the call); after "l" or "r", "s" to add the
---            member to the set, then "k" if the tick sets a marker, then
---            "w" if its payload is watched;
+--            member to the set, or "S" to add the list's key, then "h" if
+--            the payload is a job hash (`{"push": id, "hash": [field,
+--            value, ...], "hex": [field, hex, ...]}`: the fields are written
+--            to the job's hash, the hex ones decoded, and the id pushed),
+--            then "k" if the tick sets a marker, then "w" if its payload is
+--            watched;
 --            the counter of pushes, "<job>:enqueued";
 --            for each tick with "k": job and marker "<payload id>|<expiry>";
 --            for each tick with "w": its start deadline (Unix ms) and
@@ -123,6 +129,20 @@ local function watch(from, count)
   end
 end
 
+-- Writes a job-hash payload ("h") to `hash`; returns the id to push.
+local function write_job_hash(hash, payload)
+  local job = cjson.decode(payload)
+  local fields = job.hash
+  for j = 1, #job.hex, 2 do
+    fields[#fields + 1] = job.hex[j]
+    fields[#fields + 1] = (string.gsub(job.hex[j + 1], '%x%x', function(h)
+      return string.char(tonumber(h, 16))
+    end))
+  end
+  redis.call('HSET', hash, unpack(fields))
+  return job.push
+end
+
 local fast = uniform and not any_paused
 if fast then
   -- HMGET over the (job, state) pairs: the odd replies are the jobs' states.
@@ -167,6 +187,8 @@ for i = 1, n do
   local job, state = ARGV[states + 2 * i - 1], ARGV[states + 2 * i]
   local payload, tick, spec = ARGV[payloads + i], tonumber(ARGV[ticks + i]), ARGV[specs + i]
   local sets = string.find(spec, 's', 2, true)
+  local sets_key = string.find(spec, 'S', 2, true)
+  local hashed = string.find(spec, 'h', 2, true)
   local marks = string.find(spec, 'k', 2, true)
   if marks then
     marker = marker + 2
@@ -175,9 +197,9 @@ for i = 1, n do
   if watches_it then
     watched = watched + 2
   end
-  local list, set = KEYS[6], nil
+  local list, set, hash = KEYS[6], nil, nil
   if not uniform then
-    list, set = KEYS[6 + 2 * (i - 1)], KEYS[7 + 2 * (i - 1)]
+    list, set, hash = KEYS[6 + 3 * (i - 1)], KEYS[7 + 3 * (i - 1)], KEYS[8 + 3 * (i - 1)]
   end
   local last = last_tick(redis.call('HGET', KEYS[1], job))
   if last and last >= tick then
@@ -199,6 +221,11 @@ for i = 1, n do
     else
       if sets then
         redis.call('SADD', set, member)
+      elseif sets_key then
+        redis.call('SADD', set, list)
+      end
+      if hashed then
+        payload = write_job_hash(hash, payload)
       end
       if string.byte(spec, 1) == 114 then -- "r"
         redis.call('RPUSH', list, payload)

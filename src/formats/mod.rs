@@ -1,8 +1,12 @@
-//! The JSON a job pushes, per enqueue format: campanile's [`Payload`], a
-//! Sidekiq job hash, a Resque job, or the job's bare `args`. The foreign
-//! ones follow their tool's documented layout (a public contract of that
-//! tool), so a stock Sidekiq or Resque process runs them; docs/formats.md
-//! shows each.
+//! What a job pushes, per enqueue format: campanile's [`Payload`], a
+//! Sidekiq job hash, a Resque job, the job's bare `args`, a Celery task
+//! message ([`celery`]) or an RQ job ([`rq`]). The foreign ones follow
+//! their tool's layout (a public contract of that tool), so a stock
+//! Sidekiq, Resque, Celery or RQ process runs them; docs/formats.md shows
+//! each.
+
+pub mod celery;
+pub mod rq;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
@@ -17,7 +21,8 @@ use crate::payload::{Payload, tick_id};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
     pub json: String,
-    /// campanile's payload id (`<job>@<tick>`), or the Sidekiq jid; the
+    /// campanile's payload id (`<job>@<tick>`), the Sidekiq jid or the
+    /// Celery task id; the
     /// value of the in-flight marker and of log lines.
     pub id: String,
 }
@@ -58,6 +63,15 @@ fn foreign(
             Pushed { json, id: jid }
         }
         Format::Resque(resque) => Pushed { json: resque_job(resque, args), id: id.to_owned() },
+        Format::Celery(c) => {
+            let task_id = celery::task_id(id);
+            Pushed { json: celery::message(c, job.queue.as_str(), args, &task_id), id: task_id }
+        }
+        Format::Rq(r) => {
+            let job_id = rq::job_id(id);
+            let hash = rq::job_hash(r, job.queue.as_str(), args, &job_id, created, now);
+            Pushed { json: hash.to_payload(), id: job_id }
+        }
         Format::Json { .. } | Format::Campanile => Pushed { json: args.to_string(), id: id.to_owned() },
     }
 }
@@ -116,6 +130,22 @@ pub fn jid(id: &str) -> String {
     let high = splitmix64(fnv1a(id.as_bytes()));
     let low = splitmix64(high ^ fnv1a(format!("jid:{id}").as_bytes()));
     format!("{high:016x}{:08x}", low as u32)
+}
+
+/// A UUID (version 4 and RFC 4122 variant bits set) derived from `seed`.
+pub(crate) fn uuid(seed: &str) -> String {
+    let high = splitmix64(fnv1a(seed.as_bytes()));
+    let low = splitmix64(high ^ fnv1a(format!("uuid:{seed}").as_bytes()));
+    let high = (high & !0xf000) | 0x4000;
+    let low = (low & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0xffff,
+        low >> 48,
+        low & 0xffff_ffff_ffff
+    )
 }
 
 /// Epoch time to the millisecond: float seconds (Sidekiq 6 and 7) or
