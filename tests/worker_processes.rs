@@ -592,6 +592,56 @@ fn sigterm_with_a_long_job_puts_it_back_and_exits_0() {
     );
 }
 
+/// Alerts still queued at shutdown get what is left of the exit budget, not
+/// a fixed time after the drain: a run that used the whole grace period and
+/// a webhook receiver that never answers must not push the exit past
+/// `--shutdown-timeout` plus `EXIT_MARGIN` (Heroku kills at 30 s).
+#[test]
+fn sigterm_exits_within_the_shutdown_timeout_and_its_margin_whatever_the_alerts() {
+    let redis = RedisServer::start();
+    let mut con = redis.connection();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Accepts connections and never answers them.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = stalled.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = stalled.incoming().take(8).flatten().collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let started = d.join("started");
+    let config = write_config(
+        d,
+        &format!(
+            "[jobs.fail]\nevery = \"1h\"\ncommand = \"exit 3\"\nretries = 0\n\n\
+             [jobs.long]\nevery = \"1h\"\ncommand = '''touch {started}; sleep 30'''\n\n\
+             [[notify.webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nevents = [\"dead\"]\n",
+            started = sh_path(&started)
+        ),
+    );
+    lpush(&mut con, PENDING, &payload("fail", TICK, 1, "null"));
+    lpush(&mut con, PENDING, &payload("long", TICK, 1, "null"));
+    let mut worker =
+        Proc::worker(&redis, &config, d, &["--shutdown-timeout", "2s", "--concurrency", "2"], "worker");
+    wait_for(
+        "the failing run's dead letter and the long run's start",
+        Duration::from_secs(20),
+        || (dead_letters(&mut redis.connection()).len() == 1 && started.exists()).then_some(()),
+        || worker.log_tail(),
+    );
+
+    worker.sigterm();
+    let sent = Instant::now();
+    let status = worker.wait_exit(Duration::from_secs(20)).expect("the worker exits");
+    let took = sent.elapsed();
+    assert_eq!(status.code(), Some(0), "{}", worker.log_tail());
+    assert!(took >= Duration::from_secs(2), "exited after {took:?}, before the 2 s shutdown timeout");
+    // 2 s of grace plus the 4 s margin, and time for the process to end.
+    assert!(took < Duration::from_millis(7_000), "exited {took:?} after SIGTERM\n{}", worker.log_tail());
+    assert_eq!(lrange(&mut con, PENDING).len(), 1, "the long run is back on pending");
+}
+
 // ---------------------------------------------------------------------------
 // 7. Clock and worker together
 

@@ -127,7 +127,7 @@ fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) ->
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let (shutdown, _signals) = crate::shutdown::on_signals();
         let metrics = match serve_metrics(metrics_addr, &shutdown).await {
             Ok(metrics) => metrics,
@@ -145,7 +145,17 @@ fn daemon(path: &std::path::Path, metrics_addr: Option<std::net::SocketAddr>) ->
                 ExitCode::from(EXIT_FAILURE)
             }
         }
-    })
+    });
+    leave(runtime);
+    code
+}
+
+/// Ends a daemon's runtime without waiting for its blocking threads: what
+/// still runs there is an alert or ping request the daemon already gave up
+/// on at its stop deadline, and waiting for its HTTP timeout would push the
+/// exit past the documented bound.
+pub(crate) fn leave(runtime: tokio::runtime::Runtime) {
+    runtime.shutdown_background();
 }
 
 /// The async runtime every command runs on: one thread. The clock mostly

@@ -128,7 +128,7 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let (shutdown, _signals) = crate::shutdown::on_signals();
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => listener,
@@ -163,7 +163,9 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         }
-    })
+    });
+    super::leave(runtime);
+    code
 }
 
 /// How long the dashboard's loops take at most to stop once it has.

@@ -66,7 +66,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let (shutdown, _signals) = crate::shutdown::on_signals();
         let metrics = match super::serve_metrics(args.metrics_addr, &shutdown).await {
             Ok(metrics) => metrics,
@@ -82,5 +82,7 @@ pub fn run(args: WorkerArgs) -> ExitCode {
                 ExitCode::from(super::EXIT_FAILURE)
             }
         }
-    })
+    });
+    super::leave(runtime);
+    code
 }

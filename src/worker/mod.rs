@@ -97,6 +97,12 @@ const BACKOFF: Backoff = Backoff::new(Duration::from_millis(250), Duration::from
 /// fetchers' abandoned takes, the interrupted runs' records (each retried
 /// a few times), the other loops' current pass.
 pub const STOP_MARGIN: Duration = Duration::from_secs(10);
+/// The worker exits within the shutdown grace period plus this, whatever
+/// is still queued: the last runs' alerts and pings get what is left of it
+/// (at most their own deadlines), and what has not gone out by then is
+/// dropped and logged. 25 s of grace plus 4 s fits inside the 30 s Heroku
+/// waits between SIGTERM and SIGKILL.
+pub const EXIT_MARGIN: Duration = Duration::from_secs(4);
 
 /// `host:pid:nonce`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +231,7 @@ pub async fn run(
         _ = failed.cancelled() => {}
     }
     ctx.stopping.cancel();
+    let stop_began = tokio::time::Instant::now();
     let stopped = loops.stop(options.shutdown_timeout + STOP_MARGIN).await;
     // Only if the drain was cut off at the deadline: jobs stopped then are
     // still recording their payloads' return.
@@ -237,10 +244,11 @@ pub async fn run(
         tracing::warn!(error = %error_chain(&e), "cannot drop worker lease");
     }
     // Nothing sends any more: the last runs' pings and alerts get their
-    // chance.
+    // chance, within what is left of the exit budget.
+    let left = (options.shutdown_timeout + EXIT_MARGIN).saturating_sub(stop_began.elapsed());
     tokio::join!(
-        ctx.pinger.drain(crate::notify::ping::TIMEOUT),
-        ctx.notifier.stop(crate::notify::STOP_DEADLINE)
+        ctx.pinger.drain(left.min(crate::notify::ping::TIMEOUT)),
+        ctx.notifier.stop(left.min(crate::notify::STOP_DEADLINE))
     );
     tracing::info!(worker = %me.0, "worker stopped");
     Ok(stopped?)
