@@ -1,10 +1,10 @@
 //! Parse and next-tick cost of cron expressions in several zones, and the
-//! catch-up plan after a long outage.
+//! catch-up after a long outage.
 //! `cargo bench --bench schedule`; figures in BENCHMARKS.md.
 
 use std::path::Path;
 
-use campanile::clock::plan;
+use campanile::clock::due;
 use campanile::config::Config;
 use campanile::cron::Cron;
 use chrono::DateTime;
@@ -58,7 +58,7 @@ fn next_after(c: &mut Criterion) {
     g.finish();
 }
 
-/// The plan of an every-second job after a month's outage, per catch-up
+/// What is due of an every-second job after a month's outage, per catch-up
 /// policy: 2.6 million missed ticks, counted, not collected.
 fn catch_up(c: &mut Criterion) {
     let now = 1_795_435_200i64; // 2026-11-23T12:00:00Z
@@ -70,7 +70,7 @@ fn catch_up(c: &mut Criterion) {
         let config =
             Config::parse(&text, Path::new("clock.toml"), DateTime::from_timestamp(now, 0).unwrap()).unwrap();
         let job = &config.jobs[0];
-        g.bench_function(policy, |b| b.iter(|| plan::plan(job, black_box(now - 30 * 86_400), now * 1000)));
+        g.bench_function(policy, |b| b.iter(|| due::ticks(job, black_box(now - 30 * 86_400), now * 1000)));
     }
     g.finish();
 }

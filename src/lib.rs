@@ -13,7 +13,7 @@
 //! - [`duration`]: `30s`, `5m`, `1h30m` as clock.toml writes them.
 //! - [`time`]: the injectable [`time::TimeSource`]; the only reader of the
 //!   system clock.
-//! - [`clock`]: the daemon: leader lease, catch-up [`clock::plan`], the
+//! - [`clock`]: the daemon: leader lease, catch-up [`clock::due`], the
 //!   [`clock::Ticker`] that pushes due ticks.
 //! - [`worker`]: takes payloads, runs commands, retries, dead letters,
 //!   recovers lost payloads, drains on shutdown.

@@ -43,7 +43,7 @@ const PRECISE_SLEEP: Duration = Duration::from_millis(3);
 const PREPARE_AHEAD: Duration = Duration::from_millis(200);
 
 /// The first batch's build lead per job in clock.toml: twice the few
-/// microseconds a tick takes to plan and build.
+/// microseconds a tick takes to decide and build.
 const PREPARE_PER_JOB: Duration = Duration::from_micros(5);
 
 /// Backoff after a Redis error while leading.

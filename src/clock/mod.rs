@@ -26,13 +26,13 @@
 //! State lives in Redis, not in the process (see `leader.rs`), so a
 //! restart, a deploy, a failover and a Redis outage are the same path.
 
+pub mod due;
 mod heartbeat;
 mod leader;
 mod leadership;
 mod lease;
 mod monitor;
 pub mod offset;
-pub mod plan;
 pub mod registry;
 pub mod ticker;
 

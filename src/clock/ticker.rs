@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
-use super::plan::{self, Planned};
+use super::due::{self, Step};
 use crate::config::{Config, Job, Overlap, QueueName};
 use crate::formats;
 use crate::metrics::{METRICS, TickLabels};
@@ -21,7 +21,7 @@ use crate::store::{
 
 struct Slot {
     job: usize,
-    /// [`plan::schedule_hash`]: kept as a number, written out per tick.
+    /// [`due::schedule_hash`]: kept as a number, written out per tick.
     fingerprint: u64,
     /// The last tick handled (pushed, skipped or found already handled).
     last: i64,
@@ -60,13 +60,13 @@ pub struct Ticker {
     memory: Memory,
 }
 
-/// The ticks due at one instant, planned and with their payloads built.
+/// The ticks due at one instant, decided and with their payloads built.
 struct Batch {
     /// The instant (Unix ms) the payloads were built for, their `enqueued_at`.
     at_ms: i64,
     ops: Vec<TickOp>,
-    /// Each due slot with its plan.
-    plans: Vec<(usize, plan::Plan)>,
+    /// Each due heap entry with what is due of its job.
+    due: Vec<(usize, due::Due)>,
     /// The script calls for `ops`, when built ahead.
     built: Option<store::BuiltEnqueue>,
 }
@@ -133,8 +133,8 @@ impl Ticker {
         let mut slots = Vec::new();
         let mut seqs = Sequences::new();
         for (queue, jobs) in by_queue {
-            let hashes: Vec<u64> = jobs.iter().map(|&i| plan::schedule_hash(&config.jobs[i])).collect();
-            let texts: Vec<String> = hashes.iter().map(|&h| plan::fingerprint_text(h)).collect();
+            let hashes: Vec<u64> = jobs.iter().map(|&i| due::schedule_hash(&config.jobs[i])).collect();
+            let texts: Vec<String> = hashes.iter().map(|&h| due::fingerprint_text(h)).collect();
             let args: Vec<SyncJob<'_>> = jobs
                 .iter()
                 .zip(&texts)
@@ -173,12 +173,12 @@ impl Ticker {
         heap.into_iter().chain(prepared).min().and_then(DateTime::from_timestamp_millis)
     }
 
-    /// Plans the ticks due at `at` and builds their payloads ahead, so that
+    /// Decides the ticks due at `at` and builds their payloads ahead, so that
     /// [`Ticker::fire_due`] at that instant only sends them: the work of
     /// building a batch is done before its instant, not after it.
     pub fn prepare(&mut self, at: DateTime<Utc>) {
         self.unprepare();
-        let mut batch = self.plan_due(at);
+        let mut batch = self.take_due(at);
         if !batch.ops.is_empty() {
             batch.built = Some(self.store.build_enqueue(self.term, &self.seqs, &batch.ops, batch.at_ms));
         }
@@ -198,14 +198,14 @@ impl Ticker {
     }
 
     fn requeue(&mut self, batch: Batch) {
-        self.heap.extend(batch.plans.into_iter().map(|(slot, _)| Reverse((batch.at_ms, slot))));
+        self.heap.extend(batch.due.into_iter().map(|(slot, _)| Reverse((batch.at_ms, slot))));
     }
 
-    /// Takes every slot due at `at` off the heap and plans it.
-    fn plan_due(&mut self, at: DateTime<Utc>) -> Batch {
+    /// Takes every heap entry due at `at` off the heap and decides its ticks.
+    fn take_due(&mut self, at: DateTime<Utc>) -> Batch {
         let at_ms = at.timestamp_millis();
         let mut ops = Vec::new();
-        let mut plans = Vec::new();
+        let mut due = Vec::new();
         while let Some(&Reverse((ms, slot))) = self.heap.peek() {
             if ms > at_ms {
                 break;
@@ -213,24 +213,25 @@ impl Ticker {
             self.heap.pop();
             let s = &self.slots[slot];
             let job = &self.config.jobs[s.job];
-            let plan = plan::plan(job, s.last, at_ms);
+            let decided = due::ticks(job, s.last, at_ms);
             // Each push's next tick, for its start deadline: the pushes are
-            // consecutive ticks and come last in a plan.
-            let next_ticks = plan.steps.iter().skip(1).map(|step| Some(step.tick())).chain([plan.next]);
+            // consecutive ticks and come last in a job's steps.
+            let next_ticks = decided.steps.iter().skip(1).map(|step| Some(step.tick())).chain([decided.next]);
             ops.extend(
-                plan.steps
+                decided
+                    .steps
                     .iter()
                     .zip(next_ticks)
                     .map(|(step, next)| tick_op(job, s.fingerprint, *step, next, at)),
             );
-            plans.push((slot, plan));
+            due.push((slot, decided));
         }
-        Batch { at_ms, ops, plans, built: None }
+        Batch { at_ms, ops, due, built: None }
     }
 
     /// Pushes every tick due at `now`, pipelined ([`Store::enqueue`]). A batch
     /// prepared for this very millisecond is sent as built; one prepared for
-    /// an instant that has passed is planned again, so that each payload's
+    /// an instant that has passed is decided again, so that each payload's
     /// `enqueued_at` is the instant it was sent.
     pub async fn fire_due(&mut self, now: DateTime<Utc>) -> store::Result<Fired> {
         let now_ms = now.timestamp_millis();
@@ -242,13 +243,13 @@ impl Ticker {
             }
             Some(stale) => {
                 self.requeue(stale);
-                self.plan_due(now)
+                self.take_due(now)
             }
-            None => self.plan_due(now),
+            None => self.take_due(now),
         };
         // Every line of the batch (its ticks, a failed push) carries the
         // instant and how many jobs were due then.
-        let span = tracing::info_span!("ticks", at = %output::utc_millis(now), jobs = batch.plans.len());
+        let span = tracing::info_span!("ticks", at = %output::utc_millis(now), jobs = batch.due.len());
         self.fire(batch, now).instrument(span).await
     }
 
@@ -260,16 +261,16 @@ impl Ticker {
         };
         // One write to stderr for the batch's lines, not one per tick.
         let fired = crate::logging::batched(|| self.report(&batch.ops, &statuses, now));
-        let mut handled = Vec::with_capacity(batch.plans.len());
-        for (slot, plan) in batch.plans {
-            if let Some(last) = plan.steps.last().map(|s| s.tick()) {
+        let mut handled = Vec::with_capacity(batch.due.len());
+        for (slot, decided) in batch.due {
+            if let Some(last) = decided.steps.last().map(|s| s.tick()) {
                 self.slots[slot].last = last;
                 let s = &self.slots[slot];
                 handled.push((s.job, s.fingerprint, last));
             }
-            if let Some(next) = plan.next {
+            if let Some(next) = decided.next {
                 let job = &self.config.jobs[self.slots[slot].job];
-                self.heap.push(Reverse((next * 1000 + plan::jitter_ms(job, next), slot)));
+                self.heap.push(Reverse((next * 1000 + due::jitter_ms(job, next), slot)));
             }
         }
         self.memory.remember(handled.into_iter());
@@ -365,30 +366,30 @@ fn report_lost_state(notifier: &Notifier, queue: &QueueName, jobs: u64, now: Dat
     notifier.send(alert);
 }
 
-/// The op for one step of `job`'s plan; `next` is the job's next tick
+/// The op for one step of what is due of `job`; `next` is the job's next tick
 /// after the step's (Unix seconds), if any.
-fn tick_op(job: &Job, fingerprint: u64, step: Planned, next: Option<i64>, now: DateTime<Utc>) -> TickOp {
+fn tick_op(job: &Job, fingerprint: u64, step: Step, next: Option<i64>, now: DateTime<Utc>) -> TickOp {
     let (tick, action) = match step {
-        Planned::Push(tick) => {
+        Step::Push(tick) => {
             let at = DateTime::from_timestamp(tick, 0).unwrap_or_default();
             let pushed = formats::for_tick(job, at, now);
             (tick, TickAction::Push { payload: pushed.json, id: pushed.id })
         }
-        Planned::Miss { tick, count } => (tick, TickAction::Miss { count }),
-        Planned::Overlap { tick, count } => (tick, TickAction::Overlap { count }),
+        Step::Miss { tick, count } => (tick, TickAction::Miss { count }),
+        Step::Overlap { tick, count } => (tick, TickAction::Overlap { count }),
     };
     TickOp {
         queue: job.queue.clone(),
         job: job.name.clone(),
         tick,
-        fingerprint: plan::fingerprint_text(fingerprint),
+        fingerprint: due::fingerprint_text(fingerprint),
         action,
         inflight_until: (job.overlap == Overlap::Skip).then(|| {
             now.timestamp_millis() + (job.timeout.as_duration() + INFLIGHT_MARGIN).as_millis() as i64
         }),
         format: job.format.clone(),
         start_deadline: match step {
-            Planned::Push(tick) => job.start_deadline_given(tick * 1000, next),
+            Step::Push(tick) => job.start_deadline_given(tick * 1000, next),
             _ => None,
         },
     }

@@ -18,37 +18,37 @@ pub const GRACE_SECS: i64 = 60;
 /// pushed (the newest); older ones are recorded as missed.
 pub const MAX_CATCH_UP: usize = 10_000;
 
-/// One step of a plan, in tick order.
+/// One step of what is due, in tick order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Planned {
+pub enum Step {
     /// Push the payload of this tick (Unix seconds).
     Push(i64),
     /// Record `count` missed ticks, the newest being `tick`, without pushing.
     Miss { tick: i64, count: u64 },
     /// Record `count` ticks of an `overlap = "skip"` job, the newest being
-    /// `tick`, as skipped for overlap: a newer tick of the same plan is
-    /// pushed instead (see [`plan`]).
+    /// `tick`, as skipped for overlap: a newer tick due at the same instant
+    /// is pushed instead (see [`ticks`]).
     Overlap { tick: i64, count: u64 },
 }
 
-impl Planned {
+impl Step {
     /// The tick the step records (the newest one it stands for).
     pub fn tick(self) -> i64 {
         match self {
-            Planned::Push(t) | Planned::Miss { tick: t, .. } | Planned::Overlap { tick: t, .. } => t,
+            Step::Push(t) | Step::Miss { tick: t, .. } | Step::Overlap { tick: t, .. } => t,
         }
     }
 }
 
-/// A job's plan at one instant.
+/// What is due of a job at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub steps: Vec<Planned>,
-    /// The job's first tick after the plan that is not yet due, if any.
+pub struct Due {
+    pub steps: Vec<Step>,
+    /// The job's first tick after these steps that is not yet due, if any.
     pub next: Option<i64>,
 }
 
-/// Plans the ticks of `job` after `last` (its last handled tick) that are
+/// Decides the ticks of `job` after `last` (its last handled tick) that are
 /// due at `now_ms` (Unix milliseconds). A tick is due once its instant plus
 /// its jitter has passed; ticks older than [`GRACE_SECS`] are missed and
 /// handled per the job's `catch_up`; ticks older than `catch_up_window` are
@@ -56,14 +56,14 @@ pub struct Plan {
 ///
 /// Missed ticks are counted, not collected: only the newest ones the policy
 /// pushes (none, one, or up to [`MAX_CATCH_UP`]) are held, so a month's
-/// outage of an every-second job plans in constant memory. An interval
+/// outage of an every-second job is decided in constant memory. An interval
 /// schedule is counted arithmetically; a cron schedule is walked.
 ///
 /// A job with `overlap = "skip"` runs one payload at a time, so of the ticks
-/// a plan would push (caught up or late) only the newest is pushed; the
+/// that would be pushed (caught up or late) only the newest is pushed; the
 /// older ones are recorded as skipped for overlap, as they would be once the
 /// first push marked the job in flight.
-pub fn plan(job: &Job, last: i64, now_ms: i64) -> Plan {
+pub fn ticks(job: &Job, last: i64, now_ms: i64) -> Due {
     let now = now_ms.div_euclid(1000);
     let window_start = now.saturating_sub(job.catch_up_window.as_secs() as i64);
     let cursor = last.max(window_start - 1);
@@ -81,7 +81,7 @@ pub fn plan(job: &Job, last: i64, now_ms: i64) -> Plan {
     let skipped = missed.count - caught_up as u64;
     if skipped > 0 {
         let tick = missed.newest[missed.newest.len() - caught_up - 1];
-        steps.push(Planned::Miss { tick, count: skipped });
+        steps.push(Step::Miss { tick, count: skipped });
     }
     drop(missed);
     let mut cursor = cursor.max(cutoff);
@@ -96,12 +96,12 @@ pub fn plan(job: &Job, last: i64, now_ms: i64) -> Plan {
     if job.overlap == Overlap::Skip && pushes.len() > 1 {
         let newest = pushes[pushes.len() - 1];
         let tick = pushes[pushes.len() - 2];
-        steps.push(Planned::Overlap { tick, count: pushes.len() as u64 - 1 });
+        steps.push(Step::Overlap { tick, count: pushes.len() as u64 - 1 });
         pushes = vec![newest];
     }
     steps.reserve_exact(pushes.len());
-    steps.extend(pushes.into_iter().map(Planned::Push));
-    Plan { steps, next }
+    steps.extend(pushes.into_iter().map(Step::Push));
+    Due { steps, next }
 }
 
 /// How many ticks of a schedule fall in `(after, until]`, and the newest
