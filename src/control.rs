@@ -11,10 +11,10 @@ use serde_json::{Value, json};
 
 use crate::clock::ClockInfo;
 use crate::config::{Config, Job, QueueName};
-use crate::output;
 use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, dead_letter_id};
 use crate::store::{self, Store};
+use crate::text;
 
 /// A job's definition and next run, as `check --json` shows it.
 ///
@@ -29,7 +29,7 @@ pub fn job_json(job: &Job, now: DateTime<Utc>) -> Value {
         "timezone": job.timezone.name(),
         "queue": job.queue,
         "enabled": job.enabled,
-        "next_run": next_run(job, now).map(output::utc),
+        "next_run": next_run(job, now).map(text::utc),
     });
     if !job.format.is_campanile() {
         // Other formats' keys carry no campanile prefix: any `Keys` builds them.
@@ -85,9 +85,9 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
                 "paused": paused_since.is_some(),
                 "paused_since": paused_since,
                 "in_flight": in_flight,
-                "next_run_local": next_run(job, now).map(|t| output::local(t, job.timezone)),
+                "next_run_local": next_run(job, now).map(|t| text::local(t, job.timezone)),
                 "last_run": last.map(|e| json!({
-                    "id": e.id, "outcome": e.outcome, "finished_at": output::utc(e.finished_at),
+                    "id": e.id, "outcome": e.outcome, "finished_at": text::utc(e.finished_at),
                     "attempt": e.attempt, "exit_code": e.exit_code,
                 })),
             });
@@ -105,7 +105,7 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
             "age_secs": l.age_secs(),
             "host": info.map(|c| c.host.clone()),
             "pid": info.map(|c| c.pid),
-            "since": info.and_then(|c| c.leading_since).map(output::utc),
+            "since": info.and_then(|c| c.leading_since).map(text::utc),
             "offset_ms": info.map(|c| c.offset_ms),
         })
     });
@@ -114,7 +114,7 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
         .map(|c| {
             let role = if leader.as_deref() == Some(c.id.as_str()) { "leader" } else { "standby" };
             json!({ "id": c.id, "host": c.host, "pid": c.pid, "role": role,
-                    "started_at": output::utc(c.started_at), "seen_at": output::utc(c.seen_at),
+                    "started_at": text::utc(c.started_at), "seen_at": text::utc(c.seen_at),
                     "offset_ms": c.offset_ms })
         })
         .collect();
@@ -174,7 +174,7 @@ pub async fn trigger(
 /// Pauses (or resumes) a job; `false` if it already was.
 pub async fn set_paused(store: &Store, job: &Job, pause: bool, now: DateTime<Utc>) -> store::Result<bool> {
     if pause {
-        store.pause(&job.queue, job.name.as_str(), &output::utc(now)).await
+        store.pause(&job.queue, job.name.as_str(), &text::utc(now)).await
     } else {
         store.resume(&job.queue, job.name.as_str()).await
     }

@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 
 use crate::clock::{LEASE_INTERVAL, LEASE_TTL};
 use crate::config::{Config, QueueName, RedisSettings};
-use crate::output;
 use crate::store::{self, Store};
+use crate::text;
 
 /// A leader whose lease was last renewed longer ago than this is
 /// `leader_stale`. Its lease keeper renews every [`LEASE_INTERVAL`] (1 s),
@@ -169,7 +169,7 @@ impl Problem {
             Problem::Late { queue, id, deadline, late } => format!(
                 "{id} on queue {queue} has not started, {} s past its deadline {}",
                 late.as_secs(),
-                output::utc(*deadline)
+                text::utc(*deadline)
             ),
             Problem::LateUnlisted { queue, count } => {
                 format!("queue {queue} has {count} more late tick(s), not listed")
@@ -203,8 +203,8 @@ impl Problem {
             Problem::Unserved { pending, workers, .. } => json!({ "pending": pending, "workers": workers }),
             Problem::Late { id, deadline, late, .. } => json!({
                 "id": id,
-                "scheduled_at": scheduled_at(id).map(output::utc),
-                "deadline": output::utc(*deadline),
+                "scheduled_at": scheduled_at(id).map(text::utc),
+                "deadline": text::utc(*deadline),
                 "late_secs": late.as_secs(),
             }),
             Problem::LateUnlisted { count, .. } => json!({ "count": count }),

@@ -28,9 +28,10 @@
 //!   [`web`], the dashboard and its JSON API; [`health`]: what is wrong
 //!   right now (no leader, unserved queues, late ticks), for the same two
 //!   and for uptime checks.
-//! - [`output`]: CLI formats (public contract); [`cli`]: the `clock` and
-//!   `worker` command lines; [`describe`]: schedules in words;
-//!   [`logging`]: pretty, logfmt or JSON logs; [`shutdown`]: the stop signal.
+//! - [`text`]: instants, cells and tables as the CLI prints them (public
+//!   contract); [`cli`]: the `clock` and `worker` command lines;
+//!   [`describe`]: schedules in words; [`logging`]: pretty, logfmt or JSON
+//!   logs; [`shutdown`]: the stop signal.
 //!
 //! The binaries in `src/bin/` only parse arguments, set up logging and call
 //! into this library.
@@ -53,13 +54,13 @@ pub mod logging;
 pub mod memory;
 pub mod metrics;
 pub mod notify;
-pub mod output;
 pub mod payload;
 pub mod run;
 pub mod schedule;
 pub mod shutdown;
 pub mod store;
 pub mod supervisor;
+pub mod text;
 pub mod time;
 pub mod web;
 pub mod worker;

@@ -128,7 +128,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let ts = crate::output::utc_millis(SystemTime.now());
+        let ts = crate::text::utc_millis(SystemTime.now());
         write!(
             writer,
             "ts={ts} level={} target={}",

@@ -77,7 +77,7 @@ pub fn tick_id(job: &str, tick: DateTime<Utc>) -> String {
     let mut id = String::with_capacity(job.len() + 21);
     id.push_str(job);
     id.push('@');
-    crate::output::push_utc(&mut id, tick, false);
+    crate::text::push_utc(&mut id, tick, false);
     id
 }
 
@@ -86,7 +86,7 @@ pub(crate) mod rfc3339_secs {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::output::utc(*t))
+        s.serialize_str(&crate::text::utc(*t))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
@@ -100,7 +100,7 @@ pub(crate) mod rfc3339_millis {
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&crate::output::utc_millis(*t))
+        s.serialize_str(&crate::text::utc_millis(*t))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {

@@ -8,8 +8,8 @@ use clap::Args;
 use serde_json::json;
 
 use crate::config::{Config, Format, Job};
-use crate::output;
 use crate::schedule::Schedule;
+use crate::text;
 use crate::time::TimeSource;
 
 #[derive(Debug, Args)]
@@ -65,7 +65,7 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
         .iter()
         .map(|job| {
             let (local, utc) = match crate::control::next_run(job, now) {
-                Some(t) => (output::local(t, job.timezone), output::utc(t)),
+                Some(t) => (text::local(t, job.timezone), text::utc(t)),
                 None if !job.enabled => ("disabled".into(), "-".into()),
                 None => ("never".into(), "-".into()),
             };
@@ -76,12 +76,12 @@ pub fn render_table(config: &Config, now: DateTime<Utc>) -> String {
                 queue_text(job),
                 local,
                 utc,
-                output::description_cell(&job.description.as_deref().into()),
+                text::description_cell(&job.description.as_deref().into()),
             ]
         })
         .collect();
     out.push('\n');
-    out.push_str(&output::table(
+    out.push_str(&text::table(
         &["JOB", "SCHEDULE", "ZONE", "QUEUE", "NEXT RUN (LOCAL)", "NEXT RUN (UTC)", "DESCRIPTION"],
         &rows,
     ));

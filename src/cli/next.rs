@@ -9,8 +9,8 @@ use clap::Args;
 
 use crate::cron::Cron;
 use crate::duration::Span;
-use crate::output;
 use crate::schedule::Schedule;
+use crate::text;
 use crate::time::TimeSource;
 
 #[derive(Debug, Args)]
@@ -99,7 +99,7 @@ pub(super) fn run(path: &Path, args: &NextArgs, time: &dyn TimeSource) -> ExitCo
         for job in jobs {
             println!("{}  {}  {}", job.name, job.schedule, job.timezone.name());
             for t in job.schedule.ticks(after, DateTime::<Utc>::MAX_UTC).take(args.count as usize) {
-                println!("  {}  {}", output::utc(t), output::local(t, job.timezone));
+                println!("  {}  {}", text::utc(t), text::local(t, job.timezone));
             }
         }
     }
@@ -107,7 +107,7 @@ pub(super) fn run(path: &Path, args: &NextArgs, time: &dyn TimeSource) -> ExitCo
 }
 
 fn ticks_json(schedule: &Schedule, after: DateTime<Utc>, count: u32) -> serde_json::Value {
-    schedule.ticks(after, DateTime::<Utc>::MAX_UTC).take(count as usize).map(output::utc).collect()
+    schedule.ticks(after, DateTime::<Utc>::MAX_UTC).take(count as usize).map(text::utc).collect()
 }
 
 fn print_ticks(schedule: &Schedule, tz: Tz, after: DateTime<Utc>, count: u32, json: bool) {
@@ -116,6 +116,6 @@ fn print_ticks(schedule: &Schedule, tz: Tz, after: DateTime<Utc>, count: u32, js
         return;
     }
     for t in schedule.ticks(after, DateTime::<Utc>::MAX_UTC).take(count as usize) {
-        println!("{}  {}", output::utc(t), output::local(t, tz));
+        println!("{}  {}", text::utc(t), text::local(t, tz));
     }
 }

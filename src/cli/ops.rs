@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::{EXIT_FAILURE, EXIT_INVALID};
 use crate::config::{Config, Job, QueueName};
-use crate::output;
 use crate::run::HistoryEntry;
 use crate::store::{self, Store};
+use crate::text;
 use crate::time::{SystemTime, TimeSource};
 
 #[derive(Debug, Args)]
@@ -216,7 +216,7 @@ pub(super) async fn history(config: Arc<Config>, store: Store, args: HistoryArgs
         .iter()
         .map(|e| {
             vec![
-                output::utc(e.finished_at),
+                text::utc(e.finished_at),
                 e.job.clone(),
                 outcome_text(e),
                 format!("{:.1}s", e.duration_ms as f64 / 1000.0),
@@ -226,7 +226,7 @@ pub(super) async fn history(config: Arc<Config>, store: Store, args: HistoryArgs
             ]
         })
         .collect();
-    print!("{}", output::table(&["FINISHED", "JOB", "OUTCOME", "DURATION", "ATTEMPT", "EXIT", "ID"], &rows));
+    print!("{}", text::table(&["FINISHED", "JOB", "OUTCOME", "DURATION", "ATTEMPT", "EXIT", "ID"], &rows));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -255,7 +255,7 @@ pub(super) async fn dead(config: Arc<Config>, store: Store, args: DeadArgs) -> s
         .iter()
         .map(|d| {
             vec![
-                output::utc(d.letter.failed_at),
+                text::utc(d.letter.failed_at),
                 d.queue.to_string(),
                 d.letter.job.clone().unwrap_or_else(|| "-".into()),
                 d.letter.attempts.to_string(),
@@ -267,7 +267,7 @@ pub(super) async fn dead(config: Arc<Config>, store: Store, args: DeadArgs) -> s
     if rows.is_empty() {
         println!("no dead letters");
     } else {
-        print!("{}", output::table(&["FAILED", "QUEUE", "JOB", "ATTEMPTS", "REASON", "ID"], &rows));
+        print!("{}", text::table(&["FAILED", "QUEUE", "JOB", "ATTEMPTS", "REASON", "ID"], &rows));
     }
     Ok(ExitCode::SUCCESS)
 }

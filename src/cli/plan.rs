@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use crate::config::{Config, Job};
 use crate::deploy::{self, Deployed, Diff};
-use crate::output;
 use crate::store::Store;
+use crate::text;
 use crate::time::{SystemTime, TimeSource};
 
 #[derive(Debug, Args)]
@@ -57,7 +57,7 @@ pub(super) fn run(path: &Path, args: &PlanArgs) -> ExitCode {
             "{}",
             json!({
                 "deployed": deployed.as_ref().map(|d| json!({
-                    "fingerprint": d.fingerprint, "clock": d.clock, "published_at": output::utc(d.published_at),
+                    "fingerprint": d.fingerprint, "clock": d.clock, "published_at": text::utc(d.published_at),
                 })),
                 "offline": offline_reason,
                 "local_fingerprint": deploy::fingerprint(&config),
@@ -93,7 +93,7 @@ fn upcoming(job: &Job, now: DateTime<Utc>) -> Vec<Value> {
     job.schedule
         .ticks(now, DateTime::<Utc>::MAX_UTC)
         .take(NEXT)
-        .map(|t| json!({ "utc": output::utc(t), "local": output::local(t, job.timezone) }))
+        .map(|t| json!({ "utc": text::utc(t), "local": text::local(t, job.timezone) }))
         .collect()
 }
 
@@ -113,7 +113,7 @@ fn render(
             config.path.display(),
             d.fingerprint,
             d.clock,
-            output::utc(d.published_at)
+            text::utc(d.published_at)
         )),
     }
     if diff.is_empty() && offline.is_none() {
@@ -123,7 +123,7 @@ fn render(
     let next = |name: &str, out: &mut String| {
         if let Some(job) = config.job(name) {
             for t in job.schedule.ticks(now, DateTime::<Utc>::MAX_UTC).take(NEXT) {
-                out.push_str(&format!("    next {}  {}\n", output::utc(t), output::local(t, job.timezone)));
+                out.push_str(&format!("    next {}  {}\n", text::utc(t), text::local(t, job.timezone)));
             }
         }
     };

@@ -11,9 +11,9 @@ use clap::Args;
 use super::EXIT_FAILURE;
 use crate::config::Config;
 use crate::health::{self, Problem};
-use crate::output;
-use crate::output::cell;
 use crate::store::{self, Store};
+use crate::text;
+use crate::text::cell;
 use crate::time::{SystemTime, TimeSource};
 
 #[derive(Debug, Args)]
@@ -115,11 +115,11 @@ fn render(status: &serde_json::Value) -> String {
                 cell(&j["next_run"]),
                 last,
                 if state.is_empty() { "-".into() } else { state.join(", ") },
-                output::description_cell(&j["description"]),
+                text::description_cell(&j["description"]),
             ]
         })
         .collect();
-    out.push_str(&output::table(
+    out.push_str(&text::table(
         &[
             "JOB",
             "SCHEDULE",
@@ -139,7 +139,7 @@ fn render(status: &serde_json::Value) -> String {
         .flatten()
         .map(|q| ["name", "pending", "in_progress", "retry", "dead"].iter().map(|k| cell(&q[*k])).collect())
         .collect();
-    out.push_str(&output::table(&["QUEUE", "PENDING", "IN PROGRESS", "RETRY", "DEAD"], &rows));
+    out.push_str(&text::table(&["QUEUE", "PENDING", "IN PROGRESS", "RETRY", "DEAD"], &rows));
     let rows: Vec<Vec<String>> = status["tool_queues"]
         .as_array()
         .into_iter()
@@ -148,7 +148,7 @@ fn render(status: &serde_json::Value) -> String {
         .collect();
     if !rows.is_empty() {
         out.push('\n');
-        out.push_str(&output::table(&["OTHER TOOL'S LIST", "FORMAT", "WAITING"], &rows));
+        out.push_str(&text::table(&["OTHER TOOL'S LIST", "FORMAT", "WAITING"], &rows));
     }
     out
 }

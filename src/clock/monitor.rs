@@ -25,8 +25,8 @@ use crate::config::{Config, Event, QueueName};
 use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
 use crate::notify::{Notifier, build};
-use crate::output;
 use crate::store::{Episode, LatePayload, QueueLook, Store};
+use crate::text;
 
 /// How often the leading clock watches its queues: `late` and `unserved`
 /// come at most this much after their deadline.
@@ -78,7 +78,7 @@ impl Monitor {
 
     fn report(&self, queue: &QueueName, look: &QueueLook) {
         set_gauges(queue, look);
-        let at = output::utc(look.now);
+        let at = text::utc(look.now);
         for late in &look.late {
             self.notifier.send(late_alert(&self.config, queue, look, late, &at));
         }

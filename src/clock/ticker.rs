@@ -14,10 +14,10 @@ use crate::config::{Config, Job, Overlap, QueueName};
 use crate::formats;
 use crate::metrics::{METRICS, TickLabels};
 use crate::notify::{self, Event, Notifier};
-use crate::output;
 use crate::store::{
     self, INFLIGHT_MARGIN, Sequences, Store, SyncJob, Synced, TickAction, TickOp, TickStatus,
 };
+use crate::text;
 
 struct Slot {
     job: usize,
@@ -249,7 +249,7 @@ impl Ticker {
         };
         // Every line of the batch (its ticks, a failed push) carries the
         // instant and how many jobs were due then.
-        let span = tracing::info_span!("ticks", at = %output::utc_millis(now), jobs = batch.due.len());
+        let span = tracing::info_span!("ticks", at = %text::utc_millis(now), jobs = batch.due.len());
         self.fire(batch, now).instrument(span).await
     }
 
@@ -279,10 +279,10 @@ impl Ticker {
 
     fn report(&self, ops: &[TickOp], statuses: &[TickStatus], now: DateTime<Utc>) -> Fired {
         let mut fired = Fired::default();
-        let now_text = output::utc(now);
+        let now_text = text::utc(now);
         for (op, status) in ops.iter().zip(statuses) {
             let tick = DateTime::from_timestamp(op.tick, 0).unwrap_or_default();
-            let tick_text = output::utc(tick);
+            let tick_text = text::utc(tick);
             let lateness_ms = (now - tick).num_milliseconds();
             let (job, queue) = (op.job.as_str(), op.queue.as_str());
             let labels = || TickLabels::new(&op.job, &op.queue);
@@ -355,7 +355,7 @@ impl Ticker {
 fn report_lost_state(notifier: &Notifier, queue: &QueueName, jobs: u64, now: DateTime<Utc>) {
     let reason = "Redis lost campanile's state";
     tracing::warn!(queue = %queue, jobs, reason, "tick state restored from the leading clock's memory");
-    let now_text = output::utc(now);
+    let now_text = text::utc(now);
     let mut alert =
         notify::build::tick(Event::Missed, "*", queue.as_str(), &now_text, jobs, reason, &now_text);
     alert.scheduled_at = None;

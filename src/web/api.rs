@@ -61,7 +61,7 @@ pub(super) async fn api_job(State(state): State<AppState>, Path(name): Path<Stri
     let now = state.now();
     let mut live = state.job_status(job, now).await.map_err(Failure::json)?;
     let upcoming: Vec<String> =
-        control::upcoming(job, now, UPCOMING).into_iter().map(crate::output::utc).collect();
+        control::upcoming(job, now, UPCOMING).into_iter().map(crate::text::utc).collect();
     live["upcoming"] = json!(upcoming);
     Ok(Json(live))
 }

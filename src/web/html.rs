@@ -102,12 +102,12 @@ pub fn button(
 
 /// An instant as a `<time>` element: UTC in the markup, shown as given.
 pub fn time(t: DateTime<Utc>, shown: &str) -> Markup {
-    html! { time datetime=(crate::output::utc(t)) { (shown) } }
+    html! { time datetime=(crate::text::utc(t)) { (shown) } }
 }
 
 /// A countdown to `t`, rendered now and kept current by the page script.
 pub fn countdown(t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
-    html! { span class="countdown" data-at=(crate::output::utc(t)) { (relative(t, now)) } }
+    html! { span class="countdown" data-at=(crate::text::utc(t)) { (relative(t, now)) } }
 }
 
 /// `in 3m 20s`, `5s ago`: a coarse distance between two instants.
@@ -163,7 +163,7 @@ pub fn live(now: DateTime<Utc>, body: Markup) -> Markup {
         p class="notice warning connection" role="alert" hidden {} "\n"
         div class="live" data-live="" data-refresh=(REFRESH_SECS) {
             "\n"
-            p class="as-of" { small { "As of " (time(now, &crate::output::utc(now))) } } "\n"
+            p class="as-of" { small { "As of " (time(now, &crate::text::utc(now))) } } "\n"
             (body)
         }
         "\n"

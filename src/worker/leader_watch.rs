@@ -68,7 +68,7 @@ impl LeaderWatcher {
             (None, _) => Duration::ZERO,
         };
         METRICS.leader_age.set(age.as_secs_f64());
-        let at = crate::output::utc(self.time.now());
+        let at = crate::text::utc(self.time.now());
         match seen {
             LeaderWatch::NoLeader(elapsed) => {
                 tracing::error!(elapsed_secs = elapsed.as_secs(), "no clock holds the leader lease");

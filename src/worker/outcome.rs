@@ -13,10 +13,10 @@ use crate::config::{Config, Job, QueueName};
 use crate::error_chain::error_chain;
 use crate::metrics::{METRICS, labels};
 use crate::notify::{self, Event};
-use crate::output;
 use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
 use crate::store::{Finish, INFLIGHT_MARGIN, Requeue, Store};
+use crate::text;
 
 /// Records a run's end: success, a scheduled retry, a dead letter, or (when
 /// interrupted by shutdown) the payload back on the pending list. Returns
@@ -74,11 +74,11 @@ pub(super) async fn conclude(
             job.name.as_str(),
             queue.as_str(),
             &payload.id,
-            &output::utc(payload.scheduled_at),
+            &text::utc(payload.scheduled_at),
             payload.attempt,
             reason,
             run.exit_code,
-            &output::utc(run.finished_at),
+            &text::utc(run.finished_at),
             will_retry,
         )
     };
@@ -209,7 +209,7 @@ pub(super) fn notify_unrunnable(ctx: &Ctx, queue: &QueueName, job: &str, id: &st
     let configured = ctx.config.job(job).is_some();
     let label = if configured { job } else { crate::metrics::UNKNOWN_JOB };
     METRICS.runs_dead.get_or_create(&labels(&[("job", label)])).inc();
-    let now = output::utc(ctx.time.now());
+    let now = text::utc(ctx.time.now());
     let mut n = notify::build::run(
         Event::Dead,
         job,

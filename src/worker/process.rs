@@ -126,8 +126,8 @@ fn long_running(ctx: &Arc<Ctx>, queue: &QueueName, job: &Job, payload: &Payload)
     let (job, queue, payload) = (job.name.to_string(), queue.to_string(), payload.clone());
     let fire = move |elapsed: std::time::Duration| {
         tracing::warn!(job = %job, id = %payload.id, attempt = payload.attempt, elapsed_secs = elapsed.as_secs(), "run still going after warn_after");
-        let tick = crate::output::utc(payload.scheduled_at);
-        let at = crate::output::utc(time.now());
+        let tick = crate::text::utc(payload.scheduled_at);
+        let at = crate::text::utc(time.now());
         notifier.send(notify::build::long_running(
             &job,
             &queue,

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Ctx, Nav, ago, button, page, scroll, time, url_segment};
 use crate::control::Dead;
-use crate::output;
+use crate::text;
 
 /// Dead letters per page unless `?per=` says otherwise.
 pub const DEAD_PAGE: usize = 50;
@@ -172,7 +172,7 @@ fn letter_row(d: &Dead, scope: &[(&str, &str)], back: &str, ctx: &Ctx) -> Markup
     fields.push(("id", &d.id));
     html! {
         tr data-dead=(d.id) {
-            td { (time(l.failed_at, &output::utc(l.failed_at))) br; small { (ago(l.failed_at, ctx.now)) } }
+            td { (time(l.failed_at, &text::utc(l.failed_at))) br; small { (ago(l.failed_at, ctx.now)) } }
             td { (d.queue.as_str()) }
             td {
                 @match l.job.as_deref() {

@@ -10,8 +10,8 @@ use super::{
     schedule_cell, scroll, spaced, state_cell, time, url_segment,
 };
 use crate::config::Job;
-use crate::output::{self, cell};
 use crate::run::HistoryEntry;
+use crate::text::{self, cell};
 
 /// `/jobs/<name>`: the job of clock.toml, its entry of the status view
 /// (`live`), its newest runs and its next ticks.
@@ -44,8 +44,8 @@ pub fn job(
                 "\n"
                 @for t in upcoming {
                     li {
-                        (time(*t, &output::local(*t, job.timezone))) " "
-                        small { "(" (output::utc(*t)) " UTC, " (countdown(*t, ctx.now)) ")" }
+                        (time(*t, &text::local(*t, job.timezone))) " "
+                        small { "(" (text::utc(*t)) " UTC, " (countdown(*t, ctx.now)) ")" }
                     }
                     "\n"
                 }
@@ -123,7 +123,7 @@ fn chart(history: &[HistoryEntry]) -> Markup {
                     rect class={ "bar bar-" (outcome) } x=(i * W) y=(format!("{:.1}", H - h))
                         width=(W - 2) height=(format!("{h:.1}")) {
                         title {
-                            (output::utc(e.scheduled_at)) " · " (outcome) " · "
+                            (text::utc(e.scheduled_at)) " · " (outcome) " · "
                             (format!("{:.3}", e.duration_ms as f64 / 1000.0)) "s"
                         }
                     }
@@ -171,7 +171,7 @@ fn history_row(e: &HistoryEntry, now: DateTime<Utc>) -> Markup {
     };
     html! {
         tr data-run=(e.id) {
-            td { (time(e.finished_at, &output::utc(e.finished_at))) br; small { (ago(e.finished_at, now)) } }
+            td { (time(e.finished_at, &text::utc(e.finished_at))) br; small { (ago(e.finished_at, now)) } }
             td { (badge(&outcome(e))) " " (spaced(&notes)) }
             td { (format!("{:.3}", e.duration_ms as f64 / 1000.0)) "s" }
             td { (e.attempt) }

@@ -20,7 +20,7 @@ pub use job::job;
 pub use overview::overview;
 
 use super::html::{Nav, ago, badge, button, countdown, live, page, scroll, spaced, time, url_segment};
-use crate::output::{self, cell};
+use crate::text::{self, cell};
 
 /// What every page needs besides its data.
 pub struct Ctx<'a> {
@@ -67,7 +67,7 @@ fn paused_since(job: &Value, now: DateTime<Utc>) -> Markup {
     html! {
         span class="paused" { "paused" }
         @if let Some(t) = instant(&job["paused_since"]) {
-            " since " (time(t, &output::utc(t))) br; small { (ago(t, now)) }
+            " since " (time(t, &text::utc(t))) br; small { (ago(t, now)) }
         }
     }
 }

@@ -13,7 +13,7 @@ use super::{
     Ctx, Nav, ago, badge, job_actions, last_cell, live, next_cell, page, schedule_cell, scroll, state_cell,
     time, url_segment,
 };
-use crate::output::cell;
+use crate::text::cell;
 
 /// `/`: the leading clock, every job (those in trouble first) and every
 /// queue.

@@ -1,5 +1,6 @@
-//! How the CLI prints instants and tables. These formats are a public
-//! contract (scripts parse them); tests pin them.
+//! Instants, table cells and tables as text, the way the CLI prints them
+//! (and payloads, logs and the dashboard show instants). What these write
+//! is a public contract (scripts parse it); tests pin it.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -20,7 +21,7 @@ pub fn utc_millis(t: DateTime<Utc>) -> String {
 
 /// Appends [`utc`] or [`utc_millis`] to `out`, exactly as chrono's
 /// `%Y-%m-%dT%H:%M:%S[%.3f]Z` would. Written out by hand because chrono
-/// parses the pattern on every call, and the clock formats several instants
+/// parses the pattern on every call, and the clock writes several instants
 /// for every tick it pushes (payload, id, log line).
 pub fn push_utc(out: &mut String, t: DateTime<Utc>, millis: bool) {
     let year = t.year();
@@ -123,7 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn formats_instants() {
+    fn writes_instants() {
         let t: DateTime<Utc> = "2026-03-08T07:00:00Z".parse().unwrap();
         assert_eq!(utc(t), "2026-03-08T07:00:00Z");
         assert_eq!(local(t, chrono_tz::America::New_York), "2026-03-08 03:00:00 -04:00 EDT");
@@ -131,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn formats_utc_exactly_as_chrono_does() {
+    fn writes_utc_exactly_as_chrono_does() {
         let chrono_text = |t: DateTime<Utc>, pattern: &str| t.format(pattern).to_string();
         // Every millisecond digit, the ends of the four-digit years, a leap
         // day, and (through chrono) years past them and a leap second.
