@@ -212,7 +212,7 @@ const MAX_CONNECTIONS: usize = 64;
 /// A connection that sends nothing for this long is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection is closed once it has been open this long and is waiting
-/// for bytes, so a sender trickling a byte at a time cannot hold its slot.
+/// for bytes, so a sender trickling a byte at a time cannot hold its place under the cap.
 const MAX_LIFETIME: Duration = Duration::from_secs(60);
 
 /// Serves `GET /metrics` (and `GET /`) on `listener` until `shutdown`: at
@@ -253,7 +253,7 @@ impl Listener for Capped {
 
 /// A connection whose reads fail with `TimedOut` after [`IDLE_TIMEOUT`]
 /// without a byte, or once it is older than [`MAX_LIFETIME`]; it holds its
-/// slot of the cap until dropped.
+/// place under the cap until dropped.
 struct Deadlined {
     stream: tokio::net::TcpStream,
     opened: Instant,

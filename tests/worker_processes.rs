@@ -850,12 +850,12 @@ fn an_outcome_is_recorded_once_redis_is_back() {
 }
 
 // ---------------------------------------------------------------------------
-// 10. Sharing slots between queues
+// 10. Sharing permits between queues
 
 /// A finish takes the next payload of its queue in the same round trip, but
-/// not while another queue's fetcher waits for the slot; and a fetcher
-/// blocked on an empty queue does not keep a slot another queue needs. With
-/// one slot and a backlog on queue `a`, a payload pushed onto queue `b`
+/// not while another queue's fetcher waits for the permit; and a fetcher
+/// blocked on an empty queue does not keep a permit another queue needs. With
+/// one permit and a backlog on queue `a`, a payload pushed onto queue `b`
 /// while the backlog runs is run within a couple of runs, not after the
 /// backlog.
 #[test]
@@ -992,7 +992,7 @@ fn sigkill_while_a_backlog_drains_loses_nothing() {
     );
     a.sigkill();
     let held: usize = keys(&mut con, IN_PROGRESS_PATTERN).iter().map(|k| lrange(&mut con, k).len()).sum();
-    assert!(held <= 2, "the killed worker held {held} payloads with 2 slots");
+    assert!(held <= 2, "the killed worker held {held} payloads with 2 permits");
 
     let b = Proc::worker(&redis, &config, d, &["--concurrency", "2"], "worker-b");
     let diag = || format!("{}\n{}\n{}", a.log_tail(), b.log_tail(), redis_dump(&mut redis.connection()));

@@ -19,7 +19,8 @@ use crate::store::{
 };
 use crate::text;
 
-struct Slot {
+/// A job the ticker keeps on its heap, by index into `tracked`.
+struct Tracked {
     job: usize,
     /// [`due::schedule_hash`]: kept as a number, written out per tick.
     fingerprint: u64,
@@ -51,8 +52,8 @@ pub struct Ticker {
     term: u64,
     /// Each queue's write sequence, to notice state a failover lost.
     seqs: Sequences,
-    slots: Vec<Slot>,
-    /// `(due instant in Unix ms, slot)`, earliest first.
+    tracked: Vec<Tracked>,
+    /// `(due instant in Unix ms, entry)`, earliest first.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     /// The next instant's batch, built ahead by [`Ticker::prepare`].
     prepared: Option<Batch>,
@@ -89,9 +90,9 @@ impl Memory {
         known.get(job).copied().flatten().filter(|(f, _)| *f == fingerprint).map(|(_, last)| last)
     }
 
-    fn remember(&self, slots: impl Iterator<Item = (usize, u64, i64)>) {
+    fn remember(&self, jobs: impl Iterator<Item = (usize, u64, i64)>) {
         let mut known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for (job, fingerprint, last) in slots {
+        for (job, fingerprint, last) in jobs {
             if known.len() <= job {
                 known.resize(job + 1, None);
             }
@@ -130,7 +131,7 @@ impl Ticker {
         for (i, job) in config.jobs.iter().enumerate().filter(|(_, j)| j.enabled) {
             by_queue.entry(&job.queue).or_default().push(i);
         }
-        let mut slots = Vec::new();
+        let mut tracked = Vec::new();
         let mut seqs = Sequences::new();
         for (queue, jobs) in by_queue {
             let hashes: Vec<u64> = jobs.iter().map(|&i| due::schedule_hash(&config.jobs[i])).collect();
@@ -155,15 +156,15 @@ impl Ticker {
                     Synced::Restored => restored += 1,
                     Synced::Kept => {}
                 }
-                slots.push(Slot { job, fingerprint, last });
+                tracked.push(Tracked { job, fingerprint, last });
             }
             if restored > 0 {
                 report_lost_state(&notifier, queue, restored, now);
             }
         }
-        memory.remember(slots.iter().map(|s| (s.job, s.fingerprint, s.last)));
-        let heap = (0..slots.len()).map(|s| Reverse((i64::MIN, s))).collect();
-        Ok(Ticker { config, store, term, seqs, slots, heap, prepared: None, notifier, memory })
+        memory.remember(tracked.iter().map(|s| (s.job, s.fingerprint, s.last)));
+        let heap = (0..tracked.len()).map(|s| Reverse((i64::MIN, s))).collect();
+        Ok(Ticker { config, store, term, seqs, tracked, heap, prepared: None, notifier, memory })
     }
 
     /// When the next tick falls due, if any job has one.
@@ -190,7 +191,7 @@ impl Ticker {
         self.prepared.as_ref().is_some_and(|b| b.at_ms == at.timestamp_millis())
     }
 
-    /// Puts a prepared batch's slots back on the heap, due at its instant.
+    /// Puts a prepared batch's entries back on the heap, due at its instant.
     fn unprepare(&mut self) {
         if let Some(batch) = self.prepared.take() {
             self.requeue(batch);
@@ -198,7 +199,7 @@ impl Ticker {
     }
 
     fn requeue(&mut self, batch: Batch) {
-        self.heap.extend(batch.due.into_iter().map(|(slot, _)| Reverse((batch.at_ms, slot))));
+        self.heap.extend(batch.due.into_iter().map(|(entry, _)| Reverse((batch.at_ms, entry))));
     }
 
     /// Takes every heap entry due at `at` off the heap and decides its ticks.
@@ -206,12 +207,12 @@ impl Ticker {
         let at_ms = at.timestamp_millis();
         let mut ops = Vec::new();
         let mut due = Vec::new();
-        while let Some(&Reverse((ms, slot))) = self.heap.peek() {
+        while let Some(&Reverse((ms, entry))) = self.heap.peek() {
             if ms > at_ms {
                 break;
             }
             self.heap.pop();
-            let s = &self.slots[slot];
+            let s = &self.tracked[entry];
             let job = &self.config.jobs[s.job];
             let decided = due::ticks(job, s.last, at_ms);
             // Each push's next tick, for its start deadline: the pushes are
@@ -224,7 +225,7 @@ impl Ticker {
                     .zip(next_ticks)
                     .map(|(step, next)| tick_op(job, s.fingerprint, *step, next, at)),
             );
-            due.push((slot, decided));
+            due.push((entry, decided));
         }
         Batch { at_ms, ops, due, built: None }
     }
@@ -262,15 +263,15 @@ impl Ticker {
         // One write to stderr for the batch's lines, not one per tick.
         let fired = crate::logging::batched(|| self.report(&batch.ops, &statuses, now));
         let mut handled = Vec::with_capacity(batch.due.len());
-        for (slot, decided) in batch.due {
+        for (entry, decided) in batch.due {
             if let Some(last) = decided.steps.last().map(|s| s.tick()) {
-                self.slots[slot].last = last;
-                let s = &self.slots[slot];
+                self.tracked[entry].last = last;
+                let s = &self.tracked[entry];
                 handled.push((s.job, s.fingerprint, last));
             }
             if let Some(next) = decided.next {
-                let job = &self.config.jobs[self.slots[slot].job];
-                self.heap.push(Reverse((next * 1000 + due::jitter_ms(job, next), slot)));
+                let job = &self.config.jobs[self.tracked[entry].job];
+                self.heap.push(Reverse((next * 1000 + due::jitter_ms(job, next), entry)));
             }
         }
         self.memory.remember(handled.into_iter());

@@ -215,27 +215,28 @@ impl Notifier {
     }
 }
 
-/// Takes notifications off the queue as delivery slots free up: with every
-/// slot taken by a slow receiver, the queue fills and further notifications
+/// Takes notifications off the queue while fewer than
+/// [`CONCURRENT_DELIVERIES`] are in flight: with every delivery in flight
+/// held up by a slow receiver, the queue fills and further notifications
 /// are dropped (and counted) by [`Notifier::send`]. Once the queue is closed
 /// and empty, waits for the deliveries in flight; they are its tasks, so
 /// aborting it aborts them.
 async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>, counters: Arc<Counters>) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).http_status_as_error(true).build().into();
-    let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DELIVERIES));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_DELIVERIES));
     let mut inflight = JoinSet::new();
     while let Some(n) = rx.recv().await {
-        // Finished deliveries, so the set holds at most the slots' worth.
+        // Finished deliveries, so the set holds at most the deliveries in flight.
         while inflight.try_join_next().is_some() {}
         let body = serde_json::to_string(&n).expect("a notification serialises");
         for hook in hooks.iter().filter(|h| h.wants(n.event, &n.job)) {
-            let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
             let (agent, url, body, counters) =
                 (agent.clone(), hook.url.clone(), body.clone(), counters.clone());
-            // Each delivery on its own task, holding a slot until done.
+            // Each delivery on its own task, counted in flight until done.
             inflight.spawn(async move {
-                let _slot = slot;
+                let _permit = permit;
                 for attempt in 1..=ATTEMPTS {
                     let (a, u, b) = (agent.clone(), url.clone(), body.clone());
                     let sent = tokio::task::spawn_blocking(move || {

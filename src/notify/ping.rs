@@ -145,10 +145,11 @@ impl RunPings {
     }
 }
 
-/// Takes requests off the queue as slots free up; each on its own task.
+/// Takes requests off the queue while fewer than [`IN_FLIGHT`] are in
+/// flight; each on its own task.
 /// Once `closing`, takes what is queued and nothing more.
 async fn send_queued(mut rx: mpsc::Receiver<Request>, tasks: TaskTracker, closing: CancellationToken) {
-    let slots = std::sync::Arc::new(Semaphore::new(IN_FLIGHT));
+    let in_flight = std::sync::Arc::new(Semaphore::new(IN_FLIGHT));
     loop {
         let request = tokio::select! {
             biased;
@@ -159,12 +160,12 @@ async fn send_queued(mut rx: mpsc::Receiver<Request>, tasks: TaskTracker, closin
             }
         };
         let Some(request) = request else { return };
-        // A request waiting for its run's start takes its slot after the
-        // start took one (the queue is in order), so it never waits for a
-        // start that waits for a slot.
-        let slot = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+        // A request waiting for its run's start goes in flight after the
+        // start did (the queue is in order), so it never waits for a start
+        // that waits to go in flight.
+        let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
         tasks.spawn(async move {
-            let _slot = slot;
+            let _permit = permit;
             let Request { kind, url, after, done } = request;
             if let Some(after) = after {
                 let _ = after.await;

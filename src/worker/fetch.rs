@@ -1,14 +1,14 @@
 //! Taking payloads: one fetcher per queue, all sharing the worker's
-//! concurrency slots.
+//! concurrency permits.
 //!
-//! A fetcher holds a slot while it blocks on its queue, so that what it
+//! A fetcher holds a permit while it blocks on its queue, so that what it
 //! takes can run at once and a worker never holds more payloads than it can
 //! run (a payload held back in one worker is one an idle worker could have
-//! run). But a fetcher blocked on an empty queue must not keep a slot that
-//! another queue's fetcher waits for: it lets go of the slot and keeps
-//! blocking. If its take then returns a payload and no slot is free, the
+//! run). But a fetcher blocked on an empty queue must not keep a permit that
+//! another queue's fetcher waits for: it lets go of the permit and keeps
+//! blocking. If its take then returns a payload and no permit is free, the
 //! payload goes back to the oldest end of its pending list, for this worker
-//! or another to take when a slot is free.
+//! or another to take when a permit is free.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,12 +29,12 @@ use crate::store::{Error, Result, Taker};
 /// notices a dead connection promptly.
 const TAKE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The worker's concurrency slots.
-pub(super) struct Slots {
+/// The worker's concurrency permits.
+pub(super) struct Permits {
     semaphore: Arc<Semaphore>,
-    /// Fetchers waiting for a slot.
+    /// Fetchers waiting for a permit.
     waiting: AtomicUsize,
-    /// Tells fetchers blocked on an empty queue that a slot is wanted.
+    /// Tells fetchers blocked on an empty queue that a permit is wanted.
     wanted: Notify,
 }
 
@@ -48,16 +48,16 @@ impl Drop for Waiting<'_> {
     }
 }
 
-impl Slots {
-    pub(super) fn new(n: usize) -> Slots {
-        Slots {
+impl Permits {
+    pub(super) fn new(n: usize) -> Permits {
+        Permits {
             semaphore: Arc::new(Semaphore::new(n.max(1))),
             waiting: AtomicUsize::new(0),
             wanted: Notify::new(),
         }
     }
 
-    /// A free slot, waiting for one if need be (first come, first served);
+    /// A free permit, waiting for one if need be (first come, first served);
     /// while it waits, fetchers blocked on empty queues give theirs up.
     pub(super) async fn acquire(&self) -> OwnedSemaphorePermit {
         if let Some(permit) = self.try_acquire() {
@@ -73,12 +73,12 @@ impl Slots {
         self.semaphore.clone().try_acquire_owned().ok()
     }
 
-    /// Whether a fetcher is waiting for a slot.
+    /// Whether a fetcher is waiting for a permit.
     pub(super) fn contended(&self) -> bool {
         self.waiting.load(Ordering::SeqCst) > 0
     }
 
-    /// Resolves once a fetcher is waiting for a slot (at once if one is).
+    /// Resolves once a fetcher is waiting for a permit (at once if one is).
     async fn wanted(&self) {
         let notified = self.wanted.notified();
         tokio::pin!(notified);
@@ -92,14 +92,14 @@ impl Slots {
     }
 }
 
-/// Takes payloads from one queue while a slot is free, and starts a run
+/// Takes payloads from one queue while a permit is free, and starts a run
 /// for each; returns when `stop` is cancelled.
 pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker, stop: CancellationToken) {
     let mut conn = None;
     let mut backoff = BACKOFF;
     loop {
         let permit = tokio::select! {
-            permit = ctx.slots.acquire() => permit,
+            permit = ctx.permits.acquire() => permit,
             _ = stop.cancelled() => return,
         };
         if conn.is_none() {
@@ -123,7 +123,7 @@ pub(super) async fn run(ctx: Arc<Ctx>, queue: QueueName, runs: TaskTracker, stop
         match taken {
             Ok(Some(held)) => {
                 backoff.reset();
-                let Some(permit) = permit.or_else(|| ctx.slots.try_acquire()) else {
+                let Some(permit) = permit.or_else(|| ctx.permits.try_acquire()) else {
                     give_back(&ctx, taker, &queue, held, &runs, &stop).await;
                     continue;
                 };
@@ -159,8 +159,8 @@ async fn take(
             tokio::select! {
                 taken = &mut take => break taken,
                 _ = stop.cancelled() => return None,
-                _ = ctx.slots.wanted(), if permit.is_some() && ctx.several_queues => {
-                    tracing::trace!(queue = %queue, "queue empty; slot handed to another queue");
+                _ = ctx.permits.wanted(), if permit.is_some() && ctx.several_queues => {
+                    tracing::trace!(queue = %queue, "queue empty; permit handed to another queue");
                     permit = None;
                 }
             }
@@ -182,11 +182,11 @@ async fn take(
     Some((taken, permit))
 }
 
-/// A payload taken when no slot was free goes back to the oldest end of its
-/// pending list. If that fails, it runs once a slot is free instead: it must
+/// A payload taken when no permit was free goes back to the oldest end of its
+/// pending list. If that fails, it runs once a permit is free instead: it must
 /// not wait in this worker's in-progress list until the worker stops. A stop
 /// meanwhile leaves it there, to go back on the pending list unrun as the
-/// worker exits; waiting on for a slot would hold the shutdown up past its
+/// worker exits; waiting on for a permit would hold the shutdown up past its
 /// timeout, which only starts once every fetcher has returned.
 async fn give_back(
     ctx: &Arc<Ctx>,
@@ -198,12 +198,12 @@ async fn give_back(
 ) {
     held.giving_back();
     let Err(e) = taker.give_back(queue, &ctx.me.0, held.raw()).await else {
-        tracing::debug!(queue = %queue, "no free slot; payload given back");
+        tracing::debug!(queue = %queue, "no free permit; payload given back");
         return;
     };
-    tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a slot is free");
+    tracing::warn!(queue = %queue, error = %error_chain(&e), "cannot give a payload back; running it when a permit is free");
     tokio::select! {
-        permit = ctx.slots.acquire() => {
+        permit = ctx.permits.acquire() => {
             runs.spawn(super::process::process(ctx.clone(), queue.clone(), held, permit));
         }
         _ = stop.cancelled() => {}

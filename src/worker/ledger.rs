@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn a_payload_given_back_since_the_read_is_not_stranded() {
         // Read while its take's reply was on the way; given back (no free
-        // slot); a later take is moving it in again when the verdict comes.
+        // permit); a later take is moving it in again when the verdict comes.
         let ledger = Arc::new(Ledger::default());
         let take = ledger.take();
         let suspects = ledger.suspects(raws(&["p"]));

@@ -3,7 +3,7 @@
 //!
 //! - **Take** ([`crate::store::Taker::take`]): `BLMOVE` from the pending list
 //!   into this worker's in-progress list, so a payload is always in Redis;
-//!   only with a free slot, shared fairly between queues (`fetch.rs`). A busy
+//!   only with a free permit, shared fairly between queues (`fetch.rs`). A busy
 //!   worker's finish takes the next payload in the same step.
 //! - **Run** (`process.rs`, [`execute`]): the job's command from *this
 //!   worker's* config.
@@ -34,7 +34,7 @@
 //! | `retries` | `retry.rs` | moves due retries back onto the pending list | restarted |
 //! | `drain` | `drain.rs` | on stop, lets running jobs finish within the grace period, then stops them | stops the worker (it holds no state to restart from) |
 //! | `stranded` | `reaper.rs` | gives back this worker's payloads taken without its knowing | restarted (it looks afresh) |
-//! | `fetch` | `fetch.rs` | one per queue: takes payloads while a slot is free | restarted (it reconnects) |
+//! | `fetch` | `fetch.rs` | one per queue: takes payloads while a permit is free | restarted (it reconnects) |
 //!
 //! A loop restarts after a backoff (100 ms doubling to 5 s); one that fails
 //! [`supervisor::RESTART_LIMIT`] times within a minute stops the worker
@@ -132,8 +132,8 @@ struct Ctx {
     /// Cancelled when the worker stops taking payloads (told to stop, or a
     /// loop failed for good): a run's finish then takes no next payload.
     stopping: CancellationToken,
-    /// The concurrency slots every queue's fetcher shares.
-    slots: fetch::Slots,
+    /// The concurrency permits every queue's fetcher shares.
+    permits: fetch::Permits,
     /// Whether this worker serves more than one queue.
     several_queues: bool,
     /// What this worker holds of its in-progress lists.
@@ -168,7 +168,7 @@ pub async fn run(
         notifier: Notifier::start(config.webhooks.clone(), config.email.clone()),
         pinger: Pinger::start(config.jobs.iter().any(|j| j.ping.is_some())),
         stopping: CancellationToken::new(),
-        slots: fetch::Slots::new(options.concurrency),
+        permits: fetch::Permits::new(options.concurrency),
         several_queues: options.queues.len() > 1,
         ledger: Arc::default(),
     });

@@ -139,7 +139,7 @@ pub(super) struct Recorded {
 
 /// Records a run's end with [`Store::finish`] (see [`record`]), taking the
 /// next payload in the same step while this worker is taking payloads and
-/// no other queue's fetcher waits for the slot. Only the first try takes:
+/// no other queue's fetcher waits for the permit. Only the first try takes:
 /// a try whose reply was lost may have taken one already, which this
 /// worker's ledger then finds stranded and gives back.
 ///
@@ -158,7 +158,7 @@ pub(super) async fn finish(
     history: Option<String>,
     dead: Option<String>,
 ) -> Option<Recorded> {
-    let another_queue_waits = ctx.several_queues && ctx.slots.contended();
+    let another_queue_waits = ctx.several_queues && ctx.permits.contended();
     let mut take_next = !ctx.stopping.is_cancelled() && !another_queue_waits;
     let ticket = take_next.then(|| ctx.ledger.take());
     let send = |take: bool| {

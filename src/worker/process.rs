@@ -21,9 +21,9 @@ use crate::payload::Payload;
 use crate::run::Outcome;
 use crate::store::INFLIGHT_MARGIN;
 
-/// Runs taken payloads one after another on one concurrency slot: the one
+/// Runs taken payloads one after another on one concurrency permit: the one
 /// the fetcher took, then each one that the previous run's finish took.
-pub(super) async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _slot: OwnedSemaphorePermit) {
+pub(super) async fn process(ctx: Arc<Ctx>, queue: QueueName, held: Held, _permit: OwnedSemaphorePermit) {
     let mut next = Some(held);
     while let Some(held) = next {
         // Taken as the worker was told to stop: it stays in the in-progress

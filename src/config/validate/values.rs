@@ -69,13 +69,13 @@ pub(super) fn parse_ping(value: &DeValue<'_>) -> Result<PingUrls, Invalid> {
     let mut ping = PingUrls::default();
     for (k, v) in table {
         let url = as_str(v.get_ref()).and_then(http_url).map_err(|e| format!("{}: {e}", k.get_ref()))?;
-        let slot = match k.get_ref().as_ref() {
+        let target = match k.get_ref().as_ref() {
             "start" => &mut ping.start,
             "success" => &mut ping.success,
             "fail" => &mut ping.fail,
             other => return Err(invalid!("unknown key {other:?} (expected start, success or fail)")),
         };
-        *slot = Some(url.to_owned());
+        *target = Some(url.to_owned());
     }
     if ping == PingUrls::default() {
         return Err("an empty table: give at least one of start, success and fail".into());
