@@ -358,7 +358,7 @@ fn trigger_needs_the_csrf_token_and_the_same_origin() {
     assert!(issued.parse::<i64>().is_ok() && tag.len() == 64, "{csrf}");
 
     let r = web.act("/jobs/report/trigger", &[("back", "/")]);
-    assert_eq!((r.status, r.redirect()), (303, "/?done=triggered"));
+    assert_eq!((r.status, r.redirect()), (303, "/?done=triggered&of=report"));
     let pending = env.lrange(PENDING);
     assert_eq!(pending.len(), 1);
     let payload: Value = serde_json::from_str(&pending[0]).unwrap();
@@ -391,15 +391,15 @@ fn actions_redirect_only_to_paths_on_this_site() {
     let env = env(REPORT);
     let web = env.web(false);
     let cases = [
-        ("/jobs/report", "/jobs/report?done=triggered"),
-        ("/dead?queue=default", "/dead?queue=default&done=triggered"),
-        ("//evil.example/", "/?done=triggered"),
-        ("/\\evil.example/", "/?done=triggered"),
-        ("https://evil.example/", "/?done=triggered"),
+        ("/jobs/report", "/jobs/report?done=triggered&of=report"),
+        ("/dead?queue=default", "/dead?queue=default&done=triggered&of=report"),
+        ("//evil.example/", "/?done=triggered&of=report"),
+        ("/\\evil.example/", "/?done=triggered&of=report"),
+        ("https://evil.example/", "/?done=triggered&of=report"),
         // Browsers drop tabs and newlines from a URL: "/\t/x" is "//x".
-        ("/\t/evil.example/", "/?done=triggered"),
+        ("/\t/evil.example/", "/?done=triggered&of=report"),
         // Not a valid header value: no 500 after the job was triggered.
-        ("/jobs\u{1}", "/?done=triggered"),
+        ("/jobs\u{1}", "/?done=triggered&of=report"),
     ];
     for (back, location) in cases {
         let r = web.act("/jobs/report/trigger", &[("back", back)]);
@@ -417,7 +417,7 @@ fn pause_and_resume_from_the_dashboard() {
         r
     };
     let paused = act("pause");
-    assert_eq!(paused.redirect(), "/?done=paused");
+    assert_eq!(paused.redirect(), "/?done=paused&of=report");
     let keys: Vec<String> =
         redis::cmd("HKEYS").arg("campanile:{default}:paused").query(&mut env.redis.connection()).unwrap();
     assert_eq!(keys, ["report"]);
@@ -427,17 +427,19 @@ fn pause_and_resume_from_the_dashboard() {
     let overview = web.get(paused.header("location")).body;
     assert!(overview.contains("badge-paused"), "{overview}");
     assert!(overview.contains(r#"action="/jobs/report/resume""#), "{overview}");
-    assert!(overview.contains("Paused: its ticks are skipped"), "the action's notice shows");
+    assert!(overview.contains("Paused report: its ticks are skipped"), "the action's notice names the job");
     // The notice comes from the action, not from whoever wrote the link.
-    let crafted = web.get("/?done=paused").body;
-    assert!(!crafted.contains("Paused: its ticks are skipped"), "no notice without the action's signature");
+    let crafted = web.get("/?done=paused&of=report").body;
+    assert!(!crafted.contains("its ticks are skipped"), "no notice without the action's signature");
+    let renamed = web.get(&paused.header("location").replace("of=report", "of=other")).body;
+    assert!(!renamed.contains("its ticks are skipped"), "a signature covers its own job only");
     let unchanged = act("pause");
-    assert_eq!(unchanged.redirect(), "/?done=unchanged");
+    assert_eq!(unchanged.redirect(), "/?done=unchanged&of=report");
     let swapped = web.get(&unchanged.header("location").replace("unchanged", "resumed")).body;
-    assert!(!swapped.contains("Resumed."), "a signature covers its own outcome only");
-    assert_eq!(act("resume").redirect(), "/?done=resumed");
+    assert!(!swapped.contains("Resumed"), "a signature covers its own outcome only");
+    assert_eq!(act("resume").redirect(), "/?done=resumed&of=report");
     assert_eq!(web.get("/api/jobs").json()[0]["paused"], false);
-    assert_eq!(act("resume").redirect(), "/?done=unchanged");
+    assert_eq!(act("resume").redirect(), "/?done=unchanged&of=report");
     assert!(!web.get("/?done=%3Cb%3Ehi%3C%2Fb%3E").body.contains("<b>hi"), "only known notices show");
 }
 

@@ -169,8 +169,12 @@ fn overview_shows_every_job_and_a_triggered_run_lands_in_history() {
     // Trigger the nightly report from its row; the worker runs it and the
     // job page shows the run and its output.
     browser.click_to_load(r#"tr[data-job="nightly-report"] button.trigger"#);
-    assert!(browser.current_url().contains("/?done=triggered&sig="), "{}", browser.current_url());
-    assert!(browser.find(".notice").text().contains("Enqueued a run now."));
+    assert!(
+        browser.current_url().contains("/?done=triggered&of=nightly-report&sig="),
+        "{}",
+        browser.current_url()
+    );
+    assert!(browser.find(".notice").text().contains("Enqueued a run of nightly-report now."));
     wait_for_text(&browser, &deployment, "/jobs/nightly-report", "manual");
     let run = browser.find("table.history tbody tr");
     assert!(run.text().contains("success"), "{}", run.text());
@@ -192,13 +196,13 @@ fn pause_and_resume_from_the_browser() {
     browser.goto(&deployment.url("/"));
 
     browser.click_to_load(r#"tr[data-job="poll-api"] button.pause"#);
-    assert!(browser.find(".notice").text().contains("Paused"));
+    assert!(browser.find(".notice").text().contains("Paused poll-api"));
     assert!(browser.find(r#"tr[data-job="poll-api"]"#).text().contains("paused"));
     let paused: bool = deployment.redis().hexists("campanile:{polling}:paused", "poll-api").unwrap();
     assert!(paused, "the pause reached Redis");
 
     browser.click_to_load(r#"tr[data-job="poll-api"] button.resume"#);
-    assert!(browser.find(".notice").text().contains("Resumed."));
+    assert!(browser.find(".notice").text().contains("Resumed poll-api."));
     assert!(!browser.find(r#"tr[data-job="poll-api"]"#).text().contains("paused"));
     let paused: bool = deployment.redis().hexists("campanile:{polling}:paused", "poll-api").unwrap();
     assert!(!paused, "the resume reached Redis");
@@ -206,7 +210,11 @@ fn pause_and_resume_from_the_browser() {
     // From the job page too; the page comes back to itself.
     browser.goto(&deployment.url("/jobs/heartbeat"));
     browser.click_to_load("div.actions button.pause");
-    assert!(browser.current_url().contains("/jobs/heartbeat?done=paused"), "{}", browser.current_url());
+    assert!(
+        browser.current_url().contains("/jobs/heartbeat?done=paused&of=heartbeat"),
+        "{}",
+        browser.current_url()
+    );
     assert!(browser.find("table.definition").text().contains("paused"));
 }
 

@@ -40,6 +40,7 @@ async fn after_action(
     form: &HashMap<String, String>,
     done: &str,
     n: Option<u64>,
+    of: Option<&str>,
 ) -> Result<Redirect> {
     let back = form
         .get("back")
@@ -50,13 +51,15 @@ async fn after_action(
         .unwrap_or("/");
     let sep = if back.contains('?') { '&' } else { '?' };
     let count = n.map(|n| format!("&n={n}")).unwrap_or_default();
-    let sig = state.csrf().await?.sign_notice(&notice_text(done, n), state.now());
-    Ok(Redirect::to(&format!("{back}{sep}done={done}{count}&sig={sig}")))
+    // Job names are letters, digits, '-', '_' and '.': nothing to escape.
+    let job = of.map(|j| format!("&of={j}")).unwrap_or_default();
+    let sig = state.csrf().await?.sign_notice(&notice_text(done, n, of), state.now());
+    Ok(Redirect::to(&format!("{back}{sep}done={done}{count}{job}&sig={sig}")))
 }
 
-/// What a notice's signature covers: the outcome and the count.
-pub(super) fn notice_text(done: &str, n: Option<u64>) -> String {
-    format!("{done} {}", n.map(|n| n.to_string()).unwrap_or_default())
+/// What a notice's signature covers: the outcome, the count and the job.
+pub(super) fn notice_text(done: &str, n: Option<u64>, of: Option<&str>) -> String {
+    format!("{done} {} {}", n.map(|n| n.to_string()).unwrap_or_default(), of.unwrap_or_default())
 }
 
 pub(super) async fn job_action(
@@ -86,7 +89,7 @@ pub(super) async fn job_action(
         }
         _ => return Err(Failure::not_found("action")),
     };
-    after_action(&state, &form, done, None).await
+    after_action(&state, &form, done, None, Some(job.name.as_str())).await
 }
 
 /// `/dead/retry`, `/dead/delete`: the letters named by `id` fields (one,
@@ -126,5 +129,5 @@ pub(super) async fn dead_action(
         control::delete_dead(state.store()?, &chosen).await?
     };
     tracing::info!(action, n, "dashboard: dead letters");
-    after_action(&state, &form, if action == "retry" { "retried" } else { "deleted" }, Some(n)).await
+    after_action(&state, &form, if action == "retry" { "retried" } else { "deleted" }, Some(n), None).await
 }

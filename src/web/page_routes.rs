@@ -26,7 +26,9 @@ pub(super) struct Done {
     job: Option<String>,
     page: Option<usize>,
     per: Option<usize>,
-    /// The action's signature of `done` and `n`: a link someone crafted
+    /// The job a job action acted on, named in its notice.
+    of: Option<String>,
+    /// The action's signature of `done`, `n` and `of`: a link someone crafted
     /// (`?done=deleted&n=9999`) shows nothing.
     sig: Option<String>,
 }
@@ -35,18 +37,23 @@ impl Done {
     /// The notice of the action that led here, if the action wrote it.
     async fn notice(&self, state: &AppState) -> Result<Option<String>> {
         let (Some(done), Some(sig)) = (self.done.as_deref(), self.sig.as_deref()) else { return Ok(None) };
-        let signed = state.csrf().await?.verify_notice(&notice_text(done, self.n), sig, state.now());
+        let signed = state.csrf().await?.verify_notice(
+            &notice_text(done, self.n, self.of.as_deref()),
+            sig,
+            state.now(),
+        );
         Ok(if signed { self.text() } else { None })
     }
 
     fn text(&self) -> Option<String> {
         let n = self.n.unwrap_or(0);
         let letters = if n == 1 { "dead letter" } else { "dead letters" };
+        let job = self.of.as_deref().unwrap_or("the job");
         Some(match self.done.as_deref()? {
-            "triggered" => "Enqueued a run now.".into(),
-            "paused" => "Paused: its ticks are skipped until it is resumed.".into(),
-            "resumed" => "Resumed.".into(),
-            "unchanged" => "Nothing to do: it already was.".into(),
+            "triggered" => format!("Enqueued a run of {job} now."),
+            "paused" => format!("Paused {job}: its ticks are skipped until it is resumed."),
+            "resumed" => format!("Resumed {job}."),
+            "unchanged" => format!("Nothing to do: {job} already was."),
             "retried" => format!("Put {n} {letters} back on the queue."),
             "deleted" => format!("Deleted {n} {letters}."),
             _ => return None,
