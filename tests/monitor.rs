@@ -323,3 +323,34 @@ start_within = "off"
     expected.sort();
     assert_eq!(waiting, expected);
 }
+
+/// A payload that ends without starting (dead-lettered because its job left
+/// the config, or malformed) leaves the waiting and late sets too: else the
+/// health check would report it late for ever.
+#[tokio::test]
+async fn a_payload_dead_lettered_unstarted_is_no_longer_late() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    let now = now_ms(&store).await;
+    enqueue(&store, &[push("gone", 1, Some(now - 1)), push("later", 1, Some(now + 600_000))]).await;
+    let late = store.watch_queue(&queue(), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(late_ids(&late), ["gone@1"]);
+    let mut con = server.connection();
+    for _ in 0..2 {
+        let raw: Vec<u8> = redis::cmd("LMOVE")
+            .arg("campanile:{default}:pending")
+            .arg("campanile:{default}:worker:w")
+            .arg("RIGHT")
+            .arg("LEFT")
+            .query(&mut con)
+            .unwrap();
+        let id = if raw.windows(6).any(|w| w == b"gone@1") { "gone@1" } else { "later@1" };
+        let job = id.split_once('@').unwrap().0;
+        let finish = store
+            .finish(&queue(), "w", &raw, job, id, None, Some(r#"{"reason":"unknown job"}"#), false)
+            .await;
+        assert!(finish.unwrap().was_in_progress);
+    }
+    assert!(zset(&server, LATE).is_empty(), "{:?}", zset(&server, LATE));
+    assert!(zset(&server, WAITING).is_empty(), "{:?}", zset(&server, WAITING));
+}

@@ -15,8 +15,8 @@
 //! | `P{Q}:retry` | sorted set | worker | failed payloads (attempt incremented), scored by when to retry (Unix ms) |
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
-//! | `P{Q}:waiting` | sorted set | clock adds, worker removes when a run starts | ids of pushed payloads (`<job>@<tick>`) not yet started, scored by their start deadline (Unix ms: tick + `start_within`); at most 10,000 (past that a push is not watched and counts `<job>:unwatched` in the stats hash) |
-//! | `P{Q}:late` | sorted set | leading clock moves from `waiting`, worker removes when a run starts | ids of payloads that missed their start deadline (score: that deadline, Unix ms), each reported `late` once; the newest 1,000 kept |
+//! | `P{Q}:waiting` | sorted set | clock adds, worker removes when a run starts or its payload ends unrun (dead-lettered) | ids of pushed payloads (`<job>@<tick>`) not yet started, scored by their start deadline (Unix ms: tick + `start_within`); at most 10,000 (past that a push is not watched and counts `<job>:unwatched` in the stats hash) |
+//! | `P{Q}:late` | sorted set | leading clock moves from `waiting`, worker removes when a run starts or its payload ends unrun | ids of payloads that missed their start deadline (score: that deadline, Unix ms), each reported `late` once; the newest 1,000 kept |
 //! | `P{Q}:monitor` | hash | leading clock | the queue's worker watch: `unserved_since` (Unix ms, Redis time: when it was first seen without a live worker), `unserved_sent` (`1` once `unserved` is sent, until `served`), `checked_at` (Unix ms of the last look) |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
 //! | `Pmonitor` | hash, PX | worker, `clock web` | the current stretch without a leader, as the watchers of the lease saw it: `no_leader_since` (Unix ms, Redis time), `no_leader_sent` (`1` once `no_leader` was sent); deleted when a leader is seen again, expires `no_leader_after` plus 60 s after the last watcher saw none |

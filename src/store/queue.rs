@@ -171,6 +171,8 @@ impl Store {
             self.keys.inflight(queue),
             self.keys.dead(queue),
             self.keys.pending(queue),
+            self.keys.waiting(queue),
+            self.keys.late(queue),
         ];
         let take_next = take_next && self.wait.is_none();
         let (history_cap, dead_cap) = (HISTORY_CAP.to_string(), DEAD_CAP.to_string());

@@ -12,6 +12,7 @@
 -- KEYS[3]  the queue's in-flight hash (job -> "<payload id>|<expiry ms>")
 -- KEYS[4]  the queue's dead-letter list
 -- KEYS[5]  the queue's pending list
+-- KEYS[6]  the queue's waiting set; KEYS[7] its late set (members: ids)
 -- ARGV[1]  the payload exactly as taken
 -- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
@@ -33,6 +34,12 @@ if ARGV[7] == '1' then
 end
 if removed == 0 then
   return {removed, previous, next}
+end
+-- A payload that ends without having started (dead-lettered unrun: its job
+-- left the config) is no longer waiting to start, nor late.
+if ARGV[4] ~= '' then
+  redis.call('ZREM', KEYS[6], ARGV[4])
+  redis.call('ZREM', KEYS[7], ARGV[4])
 end
 if ARGV[2] ~= '' then
   redis.call('LPUSH', KEYS[2], ARGV[2])
