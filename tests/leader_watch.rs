@@ -91,11 +91,9 @@ async fn an_unwatched_episode_expires() {
     assert_eq!(d, Duration::ZERO);
 }
 
+/// The shared clock.toml writer, with one job the clocks can lead.
 fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let config = dir.join("clock.toml");
-    let text = format!("[jobs.tick]\nevery = \"1h\"\ncommand = \"true\"\n\n{extra}");
-    std::fs::write(&config, text).unwrap();
-    config
+    common::procs::write_config(dir, &format!("[jobs.tick]\nevery = \"1h\"\ncommand = \"true\"\n\n{extra}"))
 }
 
 fn leader(redis: &RedisServer) -> Option<String> {

@@ -7,11 +7,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::procs::Proc;
+use common::procs::{Proc, write_config};
 use common::webhook::Receiver;
 use common::{RedisServer, free_port, wait_until};
 use serde_json::Value;
@@ -36,12 +35,6 @@ fn history(redis: &RedisServer, job: &str) -> Vec<Value> {
         .query(&mut redis.connection())
         .unwrap();
     entries.iter().map(|e| serde_json::from_str(e).unwrap()).collect()
-}
-
-fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let config = dir.join("clock.toml");
-    std::fs::write(&config, text).unwrap();
-    config
 }
 
 #[test]
