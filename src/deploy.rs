@@ -108,6 +108,13 @@ fn format_spec(format: &Format) -> Value {
             "kwargs": r.kwargs,
             "job_timeout": r.timeout_secs,
         }),
+        Format::Bullmq(b) => json!({
+            "format": "bullmq",
+            "name": b.name,
+            "prefix": b.prefix,
+            "attempts": b.attempts,
+            "backoff": b.backoff,
+        }),
     }
 }
 

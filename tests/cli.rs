@@ -225,7 +225,8 @@ fn check_refuses_a_push_off_the_tick_states_cluster_slot_with_exit_2() {
         &path,
         "[redis]\nurl = \"redis+cluster://10.0.0.1:7000\"\n[jobs.s]\nevery = \"1m\"\nformat = \"sidekiq\"\nclass = \"R\"\n\
          [jobs.c]\nevery = \"1m\"\nformat = \"celery\"\ntask = \"t\"\n\
-         [jobs.r]\nevery = \"1m\"\nformat = \"rq\"\nfunction = \"m.f\"\n",
+         [jobs.r]\nevery = \"1m\"\nformat = \"rq\"\nfunction = \"m.f\"\n\
+         [jobs.b]\nevery = \"1m\"\nformat = \"bullmq\"\nname = \"n\"\n",
     )
     .unwrap();
     let out = Command::new(bin("clock")).args(["check", "--config"]).arg(&path).output().unwrap();
@@ -251,7 +252,15 @@ fn check_refuses_a_push_off_the_tick_states_cluster_slot_with_exit_2() {
         )),
         "{err}"
     );
-    assert!(err.ends_with(&format!("error: {p} has 3 errors\n")), "{err}");
+    // BullMQ runs on a cluster itself; the push still could not be atomic.
+    assert!(
+        err.contains(&format!(
+            "\n{p}:17:10: job \"b\": field \"format\": BullMQ's keys hash to other Redis Cluster slots than \
+             the job's tick state, so the push could not be exactly-once; use a single Redis or Sentinel\n"
+        )),
+        "{err}"
+    );
+    assert!(err.ends_with(&format!("error: {p} has 4 errors\n")), "{err}");
 }
 
 fn connections_received(redis: &RedisServer) -> u64 {
@@ -312,6 +321,10 @@ task = "reports.run"
 every = "1h"
 format = "rq"
 function = "reports.run"
+[jobs.zbull]
+every = "1h"
+format = "bullmq"
+name = "report"
 "#,
     )
     .unwrap();
@@ -326,7 +339,14 @@ function = "reports.run"
     let queues: Vec<&str> = rows.iter().map(|r| r[3].as_str()).collect();
     assert_eq!(
         queues,
-        ["default (sidekiq)", "default", "my-app:jobs (json)", "default (rq)", "celery (celery)"]
+        [
+            "default (sidekiq)",
+            "default",
+            "my-app:jobs (json)",
+            "default (rq)",
+            "celery (celery)",
+            "default (bullmq)"
+        ]
     );
     let out = clock(&["check", "--config", path, "--after", "2026-11-23T10:00:00Z", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -338,6 +358,10 @@ function = "reports.run"
     assert_eq!((&v["jobs"][2]["format"], &v["jobs"][2]["list"]), (&"json".into(), &"my-app:jobs".into()));
     assert_eq!((&v["jobs"][4]["format"], &v["jobs"][4]["list"]), (&"celery".into(), &"celery".into()));
     assert_eq!((&v["jobs"][3]["format"], &v["jobs"][3]["list"]), (&"rq".into(), &"rq:queue:default".into()));
+    assert_eq!(
+        (&v["jobs"][5]["format"], &v["jobs"][5]["list"]),
+        (&"bullmq".into(), &"bull:default:wait".into())
+    );
 }
 
 #[test]

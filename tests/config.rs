@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use campanile::config::format::{Celery, Format, Resque, Rq, Sidekiq, SidekiqRetry, Timestamps};
+use campanile::config::format::{Bullmq, Celery, Format, Resque, Rq, Sidekiq, SidekiqRetry, Timestamps};
 use campanile::config::{CatchUp, Config, Error, Overlap};
 use campanile::duration::Span;
 use campanile::schedule::Schedule;
@@ -165,7 +165,7 @@ command = "x"
         errors(text),
         [
             r#"clock.toml:2:12: field "defaults.timezone": unknown time zone "Europe/Lodnon" (expected an IANA name such as "Europe/London")"#,
-            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, retry_delay, catch_up, catch_up_window, overlap, jitter, format, namespace, timestamps, start_within, warn_after, ping_url)"#,
+            r#"clock.toml:3:1: unknown key "colour" (expected one of: timezone, queue, timeout, retries, retry_delay, catch_up, catch_up_window, overlap, jitter, format, namespace, timestamps, prefix, start_within, warn_after, ping_url)"#,
             r#"clock.toml:6:8: job "nightly-report": field "cron": minute: 61 is out of range 0-59"#,
             r#"clock.toml:8:1: job "nightly-report": unknown key "timout" (did you mean "timeout"?)"#,
             r#"clock.toml:11:9: job "poll": field "every": must be longer than 0s"#,
@@ -507,7 +507,7 @@ args = "x"
     assert_eq!(
         errors(text),
         [
-            r#"clock.toml:3:10: job "unknown": field "format": "dramatiq" is not one of "campanile", "sidekiq", "resque", "json", "celery", "rq""#,
+            r#"clock.toml:3:10: job "unknown": field "format": "dramatiq" is not one of "campanile", "sidekiq", "resque", "json", "celery", "rq", "bullmq""#,
             r#"clock.toml:5:7: job "no-class": field "class": missing: a sidekiq job needs the class Sidekiq runs"#,
             r#"clock.toml:13:8: job "object-args": field "args": Sidekiq calls perform(*args), so a sidekiq job's args must be an array, found table"#,
             r#"clock.toml:15:7: job "no-list": field "list": missing: a json job needs the Redis list to push to"#,
@@ -655,6 +655,98 @@ task = "my task"
             r#"clock.toml:16:8: job "sidekiq-task": field "task": applies only to format "celery"; this job's format is "sidekiq""#,
             r#"clock.toml:17:10: job "sidekiq-task": field "kwargs": applies only to formats "celery" and "rq"; this job's format is "sidekiq""#,
             r#"clock.toml:22:8: job "blank": field "task": "my task" must be a non-empty task name without whitespace"#,
+        ]
+    );
+}
+
+#[test]
+fn bullmq_jobs_take_a_name_data_prefix_attempts_and_backoff() {
+    let config = parse(
+        r#"
+[defaults]
+prefix = "{myapp}"
+[jobs.nightly]
+every = "1h"
+queue = "reports"
+format = "bullmq"
+name = "nightly report"
+data = { pages = 3, big = 9007199254740993 }
+attempts = 5
+backoff = { type = "exponential", delay = 1000, jitter = 0.5 }
+
+[jobs.plain]
+every = "1h"
+format = "bullmq"
+name = "plain"
+backoff = 2000
+[jobs.own]
+every = "1h"
+command = "x"
+"#,
+    )
+    .unwrap();
+    let job = |name: &str| config.job(name).unwrap();
+    assert_eq!(
+        job("nightly").format,
+        Format::Bullmq(Bullmq {
+            name: "nightly report".into(),
+            prefix: "{myapp}".into(),
+            attempts: 5,
+            backoff: Some(json!({"type": "exponential", "delay": 1000, "jitter": 0.5})),
+        })
+    );
+    // `data` is the job's args: what trigger, plan and the dashboard show.
+    assert_eq!(job("nightly").args, json!({"pages": 3, "big": 9007199254740993_i64}));
+    assert_eq!(job("plain").args, json!({}));
+    assert_eq!(job("plain").queue.as_str(), "default");
+    assert_eq!(
+        job("plain").format,
+        Format::Bullmq(Bullmq {
+            name: "plain".into(),
+            prefix: "{myapp}".into(),
+            attempts: 0,
+            backoff: Some(json!(2000))
+        })
+    );
+    // `[defaults] prefix` binds only BullMQ jobs.
+    assert_eq!(job("own").format, Format::Campanile);
+}
+
+#[test]
+fn bullmq_errors_name_the_job_field_and_line() {
+    let text = r#"[jobs.no-name]
+every = "1m"
+format = "bullmq"
+
+[jobs.bad]
+every = "1m"
+format = "bullmq"
+name = ""
+args = ["x"]
+data = [1]
+prefix = "bull:"
+attempts = 0
+backoff = { kind = "fixed" }
+function = "m.f"
+
+[jobs.rq]
+every = "1m"
+format = "rq"
+function = "m.f"
+data = { a = 1 }
+"#;
+    assert_eq!(
+        errors(text),
+        [
+            r#"clock.toml:1:7: job "no-name": field "name": missing: a bullmq job needs the job name the BullMQ worker sees"#,
+            r#"clock.toml:8:8: job "bad": field "name": a job name must be non-empty"#,
+            r#"clock.toml:9:8: job "bad": field "args": BullMQ passes one data object: set data (a table), not args"#,
+            r#"clock.toml:10:8: job "bad": field "data": expected a table (the job's data object), found array"#,
+            r#"clock.toml:11:10: job "bad": field "prefix": "bull:" must be non-empty, without whitespace or the trailing ':' (keys are <prefix>:<queue>:...)"#,
+            r#"clock.toml:12:12: job "bad": field "attempts": 0 is not a number of attempts (1 or more)"#,
+            r#"clock.toml:13:11: job "bad": field "backoff": {"kind":"fixed"} is not a backoff: give a delay in ms, or a table with type (e.g. "exponential"), optional delay (ms) and jitter (0 to 1)"#,
+            r#"clock.toml:14:12: job "bad": field "function": applies only to format "rq"; this job's format is "bullmq""#,
+            r#"clock.toml:20:8: job "rq": field "data": applies only to format "bullmq"; this job's format is "rq""#,
         ]
     );
 }

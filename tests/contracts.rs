@@ -92,7 +92,7 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
 #[test]
 fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
     use campanile::config::Format;
-    use campanile::config::format::{Celery, Resque, Rq, Sidekiq, SidekiqRetry, Timestamps};
+    use campanile::config::format::{Bullmq, Celery, Resque, Rq, Sidekiq, SidekiqRetry, Timestamps};
     use campanile::store::Destination;
     let q = QueueName::new("reports").unwrap();
     let keys = Keys::new("myapp:");
@@ -110,6 +110,7 @@ fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
         queues: queues.map(str::to_owned),
         queues_hold_keys: false,
         job_hash: None,
+        bullmq: None,
     };
     assert_eq!(keys.destination(&q, &Format::Campanile), to("myapp:{reports}:pending", false, None));
     assert_eq!(keys.destination(&q, &sidekiq(None)), to("queue:reports", false, Some("queues")));
@@ -134,6 +135,24 @@ fn foreign_formats_use_their_tools_keys_without_campanile_prefix() {
             job_hash: Some("rq:job:".into()),
             ..to("rq:queue:reports", true, Some("rq:queues"))
         }
+    );
+    // BullMQ: a hash per job at `<prefix>:<queue>:<id>`, its id on the left
+    // of `wait`, the rest of the queue's keys beside them.
+    let bullmq = |prefix: &str| {
+        Format::Bullmq(Bullmq { name: "n".into(), prefix: prefix.into(), attempts: 0, backoff: None })
+    };
+    assert_eq!(
+        keys.destination(&q, &bullmq("bull")),
+        Destination {
+            job_hash: Some("bull:reports:".into()),
+            bullmq: Some("bull:reports:".into()),
+            ..to("bull:reports:wait", false, None)
+        }
+    );
+    assert_eq!(keys.destination(&q, &bullmq("{app}")).list, "{app}:reports:wait");
+    assert_eq!(
+        campanile::store::keys::bullmq_keys("bull:reports:"),
+        ["paused", "meta", "id", "active", "events", "marker"].map(|k| format!("bull:reports:{k}"))
     );
 }
 

@@ -14,7 +14,7 @@ use campanile::clock::{Fired, Ticker};
 use campanile::config::QueueName;
 use chrono::DateTime;
 use common::tickers::{at, clock_at, config, run_until, store};
-use common::{RedisServer, bin, leader_pid, spawn_clock, wait_until};
+use common::{RedisServer, bin, clock_json, leader_pid, spawn_clock, wait_until};
 use serde_json::{Value, json};
 
 fn lrange(server: &RedisServer, key: &str) -> Vec<String> {
@@ -333,16 +333,7 @@ fn trigger_pushes_in_the_jobs_format() {
     let config = dir.path().join("clock.toml");
     std::fs::write(&config, EVERY_MINUTE).unwrap();
     let trigger = |job: &str, extra: &[&str]| {
-        let out = Command::new(bin("clock"))
-            .args(["trigger", job, "--json"])
-            .args(extra)
-            .arg("--config")
-            .arg(&config)
-            .env("REDIS_URL", redis.url())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        clock_json(&redis, &config, &[&["trigger", job, "--json"], extra].concat())
     };
     let out = trigger("nightly", &["--args", "[\"csv\"]"]);
     let jobs = parse(&lrange(&redis, "queue:default"));

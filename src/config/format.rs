@@ -1,10 +1,11 @@
 //! `format`: what a job's tick pushes, and so who runs it. campanile's own
 //! payload for its workers, or a job that a stock Sidekiq or Resque process,
-//! a Celery or RQ worker, or any program reading a list of JSON values, runs
+//! a Celery, RQ or BullMQ worker, or any program reading a list of JSON values, runs
 //! instead.
 
 use std::fmt;
 
+pub use super::bullmq::{BULLMQ_PREFIX, Bullmq, parse_backoff, parse_name, parse_prefix};
 pub use super::celery::{CELERY_QUEUE, Celery, parse_task};
 pub use super::rq::{RQ_QUEUE, RQ_TIMEOUT_SECS, Rq, parse_function};
 
@@ -25,6 +26,8 @@ pub enum Format {
     Celery(Celery),
     /// An RQ job hash, its id on RQ's `rq:queue:<queue>` list.
     Rq(Rq),
+    /// A BullMQ job hash, its id on BullMQ's `<prefix>:<queue>:wait` list.
+    Bullmq(Bullmq),
 }
 
 /// `format = "sidekiq"`.
@@ -79,16 +82,18 @@ pub enum FormatKind {
     Json,
     Celery,
     Rq,
+    Bullmq,
 }
 
 impl FormatKind {
-    pub const ALL: [FormatKind; 6] = [
+    pub const ALL: [FormatKind; 7] = [
         FormatKind::Campanile,
         FormatKind::Sidekiq,
         FormatKind::Resque,
         FormatKind::Json,
         FormatKind::Celery,
         FormatKind::Rq,
+        FormatKind::Bullmq,
     ];
 
     pub fn parse(s: &str) -> Result<FormatKind, Invalid> {
@@ -99,6 +104,7 @@ impl FormatKind {
             "json" => Ok(FormatKind::Json),
             "celery" => Ok(FormatKind::Celery),
             "rq" => Ok(FormatKind::Rq),
+            "bullmq" => Ok(FormatKind::Bullmq),
             _ => Err(Invalid::Kind(s.to_owned())),
         }
     }
@@ -116,6 +122,7 @@ impl FormatKind {
             FormatKind::Json => "json",
             FormatKind::Celery => "celery",
             FormatKind::Rq => "rq",
+            FormatKind::Bullmq => "bullmq",
         }
     }
 }
@@ -135,6 +142,7 @@ impl Format {
             Format::Json { .. } => FormatKind::Json,
             Format::Celery(_) => FormatKind::Celery,
             Format::Rq(_) => FormatKind::Rq,
+            Format::Bullmq(_) => FormatKind::Bullmq,
         }
     }
 
@@ -164,6 +172,16 @@ pub enum Invalid {
     Task(String),
     #[error("{0:?} must be the dotted path of a function, e.g. \"tasks.record\"")]
     Function(String),
+    #[error("a job name must be non-empty")]
+    JobName,
+    #[error(
+        "{0:?} must be non-empty, without whitespace or the trailing ':' (keys are <prefix>:<queue>:...)"
+    )]
+    Prefix(String),
+    #[error(
+        "{0} is not a backoff: give a delay in ms, or a table with type (e.g. \"exponential\"), optional delay (ms) and jitter (0 to 1)"
+    )]
+    Backoff(String),
 }
 
 pub fn parse_timestamps(s: &str) -> Result<Timestamps, Invalid> {

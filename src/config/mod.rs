@@ -5,6 +5,7 @@
 //! for the format; this module is its reference implementation.
 
 mod alerts;
+mod bullmq;
 mod celery;
 mod error;
 pub mod format;

@@ -1,10 +1,11 @@
 //! What a job pushes, per enqueue format: campanile's [`Payload`], a
 //! Sidekiq job hash, a Resque job, the job's bare `args`, a Celery task
-//! message ([`celery`]) or an RQ job ([`rq`]). The foreign ones follow
-//! their tool's layout (a public contract of that tool), so a stock
-//! Sidekiq, Resque, Celery or RQ process runs them; docs/formats.md shows
-//! each.
+//! message ([`celery`]), an RQ job ([`rq`]) or a BullMQ job ([`bullmq`]).
+//! The foreign ones follow their tool's layout (a public contract of that
+//! tool), so a stock Sidekiq, Resque, Celery, RQ or BullMQ process runs
+//! them; docs/formats.md shows each.
 
+pub mod bullmq;
 pub mod celery;
 pub mod rq;
 
@@ -21,8 +22,8 @@ use crate::payload::{Payload, tick_id};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
     pub json: String,
-    /// campanile's payload id (`<job>@<tick>`), the Sidekiq jid or the
-    /// Celery task id; the
+    /// campanile's payload id (`<job>@<tick>`), the Sidekiq jid, the
+    /// Celery task id or the RQ or BullMQ job id; the
     /// value of the in-flight marker and of log lines.
     pub id: String,
 }
@@ -71,6 +72,10 @@ fn foreign(
             let job_id = rq::job_id(id);
             let hash = rq::job_hash(r, job.queue.as_str(), args, &job_id, created, now);
             Pushed { json: hash.to_payload(), id: job_id }
+        }
+        Format::Bullmq(b) => {
+            let job_id = bullmq::job_id(id);
+            Pushed { json: bullmq::job_hash(b, args, &job_id, now).to_payload(), id: job_id }
         }
         Format::Json { .. } | Format::Campanile => Pushed { json: args.to_string(), id: id.to_owned() },
     }

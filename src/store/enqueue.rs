@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use redis::RedisError;
 
+use super::keys::bullmq_keys;
 use super::{Destination, Error, Result, Store, scripts};
 use crate::config::{Format, JobName, QueueName};
 
@@ -217,6 +218,7 @@ impl Store {
                 matches!(ops[i].action, TickAction::Push { .. })
                     && !to.right
                     && to.queues.is_none()
+                    && to.job_hash.is_none()
                     && to.list == destinations[0].list
                     && jobs.insert(ops[i].job.as_str())
             })
@@ -224,7 +226,9 @@ impl Store {
         let marked = call.iter().filter(|&&i| marker(i).is_some()).count();
         let watched = call.iter().filter(|&&i| watch(i).is_some()).count();
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 6 } else { 5 + 3 * call.len() });
+        let bullmq_ticks = destinations.iter().filter(|to| to.bullmq.is_some()).count();
+        let keys = if uniform { 6 } else { 5 + 3 * call.len() + 6 * bullmq_ticks };
+        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(keys);
         cmd.arg(self.keys.ticks(queue))
             .arg(self.keys.stats(queue))
             .arg(self.keys.paused(queue))
@@ -239,6 +243,9 @@ impl Store {
                     (Some(prefix), TickAction::Push { id, .. }) => cmd.arg(format!("{prefix}{id}")),
                     _ => cmd.arg(&to.list),
                 };
+                if let Some(base) = &to.bullmq {
+                    cmd.arg(&bullmq_keys(base));
+                }
             }
         }
         cmd.arg(call.len())
@@ -279,6 +286,9 @@ impl Store {
                 }
                 if to.job_hash.is_some() {
                     text.push('h');
+                }
+                if to.bullmq.is_some() {
+                    text.push('b');
                 }
                 if marker(i).is_some() {
                     text.push('k');

@@ -46,6 +46,12 @@
 //! | `rq:job:<id>` | hash | clock `HSET`, RQ | an RQ job (`format = "rq"`): `data` (the pickled call), `origin`, `status`, `created_at`, `enqueued_at`, `timeout`, … |
 //! | `rq:queue:Q` (default `default`) | list | clock `RPUSH`, RQ takes from the left | ids of RQ jobs |
 //! | `rq:queues` | set | clock `SADD` | the keys of RQ's queues (`rq:queue:Q`), which `rq info` and the workers list |
+//! | `B:Q:<id>` (`B` the job's `prefix`, default `bull`) | hash | clock `HSET`, BullMQ | a BullMQ job (`format = "bullmq"`): `name`, `data`, `opts`, `timestamp`, `delay`, `priority` |
+//! | `B:Q:wait`, or `B:Q:paused` while the queue is paused | list | clock `LPUSH`, BullMQ takes from the right | ids of BullMQ jobs |
+//! | `B:Q:id` | string (counter) | clock `INCR` | BullMQ's job counter, bumped by every add as BullMQ's own |
+//! | `B:Q:meta` | hash | BullMQ; clock sets `opts.maxLenEvents` (10000) when absent, reads `paused`, `concurrency` | the queue's settings |
+//! | `B:Q:marker` | sorted set | clock `ZADD 0 "0"` | wakes BullMQ's blocked workers |
+//! | `B:Q:events` | stream | clock `XADD` (`added`, `waiting`; `MAXLEN ~` `opts.maxLenEvents`) | BullMQ's `QueueEvents` |
 
 use crate::config::format::{Format, Resque, Sidekiq};
 use crate::config::{DEFAULT_PREFIX, QueueName};
@@ -63,14 +69,17 @@ pub struct Destination {
     /// (RQ's `rq:queues` holds queue keys).
     pub queues_hold_keys: bool,
     /// For a tool that keeps each job in a hash and queues only its id
-    /// (RQ): the hash's key before the id, `rq:job:`.
+    /// (RQ, BullMQ): the hash's key before the id, `rq:job:`.
     pub job_hash: Option<String>,
+    /// A BullMQ queue's key base, `<prefix>:<queue>:`: the push is BullMQ's
+    /// `addStandardJob`, over the keys [`bullmq_keys`] names.
+    pub bullmq: Option<String>,
 }
 
 impl Destination {
     /// A list, with neither a set to join nor job hashes.
     fn list(list: String, right: bool) -> Destination {
-        Destination { list, right, queues: None, queues_hold_keys: false, job_hash: None }
+        Destination { list, right, queues: None, queues_hold_keys: false, job_hash: None, bullmq: None }
     }
 
     /// A list and the set its queue's name joins.
@@ -201,6 +210,14 @@ impl Keys {
                 job_hash: Some(RQ_JOB.to_owned()),
                 ..Destination::announced(rq_queue(queue), true, RQ_QUEUES.to_owned())
             },
+            Format::Bullmq(bullmq) => {
+                let base = format!("{}:{queue}:", bullmq.prefix);
+                Destination {
+                    job_hash: Some(base.clone()),
+                    bullmq: Some(base.clone()),
+                    ..Destination::list(format!("{base}wait"), false)
+                }
+            }
         }
     }
 }
@@ -249,6 +266,13 @@ pub const RQ_QUEUES: &str = "rq:queues";
 
 /// What an RQ job's hash key starts with: `rq:job:<id>`.
 pub const RQ_JOB: &str = "rq:job:";
+
+/// The keys of a BullMQ queue with key base `<prefix>:<queue>:` that an add
+/// touches besides `wait` and the job's hash, in the order `enqueue.lua`
+/// takes them: `paused`, `meta`, `id`, `active`, `events`, `marker`.
+pub fn bullmq_keys(base: &str) -> [String; 6] {
+    ["paused", "meta", "id", "active", "events", "marker"].map(|k| format!("{base}{k}"))
+}
 
 /// A key as the redis-namespace gem writes it.
 fn namespaced(namespace: Option<&str>, key: &str) -> String {

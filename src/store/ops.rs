@@ -64,6 +64,14 @@ impl Store {
             return Ok(());
         }
         let to = self.keys.destination(queue, format);
+        if let (Some(base), Some(prefix)) = (&to.bullmq, &to.job_hash) {
+            let job = JobHash::from_payload(payload)
+                .ok_or_else(|| super::Error::Reply(format!("not a job hash payload: {payload}")))?;
+            let [paused, meta, id, active, events, marker] = super::keys::bullmq_keys(base);
+            let keys = [format!("{prefix}{}", job.id), to.list, paused, meta, id, active, events, marker];
+            let _: i64 = self.run_script(&scripts::PUSH_BULLMQ, &keys, &[payload]).await?;
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         pipe.atomic();
         if let Some(queues) = &to.queues {

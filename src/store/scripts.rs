@@ -18,8 +18,15 @@ impl Lua {
     }
 }
 
-/// Records and pushes a queue's due ticks atomically.
-pub static ENQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/enqueue.lua")));
+/// Records and pushes a queue's due ticks atomically. It adds BullMQ jobs
+/// with bullmq_add.lua's function, so it starts with that file.
+pub static ENQUEUE: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(include_str!("scripts/bullmq_add.lua"), include_str!("scripts/enqueue.lua")))
+});
+/// Adds one BullMQ job outside the schedule.
+pub static PUSH_BULLMQ: LazyLock<Lua> = LazyLock::new(|| {
+    Lua::new(concat!(include_str!("scripts/bullmq_add.lua"), include_str!("scripts/push_bullmq.lua")))
+});
 /// Loads (and initialises) a queue's tick state.
 pub static SYNC: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/sync.lua")));
 /// Takes or extends the leader lease.

@@ -67,13 +67,19 @@ fn same_slot(format: &Format, queue: &QueueName) -> Result<(), (&'static str, St
         Format::Resque(_) => "Resque",
         Format::Celery(_) => "Celery",
         Format::Rq(_) => "RQ",
+        Format::Bullmq(_) => "BullMQ",
+    };
+    // BullMQ itself runs on a cluster (with a hash-tagged prefix); the
+    // others do not.
+    let own = match format {
+        Format::Bullmq(_) => String::new(),
+        _ => format!(" ({runner} does not support Redis Cluster either)"),
     };
     Err((
         "format",
         format!(
             "{runner}'s keys hash to other Redis Cluster slots than the job's tick state, so the push \
-             could not be exactly-once ({runner} does not support Redis Cluster either); use a single \
-             Redis or Sentinel"
+             could not be exactly-once{own}; use a single Redis or Sentinel"
         ),
     ))
 }

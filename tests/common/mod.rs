@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod bullmq;
 pub mod cluster;
 pub mod deployment;
 pub mod foreign_worker;
@@ -371,6 +372,20 @@ pub fn bin(name: &str) -> PathBuf {
         "worker" => PathBuf::from(env!("CARGO_BIN_EXE_worker")),
         other => panic!("unknown binary {other}"),
     }
+}
+
+/// Runs `clock <args> --config <config>` against `redis`, asserts it
+/// succeeds and returns its stdout as JSON (give `--json`).
+pub fn clock_json(redis: &RedisServer, config: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(bin("clock"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A `clock` daemon for `config` against `redis`, logging JSON lines

@@ -73,6 +73,14 @@ pub(super) fn validate_job(
                 .and_then(|s| Ok(format::parse_function(s)?))
                 .map(|f| target.function = Some(f.to_owned())),
             "job_timeout" => positive_span(value).map(|t| target.job_timeout = Some(t)),
+            "name" => as_str(value)
+                .and_then(|s| Ok(format::parse_name(s)?))
+                .map(|n| target.name = Some(n.to_owned())),
+            "data" => parse_data(value).map(|d| target.data = Some(d)),
+            "attempts" => as_int(value).and_then(parse_attempts).map(|a| target.attempts = Some(a)),
+            "backoff" => {
+                to_json(value).and_then(|b| Ok(format::parse_backoff(b)?)).map(|b| target.backoff = Some(b))
+            }
             _ => match common.set(field, value) {
                 Some(result) => result,
                 None => {
@@ -100,6 +108,10 @@ pub(super) fn validate_job(
         None
     } else {
         reject_keys_of_other_formats(ctx, job, table, kind);
+        if kind == FormatKind::Bullmq {
+            // A BullMQ job's `data` is what every other format calls args.
+            args = target.data.take().unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+        }
         resolve_format(ctx, job, key, table, kind, &settings, target, &args)
     };
     // Every schedule key given, parsed or not: a second kind is reported
@@ -197,6 +209,10 @@ pub(super) struct TargetKeys {
     kwargs: Option<serde_json::Map<String, serde_json::Value>>,
     function: Option<String>,
     job_timeout: Option<Span>,
+    name: Option<String>,
+    data: Option<serde_json::Value>,
+    attempts: Option<u32>,
+    backoff: Option<serde_json::Value>,
 }
 
 /// The queue of a job that names none: the tool's own default queue.
@@ -215,6 +231,22 @@ fn parse_kwargs(value: &DeValue<'_>) -> Result<serde_json::Map<String, serde_jso
         serde_json::Value::Object(map) => Ok(map),
         _ => Err(invalid!("expected a table of keyword arguments, found {}", value.type_str())),
     }
+}
+
+/// BullMQ's `data`: a table, passed as the job's JSON object.
+fn parse_data(value: &DeValue<'_>) -> Result<serde_json::Value, Invalid> {
+    match to_json(value)? {
+        data @ serde_json::Value::Object(_) => Ok(data),
+        _ => Err(invalid!("expected a table (the job's data object), found {}", value.type_str())),
+    }
+}
+
+/// BullMQ's `attempts`: how many tries, at least one.
+fn parse_attempts(n: i64) -> Result<u32, Invalid> {
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| invalid!("{n} is not a number of attempts (1 or more)"))
 }
 
 /// A job-level key of another format than the job's is an error (set in
@@ -271,6 +303,7 @@ pub(super) fn resolve_format(
         FormatKind::Resque => "Resque",
         FormatKind::Celery => "Celery",
         FormatKind::Rq => "RQ",
+        FormatKind::Bullmq => "BullMQ",
         _ => "",
     };
     if matches!(kind, FormatKind::Sidekiq | FormatKind::Resque) {
@@ -311,6 +344,16 @@ pub(super) fn resolve_format(
                  array (keyword arguments go in kwargs), found {found}"
             );
             ctx.error(&span, job, Some("args"), msg);
+        }
+    }
+    if kind == FormatKind::Bullmq {
+        if target.name.is_none() && !table.contains_key("name") {
+            let msg = "missing: a bullmq job needs the job name the BullMQ worker sees".into();
+            ctx.error(&key.span(), job, Some("name"), msg);
+        }
+        if let Some(v) = table.get("args") {
+            let msg = "BullMQ passes one data object: set data (a table), not args".into();
+            ctx.error(&v.span(), job, Some("args"), msg);
         }
     }
     if kind == FormatKind::Json {
@@ -354,6 +397,12 @@ pub(super) fn resolve_format(
             function: target.function?,
             kwargs: target.kwargs.unwrap_or_default(),
             timeout_secs: target.job_timeout.map_or(format::RQ_TIMEOUT_SECS, |t| t.as_secs().max(1)),
+        }),
+        FormatKind::Bullmq => Format::Bullmq(format::Bullmq {
+            name: target.name?,
+            prefix: settings.prefix.clone().unwrap_or_else(|| format::BULLMQ_PREFIX.into()),
+            attempts: target.attempts.unwrap_or(0),
+            backoff: target.backoff,
         }),
     })
 }

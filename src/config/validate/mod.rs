@@ -51,7 +51,7 @@ enum Scope {
 /// unknown-key hints, `[defaults]` and the other-format check read, so a
 /// new key is added here once.
 const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
-    use FormatKind::{Campanile, Celery, Json, Resque, Rq, Sidekiq};
+    use FormatKind::{Bullmq, Campanile, Celery, Json, Resque, Rq, Sidekiq};
     use Scope::{Defaults, Job};
     &[
         ("timezone", Defaults, &[]),
@@ -66,6 +66,7 @@ const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
         ("format", Defaults, &[]),
         ("namespace", Defaults, &[Sidekiq, Resque]),
         ("timestamps", Defaults, &[Sidekiq]),
+        ("prefix", Defaults, &[Bullmq]),
         ("start_within", Defaults, &[Campanile]),
         ("warn_after", Defaults, &[Campanile]),
         ("ping_url", Defaults, &[Campanile]),
@@ -85,6 +86,10 @@ const JOB_TABLE_KEYS: &[(&str, Scope, &[FormatKind])] = {
         ("kwargs", Job, &[Celery, Rq]),
         ("function", Job, &[Rq]),
         ("job_timeout", Job, &[Rq]),
+        ("name", Job, &[Bullmq]),
+        ("data", Job, &[Bullmq]),
+        ("attempts", Job, &[Bullmq]),
+        ("backoff", Job, &[Bullmq]),
     ]
 };
 
@@ -191,6 +196,7 @@ struct Common {
     format: Option<FormatKind>,
     namespace: Option<String>,
     timestamps: Option<Timestamps>,
+    prefix: Option<String>,
     start_within: Option<StartWithin>,
     warn_after: Option<Span>,
     ping: Option<PingUrls>,
@@ -216,6 +222,9 @@ impl Common {
             "timestamps" => as_str(value)
                 .and_then(|s| Ok(format::parse_timestamps(s)?))
                 .map(|v| self.timestamps = Some(v)),
+            "prefix" => as_str(value)
+                .and_then(|s| Ok(format::parse_prefix(s)?))
+                .map(|v| self.prefix = Some(v.to_owned())),
             "start_within" => parse_start_within(value).map(|v| self.start_within = Some(v)),
             "warn_after" => positive_span(value).map(|v| self.warn_after = Some(v)),
             "ping_url" => parse_ping(value).map(|v| self.ping = Some(v)),
@@ -238,6 +247,7 @@ impl Common {
             format: self.format.or(defaults.format),
             namespace: self.namespace.or_else(|| defaults.namespace.clone()),
             timestamps: self.timestamps.or(defaults.timestamps),
+            prefix: self.prefix.or_else(|| defaults.prefix.clone()),
             start_within: self.start_within.or(defaults.start_within),
             warn_after: self.warn_after.or(defaults.warn_after),
             ping: self.ping.or_else(|| defaults.ping.clone()),

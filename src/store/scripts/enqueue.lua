@@ -17,11 +17,14 @@
 --            the expiry in Unix ms)
 -- KEYS[5]    waiting set of the queue (payload id, scored by its start
 --            deadline in Unix ms), which `monitor.lua` watches for `late`
--- then, with ARGV[4] = "each", 3 keys per tick i, from 6 + 3*(i-1):
---            the list to push to, the set to add ARGV[6] (or the list's key)
---            to (Sidekiq's and Resque's `queues`, RQ's `rq:queues`; the list
---            again when there is none), and the job's own hash (RQ's
---            `rq:job:<id>`; the list again when there is none);
+-- then, with ARGV[4] = "each", 3 keys per tick, in tick order from
+--            KEYS[6]: the list to push to, the set to add ARGV[6] (or the
+--            list's key) to (Sidekiq's and Resque's `queues`, RQ's
+--            `rq:queues`; the list again when there is none), and the job's
+--            own hash (RQ's `rq:job:<id>`, BullMQ's `<prefix>:<queue>:<id>`;
+--            the list again when there is none); a tick with spec "b" has 6
+--            more: BullMQ's `paused`, `meta`, `id`, `active`, `events` and
+--            `marker` of its queue (the list is its `wait`);
 --            with ARGV[4] = "uniform", KEYS[6] alone: the list every tick is
 --            pushed to, at the left, with no set (the caller promises that,
 --            and that no job has two ticks in the call)
@@ -48,7 +51,8 @@
 --            the payload is a job hash (`{"push": id, "hash": [field,
 --            value, ...], "hex": [field, hex, ...]}`: the fields are written
 --            to the job's hash, the hex ones decoded, and the id pushed),
---            then "k" if the tick sets a marker, then "w" if its payload is
+--            then "b" if the job hash is a BullMQ job, added as BullMQ's
+--            `addStandardJob` adds it (bullmq_add.lua) instead, then "k" if the tick sets a marker, then "w" if its payload is
 --            watched;
 --            the counter of pushes, "<job>:enqueued";
 --            for each tick with "k": job and marker "<payload id>|<expiry>";
@@ -129,8 +133,8 @@ local function watch(from, count)
   end
 end
 
--- Writes a job-hash payload ("h") to `hash`; returns the id to push.
-local function write_job_hash(hash, payload)
+-- The id and the fields, hex ones decoded, of a job-hash payload ("h").
+local function job_hash(payload)
   local job = cjson.decode(payload)
   local fields = job.hash
   for j = 1, #job.hex, 2 do
@@ -139,8 +143,7 @@ local function write_job_hash(hash, payload)
       return string.char(tonumber(h, 16))
     end))
   end
-  redis.call('HSET', hash, unpack(fields))
-  return job.push
+  return job.push, fields
 end
 
 local fast = uniform and not any_paused
@@ -181,6 +184,7 @@ if fast then
 end
 
 local out = {}
+local key = 6
 local marker = markers - 1
 local watched = watches - 1
 for i = 1, n do
@@ -189,6 +193,7 @@ for i = 1, n do
   local sets = string.find(spec, 's', 2, true)
   local sets_key = string.find(spec, 'S', 2, true)
   local hashed = string.find(spec, 'h', 2, true)
+  local bullmq = string.find(spec, 'b', 2, true)
   local marks = string.find(spec, 'k', 2, true)
   if marks then
     marker = marker + 2
@@ -198,8 +203,14 @@ for i = 1, n do
     watched = watched + 2
   end
   local list, set, hash = KEYS[6], nil, nil
+  local bullmq_keys = nil
   if not uniform then
-    list, set, hash = KEYS[6 + 3 * (i - 1)], KEYS[7 + 3 * (i - 1)], KEYS[8 + 3 * (i - 1)]
+    list, set, hash = KEYS[key], KEYS[key + 1], KEYS[key + 2]
+    if bullmq then
+      bullmq_keys = { hash, list, unpack(KEYS, key + 3, key + 8) }
+      key = key + 6
+    end
+    key = key + 3
   end
   local last = last_tick(redis.call('HGET', KEYS[1], job))
   if last and last >= tick then
@@ -224,10 +235,17 @@ for i = 1, n do
       elseif sets_key then
         redis.call('SADD', set, list)
       end
+      local fields
       if hashed then
-        payload = write_job_hash(hash, payload)
+        payload, fields = job_hash(payload)
       end
-      if string.byte(spec, 1) == 114 then -- "r"
+      if bullmq then
+        add_bullmq_job(bullmq_keys, payload, fields)
+      elseif hashed then
+        redis.call('HSET', hash, unpack(fields))
+      end
+      if bullmq then -- pushed already
+      elseif string.byte(spec, 1) == 114 then -- "r"
         redis.call('RPUSH', list, payload)
       else
         redis.call('LPUSH', list, payload)

@@ -1,0 +1,157 @@
+//! `format = "bullmq"` against a real (private) redis-server: the exact keys
+//! one tick leaves (BullMQ 5.58.5's `addStandardJob` layout), a paused
+//! BullMQ queue, an id BullMQ already has, `clock trigger` and `clock
+//! status`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::bullmq::dump;
+use common::tickers::{at, clock_at, config, store};
+use common::{RedisServer, clock_json};
+use serde_json::{Value, json};
+
+const NIGHTLY: &str = r#"
+[jobs.nightly-report]
+every = "1h"
+queue = "reports"
+format = "bullmq"
+name = "nightly"
+data = { pages = 3, big = 9007199254740993, city = "Zürich ☃" }
+attempts = 3
+backoff = { type = "exponential", delay = 1000 }
+"#;
+
+const ID: &str = "nightly-report@2026-11-23T08-00-00Z";
+
+/// Pushes the tick 2026-11-23T08:00:00Z of `toml`'s job (after `before`
+/// ran against the server) and returns every key then.
+async fn one_tick(toml: &str, before: impl FnOnce(&RedisServer)) -> BTreeMap<String, Value> {
+    let server = RedisServer::start();
+    before(&server);
+    let store = store(&server).await;
+    let (mut ticker, _) = clock_at(&config(toml), &store, at("2026-11-23T07:59:30Z")).await;
+    ticker.fire_due(at("2026-11-23T08:00:00Z")).await.unwrap();
+    dump(&server, "*")
+}
+
+fn value(keys: &BTreeMap<String, Value>, key: &str) -> Value {
+    keys.get(key).unwrap_or_else(|| panic!("no {key} in {keys:#?}"))["value"].clone()
+}
+
+#[tokio::test]
+async fn a_bullmq_tick_writes_exactly_the_keys_bullmqs_add_writes() {
+    let keys = one_tick(NIGHTLY, |_| {}).await;
+    let bull: Vec<&str> = keys.keys().map(String::as_str).filter(|k| k.starts_with("bull:")).collect();
+    let job_key = format!("bull:reports:{ID}");
+    assert_eq!(
+        bull,
+        [
+            "bull:reports:events",
+            "bull:reports:id",
+            "bull:reports:marker",
+            "bull:reports:meta",
+            job_key.as_str(),
+            "bull:reports:wait"
+        ]
+    );
+    assert_eq!(
+        value(&keys, &job_key),
+        json!({
+            "name": "nightly",
+            // The big integer as written: exact (Node's JSON.parse rounds it).
+            "data": r#"{"big":9007199254740993,"city":"Zürich ☃","pages":3}"#,
+            "opts": format!(r#"{{"jobId":"{ID}","backoff":{{"delay":1000,"type":"exponential"}},"attempts":3}}"#),
+            "timestamp": "1795420800000",
+            "delay": "0",
+            "priority": "0",
+        })
+    );
+    assert_eq!(value(&keys, "bull:reports:wait"), json!([ID]));
+    assert_eq!(value(&keys, "bull:reports:id"), json!("1"));
+    assert_eq!(value(&keys, "bull:reports:meta"), json!({"opts.maxLenEvents": "10000"}));
+    assert_eq!(value(&keys, "bull:reports:marker"), json!([["0", "0"]]));
+    assert_eq!(
+        value(&keys, "bull:reports:events"),
+        json!([["event", "added", "jobId", ID, "name", "nightly"], ["event", "waiting", "jobId", ID]])
+    );
+    // campanile's own: the tick state and the counter; nothing else.
+    let own: Vec<&str> = keys.keys().map(String::as_str).filter(|k| !k.starts_with("bull:")).collect();
+    assert_eq!(own, ["campanile:term", "campanile:{reports}:stats", "campanile:{reports}:ticks"]);
+    assert_eq!(value(&keys, "campanile:{reports}:stats"), json!({"nightly-report:enqueued": "1"}));
+}
+
+#[tokio::test]
+async fn a_paused_bullmq_queue_gets_the_id_on_paused_and_no_marker() {
+    let keys = one_tick(NIGHTLY, |server| {
+        // What BullMQ's Queue.pause leaves, and a longer events cap.
+        let () = redis::cmd("HSET")
+            .arg("bull:reports:meta")
+            .arg("paused")
+            .arg("1")
+            .arg("opts.maxLenEvents")
+            .arg("500")
+            .query(&mut server.connection())
+            .unwrap();
+    })
+    .await;
+    assert_eq!(value(&keys, "bull:reports:paused"), json!([ID]));
+    assert!(!keys.contains_key("bull:reports:wait"));
+    assert!(!keys.contains_key("bull:reports:marker"));
+    assert_eq!(value(&keys, "bull:reports:meta"), json!({"opts.maxLenEvents": "500", "paused": "1"}));
+}
+
+#[tokio::test]
+async fn a_bullmq_queue_at_its_concurrency_gets_the_id_without_a_marker() {
+    let keys = one_tick(NIGHTLY, |server| {
+        let mut con = server.connection();
+        let () =
+            redis::cmd("HSET").arg("bull:reports:meta").arg("concurrency").arg("1").query(&mut con).unwrap();
+        let () = redis::cmd("RPUSH").arg("bull:reports:active").arg("7").query(&mut con).unwrap();
+    })
+    .await;
+    assert_eq!(value(&keys, "bull:reports:wait"), json!([ID]));
+    assert!(!keys.contains_key("bull:reports:marker"));
+}
+
+#[tokio::test]
+async fn an_id_bullmq_already_has_is_not_pushed_again_but_reported_duplicated() {
+    let keys = one_tick(NIGHTLY, |server| {
+        let () = redis::cmd("HSET")
+            .arg(format!("bull:reports:{ID}"))
+            .arg("name")
+            .arg("other")
+            .query(&mut server.connection())
+            .unwrap();
+    })
+    .await;
+    assert_eq!(value(&keys, &format!("bull:reports:{ID}")), json!({"name": "other"}));
+    assert!(!keys.contains_key("bull:reports:wait"));
+    assert_eq!(value(&keys, "bull:reports:events"), json!([["event", "duplicated", "jobId", ID]]));
+    // The counter moves, as BullMQ's own add moves it.
+    assert_eq!(value(&keys, "bull:reports:id"), json!("1"));
+}
+
+#[test]
+fn trigger_adds_a_bullmq_job_with_the_given_data_and_status_counts_its_wait_list() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("clock.toml");
+    std::fs::write(&config, NIGHTLY).unwrap();
+    let clock = |args: &[&str]| clock_json(&redis, &config, args);
+    let out = clock(&["trigger", "nightly-report", "--json", "--args", r#"{"pages": 1}"#]);
+    let id = out["id"].as_str().unwrap();
+    assert!(id.starts_with("nightly-report@manual-") && !id.contains(':'), "{id}");
+    let keys = dump(&redis, "bull:*");
+    assert_eq!(value(&keys, "bull:reports:wait"), json!([id]));
+    let job = value(&keys, &format!("bull:reports:{id}"));
+    assert_eq!((&job["name"], &job["data"]), (&json!("nightly"), &json!(r#"{"pages":1}"#)));
+    assert_eq!(value(&keys, "bull:reports:events")[1], json!(["event", "waiting", "jobId", id]));
+    assert!(dump(&redis, "campanile:*").is_empty(), "a manual run records no tick");
+    let status = clock(&["status", "--json"]);
+    assert_eq!(
+        status["tool_queues"],
+        json!([{"list": "bull:reports:wait", "format": "bullmq", "waiting": 1}])
+    );
+}
