@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
 use campanile::formats::bullmq::job_id;
 use campanile::payload::tick_id;
@@ -142,4 +143,40 @@ data = { label = "pdf", pages = 3, city = "Zürich ☃", nested = { list = [1, 2
     for (key, value) in &theirs {
         assert_eq!(&ours[key], value, "{key}");
     }
+}
+
+/// The first block of `lang` in docs/formats.md's BullMQ section.
+fn documented(lang: &str) -> String {
+    let docs = std::fs::read_to_string(common::foreign_worker::repo().join("docs/formats.md")).unwrap();
+    let section = docs.split("\n### BullMQ\n").nth(1).expect("docs/formats.md has a BullMQ section");
+    let block = section.split(&format!("```{lang}\n")).nth(1).unwrap_or_else(|| panic!("no {lang} block"));
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_documented_worker_runs_the_documented_job() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("worker.js"), documented("js")).unwrap();
+    std::fs::write(dir.join("clock.toml"), documented("toml")).unwrap();
+    let _worker = Process(
+        node()
+            .arg("worker.js")
+            .current_dir(dir)
+            .env("REDIS_URL", redis.url())
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.join("worker.log")).unwrap())
+            .stderr(Stdio::from(File::create(dir.join("worker.err")).unwrap()))
+            .spawn()
+            .expect("spawn node worker.js"),
+    );
+    common::clock_json(&redis, &dir.join("clock.toml"), &["trigger", "nightly-report", "--json"]);
+    let log = || std::fs::read_to_string(dir.join("worker.log")).unwrap_or_default();
+    common::foreign_worker::wait_for(
+        dir,
+        "the documented worker to run the job",
+        Duration::from_secs(20),
+        || log().contains("nightly report pdf 3 9007199254740993n"),
+    );
 }
