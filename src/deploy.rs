@@ -309,6 +309,12 @@ mod tests {
             ))
         };
         assert_eq!(diff(&rq("5m"), &rq("3m")).changed["j"]["job_timeout"], json!({"old": 180, "new": 300}));
+        let bullmq = |attempts: u32| {
+            table(&format!(
+                "[jobs.j]\nevery = \"1m\"\nformat = \"bullmq\"\nname = \"n\"\nattempts = {attempts}\n"
+            ))
+        };
+        assert_eq!(diff(&bullmq(5), &bullmq(3)).changed["j"]["attempts"], json!({"old": 3, "new": 5}));
     }
 
     #[test]

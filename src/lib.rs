@@ -22,7 +22,7 @@
 //! - [`payload`], [`run`]: the JSON on the queues, in history and in dead
 //!   letters (public contracts); [`formats`]: what a job of each enqueue
 //!   format pushes (campanile's payload, Sidekiq's, Resque's, bare JSON,
-//!   Celery's, RQ's).
+//!   Celery's, RQ's, BullMQ's).
 //! - [`control`]: views and actions over a live deployment (status,
 //!   history, dead letters; trigger, pause, retry), shared by the CLI and
 //!   [`web`], the dashboard and its JSON API; [`health`]: what is wrong

@@ -7,6 +7,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use campanile::clock::Ticker;
+use campanile::config::QueueName;
 use common::bullmq::dump;
 use common::tickers::{at, clock_at, config, store};
 use common::{RedisServer, clock_json};
@@ -154,4 +156,75 @@ fn trigger_adds_a_bullmq_job_with_the_given_data_and_status_counts_its_wait_list
         status["tool_queues"],
         json!([{"list": "bull:reports:wait", "format": "bullmq", "waiting": 1}])
     );
+}
+
+#[tokio::test]
+async fn catch_up_pause_duplicates_and_fencing_apply_to_bullmq_jobs_beside_other_formats() {
+    let server = RedisServer::start();
+    let store = store(&server).await;
+    // One queue, so each call mixes BullMQ ticks (nine keys each) with
+    // RQ's and Sidekiq's (three each).
+    let cfg = config(
+        r#"
+[jobs.bull]
+every = "1m"
+format = "bullmq"
+name = "b"
+catch_up = "all"
+[jobs.rq]
+every = "1m"
+format = "rq"
+function = "m.f"
+[jobs.sk]
+every = "1m"
+format = "sidekiq"
+class = "S"
+[jobs.other]
+every = "1m"
+format = "bullmq"
+name = "o"
+prefix = "other"
+"#,
+    );
+    let (mut a, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
+    // Ten minutes without a clock; then B, and a twin with B's term and
+    // B's stale start state.
+    let start = at("2026-11-23T10:10:30Z");
+    let term = store.next_term().await.unwrap();
+    let mut b = Ticker::start(cfg.clone(), store.clone(), term, start).await.unwrap();
+    let mut twin = Ticker::start(cfg.clone(), store.clone(), term, start).await.unwrap();
+    let fired = b.fire_due(start).await.unwrap();
+    // "all" pushes each missed tick; the others the newest and the late one.
+    assert_eq!((fired.pushed, fired.missed), (10 + 3 * 2, 3 * 8));
+    let ids = |minutes: std::ops::RangeInclusive<u32>| -> Vec<Value> {
+        minutes.rev().map(|m| json!(format!("bull@2026-11-23T10-{m:02}-00Z"))).collect()
+    };
+    let keys = dump(&server, "*");
+    assert_eq!(value(&keys, "bull:default:wait"), json!(ids(1..=10)));
+    for id in ids(1..=10) {
+        assert_eq!(value(&keys, &format!("bull:default:{}", id.as_str().unwrap()))["name"], "b");
+    }
+    assert_eq!(value(&keys, "bull:default:id"), json!("10"));
+    assert_eq!(value(&keys, "other:default:wait").as_array().unwrap().len(), 2);
+    assert_eq!(value(&keys, "rq:queue:default").as_array().unwrap().len(), 2);
+    assert_eq!(value(&keys, "queue:default").as_array().unwrap().len(), 2);
+    // The twin finds every tick handled: nothing reaches BullMQ's keys.
+    let fired = twin.fire_due(start).await.unwrap();
+    // (each of the ten, and per other job its missed record and two pushes)
+    assert_eq!((fired.pushed, fired.duplicate), (0, 10 + 3 * 3));
+    assert_eq!(dump(&server, "bull:*"), keys.into_iter().filter(|(k, _)| k.starts_with("bull:")).collect());
+    // A, of an older term, is fenced.
+    assert!(matches!(a.fire_due(at("2026-11-23T10:11:00Z")).await, Err(campanile::store::Error::Fenced)));
+    // Paused, the BullMQ job's tick is recorded, not added.
+    let default = QueueName::new("default").unwrap();
+    assert!(store.pause(&default, "bull", "2026-11-23T10:10:40Z").await.unwrap());
+    let fired = b.fire_due(at("2026-11-23T10:11:00Z")).await.unwrap();
+    assert_eq!((fired.pushed, fired.paused), (3, 1));
+    let keys = dump(&server, "*");
+    assert_eq!(value(&keys, "bull:default:wait"), json!(ids(1..=10)));
+    assert_eq!(value(&keys, "bull:default:id"), json!("10"));
+    assert_eq!(value(&keys, "other:default:wait").as_array().unwrap().len(), 3);
+    assert!(store.resume(&default, "bull").await.unwrap());
+    b.fire_due(at("2026-11-23T10:12:00Z")).await.unwrap();
+    assert_eq!(value(&dump(&server, "bull:*"), "bull:default:wait")[0], "bull@2026-11-23T10-12-00Z");
 }

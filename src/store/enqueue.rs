@@ -226,8 +226,12 @@ impl Store {
         let marked = call.iter().filter(|&&i| marker(i).is_some()).count();
         let watched = call.iter().filter(|&&i| watch(i).is_some()).count();
         let mut cmd = redis::cmd("EVALSHA");
-        let bullmq_ticks = destinations.iter().filter(|to| to.bullmq.is_some()).count();
-        let keys = if uniform { 6 } else { 5 + 3 * call.len() + 6 * bullmq_ticks };
+        // BullMQ's further keys, for the ticks that add a BullMQ job (spec "b").
+        let adds_bullmq = |i: usize, to: &Destination| {
+            to.bullmq.is_some() && matches!(ops[i].action, TickAction::Push { .. })
+        };
+        let bullmq_adds = call.iter().zip(&destinations).filter(|&(&i, to)| adds_bullmq(i, to)).count();
+        let keys = if uniform { 6 } else { 5 + 3 * call.len() + 6 * bullmq_adds };
         cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(keys);
         cmd.arg(self.keys.ticks(queue))
             .arg(self.keys.stats(queue))
@@ -243,7 +247,7 @@ impl Store {
                     (Some(prefix), TickAction::Push { id, .. }) => cmd.arg(format!("{prefix}{id}")),
                     _ => cmd.arg(&to.list),
                 };
-                if let Some(base) = &to.bullmq {
+                if let Some(base) = to.bullmq.as_ref().filter(|_| adds_bullmq(i, to)) {
                     cmd.arg(&bullmq_keys(base));
                 }
             }
@@ -287,7 +291,7 @@ impl Store {
                 if to.job_hash.is_some() {
                     text.push('h');
                 }
-                if to.bullmq.is_some() {
+                if adds_bullmq(i, to) {
                     text.push('b');
                 }
                 if marker(i).is_some() {

@@ -17,7 +17,8 @@ pub const BULLMQ_VERSION: &str = "5.58.5";
 pub const BULLMQ_DIR: &str = "target/tools/bullmq";
 
 /// Every key of `redis` matching `pattern`, by name, as
-/// `{"type": …, "value": …}`: a hash as an object, a list or set as an
+/// `{"type": …, "value": …}`: a hash as an object (values not UTF-8 with
+/// U+FFFD), a list or set as an
 /// array, a sorted set as [member, score] pairs, a stream as its entries'
 /// fields (without their ids, which are times).
 pub fn dump(redis: &RedisServer, pattern: &str) -> BTreeMap<String, Value> {
@@ -29,7 +30,14 @@ pub fn dump(redis: &RedisServer, pattern: &str) -> BTreeMap<String, Value> {
         let value = match kind.as_str() {
             "string" => json!(redis::cmd("GET").arg(&key).query::<String>(&mut con).unwrap()),
             "hash" => {
-                json!(redis::cmd("HGETALL").arg(&key).query::<BTreeMap<String, String>>(&mut con).unwrap())
+                let hash: BTreeMap<String, Vec<u8>> =
+                    redis::cmd("HGETALL").arg(&key).query(&mut con).unwrap();
+                // Lossy: only another tool's binary fields (RQ's pickles) are not text.
+                json!(
+                    hash.into_iter()
+                        .map(|(f, v)| (f, String::from_utf8_lossy(&v).into_owned()))
+                        .collect::<BTreeMap<_, _>>()
+                )
             }
             "list" => {
                 json!(redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query::<Vec<String>>(&mut con).unwrap())
