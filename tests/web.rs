@@ -1083,5 +1083,10 @@ command = "exit 3"
     assert!(body.contains("failed, exit 3: refused: &lt;db&gt;"), "{body}");
     assert!(body.contains(r#"<svg role="img""#), "{body}");
     assert!(body.contains(r#"<a href="/queues" aria-current="page">Queues</a>"#), "{body}");
-    assert!(web.get("/").body.contains(r#"<a href="/queues">Queues</a>"#), "in the nav of every page");
+    let overview = web.get("/").body;
+    assert!(overview.contains(r#"<a href="/queues">Queues</a>"#), "in the nav of every page");
+    assert!(
+        overview.contains(r#"<a href="/queues#queue-default">default</a>"#),
+        "the overview links each queue"
+    );
 }

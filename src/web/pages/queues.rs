@@ -25,7 +25,7 @@ pub fn queues(view: &Value, ctx: &Ctx) -> String {
 fn queue(q: &Value, ctx: &Ctx) -> Markup {
     let name = cell(&q["name"]);
     html! {
-        section class="queue" data-queue=(name) {
+        section class="queue" id={ "queue-" (url_segment(&name)) } data-queue=(name) {
             "\n"
             h2 { "Queue " (name) } "\n"
             p class="queue-summary" { (summary(q)) } "\n"

@@ -103,6 +103,7 @@ fn the_page_shows_each_part_with_values_escaped() {
     let view = json!({ "queues": [queue_json("default", &look(), now())] });
     let page = queues(&view, &Ctx { now: now(), csrf: "t", notice: None });
     assert!(page.contains(r#"<a href="/queues" aria-current="page">Queues</a>"#), "{page}");
+    assert!(page.contains(r#"<section class="queue" id="queue-default" data-queue="default">"#), "{page}");
     assert!(page.contains("Queue default"), "{page}");
     assert!(
         page.contains(
