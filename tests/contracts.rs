@@ -62,6 +62,8 @@ fn redis_keys_follow_the_documented_layout() {
     assert_eq!(keys.waiting(&q), "campanile:{default}:waiting");
     assert_eq!(keys.late(&q), "campanile:{default}:late");
     assert_eq!(keys.monitor(&q), "campanile:{default}:monitor");
+    assert_eq!(keys.busy(&q, "h:1:a"), "campanile:{default}:busy:h:1:a");
+    assert_eq!(keys.minutes(&q), "campanile:{default}:minutes");
     assert_eq!(keys.leader(), "campanile:leader");
     assert_eq!(keys.leader_monitor(), "campanile:monitor");
     let custom = Keys::new("myapp:");
@@ -83,6 +85,8 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
         keys.late(&q),
         keys.monitor(&q),
         keys.worker_lease_prefix(&q),
+        keys.busy(&q, "h:1:a"),
+        keys.minutes(&q),
     ] {
         let tag = key.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(tag, _)| tag);
         assert_eq!(tag, Some("reports"), "{key}");

@@ -92,7 +92,7 @@ async fn a_started_run_never_goes_late_and_leaves_the_late_set() {
     let store = store(&server).await;
     let now = now_ms(&store).await;
     enqueue(&store, &[push("quick", 1, Some(now + 100)), push("slow", 1, Some(now - 1))]).await;
-    store.start_run(&queue(), "quick", "quick@1", Duration::from_secs(60)).await.unwrap();
+    store.start_run(&queue(), "w1", "quick", "quick@1", Duration::from_secs(60)).await.unwrap();
     let late = store.watch_queue(&queue(), Duration::from_secs(60)).await.unwrap();
     assert_eq!(late_ids(&late), ["slow@1"]);
     tokio::time::sleep(Duration::from_millis(150)).await; // past quick's deadline
@@ -101,7 +101,7 @@ async fn a_started_run_never_goes_late_and_leaves_the_late_set() {
 
     // A late payload that starts at last leaves the late set.
     assert_eq!(zset(&server, LATE).len(), 1);
-    store.start_run(&queue(), "slow", "slow@1", Duration::from_secs(60)).await.unwrap();
+    store.start_run(&queue(), "w1", "slow", "slow@1", Duration::from_secs(60)).await.unwrap();
     assert!(zset(&server, LATE).is_empty());
     assert!(zset(&server, WAITING).is_empty());
 }

@@ -157,10 +157,10 @@ async fn a_marker_is_extended_and_cleared_only_by_the_payload_it_names() {
     let redis_now_ms = || async { store.redis_time_us().await.unwrap() / 1000 };
 
     set("mine|1");
-    store.start_run(&queue(), "job", "theirs", Duration::from_secs(60)).await.unwrap();
+    store.start_run(&queue(), "w1", "job", "theirs", Duration::from_secs(60)).await.unwrap();
     assert_eq!(marker().as_deref(), Some("mine|1"), "another payload's run leaves it alone");
     let before = redis_now_ms().await;
-    store.start_run(&queue(), "job", "mine", Duration::from_secs(60)).await.unwrap();
+    store.start_run(&queue(), "w1", "job", "mine", Duration::from_secs(60)).await.unwrap();
     let after = redis_now_ms().await;
     assert!(marker().unwrap().starts_with("mine|"));
     assert!((before + 60_000..=after + 60_000).contains(&expiry(marker())), "{:?}", marker());

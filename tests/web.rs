@@ -984,3 +984,109 @@ fn a_payload_dead_twice_gives_two_letters_retried_and_deleted_one_by_one() {
     assert_eq!(retry.redirect(), "/?done=retried&n=1");
     assert_eq!(env.lrange(PENDING).len(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Queues
+
+/// `/queues` and `/api/queues` against a real worker: a run that ended
+/// counted this minute, the slow run going on shown with since when on
+/// the worker running it, the payload behind it pending, and a retry with
+/// the error of the run it follows.
+#[test]
+fn the_queues_page_shows_a_busy_worker_pending_payloads_and_retries() {
+    let env = env(r#"
+[jobs.quick]
+cron = "0 3 * * *"
+command = "echo done"
+
+[jobs.slow]
+cron = "0 3 * * *"
+command = "sleep 60"
+
+[jobs.flaky]
+cron = "0 3 * * *"
+command = "exit 3"
+"#);
+    for job in ["quick", "slow", "slow"] {
+        env.clock_json(&["trigger", job, "--json"]);
+    }
+    let (retry_id, due_ms) = ("flaky@2026-11-23T08:00:00Z", 4_102_444_800_000_i64); // 2100-01-01
+    let retry = json!({
+        "id": retry_id, "job": "flaky", "queue": "default", "scheduled_at": "2026-11-23T08:00:00Z",
+        "enqueued_at": "2026-11-23T08:00:00.000Z", "attempt": 2, "args": null,
+    });
+    let mut failed: Value =
+        serde_json::from_str(&history_entry("flaky", retry_id, "2026-11-23T08:00:01Z")).unwrap();
+    failed["outcome"] = json!("failed");
+    failed["exit_code"] = json!(3);
+    failed["output"] = json!("connecting\nrefused: <db>\n");
+    env.lpush("campanile:{default}:history:flaky", &failed.to_string());
+    let _: () = redis::cmd("ZADD")
+        .arg("campanile:{default}:retry")
+        .arg(due_ms)
+        .arg(retry.to_string())
+        .query(&mut env.redis.connection())
+        .unwrap();
+
+    // Since when a run goes on is Redis's clock.
+    let redis_now = || {
+        let (secs, _): (i64, i64) = redis::cmd("TIME").query(&mut env.redis.connection()).unwrap();
+        chrono::DateTime::from_timestamp(secs, 0).unwrap()
+    };
+    let started = redis_now();
+    let _worker = env.worker();
+    let web = env.web(false);
+    let mut api = Value::Null;
+    wait_until("the worker to run the slow job", READY, || {
+        api = web.get("/api/queues").json();
+        api["queues"][0]["busy"] == 1 && api["queues"][0]["processed_last_hour"] == 1
+    });
+    let q = &api["queues"][0];
+    assert_eq!(q["name"], "default");
+    assert_eq!((&q["workers"], &q["workers_registered"]), (&json!(1), &json!(1)), "{q}");
+    let worker = &q["worker_list"][0];
+    assert_eq!(worker["concurrency"], 1, "{worker}");
+    assert_eq!(worker["pid"], json!(_worker.child.id()), "{worker}");
+    let run = &worker["running"][0];
+    assert_eq!(run["job"], "slow", "{worker}");
+    assert!(run["id"].as_str().unwrap().starts_with("slow@manual-"), "{run}");
+    let since: chrono::DateTime<chrono::Utc> = run["since"].as_str().unwrap().parse().unwrap();
+    assert!(
+        since >= started - chrono::Duration::seconds(1)
+            && since <= redis_now() + chrono::Duration::seconds(1),
+        "{run}"
+    );
+
+    assert_eq!(q["pending"], 1, "the second slow run waits: concurrency 1");
+    assert_eq!(q["pending_first"][0]["job"], "slow");
+    assert_eq!((&q["processed_last_hour"], &q["failed_last_hour"]), (&json!(1), &json!(0)), "quick ran");
+    assert_eq!(q["minutes"].as_array().unwrap().len(), 60);
+    assert_eq!(q["retries"], 1);
+    let r = &q["retries_first"][0];
+    assert_eq!(
+        (&r["job"], &r["attempt"], &r["retry_at"]),
+        (&json!("flaky"), &json!(2), &json!("2100-01-01T00:00:00Z"))
+    );
+    assert_eq!(r["last_error"], "failed, exit 3: refused: <db>");
+
+    let page = web.get("/queues");
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    assert!(body.contains("1 pending · 1 retry · 1 live worker, 1 busy · 1 processed, 0 failed"), "{body}");
+    let row = &body[body.find("<tr data-worker=").expect("a worker row")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(&format!(r#"<td class="since"><time datetime="{}">"#, run["since"].as_str().unwrap())),
+        "{row}"
+    );
+    assert!(row.contains(r#"<a href="/jobs/slow">slow</a>"#), "{row}");
+    assert!(body.contains("failed, exit 3: refused: &lt;db&gt;"), "{body}");
+    assert!(body.contains(r#"<svg role="img""#), "{body}");
+    assert!(body.contains(r#"<a href="/queues" aria-current="page">Queues</a>"#), "{body}");
+    let overview = web.get("/").body;
+    assert!(overview.contains(r#"<a href="/queues">Queues</a>"#), "in the nav of every page");
+    assert!(
+        overview.contains(r#"<a href="/queues#queue-default">default</a>"#),
+        "the overview links each queue"
+    );
+}

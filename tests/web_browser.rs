@@ -305,7 +305,7 @@ fn every_page_fits_a_phone_and_a_laptop() {
     wait_for_text(&browser, &deployment, broken, "failed");
     wait_for_text(&browser, &deployment, "/jobs/heartbeat", "success");
 
-    let pages = [("overview", "/"), ("job", broken), ("dead", "/dead")];
+    let pages = [("overview", "/"), ("job", broken), ("dead", "/dead"), ("queues", "/queues")];
     for (device, width, height) in [("phone", 390, 844), ("laptop", 1366, 900)] {
         browser.set_window_size(width, height);
         for (page, path) in pages {

@@ -11,13 +11,15 @@
 //! | `P{Q}:paused` | hash | `clock pause` / `resume` | paused jobs: job -> paused since (RFC 3339) |
 //! | `P{Q}:workers` | set | worker | ids of the workers serving the queue |
 //! | `P{Q}:worker:<id>` | list | worker | payloads worker `<id>` has taken and not finished (its in-progress record) |
-//! | `P{Q}:lease:<id>` | string, PX | worker | worker `<id>` is alive; when it lapses, its payloads go back to pending |
+//! | `P{Q}:lease:<id>` | string, PX | worker | worker `<id>` is alive; when it lapses, its payloads go back to pending; the value is JSON `{"concurrency","started_at"}` |
 //! | `P{Q}:retry` | sorted set | worker | failed payloads (attempt incremented), scored by when to retry (Unix ms) |
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
 //! | `P{Q}:waiting` | sorted set | clock adds, worker removes when a run starts or its payload ends unrun (dead-lettered) | ids of pushed payloads (`<job>@<tick>`) not yet started, scored by their start deadline (Unix ms: tick + `start_within`); at most 10,000 (past that a push is not watched and counts `<job>:unwatched` in the stats hash) |
 //! | `P{Q}:late` | sorted set | leading clock moves from `waiting`, worker removes when a run starts or its payload ends unrun | ids of payloads that missed their start deadline (score: that deadline, Unix ms), each reported `late` once; the newest 1,000 kept |
 //! | `P{Q}:monitor` | hash | leading clock | the queue's worker watch: `unserved_since` (Unix ms, Redis time: when it was first seen without a live worker), `unserved_sent` (`1` once `unserved` is sent, until `served`), `checked_at` (Unix ms of the last look) |
+//! | `P{Q}:busy:<id>` | hash | worker | the runs worker `<id>` has going: payload id -> `"<since, Unix ms on Redis's clock>|<job>"`; set when a run starts, removed when it ends or goes back, deleted when the lease lapses; only payloads in the worker's in-progress list |
+//! | `P{Q}:minutes` | hash | worker | per-minute counters of the last hour: field `minute % 60` -> `"<minute>|<processed>|<failed>"` (minutes since the Unix epoch on Redis's clock); at most 60 fields, a field of another minute reads as zero and is overwritten |
 //! | `Pleader` | string, PX | clock | the leading clock's id; the leader lease |
 //! | `Pmonitor` | hash, PX | worker, `clock web` | the current stretch without a leader, as the watchers of the lease saw it: `no_leader_since` (Unix ms, Redis time), `no_leader_sent` (`1` once `no_leader` was sent); deleted when a leader is seen again, expires `no_leader_after` plus 60 s after the last watcher saw none |
 //! | `Pterm` | string (counter) | clock | leadership terms: incremented on every acquisition of the lease; the newest term that wrote to a queue is field `__term` of its ticks hash |
@@ -149,6 +151,16 @@ impl Keys {
 
     pub fn worker_lease(&self, queue: &QueueName, worker: &str) -> String {
         format!("{}{{{queue}}}:lease:{worker}", self.prefix)
+    }
+
+    /// The runs a worker has going, and since when.
+    pub fn busy(&self, queue: &QueueName, worker: &str) -> String {
+        format!("{}{{{queue}}}:busy:{worker}", self.prefix)
+    }
+
+    /// The queue's processed and failed counts per minute of the last hour.
+    pub fn minutes(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:minutes", self.prefix)
     }
 
     pub fn retry(&self, queue: &QueueName) -> String {

@@ -22,6 +22,7 @@ mod monitor;
 mod ops;
 mod pipeline;
 mod queue;
+mod queue_view;
 mod scripts;
 mod slots;
 mod sync;
@@ -40,6 +41,7 @@ pub use leader_watch::LeaderWatch;
 pub use monitor::{Episode, LATE_CAP, LatePayload, QueueLook, WATCH_GAP};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};
+pub use queue_view::{MINUTES, MinuteCount, QueueView, WORKERS_SHOWN, WorkerView, per_minute};
 pub use slots::check_cluster_slots;
 pub use sync::{SyncJob, Synced};
 

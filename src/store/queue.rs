@@ -104,14 +104,22 @@ impl Store {
         Ok(Taker { con, keys: self.keys.clone(), wait: self.wait })
     }
 
-    /// Announces `worker` on each queue and (re)sets its lease.
-    pub async fn heartbeat(&self, queues: &[QueueName], worker: &str, ttl: Duration) -> Result<()> {
+    /// Announces `worker` on each queue and (re)sets its lease, whose value
+    /// is `about` (JSON: the worker's concurrency and start, for the
+    /// dashboard).
+    pub async fn heartbeat(
+        &self,
+        queues: &[QueueName],
+        worker: &str,
+        about: &str,
+        ttl: Duration,
+    ) -> Result<()> {
         let mut cmds = Vec::with_capacity(queues.len() * 2);
         for q in queues {
             let mut join = redis::cmd("SADD");
             join.arg(self.keys.workers(q)).arg(worker);
             let mut lease = redis::cmd("SET");
-            lease.arg(self.keys.worker_lease(q, worker)).arg(worker).arg("PX").arg(ttl.as_millis() as u64);
+            lease.arg(self.keys.worker_lease(q, worker)).arg(about).arg("PX").arg(ttl.as_millis() as u64);
             cmds.push((self.keys.workers(q), join));
             cmds.push((self.keys.workers(q), lease));
         }
@@ -133,10 +141,24 @@ impl Store {
     }
 
     /// Marks the run of payload `id` started: the payload leaves the
-    /// waiting and late sets (see `start_run.lua`), and the job's in-flight
-    /// marker, if it still names this payload, is extended by `ttl`.
-    pub async fn start_run(&self, queue: &QueueName, job: &str, id: &str, ttl: Duration) -> Result<()> {
-        let keys = [self.keys.inflight(queue), self.keys.waiting(queue), self.keys.late(queue)];
+    /// waiting and late sets (see `start_run.lua`), the job's in-flight
+    /// marker, if it still names this payload, is extended by `ttl`, and
+    /// `worker`'s busy hash records since when it runs.
+    pub async fn start_run(
+        &self,
+        queue: &QueueName,
+        worker: &str,
+        job: &str,
+        id: &str,
+        ttl: Duration,
+    ) -> Result<()> {
+        let keys = [
+            self.keys.inflight(queue),
+            self.keys.waiting(queue),
+            self.keys.late(queue),
+            self.keys.busy(queue, worker),
+            self.keys.worker(queue, worker),
+        ];
         let args = [job.to_owned(), id.to_owned(), ttl.as_millis().to_string()];
         let _: i64 = self.run_script(&scripts::START_RUN, &keys, &args).await?;
         Ok(())
@@ -173,6 +195,8 @@ impl Store {
             self.keys.pending(queue),
             self.keys.waiting(queue),
             self.keys.late(queue),
+            self.keys.busy(queue, worker),
+            self.keys.minutes(queue),
         ];
         let take_next = take_next && self.wait.is_none();
         let (history_cap, dead_cap) = (HISTORY_CAP.to_string(), DEAD_CAP.to_string());
@@ -214,6 +238,8 @@ impl Store {
             self.keys.retry(queue),
             self.keys.history(queue, job),
             self.keys.inflight(queue),
+            self.keys.busy(queue, worker),
+            self.keys.minutes(queue),
         ];
         let (due_ms, history_cap, marker_ttl) =
             (due_ms.to_string(), HISTORY_CAP.to_string(), marker_ttl.as_millis().to_string());
@@ -246,7 +272,7 @@ impl Store {
         start: &[u8],
         dead: &str,
     ) -> Result<bool> {
-        let keys = [self.keys.worker(queue, worker), self.keys.dead(queue)];
+        let keys = [self.keys.worker(queue, worker), self.keys.dead(queue), self.keys.minutes(queue)];
         let (size, dead_cap) = (size.to_string(), DEAD_CAP.to_string());
         let args: [&[u8]; 4] = [size.as_bytes(), start, dead.as_bytes(), dead_cap.as_bytes()];
         let (dropped, acknowledged): (i64, bool) =
@@ -311,6 +337,8 @@ impl Store {
             self.keys.worker(queue, worker),
             self.keys.pending(queue),
             self.keys.dead(queue),
+            self.keys.busy(queue, worker),
+            self.keys.minutes(queue),
         ];
         let dead_cap = DEAD_CAP.to_string();
         let mut args: Vec<&[u8]> =

@@ -12,6 +12,15 @@ pub struct Lua {
     pub script: Script,
 }
 
+/// A script that uses the helpers of `scripts/minutes.lua` (the per-minute
+/// counters, a payload's id): those go ahead of its own text, as Redis
+/// loads a script as one chunk.
+macro_rules! with_minutes {
+    ($file:literal) => {
+        concat!(include_str!("scripts/minutes.lua"), include_str!($file))
+    };
+}
+
 impl Lua {
     fn new(source: &'static str) -> Lua {
         Lua { source, script: Script::new(source) }
@@ -38,19 +47,19 @@ pub static RENEW_LEASE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("
 pub static RELEASE_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/release_lease.lua")));
 /// Records the end of a run.
-pub static FINISH: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/finish.lua")));
+pub static FINISH: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/finish.lua")));
 /// Schedules a failed run's next attempt.
-pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry.lua")));
+pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/retry.lua")));
 /// Moves due retries onto the pending list.
 pub static PROMOTE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/promote.lua")));
 /// Undoes one take.
 pub static GIVE_BACK: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/give_back.lua")));
 /// Dead-letters a taken payload too large to send back.
-pub static DROP_TAKEN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/drop_taken.lua")));
+pub static DROP_TAKEN: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/drop_taken.lua")));
 /// Puts a worker's in-progress payloads back.
-pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/requeue.lua")));
+pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/requeue.lua")));
 /// Marks a run started: its payload stops waiting, its marker is extended.
-pub static START_RUN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/start_run.lua")));
+pub static START_RUN: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/start_run.lua")));
 /// Pushes a manual run's payload and watches it for `late`.
 pub static PUSH_WATCHED: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/push_watched.lua")));
 /// Watches a queue: late payloads, live workers, the unserved episode.

@@ -11,13 +11,20 @@ use crate::store::Store;
 
 /// Keeps this worker's leases alive until `stop`: the worker stops it only
 /// once its running jobs are over, so their leases do not lapse meanwhile.
-pub(super) async fn run(store: Store, queues: Vec<QueueName>, me: WorkerId, stop: CancellationToken) {
+/// `about` is the leases' value (see [`Store::heartbeat`]).
+pub(super) async fn run(
+    store: Store,
+    queues: Vec<QueueName>,
+    me: WorkerId,
+    about: String,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(HEARTBEAT_EVERY) => {}
         }
-        if let Err(e) = store.heartbeat(&queues, &me.0, LEASE_TTL).await {
+        if let Err(e) = store.heartbeat(&queues, &me.0, &about, LEASE_TTL).await {
             tracing::warn!(worker = %me.0, error = %error_chain(&e), "heartbeat failed");
         }
     }

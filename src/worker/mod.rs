@@ -151,8 +151,14 @@ pub async fn run(
 ) -> Result<(), Error> {
     let me = WorkerId(crate::identity::process_id());
     tracing::info!(worker = %me.0, queues = ?options.queues.iter().map(|q| q.as_str()).collect::<Vec<_>>(), concurrency = options.concurrency, "worker starting");
+    // The lease's value: what the dashboard shows of this worker.
+    let about = serde_json::json!({
+        "concurrency": options.concurrency,
+        "started_at": crate::text::utc(time.now()),
+    })
+    .to_string();
     let mut backoff = BACKOFF;
-    while let Err(e) = store.heartbeat(&options.queues, &me.0, LEASE_TTL).await {
+    while let Err(e) = store.heartbeat(&options.queues, &me.0, &about, LEASE_TTL).await {
         tracing::warn!(error = %error_chain(&e), "cannot register with redis; retrying");
         tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
@@ -180,7 +186,7 @@ pub async fn run(
     let mut loops = Supervisor::new();
     loops.spawn("heartbeat", Policy::Restart, {
         let (store, queues, me) = (store.clone(), queues.clone(), me.clone());
-        move |stop| heartbeat::run(store.clone(), queues.clone(), me.clone(), stop)
+        move |stop| heartbeat::run(store.clone(), queues.clone(), me.clone(), about.clone(), stop)
     });
     if options.queue_depths {
         loops.spawn("depths", Policy::Restart, {

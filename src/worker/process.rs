@@ -98,7 +98,9 @@ async fn run_job(
     // leaves it.
     let touch = async {
         let marker_ttl = job.timeout.as_duration() + INFLIGHT_MARGIN;
-        if let Err(e) = ctx.store.start_run(queue, job.name.as_str(), &payload.id, marker_ttl).await {
+        if let Err(e) =
+            ctx.store.start_run(queue, &ctx.me.0, job.name.as_str(), &payload.id, marker_ttl).await
+        {
             tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot record the run's start");
         }
     };

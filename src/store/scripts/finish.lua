@@ -13,6 +13,7 @@
 -- KEYS[4]  the queue's dead-letter list
 -- KEYS[5]  the queue's pending list
 -- KEYS[6]  the queue's waiting set; KEYS[7] its late set (members: ids)
+-- KEYS[8]  the worker's busy hash; KEYS[9] the queue's per-minute counters
 -- ARGV[1]  the payload exactly as taken
 -- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
@@ -24,9 +25,16 @@
 --          or false}
 -- A payload no longer in progress was recovered by another worker, or this
 -- finish already ran (a retry after a lost reply): nothing is recorded, no
--- marker cleared, so a repeated finish changes nothing. The take still
--- happens.
+-- marker cleared, nothing counted, so a repeated finish changes nothing.
+-- The take still happens, and the run leaves the worker's busy hash either
+-- way: it is over.
+--
+-- Counted (see minutes.lua): every finish as processed, one with a dead
+-- letter (a final failure, or a payload that could not run) as failed.
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('HDEL', KEYS[8], ARGV[4])
+end
 local previous = redis.call('LINDEX', KEYS[2], 0)
 local next = false
 if ARGV[7] == '1' then
@@ -54,5 +62,8 @@ end
 if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[5])
   redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
+  count_minute(KEYS[9], 1, 1)
+else
+  count_minute(KEYS[9], 1, 0)
 end
 return {removed, previous, next}

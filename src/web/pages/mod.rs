@@ -7,7 +7,11 @@
 
 mod dead;
 mod job;
+mod minute_chart;
 mod overview;
+mod queues;
+#[cfg(test)]
+mod queues_tests;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +22,7 @@ use serde_json::Value;
 pub use dead::{DEAD_PAGE, DEAD_PAGE_MAX, Listing, dead};
 pub use job::job;
 pub use overview::overview;
+pub use queues::queues;
 
 use super::html::{Nav, ago, badge, button, countdown, live, page, scroll, spaced, time, url_segment};
 use crate::text::{self, cell};

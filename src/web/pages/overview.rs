@@ -147,7 +147,7 @@ fn queues(status: &Value) -> Markup {
                 @for q in status["queues"].as_array().into_iter().flatten() {
                     @let name = cell(&q["name"]);
                     tr data-queue=(name) {
-                        td { (name) }
+                        td { a href={ "/queues#queue-" (url_segment(&name)) } { (name) } }
                         td { (cell(&q["pending"])) }
                         td { (cell(&q["in_progress"])) }
                         td { (cell(&q["retry"])) }
