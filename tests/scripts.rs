@@ -74,7 +74,7 @@ fn test_script_without_root_or_apt_stops_with_exit_2_and_the_install_line() {
     let out = run_without_root(&script("test"), path.path());
     assert_stops_with(
         &out,
-        "sudo apt-get install -y redis-server redis-tools openssl python3 python3-pip chromium chromium-driver ruby-sidekiq",
+        "sudo apt-get install -y redis-server redis-tools openssl python3 python3-pip chromium chromium-driver ruby-sidekiq nodejs npm",
     );
 }
 
@@ -85,7 +85,7 @@ fn test_script_without_root_stops_even_with_apt_get() {
     let out = run_without_root(&script("test"), path.path());
     assert_stops_with(
         &out,
-        "sudo apt-get install -y redis-tools python3 python3-pip chromium chromium-driver ruby-sidekiq",
+        "sudo apt-get install -y redis-tools python3 python3-pip chromium chromium-driver ruby-sidekiq nodejs npm",
     );
 }
 
@@ -100,7 +100,7 @@ fn on_ubuntu_the_test_script_asks_for_chromium_as_a_snap() {
         run_without_root_with(&script("test"), path.path(), &[("CAMPANILE_OS_RELEASE", os_release.path())]);
     assert_stops_with(
         &out,
-        "sudo apt-get install -y python3 python3-pip ruby-sidekiq && sudo snap install chromium",
+        "sudo apt-get install -y python3 python3-pip ruby-sidekiq nodejs npm && sudo snap install chromium",
     );
 }
 
