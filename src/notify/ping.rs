@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::record::{self, Channel, Outcome};
 use crate::config::PingUrls;
 use crate::metrics::{METRICS, labels};
 
@@ -118,7 +119,7 @@ impl Pinger {
         match tx.try_send(request) {
             Ok(()) => Some(finished),
             Err(_) => {
-                dropped(kind);
+                dropped(kind, url);
                 None
             }
         }
@@ -183,20 +184,33 @@ static AGENT: LazyLock<ureq::Agent> = LazyLock::new(|| {
 /// Requests `url` (GET) within [`TIMEOUT`], logging a failure with the host
 /// only and counting the result; `true` if the monitor answered 2xx/3xx.
 pub async fn send(kind: Kind, url: &str) -> bool {
-    let owned = url.to_owned();
+    let (owned, started) = (url.to_owned(), Instant::now());
     let sent = tokio::task::spawn_blocking(move || AGENT.get(&owned).call().map(|_| ())).await;
-    let result = match sent {
-        Ok(Ok(())) => "delivered",
+    let (result, error) = match sent {
+        Ok(Ok(())) => ("delivered", None),
         Ok(Err(e)) => {
             tracing::warn!(kind = kind.name(), url = %super::redact_url(url), error = %e, "ping failed");
-            "failed"
+            ("failed", Some(record::url_error(&e.to_string(), url)))
         }
         Err(e) => {
             tracing::warn!(kind = kind.name(), error = %e, "ping task failed");
-            "failed"
+            ("failed", Some(e.to_string()))
         }
     };
     count(kind, result);
+    let outcome = if error.is_none() { Outcome::Delivered } else { Outcome::Failed };
+    let job = if kind == Kind::Heartbeat { crate::config::ANY_JOB } else { "" };
+    let target = record::url_target(url);
+    record::note(record::entry(
+        Channel::Ping,
+        kind.name(),
+        job,
+        target,
+        outcome,
+        1,
+        error.as_deref(),
+        started,
+    ));
     result == "delivered"
 }
 
@@ -209,8 +223,9 @@ static DROP_LOG: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
 
 /// Counts a request dropped because the queue was full; logs at most once
 /// per [`DROP_LOG_EVERY`], with the drops since.
-fn dropped(kind: Kind) {
+fn dropped(kind: Kind, url: &str) {
     count(kind, "dropped");
+    record::dropped(Channel::Ping, kind.name(), "", record::url_target(url));
     let mut log = DROP_LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     log.1 += 1;
     if log.0.is_none_or(|at| at.elapsed() >= DROP_LOG_EVERY) {
