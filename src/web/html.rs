@@ -33,6 +33,7 @@ pub fn url_segment(s: &str) -> String {
 pub enum Nav {
     Overview,
     Dead,
+    Alerts,
     None,
 }
 
@@ -59,6 +60,7 @@ pub fn page(title: &str, nav: Nav, notice: Option<&str>, body: Markup) -> String
                     nav {
                         a href="/" aria-current=[current(Nav::Overview)] { "Overview" }
                         a href="/dead" aria-current=[current(Nav::Dead)] { "Dead letters" }
+                        a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
                     }
                 }
                 "\n"

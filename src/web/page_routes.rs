@@ -65,7 +65,10 @@ pub(super) async fn overview(
     State(state): State<AppState>,
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
-    let status = state.status(state.now()).await?;
+    let mut status = state.status(state.now()).await?;
+    // The overview's own addition to the status view: the leader's changes.
+    let changes = state.store()?.leader_changes(store::LEADER_CHANGES_CAP).await?;
+    status["leader_changes"] = super::alerts::summary(&changes, state.now());
     let troubles = trouble::read(&state.0.config, state.store()?, &status).await?;
     let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
     Ok(Html(pages::overview(&status, &troubles, &state.ctx(&csrf, notice.as_deref()))))
