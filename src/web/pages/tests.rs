@@ -169,9 +169,11 @@ fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
         queue: Some(&scope),
         job: Some(&job),
         jobs: vec![&job],
+        unsearched: 7,
     };
     let page = dead(&listing(std::slice::from_ref(&letter)), &ctx());
     assert_escaped(&page, &["id", "reason", "job", "scope"]);
+    assert!(page.contains("7 older letters were not searched for this job."), "{page}");
     assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-payload\&quot;&lt;/script&gt;"#), "{page}");
     assert!(page.contains(r#"<input type="hidden" name="id" value="&lt;script&gt;&quot;pwn-id"#), "{page}");
 
