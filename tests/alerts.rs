@@ -19,6 +19,10 @@ use common::{RedisServer, free_port, leader_pid, poll_until, wait_until};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+/// The log's buffer is one per process: tests that run a recorder take
+/// turns, so each reads only its own deliveries.
+static RECORDING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn store(server: &RedisServer) -> Store {
     let settings = RedisSettings { url: Some(server.url()), ..RedisSettings::default() };
     Store::connect(&settings).await.unwrap()
@@ -80,6 +84,7 @@ async fn deliveries_and_failures_land_in_the_log_with_the_host_only() {
             jobs: None,
         },
     ];
+    let _turn = RECORDING.lock().await;
     let stop = CancellationToken::new();
     let recorder = tokio::spawn(campanile::notify::recorder::run(s.clone(), stop.clone()));
     // The recorder buffers once it runs.
@@ -208,4 +213,50 @@ fn a_sigkilled_leader_shows_as_a_change_on_the_dashboard_with_the_deliveries() {
     assert!(alerts.contains("took the free lease"), "{alerts}");
     assert!(alerts.contains("<td>dead</td><td>tick</td>"), "{alerts}");
     assert!(!alerts.contains("s3cret"), "{alerts}");
+}
+
+/// A run's pings to its `ping_url` land in the log under the run's job, in
+/// order (start, then success), with the monitor's host only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_pings_land_in_the_log_under_its_job() {
+    use campanile::config::PingUrls;
+    use campanile::notify::ping::Pinger;
+    let server = RedisServer::start();
+    let s = store(&server).await;
+    let receiver = Receiver::start(0);
+    let _turn = RECORDING.lock().await;
+    let stop = CancellationToken::new();
+    let recorder = tokio::spawn(campanile::notify::recorder::run(s.clone(), stop.clone()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let urls = PingUrls {
+        start: Some(receiver.url("/check-s3cret/start")),
+        success: Some(receiver.url("/check-s3cret")),
+        fail: None,
+    };
+    let pinger = Pinger::start(true);
+    pinger.run_started("pinged-job", Some(&urls)).finished(true);
+    pinger.drain(Duration::from_secs(5)).await;
+    let mut raw = Vec::new();
+    for _ in 0..100 {
+        raw = s.deliveries(10).await.unwrap();
+        if raw.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    recorder.await.unwrap();
+    let entries: Vec<Delivery> = raw.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    let seen: Vec<(&str, &str, Outcome)> =
+        entries.iter().map(|d| (d.event.as_str(), d.job.as_str(), d.outcome)).collect();
+    // Newest first.
+    assert_eq!(
+        seen,
+        [("success", "pinged-job", Outcome::Delivered), ("start", "pinged-job", Outcome::Delivered)]
+    );
+    assert!(
+        entries.iter().all(|d| d.channel == Channel::Ping && d.target == receiver.url("/…")),
+        "{entries:?}"
+    );
+    assert!(raw.iter().all(|r| !r.contains("s3cret")), "{raw:?}");
 }

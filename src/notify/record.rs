@@ -50,8 +50,7 @@ pub struct Delivery {
     pub channel: Channel,
     /// The event, or a ping's kind (`start`, `success`, `fail`, `heartbeat`).
     pub event: String,
-    /// The job, `*` for an event about the deployment, empty for a ping
-    /// whose job is not known.
+    /// The job, `*` for an event about the deployment (and a heartbeat).
     pub job: String,
     /// The receiver's scheme and host (`https://hooks.slack.com/…`), or
     /// the domain of an email's first address (`@example.com`).
