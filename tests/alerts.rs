@@ -63,6 +63,31 @@ async fn the_lease_scripts_log_each_acquisition_and_handover_and_nothing_else() 
     assert_eq!(len, LEADER_CHANGES_CAP);
 }
 
+/// Runs the recorder on `s` until the token is cancelled; returns once it
+/// buffers.
+async fn start_recorder(s: &Store) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let stop = CancellationToken::new();
+    let recorder = tokio::spawn(campanile::notify::recorder::run(s.clone(), stop.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !campanile::notify::record::recording() {
+        assert!(tokio::time::Instant::now() < deadline, "the recorder did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (stop, recorder)
+}
+
+/// The log's entries once it holds `n` (or `within` has passed).
+async fn deliveries(s: &Store, n: usize, within: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let raw = s.deliveries(10).await.unwrap();
+        if raw.len() >= n || tokio::time::Instant::now() >= deadline {
+            return raw;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn failed(job: &str) -> campanile::notify::Notification {
     build::run(Event::Failed, job, "default", &format!("{job}@t"), "t", 1, None, Some(1), "t", false)
 }
@@ -85,20 +110,10 @@ async fn deliveries_and_failures_land_in_the_log_with_the_host_only() {
         },
     ];
     let _turn = RECORDING.lock().await;
-    let stop = CancellationToken::new();
-    let recorder = tokio::spawn(campanile::notify::recorder::run(s.clone(), stop.clone()));
-    // The recorder buffers once it runs.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (stop, recorder) = start_recorder(&s).await;
     let notifier = Notifier::start(hooks, None);
     notifier.send(failed("logged-job"));
-    let mut raw = Vec::new();
-    for _ in 0..200 {
-        raw = s.deliveries(10).await.unwrap();
-        if raw.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let raw = deliveries(&s, 2, Duration::from_secs(10)).await;
     notifier.stop(Duration::from_secs(1)).await;
     stop.cancel();
     recorder.await.unwrap();
@@ -225,9 +240,7 @@ async fn a_runs_pings_land_in_the_log_under_its_job() {
     let s = store(&server).await;
     let receiver = Receiver::start(0);
     let _turn = RECORDING.lock().await;
-    let stop = CancellationToken::new();
-    let recorder = tokio::spawn(campanile::notify::recorder::run(s.clone(), stop.clone()));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (stop, recorder) = start_recorder(&s).await;
     let urls = PingUrls {
         start: Some(receiver.url("/check-s3cret/start")),
         success: Some(receiver.url("/check-s3cret")),
@@ -236,14 +249,7 @@ async fn a_runs_pings_land_in_the_log_under_its_job() {
     let pinger = Pinger::start(true);
     pinger.run_started("pinged-job", Some(&urls)).finished(true);
     pinger.drain(Duration::from_secs(5)).await;
-    let mut raw = Vec::new();
-    for _ in 0..100 {
-        raw = s.deliveries(10).await.unwrap();
-        if raw.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let raw = deliveries(&s, 2, Duration::from_secs(5)).await;
     stop.cancel();
     recorder.await.unwrap();
     let entries: Vec<Delivery> = raw.iter().map(|r| serde_json::from_str(r).unwrap()).collect();

@@ -82,6 +82,11 @@ pub fn note(entry: Delivery) {
     }
 }
 
+/// Whether a recorder runs, so [`note`] buffers.
+pub fn recording() -> bool {
+    LOG.recording.load(Ordering::Relaxed)
+}
+
 /// Entries not logged: the buffer was full, or Redis refused the write.
 pub fn unrecorded() -> u64 {
     LOG.unrecorded.load(Ordering::Relaxed)
