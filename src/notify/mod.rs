@@ -249,8 +249,18 @@ async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>,
                 let (started, mut last_error) = (Instant::now(), String::new());
                 let logged = |outcome, attempts, error: Option<&str>| {
                     let error = error.map(|e| record::url_error(e, &url));
-                    let target = record::url_target(&url);
-                    record::note(record::entry(Channel::Webhook, n.event.name(), &n.job, target, outcome, attempts, error.as_deref(), started));
+                    let (event, target) = (n.event.name(), record::url_target(&url));
+                    let entry = record::entry(
+                        Channel::Webhook,
+                        event,
+                        &n.job,
+                        target,
+                        outcome,
+                        attempts,
+                        error.as_deref(),
+                        started,
+                    );
+                    record::note(entry);
                 };
                 for attempt in 1..=ATTEMPTS {
                     let (a, u, b) = (agent.clone(), url.clone(), body.clone());
@@ -266,7 +276,8 @@ async fn deliver(mut rx: mpsc::Receiver<Notification>, hooks: Arc<Vec<Webhook>>,
                             return;
                         }
                         Ok(Err(e)) if attempt < ATTEMPTS => {
-                            tracing::debug!(url = %redact_url(&url), error = %e, attempt, "webhook failed; retrying");
+                            let url = redact_url(&url);
+                            tracing::debug!(%url, error = %e, attempt, "webhook failed; retrying");
                             last_error = e.to_string();
                         }
                         Ok(Err(e)) => {

@@ -46,26 +46,28 @@ pub(super) fn targets(config: &Config) -> Vec<Value> {
     let mut out: Vec<Value> = config
         .webhooks
         .iter()
-        .map(|h| {
-            json!({ "channel": "webhook", "target": url_digest(&h.url), "events": names(&h.events), "jobs": h.jobs })
-        })
+        .map(|h| target("webhook", url_digest(&h.url), &names(&h.events), json!(h.jobs)))
         .collect();
     if let Some(email) = &config.email {
         let to: Vec<String> = email.to.iter().map(|a| email_target(std::slice::from_ref(a))).collect();
-        out.push(json!({ "channel": "email", "target": to.join(", "), "events": names(&email.events), "jobs": email.jobs }));
+        out.push(target("email", to.join(", "), &names(&email.events), json!(email.jobs)));
     }
-    for job in config.jobs.iter().filter(|j| j.ping.is_some()) {
-        let ping = job.ping.as_ref().expect("filtered on ping");
-        for (kind, url) in [("start", &ping.start), ("success", &ping.success), ("fail", &ping.fail)] {
-            if let Some(url) = url {
-                out.push(json!({ "channel": "ping", "target": url_digest(url), "events": [kind], "jobs": [job.name.as_str()] }));
-            }
+    for job in &config.jobs {
+        let Some(ping) = &job.ping else { continue };
+        let urls = [("start", &ping.start), ("success", &ping.success), ("fail", &ping.fail)];
+        for (kind, url) in urls.into_iter().filter_map(|(kind, url)| Some((kind, url.as_ref()?))) {
+            out.push(target("ping", url_digest(url), &[kind], json!([job.name.as_str()])));
         }
     }
     if let Some(url) = &config.monitor.heartbeat_url {
-        out.push(json!({ "channel": "heartbeat", "target": url_digest(url), "events": ["heartbeat"], "jobs": null }));
+        out.push(target("heartbeat", url_digest(url), &["heartbeat"], Value::Null));
     }
     out
+}
+
+/// One configured target: `jobs` is `null` for every job.
+fn target(channel: &str, target: String, events: &[&str], jobs: Value) -> Value {
+    json!({ "channel": channel, "target": target, "events": events, "jobs": jobs })
 }
 
 fn changes_json(changes: &[LeaderChange]) -> Vec<Value> {
