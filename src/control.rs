@@ -6,6 +6,8 @@
 //! prints them with `--json` (a public contract) or as tables, the dashboard
 //! renders them as HTML and serves them from its API.
 
+mod dead_page;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -15,6 +17,8 @@ use crate::payload::Payload;
 use crate::run::{DeadLetter, HistoryEntry, dead_letter_id};
 use crate::store::{self, Store};
 use crate::text;
+
+pub use dead_page::{DeadPage, JOB_SCAN, dead_page};
 
 /// A job's definition and next run, as `check --json` shows it.
 ///
@@ -204,14 +208,19 @@ impl Dead {
 pub async fn dead_letters(store: &Store, queues: &[QueueName]) -> store::Result<Vec<Dead>> {
     let mut out = Vec::new();
     for queue in queues {
-        for raw in store.dead_letters(queue).await? {
-            if let Ok(letter) = serde_json::from_str::<DeadLetter>(&raw) {
-                let id = dead_letter_id(&letter);
-                out.push(Dead { queue: queue.clone(), raw, letter, id });
-            }
-        }
+        out.extend(parse_dead(queue, store.dead_letters(queue).await?));
     }
     Ok(out)
+}
+
+/// The letters of `queue` as stored, parsed; an entry that does not parse
+/// is skipped.
+fn parse_dead(queue: &QueueName, raws: Vec<String>) -> impl Iterator<Item = Dead> + '_ {
+    raws.into_iter().filter_map(move |raw| {
+        let letter = serde_json::from_str::<DeadLetter>(&raw).ok()?;
+        let id = dead_letter_id(&letter);
+        Some(Dead { queue: queue.clone(), raw, letter, id })
+    })
 }
 
 /// Puts dead letters back on their queues, attempt reset to 1; returns how

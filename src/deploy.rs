@@ -76,10 +76,14 @@ pub fn env_digests(job: &Job) -> BTreeMap<&str, String> {
 /// a changed URL must still show as a change.
 pub fn ping_digests(job: &Job) -> Option<Value> {
     let ping = job.ping.as_ref()?;
-    let shown = |url: &Option<String>| {
-        url.as_deref().map(|u| format!("{} {}", crate::config::host_only(u), value_digest(u)))
-    };
+    let shown = |url: &Option<String>| url.as_deref().map(url_digest);
     Some(json!({ "start": shown(&ping.start), "success": shown(&ping.success), "fail": shown(&ping.fail) }))
+}
+
+/// A URL as `clock plan` and the dashboard show it: its host and a digest
+/// of the whole (`https://hc-ping.com/… sha256:…`).
+pub fn url_digest(url: &str) -> String {
+    format!("{} {}", crate::config::host_only(url), value_digest(url))
 }
 
 fn value_digest(value: &str) -> String {

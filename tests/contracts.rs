@@ -66,6 +66,8 @@ fn redis_keys_follow_the_documented_layout() {
     assert_eq!(keys.minutes(&q), "campanile:{default}:minutes");
     assert_eq!(keys.leader(), "campanile:leader");
     assert_eq!(keys.leader_monitor(), "campanile:monitor");
+    assert_eq!(keys.leader_changes(), "campanile:{campanile:leader}:changes");
+    assert_eq!(keys.deliveries(), "campanile:deliveries");
     let custom = Keys::new("myapp:");
     assert_eq!(custom.pending(&q), "myapp:{default}:pending");
     assert_eq!(custom.leader(), "myapp:leader");
@@ -91,6 +93,11 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
         let tag = key.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(tag, _)| tag);
         assert_eq!(tag, Some("reports"), "{key}");
     }
+    // The lease's log is written with the lease, so it hashes like the
+    // lease's own name.
+    let log = keys.leader_changes();
+    let tag = log.split_once('{').and_then(|(_, rest)| rest.split_once('}')).map(|(tag, _)| tag);
+    assert_eq!(tag, Some(keys.leader().as_str()));
 }
 
 #[test]

@@ -276,14 +276,26 @@ const REPORT: &str = "[jobs.report]\ncron = \"0 3 * * *\"\ncommand = \"echo repo
 fn every_page_but_health_and_assets_needs_the_credentials() {
     let env = env(REPORT);
     let web = env.web(true);
-    for path in ["/", "/api/jobs", "/jobs/report", "/jobs/nope", "/dead", "/api/status", "/api/dead"] {
+    for path in [
+        "/",
+        "/api/jobs",
+        "/jobs/report",
+        "/jobs/nope",
+        "/dead",
+        "/api/status",
+        "/api/dead",
+        "/alerts",
+        "/api/alerts",
+    ] {
         for auth in [None, Some((USER, "wrong")), Some(("other", PASSWORD))] {
             let r = web.get_as(path, auth, &[]);
             assert_eq!(r.status, 401, "{path} with {auth:?}");
             assert!(r.header("www-authenticate").starts_with(r#"Basic realm="campanile""#), "{path}");
         }
     }
-    for path in ["/", "/api/jobs", "/jobs/report", "/dead", "/api/status", "/api/dead"] {
+    for path in
+        ["/", "/api/jobs", "/jobs/report", "/dead", "/api/status", "/api/dead", "/alerts", "/api/alerts"]
+    {
         assert_eq!(web.get(path).status, 200, "{path} with the credentials");
     }
     let post = web.agent.post(web.url("/jobs/report/trigger")).send_form([("back", "/")]);
@@ -757,7 +769,7 @@ fn redis_down_is_a_503_and_the_dashboard_stays_up() {
     assert_eq!(page.status, 503, "{}", page.body);
     assert!(page.header("content-type").starts_with("text/html"));
     assert!(page.body.contains("Redis"), "{}", page.body);
-    for path in ["/api/status", "/api/jobs", "/api/jobs/report", "/api/dead"] {
+    for path in ["/api/status", "/api/jobs", "/api/jobs/report", "/api/dead", "/api/alerts"] {
         let r = web.get(path);
         assert_eq!(r.status, 503, "{path}: {}", r.body);
         assert!(r.json()["error"].is_string(), "{path}");

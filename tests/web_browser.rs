@@ -291,7 +291,9 @@ fn every_page_fits_a_phone_and_a_laptop() {
         "{JOBS}\n[jobs.broken-export-of-the-quarterly-ledger]\ncron = \"0 0 1 1 *\"\n\
          command = \"echo 'HTTP 502 Bad Gateway from https://ledger.example.com/api/v2/export' >&2; exit 1\"\n\
          description = \"Exports the quarterly ledger to the accounting system, which is often down.\"\n\
-         retries = 0\n"
+         retries = 0\n\n\
+         [[notify.webhooks]]\nurl = \"http://127.0.0.1:9/services/T0000000000/B0000000000/XXXXXXXXXXXXXXXXXXXXXXXX\"\n\
+         events = [\"dead\", \"failed\"]\njobs = [\"broken-export-of-the-quarterly-ledger\", \"heartbeat\"]\n"
     );
     let deployment = Deployment::start(&jobs);
     let browser = Browser::start();
@@ -304,8 +306,11 @@ fn every_page_fits_a_phone_and_a_laptop() {
     wait_for_text(&browser, &deployment, "/dead", "exit status 1");
     wait_for_text(&browser, &deployment, broken, "failed");
     wait_for_text(&browser, &deployment, "/jobs/heartbeat", "success");
+    // The webhook's receiver is down: its deliveries fail after 3 attempts.
+    wait_for_text(&browser, &deployment, "/alerts", "attempt(s)");
 
-    let pages = [("overview", "/"), ("job", broken), ("dead", "/dead"), ("queues", "/queues")];
+    let pages =
+        [("overview", "/"), ("job", broken), ("dead", "/dead"), ("queues", "/queues"), ("alerts", "/alerts")];
     for (device, width, height) in [("phone", 390, 844), ("laptop", 1366, 900)] {
         browser.set_window_size(width, height);
         for (page, path) in pages {

@@ -171,7 +171,8 @@ pub(super) fn run(config_path: &Path, args: &WebArgs) -> ExitCode {
 /// How long the dashboard's loops take at most to stop once it has.
 const LOOPS_STOP_DEADLINE: Duration = Duration::from_secs(2);
 
-/// The dashboard's loop, under a supervisor: it watches the clocks' leader
+/// The dashboard's loops, under a supervisor: with alerts configured, the
+/// recorder of their deliveries; and one that watches the clocks' leader
 /// lease like every worker does (`no_leader`, `leader_back`), once Redis
 /// first answers, so a deployment whose only other process is a dashboard
 /// still hears that no clock leads.
@@ -182,6 +183,20 @@ fn watch_leader(
 ) -> Supervisor {
     let no_leader_after = config.monitor.no_leader_after.as_duration();
     let mut loops = Supervisor::new();
+    if config.has_alerts() {
+        let store = store.clone();
+        loops.spawn("recorder", Policy::Restart, move |stop| {
+            let mut store = store.clone();
+            async move {
+                let found = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    found = store.wait_for(Option::is_some) => found.map(|s| s.clone()),
+                };
+                let Ok(Some(store)) = found else { return stop.cancelled().await };
+                crate::notify::recorder::run(store, stop).await
+            }
+        });
+    }
     loops.spawn("leader_watch", Policy::Restart, move |stop| {
         let (mut store, notifier) = (store.clone(), notifier.clone());
         async move {

@@ -36,7 +36,7 @@ pub(super) async fn run(
             let next = tokio::time::Instant::now() + every;
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = ping::send(Kind::Heartbeat, &url) => {}
+                _ = ping::send(Kind::Heartbeat, crate::config::ANY_JOB, &url) => {}
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

@@ -6,6 +6,7 @@
 //!
 //! | loop | file | does | when it fails |
 //! |---|---|---|---|
+//! | `recorder` | `notify/recorder.rs` | with alerts configured only: writes the deliveries of this clock's alerts and heartbeats to the log the dashboard shows | restarted (entries are dropped meanwhile, never alerts) |
 //! | `lease` | `lease.rs` | takes and renews the leader lease, on a thread and connection of its own | restarted (this clock stands by meanwhile) |
 //! | `registry` | `registry.rs` | announces this clock every second; the leader prunes stale entries | restarted |
 //! | `offset` | `offset.rs` | measures Redis time minus system time every 30 s | restarted |
@@ -84,6 +85,12 @@ pub async fn run(
     let leadership = Arc::new(watch::Sender::new(Leadership::Standby));
 
     let mut loops = Supervisor::new();
+    if config.has_alerts() {
+        let store = store.clone();
+        loops.spawn("recorder", Policy::Restart, move |stop| {
+            crate::notify::recorder::run(store.clone(), stop)
+        });
+    }
     loops.spawn("lease", Policy::Restart, {
         let (leadership, store, id, time) = (leadership.clone(), store.clone(), id.clone(), time.clone());
         move |stop| {

@@ -289,6 +289,15 @@ impl Config {
         self.jobs.iter().find(|j| j.name.as_str() == name)
     }
 
+    /// Whether anything is told about runs: webhooks, email, a job's
+    /// `ping_url` or the heartbeat URL.
+    pub fn has_alerts(&self) -> bool {
+        !self.webhooks.is_empty()
+            || self.email.is_some()
+            || self.monitor.heartbeat_url.is_some()
+            || self.jobs.iter().any(|j| j.ping.is_some())
+    }
+
     /// Every queue a job of the config uses, enabled or not, sorted.
     pub fn queues_all(&self) -> Vec<QueueName> {
         let mut queues: Vec<QueueName> = self.jobs.iter().map(|j| j.queue.clone()).collect();

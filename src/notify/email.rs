@@ -13,6 +13,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use maud::html;
 
 use super::Notification;
+use super::record::{self, Channel, Outcome};
 use crate::config::{EmailSettings, Event};
 
 /// Why email alerts cannot be sent: no SMTP server, or a message that
@@ -171,6 +172,20 @@ pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::
                 continue;
             }
         };
+        let started = Instant::now();
+        let logged = |outcome, error: Option<&str>| {
+            let target = record::email_target(&settings.to);
+            record::note(record::entry(
+                Channel::Email,
+                n.event.name(),
+                &n.job,
+                target,
+                outcome,
+                1,
+                error,
+                started,
+            ));
+        };
         match tokio::time::timeout(Duration::from_secs(30), transport.send(message)).await {
             Ok(Ok(_)) => {
                 last_sent.insert(key, Instant::now());
@@ -178,6 +193,7 @@ pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::
                     .notifications
                     .get_or_create(&crate::metrics::labels(&[("result", "delivered")]))
                     .inc();
+                logged(Outcome::Delivered, None);
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "alert email not sent");
@@ -185,8 +201,12 @@ pub(crate) async fn deliver(settings: EmailSettings, mut rx: tokio::sync::mpsc::
                     .notifications
                     .get_or_create(&crate::metrics::labels(&[("result", "failed")]))
                     .inc();
+                logged(Outcome::Failed, Some(&e.to_string()));
             }
-            Err(_) => tracing::warn!("alert email timed out"),
+            Err(_) => {
+                tracing::warn!("alert email timed out");
+                logged(Outcome::Failed, Some("timed out after 30s"));
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::record::{self, Channel, Outcome};
 use crate::config::PingUrls;
 use crate::metrics::{METRICS, labels};
 
@@ -56,6 +57,8 @@ impl Kind {
 /// this one must follow is done, `done` likewise for this one.
 struct Request {
     kind: Kind,
+    /// The run's job, for the log of deliveries.
+    job: String,
     url: String,
     after: Option<oneshot::Receiver<()>>,
     done: Option<oneshot::Sender<()>>,
@@ -97,28 +100,29 @@ impl Pinger {
         }
     }
 
-    /// A run has started: requests `urls.start` (if set) and returns what
-    /// reports the run's end after it.
-    pub fn run_started(&self, urls: Option<&PingUrls>) -> RunPings {
+    /// A run of `job` has started: requests `urls.start` (if set) and
+    /// returns what reports the run's end after it.
+    pub fn run_started(&self, job: &str, urls: Option<&PingUrls>) -> RunPings {
         let Some(urls) = urls.filter(|_| self.tx.is_some()) else { return RunPings::default() };
-        let started = urls.start.as_ref().and_then(|url| self.queue(Kind::Start, url, None));
-        RunPings { pinger: self.clone(), urls: Some(urls.clone()), started }
+        let started = urls.start.as_ref().and_then(|url| self.queue(Kind::Start, job, url, None));
+        RunPings { pinger: self.clone(), job: job.to_owned(), urls: Some(urls.clone()), started }
     }
 
     /// Queues a request; returns what says it is done, unless it was dropped.
     fn queue(
         &self,
         kind: Kind,
+        job: &str,
         url: &str,
         after: Option<oneshot::Receiver<()>>,
     ) -> Option<oneshot::Receiver<()>> {
         let tx = self.tx.as_ref()?;
         let (done, finished) = oneshot::channel();
-        let request = Request { kind, url: url.to_owned(), after, done: Some(done) };
+        let request = Request { kind, job: job.to_owned(), url: url.to_owned(), after, done: Some(done) };
         match tx.try_send(request) {
             Ok(()) => Some(finished),
             Err(_) => {
-                dropped(kind);
+                dropped(kind, job, url);
                 None
             }
         }
@@ -129,6 +133,7 @@ impl Pinger {
 #[derive(Default)]
 pub struct RunPings {
     pinger: Pinger,
+    job: String,
     urls: Option<PingUrls>,
     started: Option<oneshot::Receiver<()>>,
 }
@@ -140,7 +145,7 @@ impl RunPings {
         let Some(urls) = self.urls else { return };
         let (kind, url) = if success { (Kind::Success, urls.success) } else { (Kind::Fail, urls.fail) };
         if let Some(url) = url {
-            self.pinger.queue(kind, &url, self.started);
+            self.pinger.queue(kind, &self.job, &url, self.started);
         }
     }
 }
@@ -166,11 +171,11 @@ async fn send_queued(mut rx: mpsc::Receiver<Request>, tasks: TaskTracker, closin
         let permit = in_flight.clone().acquire_owned().await.expect("the semaphore is never closed");
         tasks.spawn(async move {
             let _permit = permit;
-            let Request { kind, url, after, done } = request;
+            let Request { kind, job, url, after, done } = request;
             if let Some(after) = after {
                 let _ = after.await;
             }
-            send(kind, &url).await;
+            send(kind, &job, &url).await;
             drop(done);
         });
     }
@@ -181,22 +186,35 @@ static AGENT: LazyLock<ureq::Agent> = LazyLock::new(|| {
 });
 
 /// Requests `url` (GET) within [`TIMEOUT`], logging a failure with the host
-/// only and counting the result; `true` if the monitor answered 2xx/3xx.
-pub async fn send(kind: Kind, url: &str) -> bool {
-    let owned = url.to_owned();
+/// only and counting the result, and noting it for the log of deliveries
+/// under `job`; `true` if the monitor answered 2xx/3xx.
+pub async fn send(kind: Kind, job: &str, url: &str) -> bool {
+    let (owned, started) = (url.to_owned(), Instant::now());
     let sent = tokio::task::spawn_blocking(move || AGENT.get(&owned).call().map(|_| ())).await;
-    let result = match sent {
-        Ok(Ok(())) => "delivered",
+    let (result, error) = match sent {
+        Ok(Ok(())) => ("delivered", None),
         Ok(Err(e)) => {
             tracing::warn!(kind = kind.name(), url = %super::redact_url(url), error = %e, "ping failed");
-            "failed"
+            ("failed", Some(record::url_error(&e.to_string(), url)))
         }
         Err(e) => {
             tracing::warn!(kind = kind.name(), error = %e, "ping task failed");
-            "failed"
+            ("failed", Some(e.to_string()))
         }
     };
     count(kind, result);
+    let outcome = if error.is_none() { Outcome::Delivered } else { Outcome::Failed };
+    let target = record::url_target(url);
+    record::note(record::entry(
+        Channel::Ping,
+        kind.name(),
+        job,
+        target,
+        outcome,
+        1,
+        error.as_deref(),
+        started,
+    ));
     result == "delivered"
 }
 
@@ -209,8 +227,9 @@ static DROP_LOG: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
 
 /// Counts a request dropped because the queue was full; logs at most once
 /// per [`DROP_LOG_EVERY`], with the drops since.
-fn dropped(kind: Kind) {
+fn dropped(kind: Kind, job: &str, url: &str) {
     count(kind, "dropped");
+    record::dropped(Channel::Ping, kind.name(), job, record::url_target(url));
     let mut log = DROP_LOG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     log.1 += 1;
     if log.0.is_none_or(|at| at.elapsed() >= DROP_LOG_EVERY) {
@@ -226,7 +245,7 @@ mod tests {
     #[tokio::test]
     async fn a_disabled_pinger_sends_nothing_and_never_blocks() {
         let urls = PingUrls { start: Some("http://127.0.0.1:1/s".into()), ..Default::default() };
-        let pings = Pinger::default().run_started(Some(&urls));
+        let pings = Pinger::default().run_started("job", Some(&urls));
         assert!(pings.urls.is_none());
         pings.finished(true);
     }

@@ -26,6 +26,8 @@
 //! | `Pconfig` | string | clock | the leading clock's job table, normalised (JSON), for `clock plan` |
 //! | `Pclocks` | hash | clock | every clock's id -> JSON `{host, pid, started_at, seen_at, leading_since, config, offset_ms, redis_seen_ms}`; `redis_seen_ms` is stamped by Redis; entries silent for 10 s on Redis's clock are ignored, for 60 s pruned |
 //! | `Pweb_secret` | string | `clock web` (`SET NX`) | the random secret the dashboards' CSRF tokens are signed with when `CAMPANILE_WEB_SECRET` is not set; the first dashboard sets it, every other one reads it |
+//! | `P{Pleader}:changes` | list | clock (the lease scripts) | the newest 50 acquisitions of the leader lease, newest first: JSON `{clock, via, from?, at_ms}` (`via`: `acquired` or `handover`; `at_ms`: Redis time), written by the script that takes or hands over the lease; the hash tag puts it in the lease's Cluster slot |
+//! | `Pdeliveries` | list | clock, worker, `clock web` | the newest 200 alert deliveries, newest first: JSON `{at, channel, event, job, target, outcome, attempts, error?, duration_ms}`; `target` is a host or an address's domain, never a URL |
 //!
 //! `P` is the prefix (`campanile:` by default, `[redis] prefix`), `Q` the
 //! queue. Every key of one queue carries the hash tag `{Q}`, so each
@@ -195,6 +197,17 @@ impl Keys {
 
     pub fn leader(&self) -> String {
         format!("{}leader", self.prefix)
+    }
+
+    /// `P{Pleader}:changes`, the log of lease acquisitions: tagged with the
+    /// lease's own name, so the lease scripts write both in one slot.
+    pub fn leader_changes(&self) -> String {
+        format!("{}{{{}}}:changes", self.prefix, self.leader())
+    }
+
+    /// `Pdeliveries`, the log of alert deliveries.
+    pub fn deliveries(&self) -> String {
+        format!("{}deliveries", self.prefix)
     }
 
     /// `Pmonitor`, the leader watch's state (not a queue's `P{Q}:monitor`).

@@ -5,12 +5,14 @@
 //! The operations are grouped by what they serve: the leader lease
 //! (`lease`), watching it from outside the clocks (`leader_watch`), pushing
 //! ticks (`enqueue`), the clock's start-up sync (`sync`), the worker's
-//! queue (`queue`), the watch for runs that do not happen (`monitor`), the
+//! queue (`queue`), the watch for runs that do not happen (`monitor`), the log of alert
+//! deliveries (`deliveries`), the
 //! CLI and dashboard (`ops`, and `health` for what is
 //! wrong right now), all over
 //! the pipelining helpers (`pipeline`).
 
 mod connection;
+mod deliveries;
 mod enqueue;
 mod error;
 mod health;
@@ -32,12 +34,14 @@ use std::time::Duration;
 use connection::{Connection, Timeouts};
 use pipeline::{PIPELINE_BYTES, Wait};
 
+pub use deliveries::DELIVERIES_CAP;
 pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus, WAITING_CAP};
 pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use job_hash::JobHash;
 pub use keys::{Destination, Keys};
 pub use leader_watch::LeaderWatch;
+pub use lease::{LEADER_CHANGES_CAP, LeaderChange};
 pub use monitor::{Episode, LATE_CAP, LatePayload, QueueLook, WATCH_GAP};
 pub use ops::QueueCounts;
 pub use queue::{DEAD_CAP, Finish, HISTORY_CAP, Requeue, Taker};

@@ -147,6 +147,25 @@ impl Store {
             .await?)
     }
 
+    /// How many dead letters a queue holds.
+    pub async fn dead_len(&self, queue: &QueueName) -> Result<usize> {
+        Ok(redis::cmd("LLEN").arg(self.keys.dead(queue)).query_async(&mut self.con.clone()).await?)
+    }
+
+    /// `count` dead letters of a queue from the `start`th newest (JSON, as
+    /// stored): a bounded read, unlike [`Store::dead_letters`].
+    pub async fn dead_range(&self, queue: &QueueName, start: usize, count: usize) -> Result<Vec<String>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(redis::cmd("LRANGE")
+            .arg(self.keys.dead(queue))
+            .arg(start)
+            .arg(start + count - 1)
+            .query_async(&mut self.con.clone())
+            .await?)
+    }
+
     /// Moves dead letters (as stored) back to pending as the given payloads.
     pub async fn retry_dead(&self, queue: &QueueName, moves: &[(String, String)]) -> Result<u64> {
         let keys = [self.keys.dead(queue), self.keys.pending(queue)];

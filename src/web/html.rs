@@ -34,6 +34,7 @@ pub enum Nav {
     Overview,
     Dead,
     Queues,
+    Alerts,
     None,
 }
 
@@ -61,6 +62,7 @@ pub fn page(title: &str, nav: Nav, notice: Option<&str>, body: Markup) -> String
                         a href="/" aria-current=[current(Nav::Overview)] { "Overview" }
                         a href="/dead" aria-current=[current(Nav::Dead)] { "Dead letters" }
                         a href="/queues" aria-current=[current(Nav::Queues)] { "Queues" }
+                        a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
                     }
                 }
                 "\n"

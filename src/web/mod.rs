@@ -25,6 +25,8 @@
 //! | `/api/jobs/{name}/history?limit=` | GET | `clock history <job> --json`: the newest `limit` runs (0 to 100, default 100; 0 lists none) |
 //! | `/api/dead?queue=` | GET | `clock dead --json` |
 //! | `/queues`, `/api/queues` | GET | per queue: first pending payloads and retries, live workers and their runs, processed and failed per minute |
+//! | `/alerts` | GET | where alerts go, the last 200 deliveries, the changes of leader |
+//! | `/api/alerts` | GET | the same as JSON |
 //! | `/healthz` | GET | `ok`, without authentication |
 //! | `/healthz?deep=1` | GET | `ok`, or 503 and the deployment's problems, one a line |
 //!
@@ -33,10 +35,13 @@
 //! `api::api_errors_as_json` are the middleware; `page_routes`, `actions`,
 //! `api` and `healthz` are the handlers of the pages, the POST actions,
 //! the JSON API and the health check; `failure` is how a request that
-//! cannot be served answers; `trouble` is what is wrong with each job; `queues` the queue page's view and handlers; [`pages`] and `html` render HTML.
+//! cannot be served answers; `trouble` is what is wrong with each job;
+//! `queues` and `alerts` are the views and handlers of those pages;
+//! [`pages`] and `html` render HTML.
 
 mod access;
 mod actions;
+mod alerts;
 mod api;
 pub mod auth;
 mod failure;
@@ -86,6 +91,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/dead", get(api::api_dead))
         .route("/queues", get(queues::queues_page))
         .route("/api/queues", get(queues::api_queues))
+        .route("/alerts", get(alerts::page))
+        .route("/api/alerts", get(alerts::api))
         .route_layer(middleware::from_fn_with_state(state.clone(), access::require_auth))
         .route_layer(middleware::from_fn_with_state(state.clone(), access::require_host));
     Router::new()

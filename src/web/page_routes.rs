@@ -65,7 +65,10 @@ pub(super) async fn overview(
     State(state): State<AppState>,
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
-    let status = state.status(state.now()).await?;
+    let mut status = state.status(state.now()).await?;
+    // The overview's own addition to the status view: the leader's changes.
+    let changes = state.store()?.leader_changes(store::LEADER_CHANGES_CAP).await?;
+    status["leader_changes"] = super::alerts::summary(&changes, state.now());
     let troubles = trouble::read(&state.0.config, state.store()?, &status).await?;
     let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
     Ok(Html(pages::overview(&status, &troubles, &state.ctx(&csrf, notice.as_deref()))))
@@ -90,25 +93,19 @@ pub(super) async fn dead_page(
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
     let queues = state.queues(done.queue.as_deref())?;
-    // Every letter of the queues (at most DEAD_CAP each) is read to sort
-    // them newest first across queues; only one page is rendered.
-    let mut letters = control::dead_letters(state.store()?, &queues).await?;
-    if let Some(job) = &done.job {
-        letters.retain(|d| d.letter.job.as_ref() == Some(job));
-    }
-    letters.sort_by_key(|d| std::cmp::Reverse(d.letter.failed_at));
     let per = done.per.unwrap_or(DEAD_PAGE).clamp(1, DEAD_PAGE_MAX);
-    let pages = letters.len().div_ceil(per).max(1);
-    let page = done.page.unwrap_or(1).clamp(1, pages);
-    let shown = &letters[(page - 1) * per..(page * per).min(letters.len())];
+    // A bounded read: this page's share of each queue (control::dead_page).
+    let found =
+        control::dead_page(state.store()?, &queues, done.job.as_deref(), done.page.unwrap_or(1), per).await?;
     let listing = pages::Listing {
-        letters: shown,
-        total: letters.len(),
-        page,
+        letters: &found.letters,
+        total: found.total,
+        page: found.page,
         per,
         queue: done.queue.as_deref(),
         job: done.job.as_deref(),
         jobs: state.0.config.jobs.iter().map(|j| j.name.as_str()).collect(),
+        unsearched: found.unsearched,
     };
     let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
     Ok(Html(pages::dead(&listing, &state.ctx(&csrf, notice.as_deref()))))

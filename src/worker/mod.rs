@@ -27,6 +27,7 @@
 //!
 //! | loop | file | does | when it fails |
 //! |---|---|---|---|
+//! | `recorder` | `notify/recorder.rs` | with alerts configured only: writes the deliveries of this worker's alerts and pings to the log the dashboard shows | restarted (entries are dropped meanwhile, never alerts) |
 //! | `heartbeat` | `heartbeat.rs` | renews this worker's lease on each queue every 5 s | restarted |
 //! | `depths` | `heartbeat.rs` | refreshes the queue-depth gauges (with metrics only) | restarted |
 //! | `leader_watch` | `leader_watch.rs` | looks at the clocks' leader lease every second: `no_leader`, `leader_back`, `campanile_leader_age_seconds` | restarted |
@@ -184,6 +185,12 @@ pub async fn run(
     // taken; then the running jobs drain; the heartbeat last, so their
     // leases stay alive until they are over.
     let mut loops = Supervisor::new();
+    if config.has_alerts() {
+        let store = store.clone();
+        loops.spawn("recorder", Policy::Restart, move |stop| {
+            crate::notify::recorder::run(store.clone(), stop)
+        });
+    }
     loops.spawn("heartbeat", Policy::Restart, {
         let (store, queues, me) = (store.clone(), queues.clone(), me.clone());
         move |stop| heartbeat::run(store.clone(), queues.clone(), me.clone(), about.clone(), stop)

@@ -104,7 +104,7 @@ async fn run_job(
             tracing::warn!(job = %job.name, id = %payload.id, error = %error_chain(&e), "cannot record the run's start");
         }
     };
-    let pings = ctx.pinger.run_started(job.ping.as_ref());
+    let pings = ctx.pinger.run_started(job.name.as_str(), job.ping.as_ref());
     let long_running = long_running(ctx, queue, job, payload);
     let run = execute::execute(job, script, payload, &ctx.stop_runs, ctx.time.as_ref(), long_running);
     let ((), finished) = tokio::join!(touch, run);

@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::{Ctx, Nav, ago, button, page, scroll, time, url_segment};
-use crate::control::Dead;
+use crate::control::{Dead, JOB_SCAN};
 use crate::text;
 
 /// Dead letters per page unless `?per=` says otherwise.
@@ -29,6 +29,9 @@ pub struct Listing<'a> {
     pub job: Option<&'a str>,
     /// Every job of clock.toml, for the filter.
     pub jobs: Vec<&'a str>,
+    /// Letters the job filter did not search (older than each queue's
+    /// newest [`JOB_SCAN`]).
+    pub unsearched: usize,
 }
 
 impl Listing<'_> {
@@ -68,6 +71,13 @@ pub fn dead(listing: &Listing, ctx: &Ctx) -> String {
         }
         "\n"
         (filter(listing))
+        @if listing.unsearched > 0 {
+            p class="notice unsearched" {
+                "Searched the newest " (JOB_SCAN) " letters of each queue: "
+                (listing.unsearched) " older letters were not searched for this job."
+            }
+            "\n"
+        }
         @if listing.letters.is_empty() {
             p class="empty" { "No dead letters." } "\n"
         } @else {

@@ -5,6 +5,7 @@
 //! Each page is a maud template (see [`super::html`]): every value is
 //! escaped where it is interpolated, so no page needs to remember to.
 
+mod alerts;
 mod dead;
 mod job;
 mod minute_chart;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde_json::Value;
 
+pub use alerts::{alerts, changes_summary};
 pub use dead::{DEAD_PAGE, DEAD_PAGE_MAX, Listing, dead};
 pub use job::job;
 pub use overview::overview;

@@ -32,6 +32,7 @@ pub fn overview(status: &Value, troubles: &HashMap<String, Trouble>, ctx: &Ctx) 
         (live(ctx.now, html! {
         (problems(status))
         (clocks(status))
+        (super::changes_summary(&status["leader_changes"], ctx))
         h2 { "Jobs" } "\n"
         @if jobs.is_empty() {
             p { "clock.toml has no jobs." } "\n"

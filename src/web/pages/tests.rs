@@ -169,9 +169,11 @@ fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
         queue: Some(&scope),
         job: Some(&job),
         jobs: vec![&job],
+        unsearched: 7,
     };
     let page = dead(&listing(std::slice::from_ref(&letter)), &ctx());
     assert_escaped(&page, &["id", "reason", "job", "scope"]);
+    assert!(page.contains("7 older letters were not searched for this job."), "{page}");
     assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-payload\&quot;&lt;/script&gt;"#), "{page}");
     assert!(page.contains(r#"<input type="hidden" name="id" value="&lt;script&gt;&quot;pwn-id"#), "{page}");
 
@@ -185,4 +187,44 @@ fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
 #[test]
 fn the_error_page_escapes_title_and_message() {
     assert_escaped(&error(&hostile("title"), &hostile("message")), &["title", "message"]);
+}
+
+#[test]
+fn the_alerts_page_escapes_targets_deliveries_and_changes_and_says_why_one_failed() {
+    let view = json!({
+        "targets": [{ "channel": "webhook", "target": hostile("target"), "events": [hostile("event")],
+                      "jobs": [hostile("job")] }],
+        "deliveries": [
+            { "at": "2026-11-23T07:59:00Z", "channel": "webhook", "event": hostile("devent"),
+              "job": hostile("djob"), "target": hostile("dtarget"), "outcome": "failed", "attempts": 3,
+              "error": hostile("error"), "duration_ms": 7012 },
+            { "at": "2026-11-23T07:58:00Z", "channel": "email", "event": "dead", "job": "report",
+              "target": "@example.com", "outcome": "dropped", "attempts": 0, "duration_ms": 0 },
+        ],
+        "leader_changes": [{ "clock": hostile("clock"), "via": "handover", "from": hostile("from"),
+                             "at": "2026-11-23T07:00:00Z" }],
+    });
+    let page = super::alerts(&view, &ctx());
+    assert_escaped(&page, &["target", "event", "job", "devent", "djob", "dtarget", "error", "clock", "from"]);
+    assert!(page.contains("after 3 attempt(s): "), "{page}");
+    assert!(page.contains("the alert queue was full"), "{page}");
+    assert!(page.contains(r#"<a href="/alerts" aria-current="page">Alerts</a>"#), "{page}");
+}
+
+#[test]
+fn the_overview_says_how_often_the_leader_changed_in_the_last_hour() {
+    let summary = |n: u64, at_least: bool, last: Value| {
+        let status = json!({ "jobs": [], "queues": [], "clocks": [],
+            "leader_changes": { "changes_last_hour": n, "at_least": at_least, "last_change": last } });
+        overview(&status, &Default::default(), &ctx())
+    };
+    let last = json!({ "clock": hostile("clock"), "via": "acquired", "at": "2026-11-23T07:50:00Z" });
+    assert!(summary(0, false, Value::Null).contains("No change of leader in the last hour."));
+    let once = summary(1, false, last.clone());
+    assert!(once.contains("Leader changed once in the last hour; last: <code>"), "{once}");
+    assert!(once.contains(">10m 00s ago<"), "{once}");
+    assert_escaped(&once, &["clock"]);
+    let many = summary(50, true, json!({ "via": "handover", "clock": "b", "at": "2026-11-23T07:59:00Z" }));
+    assert!(many.contains("Leader changed at least 50 times in the last hour"), "{many}");
+    assert!(many.contains("(handed over)"), "{many}");
 }
