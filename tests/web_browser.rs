@@ -314,6 +314,19 @@ fn every_page_fits_a_phone_and_a_laptop() {
             let scroll = browser.script("return document.documentElement.scrollWidth;").as_u64().unwrap();
             assert!(inner <= u64::from(width) && inner + 20 >= u64::from(width), "{device}: window {inner}");
             assert!(scroll <= inner, "{device}: {path} is {scroll} px wide in a {inner} px window");
+            if page == "job" {
+                // The chart shrinks with the page; its labels must not.
+                let label = "const t = document.querySelector('.chart text.y-label'); \
+                             return t ? t.getBoundingClientRect().height : 0;";
+                let height = browser.script(label).as_f64().unwrap();
+                assert!(height >= 9.0, "{device}: the chart's axis labels are {height} px tall");
+                let chart = "return document.querySelector('.chart svg').getBoundingClientRect().right;";
+                let right = browser.script(chart).as_f64().unwrap();
+                assert!(
+                    right <= inner as f64,
+                    "{device}: the chart ends at {right} px in a {inner} px window"
+                );
+            }
             browser.screenshot(&screenshot_path(&format!("{page}-{device}.png")));
         }
     }

@@ -25,6 +25,10 @@ const TICKS_PER_CALL: usize = 1000;
 /// without bound.
 pub const WAITING_CAP: usize = 10_000;
 
+/// The most entries a job's tick log (`P{Q}:tick_log:<job>`) keeps: about
+/// as many as its run history, whose entries it is shown beside.
+pub const TICK_LOG_CAP: usize = 100;
+
 /// What to do with one tick in [`Store::enqueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickAction {
@@ -224,7 +228,8 @@ impl Store {
         let marked = call.iter().filter(|&&i| marker(i).is_some()).count();
         let watched = call.iter().filter(|&&i| watch(i).is_some()).count();
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(if uniform { 6 } else { 5 + 3 * call.len() });
+        let destination_keys = if uniform { 1 } else { 3 * call.len() };
+        cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(5 + destination_keys + call.len());
         cmd.arg(self.keys.ticks(queue))
             .arg(self.keys.stats(queue))
             .arg(self.keys.paused(queue))
@@ -241,6 +246,9 @@ impl Store {
                 };
             }
         }
+        for &i in call {
+            cmd.arg(self.keys.tick_log(queue, ops[i].job.as_str()));
+        }
         cmd.arg(call.len())
             .arg(term)
             .arg(seen)
@@ -249,7 +257,8 @@ impl Store {
             .arg(queue.as_str())
             .arg(at_ms)
             .arg(watched)
-            .arg(WAITING_CAP);
+            .arg(WAITING_CAP)
+            .arg(TICK_LOG_CAP);
         let mut text = String::new();
         for &i in call {
             let op = &ops[i];

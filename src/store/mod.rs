@@ -15,6 +15,7 @@ mod enqueue;
 mod error;
 mod health;
 mod job_hash;
+mod job_log;
 pub mod keys;
 mod leader_watch;
 mod lease;
@@ -31,7 +32,7 @@ use std::time::Duration;
 use connection::{Connection, Timeouts};
 use pipeline::{PIPELINE_BYTES, Wait};
 
-pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus, WAITING_CAP};
+pub use enqueue::{BuiltEnqueue, Sequences, TICK_LOG_CAP, TickAction, TickOp, TickStatus, WAITING_CAP};
 pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use job_hash::JobHash;

@@ -18,6 +18,14 @@ impl Lua {
     }
 }
 
+/// A script that adds or removes dead letters: `dead_count.lua`, which
+/// keeps the per-job counts with the list, then the script itself.
+macro_rules! counting_dead {
+    ($file:literal) => {
+        LazyLock::new(|| Lua::new(concat!(include_str!("scripts/dead_count.lua"), include_str!($file))))
+    };
+}
+
 /// Records and pushes a queue's due ticks atomically.
 pub static ENQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/enqueue.lua")));
 /// Loads (and initialises) a queue's tick state.
@@ -31,7 +39,7 @@ pub static RENEW_LEASE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("
 pub static RELEASE_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/release_lease.lua")));
 /// Records the end of a run.
-pub static FINISH: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/finish.lua")));
+pub static FINISH: LazyLock<Lua> = counting_dead!("scripts/finish.lua");
 /// Schedules a failed run's next attempt.
 pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry.lua")));
 /// Moves due retries onto the pending list.
@@ -39,9 +47,9 @@ pub static PROMOTE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scri
 /// Undoes one take.
 pub static GIVE_BACK: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/give_back.lua")));
 /// Dead-letters a taken payload too large to send back.
-pub static DROP_TAKEN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/drop_taken.lua")));
+pub static DROP_TAKEN: LazyLock<Lua> = counting_dead!("scripts/drop_taken.lua");
 /// Puts a worker's in-progress payloads back.
-pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/requeue.lua")));
+pub static REQUEUE: LazyLock<Lua> = counting_dead!("scripts/requeue.lua");
 /// Marks a run started: its payload stops waiting, its marker is extended.
 pub static START_RUN: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/start_run.lua")));
 /// Pushes a manual run's payload and watches it for `late`.
@@ -49,7 +57,7 @@ pub static PUSH_WATCHED: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!(
 /// Watches a queue: late payloads, live workers, the unserved episode.
 pub static MONITOR: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/monitor.lua")));
 /// Moves dead letters back onto the pending list.
-pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));
+pub static RETRY_DEAD: LazyLock<Lua> = counting_dead!("scripts/retry_dead.lua");
 /// Records a clock in the registry with Redis's time.
 pub static ANNOUNCE_CLOCK: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/announce_clock.lua")));
@@ -58,3 +66,5 @@ pub static WATCH_LEADER: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!(
 /// Passes the leader lease to another clock.
 pub static HANDOVER_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/handover_lease.lua")));
+/// Deletes dead letters.
+pub static DELETE_DEAD: LazyLock<Lua> = counting_dead!("scripts/delete_dead.lua");

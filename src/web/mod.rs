@@ -42,6 +42,7 @@ mod failure;
 mod headers;
 mod healthz;
 mod html;
+mod job_stats;
 mod page_routes;
 mod pages;
 mod state;

@@ -25,6 +25,8 @@
 --            with ARGV[4] = "uniform", KEYS[6] alone: the list every tick is
 --            pushed to, at the left, with no set (the caller promises that,
 --            and that no job has two ticks in the call)
+-- then n keys, one per tick i: the job's tick log, where the outcome of
+--            each tick not already handled is recorded, newest first
 -- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term;
 -- ARGV[3]    the write sequence (field "__seq") the caller last saw here;
 -- ARGV[4]    "uniform" or "each" (see KEYS); ARGV[5] the number k of ticks
@@ -34,6 +36,7 @@
 -- ARGV[8]    the number w of ticks whose payload is watched for `late`;
 -- ARGV[9]    the most members the waiting set holds: a push past that is
 --            not watched, and counted in the stats as "<job>:unwatched"
+-- ARGV[10]   the most entries a tick log keeps
 -- then five sections of n values (the first of n pairs), each in tick
 -- order, then one of k pairs, then one of w pairs:
 --            job and its new state "<tick>|<fingerprint>";
@@ -76,7 +79,10 @@ local member = ARGV[6]
 local now_ms = tonumber(ARGV[7])
 local w = tonumber(ARGV[8])
 local waiting_cap = tonumber(ARGV[9])
-local states, payloads = 9, 9 + 2 * n
+local log_cap = tonumber(ARGV[10])
+-- KEYS[logs + i] is tick i's log.
+local logs = uniform and 6 or 5 + 3 * n
+local states, payloads = 10, 10 + 2 * n
 local ticks = payloads + n
 local specs = ticks + n
 local counters = specs + n
@@ -129,6 +135,18 @@ local function watch(from, count)
   end
 end
 
+-- Records tick i's outcome in its job's tick log: `{"tick": <Unix s>,
+-- "outcome": <word>, "at": <Unix ms>}`, and `"count"` when it stands for
+-- more than one tick.
+local function log_tick(i, outcome, count)
+  local entry = '{"tick":' .. ARGV[ticks + i] .. ',"outcome":"' .. outcome .. '","at":' .. ARGV[7]
+  if count > 1 then
+    entry = entry .. ',"count":' .. count
+  end
+  redis.call('LPUSH', KEYS[logs + i], entry .. '}')
+  redis.call('LTRIM', KEYS[logs + i], 0, log_cap - 1)
+end
+
 -- Writes a job-hash payload ("h") to `hash`; returns the id to push.
 local function write_job_hash(hash, payload)
   local job = cjson.decode(payload)
@@ -176,6 +194,7 @@ if fast then
   end
   for i = 1, n do
     redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
+    log_tick(i, 'pushed', 1)
   end
   return string.rep('P', n) .. '|' .. redis.call('HINCRBY', KEYS[1], '__seq', 1)
 end
@@ -208,15 +227,19 @@ for i = 1, n do
     redis.call('HSET', KEYS[1], job, state)
     if spec == 'm' then
       redis.call('HINCRBY', KEYS[2], job .. ':missed', tonumber(payload))
+      log_tick(i, 'missed', tonumber(payload))
       out[i] = 'M'
     elseif spec == 'o' then
       redis.call('HINCRBY', KEYS[2], job .. ':overlap', tonumber(payload))
+      log_tick(i, 'overlap', tonumber(payload))
       out[i] = 'O'
     elseif any_paused and redis.call('HEXISTS', KEYS[3], job) == 1 then
       redis.call('HINCRBY', KEYS[2], job .. ':paused', 1)
+      log_tick(i, 'paused', 1)
       out[i] = 'A'
     elseif marks and live(redis.call('HGET', KEYS[4], job)) then
       redis.call('HINCRBY', KEYS[2], job .. ':overlap', 1)
+      log_tick(i, 'overlap', 1)
       out[i] = 'O'
     else
       if sets then
@@ -239,6 +262,7 @@ for i = 1, n do
         watch(watched, 1)
       end
       redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
+      log_tick(i, 'pushed', 1)
       out[i] = 'P'
     end
   end

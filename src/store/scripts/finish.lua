@@ -13,6 +13,7 @@
 -- KEYS[4]  the queue's dead-letter list
 -- KEYS[5]  the queue's pending list
 -- KEYS[6]  the queue's waiting set; KEYS[7] its late set (members: ids)
+-- KEYS[8]  the queue's dead-letter counts hash (see dead_count.lua)
 -- ARGV[1]  the payload exactly as taken
 -- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
@@ -52,7 +53,6 @@ if ARGV[8] ~= '' then
   end
 end
 if ARGV[5] ~= '' then
-  redis.call('LPUSH', KEYS[4], ARGV[5])
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
+  add_dead(KEYS[4], KEYS[8], ARGV[5], tonumber(ARGV[6]))
 end
 return {removed, previous, next}

@@ -10,6 +10,7 @@
 -- KEYS[3]  the worker's in-progress list
 -- KEYS[4]  the queue's pending list
 -- KEYS[5]  the queue's dead-letter list
+-- KEYS[6]  the queue's dead-letter counts hash (see dead_count.lua)
 -- ARGV[1]  worker id; ARGV[2] "1" to act only if the lease has lapsed
 -- ARGV[3]  dead-letter cap; then triples: payload as taken, "pending" or
 --          "dead", the replacement
@@ -21,8 +22,7 @@ local moved = 0
 for i = 4, #ARGV, 3 do
   if redis.call('LREM', KEYS[3], 1, ARGV[i]) == 1 then
     if ARGV[i + 1] == 'dead' then
-      redis.call('LPUSH', KEYS[5], ARGV[i + 2])
-      redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[3]) - 1)
+      add_dead(KEYS[5], KEYS[6], ARGV[i + 2], tonumber(ARGV[3]))
     else
       -- The right end is taken next: a recovered payload has waited enough.
       redis.call('RPUSH', KEYS[4], ARGV[i + 2])

@@ -7,6 +7,8 @@
 
 mod dead;
 mod job;
+mod job_chart;
+mod job_history;
 mod overview;
 #[cfg(test)]
 mod tests;
@@ -16,7 +18,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 pub use dead::{DEAD_PAGE, DEAD_PAGE_MAX, Listing, dead};
-pub use job::job;
+pub use job::{JobView, job};
 pub use overview::overview;
 
 use super::html::{Nav, ago, badge, button, countdown, live, page, scroll, spaced, time, url_segment};
