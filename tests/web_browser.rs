@@ -408,11 +408,13 @@ fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
     // The job page too: a second run joins the history under the eyes.
     browser.goto(&deployment.url("/jobs/nightly-report"));
     browser.script("window.__sameDocument = true;");
-    assert_eq!(browser.count("table.history tbody tr"), 1);
+    // Each manual run shows twice: its push (a tick row) and the run.
+    assert_eq!(browser.count("table.history tbody tr.run"), 1);
     deployment.clock(&["trigger", "nightly-report"]);
     common::wait_until("the job page shows the second run", Duration::from_secs(30), || {
-        browser.count("table.history tbody tr") == 2
+        browser.count("table.history tbody tr.run") == 2
     });
+    assert_eq!(browser.count("table.history tbody tr.tick"), 2, "both pushes, as manual ticks");
     assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
     assert_eq!(browser.text_of(".connection").as_deref(), Some(""), "no alert while all answers");
 
@@ -421,7 +423,7 @@ fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
     common::wait_until("the page says Redis is unreachable", Duration::from_secs(30), || {
         browser.text_of(".connection").unwrap_or_default().contains("Redis cannot be reached.")
     });
-    assert_eq!(browser.count("table.history tbody tr"), 2, "the last rendering stays");
+    assert_eq!(browser.count("table.history tbody tr.run"), 2, "the last rendering stays");
     browser.screenshot(&screenshot_path("job-redis-lost.png"));
 
     // So does the dashboard itself.
