@@ -20,6 +20,10 @@ const RIGHT: f64 = 10.0;
 const TOP: f64 = 10.0;
 const PLOT_H: f64 = 140.0;
 const BOTTOM: f64 = 36.0;
+/// About how wide a character of an axis label is, and the least room
+/// between two labels, in the drawing's units.
+const LABEL_CHAR: f64 = 7.5;
+const LABEL_GAP: f64 = 12.0;
 
 /// The y axis: from 0 to `top` seconds in gridlines `step` apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -143,16 +147,32 @@ fn x_labels(runs: &[&HistoryEntry], x0: f64, y: f64) -> Markup {
     let (first, last) = (runs[0].started_at, runs[runs.len() - 1].started_at);
     let format = if last - first >= chrono::TimeDelta::days(1) { "%m-%d %H:%M" } else { "%H:%M" };
     let label = |t: DateTime<Utc>| t.format(format).to_string();
-    // The oldest label starts at its bar, the newest ends at its bar, the
-    // middle one is centred, so none runs off the drawing.
+    // The newest label ends at its bar, the oldest starts at its bar, the
+    // middle one is centred, so none runs off the drawing; one that would
+    // overlap a label already placed (few runs, bunched at the right) is
+    // left out.
     let last = runs.len() - 1;
-    let mut picks = vec![(0, "start", x0)];
-    if runs.len() >= 5 {
-        let mid = runs.len() / 2;
-        picks.push((mid, "middle", x0 + mid as f64 * BAR + BAR / 2.0 - 1.0));
-    }
-    if runs.len() >= 2 {
-        picks.push((last, "end", x0 + (last + 1) as f64 * BAR - 2.0));
+    let width = label(runs[0].started_at).len() as f64 * LABEL_CHAR;
+    let candidates = [
+        (last, "end", x0 + (last + 1) as f64 * BAR - 2.0),
+        (0, "start", x0),
+        (last / 2, "middle", x0 + (last / 2) as f64 * BAR + BAR / 2.0 - 1.0),
+    ];
+    let span = |anchor: &str, x: f64| match anchor {
+        "end" => (x - width, x),
+        "start" => (x, x + width),
+        _ => (x - width / 2.0, x + width / 2.0),
+    };
+    let mut picks: Vec<(usize, &str, f64)> = Vec::new();
+    for (i, anchor, x) in candidates {
+        let (a, b) = span(anchor, x);
+        let clear = picks.iter().all(|&(j, other, ox)| {
+            let (c, d) = span(other, ox);
+            j != i && (b + LABEL_GAP <= c || d + LABEL_GAP <= a)
+        });
+        if clear {
+            picks.push((i, anchor, x));
+        }
     }
     html! {
         @for (i, anchor, x) in picks {
@@ -171,7 +191,7 @@ fn legend(runs: &[&HistoryEntry], timeout: Option<f64>, on_scale: bool) -> Marku
     html! {
         ul class="legend" {
             @for o in outcomes {
-                li { span class={ "swatch swatch-" (outcome_class(o)) } {} (o.as_str()) }
+                li { span class={ "swatch swatch-" (outcome_class(o)) } {} (o.as_str().replace('_', " ")) }
             }
             @match (timeout, on_scale) {
                 (Some(t), true) => li { span class="swatch swatch-timeout" {} "timeout " (seconds_label(t)) "s" },
@@ -211,6 +231,19 @@ mod tests {
             assert!(*lines.last().unwrap() >= max);
             assert!(lines.len() <= 6, "{lines:?}");
         }
+    }
+
+    #[test]
+    fn run_times_label_the_x_axis_without_overlapping() {
+        use crate::web::trouble::tests::run;
+        let runs: Vec<HistoryEntry> = (0..50).map(|m| run(Outcome::Success, false, 59 - m)).collect();
+        let labels = |n: usize| chart(&runs[..n], None).into_string().matches(r#"class="x-label""#).count();
+        assert_eq!(labels(50), 3, "oldest, middle and newest");
+        assert_eq!(labels(3), 1, "bunched at the right: the newest only");
+        assert_eq!(labels(1), 1);
+        let page = chart(&runs, None).into_string();
+        assert!(page.contains(">08:59</text>") && page.contains(">08:10</text>"), "{page}");
+        assert!(page.contains("no timeout"), "{page}");
     }
 
     #[test]
