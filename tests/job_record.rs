@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use campanile::config::QueueName;
-use campanile::store::{DEAD_CAP, Requeue, Store, TICK_LOG_CAP};
+use campanile::store::{DEAD_CAP, Requeue, Store, TICK_LOG_CAP, TICK_LOG_MAX};
 use campanile::tick_log::{TickEntry, TickOutcome};
 use common::RedisServer;
 use common::tickers::{at, clock_at, config, run_until, store};
@@ -98,9 +98,16 @@ async fn the_tick_log_keeps_the_newest_entries_up_to_its_cap() {
     let cfg = config("[jobs.often]\ncron = \"* * * * *\"\ncommand = \"x\"\noverlap = \"allow\"\n");
     let (mut clock, _) = clock_at(&cfg, &store, at("2026-11-23T10:00:30Z")).await;
     run_until(&mut clock, at("2026-11-23T12:00:30Z")).await;
-    let entries = log(&server, "often");
-    assert_eq!(entries.len(), TICK_LOG_CAP);
-    assert_eq!(entries[0].tick, at("2026-11-23T12:00:00Z").timestamp(), "newest first");
+    // 120 pushes: trimmed back to the cap at the 111th, 9 since.
+    assert_eq!(log(&server, "often").len(), TICK_LOG_CAP + 9);
+    run_until(&mut clock, at("2026-11-23T12:30:30Z")).await;
+    let held = log(&server, "often").len();
+    assert!((TICK_LOG_CAP..=TICK_LOG_MAX).contains(&held), "{held}");
+    let queue = QueueName::new("default").unwrap();
+    let read = store.tick_log(&queue, "often", TICK_LOG_CAP).await.unwrap();
+    let entries: Vec<TickEntry> = read.iter().map(|r| serde_json::from_str(r).unwrap()).collect();
+    assert_eq!(entries.len(), TICK_LOG_CAP, "what is read is the cap");
+    assert_eq!(entries[0].tick, at("2026-11-23T12:30:00Z").timestamp(), "newest first");
     assert!(entries.windows(2).all(|w| w[0].tick - w[1].tick == 60));
 }
 

@@ -25,9 +25,14 @@ const TICKS_PER_CALL: usize = 1000;
 /// without bound.
 pub const WAITING_CAP: usize = 10_000;
 
-/// The most entries a job's tick log (`P{Q}:tick_log:<job>`) keeps: about
-/// as many as its run history, whose entries it is shown beside.
+/// The entries of a job's tick log (`P{Q}:tick_log:<job>`) that are read
+/// and kept: about as many as its run history, whose entries it is shown
+/// beside. `enqueue.lua` trims the log back to this many once it holds a
+/// tenth more ([`TICK_LOG_MAX`]), so most pushes cost one command, not two.
 pub const TICK_LOG_CAP: usize = 100;
+
+/// The most entries a tick log holds between trims.
+pub const TICK_LOG_MAX: usize = TICK_LOG_CAP + TICK_LOG_CAP / 10;
 
 /// What to do with one tick in [`Store::enqueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]

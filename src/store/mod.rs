@@ -32,7 +32,9 @@ use std::time::Duration;
 use connection::{Connection, Timeouts};
 use pipeline::{PIPELINE_BYTES, Wait};
 
-pub use enqueue::{BuiltEnqueue, Sequences, TICK_LOG_CAP, TickAction, TickOp, TickStatus, WAITING_CAP};
+pub use enqueue::{
+    BuiltEnqueue, Sequences, TICK_LOG_CAP, TICK_LOG_MAX, TickAction, TickOp, TickStatus, WAITING_CAP,
+};
 pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use job_hash::JobHash;

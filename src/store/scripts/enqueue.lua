@@ -36,7 +36,8 @@
 -- ARGV[8]    the number w of ticks whose payload is watched for `late`;
 -- ARGV[9]    the most members the waiting set holds: a push past that is
 --            not watched, and counted in the stats as "<job>:unwatched"
--- ARGV[10]   the most entries a tick log keeps
+-- ARGV[10]   the entries a tick log keeps: it is trimmed to that many once
+--            it holds a tenth more, so most pushes cost no LTRIM
 -- then five sections of n values (the first of n pairs), each in tick
 -- order, then one of k pairs, then one of w pairs:
 --            job and its new state "<tick>|<fingerprint>";
@@ -143,8 +144,9 @@ local function log_tick(i, outcome, count)
   if count > 1 then
     entry = entry .. ',"count":' .. count
   end
-  redis.call('LPUSH', KEYS[logs + i], entry .. '}')
-  redis.call('LTRIM', KEYS[logs + i], 0, log_cap - 1)
+  if redis.call('LPUSH', KEYS[logs + i], entry .. '}') > log_cap + math.floor(log_cap / 10) then
+    redis.call('LTRIM', KEYS[logs + i], 0, log_cap - 1)
+  end
 end
 
 -- Writes a job-hash payload ("h") to `hash`; returns the id to push.
