@@ -631,6 +631,10 @@ fn a_failing_commands_output_reaches_the_dead_page_and_the_job_record() {
     assert_eq!(ticks[0]["outcome"], "manual");
     assert!(ticks[0]["id"].as_str().unwrap().starts_with("doomed@manual-"), "{job}");
 
+    let overview = web.get("/").body;
+    let link = r#"<a class="dead-count" href="/dead?job=doomed">1 dead letter</a>"#;
+    assert!(overview.contains(link), "the overview row links the job's dead letters: {overview}");
+
     let page = web.get("/jobs/doomed").body;
     for shown in [
         "0% of 1 runs kept",
