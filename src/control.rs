@@ -171,7 +171,15 @@ pub async fn trigger(
 ) -> store::Result<crate::formats::Pushed> {
     let pushed = crate::formats::for_manual(job, now, args.unwrap_or(&job.args));
     let deadline = job.start_deadline(now.timestamp_millis());
-    store.push(&job.queue, &job.format, &pushed.json, deadline.map(|d| (pushed.id.as_str(), d))).await?;
+    let log = crate::tick_log::TickEntry {
+        tick: now.timestamp(),
+        outcome: crate::tick_log::TickOutcome::Manual,
+        at: now.timestamp_millis(),
+        count: None,
+        id: Some(pushed.id.clone()),
+    };
+    let watch = deadline.map(|d| (pushed.id.as_str(), d));
+    store.push(&job.queue, &job.format, job.name.as_str(), &pushed.json, watch, &log.to_json()).await?;
     Ok(pushed)
 }
 

@@ -61,6 +61,7 @@ pub mod shutdown;
 pub mod store;
 pub mod supervisor;
 pub mod text;
+pub mod tick_log;
 pub mod time;
 pub mod web;
 pub mod worker;

@@ -90,11 +90,35 @@ pub struct DeadLetter {
     #[serde(with = "crate::payload::rfc3339_millis")]
     pub failed_at: DateTime<Utc>,
     pub worker: String,
+    /// The end of the failing run's output (stdout and stderr, as its
+    /// history entry keeps them), at most [`DEAD_OUTPUT_KEPT`] bytes, so the
+    /// letter says why the command failed; absent when the payload was
+    /// never run, or its run printed nothing, and from letters written
+    /// before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
     /// This dead letter's own id, unique even when the same payload died
     /// twice ([`new_dead_letter_id`]); absent from letters written before
     /// ids were stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+/// How much of the failing run's output a dead letter keeps: its end,
+/// where a command usually says why it stopped.
+pub const DEAD_OUTPUT_KEPT: usize = 2048;
+
+/// The last [`DEAD_OUTPUT_KEPT`] bytes of `output` or fewer, cut at a
+/// character boundary; `None` for no output.
+pub fn output_tail(output: &str) -> Option<String> {
+    if output.is_empty() {
+        return None;
+    }
+    let mut start = output.len().saturating_sub(DEAD_OUTPUT_KEPT);
+    while !output.is_char_boundary(start) {
+        start += 1;
+    }
+    Some(output[start..].to_owned())
 }
 
 /// How much of a payload too large to run its dead letter keeps.
@@ -156,5 +180,22 @@ impl HistoryEntry {
 impl DeadLetter {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a dead letter always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_letter_keeps_the_end_of_the_output_cut_at_a_character() {
+        assert_eq!(output_tail(""), None);
+        assert_eq!(output_tail("boom\n").as_deref(), Some("boom\n"));
+        // The cut falls inside the 3-byte `€`.
+        let long = format!("{}€{}", "a".repeat(3000), "z".repeat(2046));
+        let tail = output_tail(&long).unwrap();
+        assert!(tail.len() <= DEAD_OUTPUT_KEPT, "{}", tail.len());
+        assert!(tail.ends_with(&"z".repeat(2046)));
+        assert_eq!(tail, "z".repeat(2046), "the cut character is dropped, not split");
     }
 }

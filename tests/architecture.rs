@@ -37,7 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("schedule engine", &["cron", "schedule"]),
     ("config", &["config"]),
     ("store", &["store"]),
-    ("daemons", &["clock", "worker", "deploy", "formats", "run", "notify"]),
+    ("daemons", &["clock", "worker", "deploy", "formats", "run", "notify", "tick_log"]),
     ("control", &["control", "health", "web"]),
     ("cli", &["cli"]),
 ];

@@ -78,9 +78,17 @@ async fn a_bullmq_tick_writes_exactly_the_keys_bullmqs_add_writes() {
         value(&keys, "bull:reports:events"),
         json!([["event", "added", "jobId", ID, "name", "nightly"], ["event", "waiting", "jobId", ID]])
     );
-    // campanile's own: the tick state and the counter; nothing else.
+    // campanile's own: the tick state, the counter and the job's tick log; nothing else.
     let own: Vec<&str> = keys.keys().map(String::as_str).filter(|k| !k.starts_with("bull:")).collect();
-    assert_eq!(own, ["campanile:term", "campanile:{reports}:stats", "campanile:{reports}:ticks"]);
+    assert_eq!(
+        own,
+        [
+            "campanile:term",
+            "campanile:{reports}:stats",
+            "campanile:{reports}:tick_log:nightly-report",
+            "campanile:{reports}:ticks"
+        ]
+    );
     assert_eq!(value(&keys, "campanile:{reports}:stats"), json!({"nightly-report:enqueued": "1"}));
 }
 
@@ -150,7 +158,12 @@ fn trigger_adds_a_bullmq_job_with_the_given_data_and_status_counts_its_wait_list
     let job = value(&keys, &format!("bull:reports:{id}"));
     assert_eq!((&job["name"], &job["data"]), (&json!("nightly"), &json!(r#"{"pages":1}"#)));
     assert_eq!(value(&keys, "bull:reports:events")[1], json!(["event", "waiting", "jobId", id]));
-    assert!(dump(&redis, "campanile:*").is_empty(), "a manual run records no tick");
+    // A manual run records no tick, only its entry in the job's tick log.
+    let own = dump(&redis, "campanile:*");
+    assert_eq!(own.keys().collect::<Vec<_>>(), ["campanile:{reports}:tick_log:nightly-report"]);
+    let log = value(&own, "campanile:{reports}:tick_log:nightly-report");
+    let entry: serde_json::Value = serde_json::from_str(log[0].as_str().unwrap()).unwrap();
+    assert_eq!((&entry["outcome"], &entry["id"]), (&json!("manual"), &json!(id)));
     let status = clock(&["status", "--json"]);
     assert_eq!(
         status["tool_queues"],

@@ -64,6 +64,8 @@ fn redis_keys_follow_the_documented_layout() {
     assert_eq!(keys.monitor(&q), "campanile:{default}:monitor");
     assert_eq!(keys.busy(&q, "h:1:a"), "campanile:{default}:busy:h:1:a");
     assert_eq!(keys.minutes(&q), "campanile:{default}:minutes");
+    assert_eq!(keys.dead_count(&q), "campanile:{default}:dead_count");
+    assert_eq!(keys.tick_log(&q, "nightly"), "campanile:{default}:tick_log:nightly");
     assert_eq!(keys.leader(), "campanile:leader");
     assert_eq!(keys.leader_monitor(), "campanile:monitor");
     assert_eq!(keys.leader_changes(), "campanile:{campanile:leader}:changes");
@@ -86,6 +88,8 @@ fn every_key_of_a_queue_shares_its_cluster_slot() {
         keys.waiting(&q),
         keys.late(&q),
         keys.monitor(&q),
+        keys.dead_count(&q),
+        keys.tick_log(&q, "nightly"),
         keys.worker_lease_prefix(&q),
         keys.busy(&q, "h:1:a"),
         keys.minutes(&q),
@@ -191,11 +195,19 @@ fn dead_letter_payload_fields_keep_the_bytes() {
         exit_code: None,
         failed_at: at("2026-11-23T08:01:31.002Z"),
         worker: "web.1:4:1a2b".into(),
+        output: None,
         id: None,
     };
     assert_eq!(
         letter.to_json(),
         r#"{"payload":"a�b","payload_base64":"Yf9i","reason":"malformed payload: not UTF-8 (invalid byte at offset 1)","queue":"default","job":null,"attempts":0,"exit_code":null,"failed_at":"2026-11-23T08:01:31.002Z","worker":"web.1:4:1a2b"}"#
+    );
+    // The failing run's output, when there is one, comes after `worker`.
+    let with_output = campanile::run::DeadLetter { output: Some("boom\n".into()), ..letter.clone() };
+    assert!(
+        with_output.to_json().ends_with(r#""worker":"web.1:4:1a2b","output":"boom\n"}"#),
+        "{}",
+        with_output.to_json()
     );
     let id = campanile::run::new_dead_letter_id(&letter);
     assert!(id.starts_with("raw-") && id.len() == "raw-".len() + 16 + 1 + 12, "{id}");

@@ -30,6 +30,7 @@ fn letter(queue: &str, job: &str, n: usize, failed_at: DateTime<Utc>) -> String 
         failed_at,
         worker: "w".into(),
         id: Some(format!("{queue}-{n}")),
+        output: None,
     };
     serde_json::to_string(&letter).unwrap()
 }

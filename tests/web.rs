@@ -607,6 +607,59 @@ fn dead_letters_are_listed_retried_and_deleted() {
     assert!(env.lrange(DEAD).is_empty());
 }
 
+#[test]
+fn a_failing_commands_output_reaches_the_dead_page_and_the_job_record() {
+    let env = env(
+        "[jobs.doomed]\ncron = \"0 3 * * *\"\ncommand = \"echo 'disk full on /var' >&2; exit 1\"\nretries = 0\ntimeout = \"90s\"\n",
+    );
+    let web = env.web(false);
+    assert_eq!(web.act("/jobs/doomed/trigger", &[]).status, 303);
+    let worker = env.worker();
+    wait_until("a dead letter", READY, || {
+        web.get("/api/dead").json().as_array().is_some_and(|d| !d.is_empty())
+    });
+    drop(worker);
+    let letter = &web.get("/api/dead").json()[0];
+    assert_eq!(letter["reason"], "exit status 1");
+    assert_eq!(letter["output"], "disk full on /var\n", "{letter}");
+    let page = web.get("/dead").body;
+    assert!(
+        page.contains(r#"<details class="output"><summary>output</summary><pre>disk full on /var"#),
+        "the stderr, collapsed, on the dead page: {page}"
+    );
+
+    let job = web.get("/api/jobs/doomed").json();
+    let stats = &job["stats"];
+    assert_eq!(
+        (&stats["runs"], &stats["success"], &stats["failed"], &stats["timed_out"]),
+        (&json!(1), &json!(0), &json!(1), &json!(0)),
+        "{job}"
+    );
+    assert_eq!((&stats["success_rate"], &stats["last_success"]), (&json!(0.0), &Value::Null), "{job}");
+    assert_eq!((&stats["failure_streak"], &stats["dead_letters"]), (&json!(1), &json!(1)), "{job}");
+    assert_eq!(stats["ticks"], json!({"pushed": 0, "missed": 0, "overlap": 0, "paused": 0, "manual": 1}));
+    let ticks = job["ticks"].as_array().unwrap();
+    assert_eq!(ticks.len(), 1, "{job}");
+    assert_eq!(ticks[0]["outcome"], "manual");
+    assert!(ticks[0]["id"].as_str().unwrap().starts_with("doomed@manual-"), "{job}");
+
+    let overview = web.get("/").body;
+    let link = r#"<a class="dead-count" href="/dead?job=doomed">1 dead letter</a>"#;
+    assert!(overview.contains(link), "the overview row links the job's dead letters: {overview}");
+
+    let page = web.get("/jobs/doomed").body;
+    for shown in [
+        "0% of 1 runs kept",
+        "1 failed in a row",
+        r#"<a href="/dead?job=doomed">1</a>"#,
+        r#"<span class="kind">tick</span> <span class="badge badge-manual">manual</span>"#,
+        r#"<span class="kind">run</span> <span class="badge badge-failed">failed</span>"#,
+        "timeout 90s: off the scale",
+    ] {
+        assert!(page.contains(shown), "{shown} on the job page: {page}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // JSON API
 

@@ -319,6 +319,19 @@ fn every_page_fits_a_phone_and_a_laptop() {
             let scroll = browser.script("return document.documentElement.scrollWidth;").as_u64().unwrap();
             assert!(inner <= u64::from(width) && inner + 20 >= u64::from(width), "{device}: window {inner}");
             assert!(scroll <= inner, "{device}: {path} is {scroll} px wide in a {inner} px window");
+            if page == "job" {
+                // The chart shrinks with the page; its labels must not.
+                let label = "const t = document.querySelector('.chart text.y-label'); \
+                             return t ? t.getBoundingClientRect().height : 0;";
+                let height = browser.script(label).as_f64().unwrap();
+                assert!(height >= 9.0, "{device}: the chart's axis labels are {height} px tall");
+                let chart = "return document.querySelector('.chart svg').getBoundingClientRect().right;";
+                let right = browser.script(chart).as_f64().unwrap();
+                assert!(
+                    right <= inner as f64,
+                    "{device}: the chart ends at {right} px in a {inner} px window"
+                );
+            }
             browser.screenshot(&screenshot_path(&format!("{page}-{device}.png")));
         }
     }
@@ -400,11 +413,13 @@ fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
     // The job page too: a second run joins the history under the eyes.
     browser.goto(&deployment.url("/jobs/nightly-report"));
     browser.script("window.__sameDocument = true;");
-    assert_eq!(browser.count("table.history tbody tr"), 1);
+    // Each manual run shows twice: its push (a tick row) and the run.
+    assert_eq!(browser.count("table.history tbody tr.run"), 1);
     deployment.clock(&["trigger", "nightly-report"]);
     common::wait_until("the job page shows the second run", Duration::from_secs(30), || {
-        browser.count("table.history tbody tr") == 2
+        browser.count("table.history tbody tr.run") == 2
     });
+    assert_eq!(browser.count("table.history tbody tr.tick"), 2, "both pushes, as manual ticks");
     assert_eq!(browser.script(loaded), serde_json::Value::Bool(true), "the page was not reloaded");
     assert_eq!(browser.text_of(".connection").as_deref(), Some(""), "no alert while all answers");
 
@@ -413,7 +428,7 @@ fn an_open_page_shows_new_runs_without_a_reload_and_says_when_it_cannot() {
     common::wait_until("the page says Redis is unreachable", Duration::from_secs(30), || {
         browser.text_of(".connection").unwrap_or_default().contains("Redis cannot be reached.")
     });
-    assert_eq!(browser.count("table.history tbody tr"), 2, "the last rendering stays");
+    assert_eq!(browser.count("table.history tbody tr.run"), 2, "the last rendering stays");
     browser.screenshot(&screenshot_path("job-redis-lost.png"));
 
     // So does the dashboard itself.

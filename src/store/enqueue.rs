@@ -26,6 +26,15 @@ const TICKS_PER_CALL: usize = 1000;
 /// without bound.
 pub const WAITING_CAP: usize = 10_000;
 
+/// The entries of a job's tick log (`P{Q}:tick_log:<job>`) that are read
+/// and kept: about as many as its run history, whose entries it is shown
+/// beside. `enqueue.lua` trims the log back to this many once it holds a
+/// tenth more ([`TICK_LOG_MAX`]), so most pushes cost one command, not two.
+pub const TICK_LOG_CAP: usize = 100;
+
+/// The most entries a tick log holds between trims.
+pub const TICK_LOG_MAX: usize = TICK_LOG_CAP + TICK_LOG_CAP / 10;
+
 /// What to do with one tick in [`Store::enqueue`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickAction {
@@ -231,7 +240,8 @@ impl Store {
             to.bullmq.is_some() && matches!(ops[i].action, TickAction::Push { .. })
         };
         let bullmq_adds = call.iter().zip(&destinations).filter(|&(&i, to)| adds_bullmq(i, to)).count();
-        let keys = if uniform { 6 } else { 5 + 3 * call.len() + 6 * bullmq_adds };
+        // The destinations, then each tick's log.
+        let keys = if uniform { 6 } else { 5 + 3 * call.len() + 6 * bullmq_adds } + call.len();
         cmd.arg(scripts::ENQUEUE.script.get_hash()).arg(keys);
         cmd.arg(self.keys.ticks(queue))
             .arg(self.keys.stats(queue))
@@ -252,6 +262,9 @@ impl Store {
                 }
             }
         }
+        for &i in call {
+            cmd.arg(self.keys.tick_log(queue, ops[i].job.as_str()));
+        }
         cmd.arg(call.len())
             .arg(term)
             .arg(seen)
@@ -260,7 +273,8 @@ impl Store {
             .arg(queue.as_str())
             .arg(at_ms)
             .arg(watched)
-            .arg(WAITING_CAP);
+            .arg(WAITING_CAP)
+            .arg(TICK_LOG_CAP);
         let mut text = String::new();
         for &i in call {
             let op = &ops[i];

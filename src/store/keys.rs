@@ -15,6 +15,8 @@
 //! | `P{Q}:retry` | sorted set | worker | failed payloads (attempt incremented), scored by when to retry (Unix ms) |
 //! | `P{Q}:dead` | list | worker | dead letters, newest first, capped |
 //! | `P{Q}:history:<job>` | list | worker | the job's runs, newest first, capped |
+//! | `P{Q}:dead_count` | hash | every script that adds or removes a dead letter | dead letters per job (field: the job) and in all (`__all`), equal to the dead-letter list's content; at most one field per job plus one |
+//! | `P{Q}:tick_log:<job>` | list | clock (`enqueue.lua`), `clock trigger` and the dashboard's Trigger now | the clock's decision on each of the job's ticks, newest first: the newest 100, at most 110 between trims; JSON `{tick, outcome, at}` (docs/redis.md) |
 //! | `P{Q}:waiting` | sorted set | clock adds, worker removes when a run starts or its payload ends unrun (dead-lettered) | ids of pushed payloads (`<job>@<tick>`) not yet started, scored by their start deadline (Unix ms: tick + `start_within`); at most 10,000 (past that a push is not watched and counts `<job>:unwatched` in the stats hash) |
 //! | `P{Q}:late` | sorted set | leading clock moves from `waiting`, worker removes when a run starts or its payload ends unrun | ids of payloads that missed their start deadline (score: that deadline, Unix ms), each reported `late` once; the newest 1,000 kept |
 //! | `P{Q}:monitor` | hash | leading clock | the queue's worker watch: `unserved_since` (Unix ms, Redis time: when it was first seen without a live worker), `unserved_sent` (`1` once `unserved` is sent, until `served`), `checked_at` (Unix ms of the last look) |
@@ -175,6 +177,16 @@ impl Keys {
 
     pub fn history(&self, queue: &QueueName, job: &str) -> String {
         format!("{}{{{queue}}}:history:{job}", self.prefix)
+    }
+
+    /// Dead letters per job, kept with the dead-letter list.
+    pub fn dead_count(&self, queue: &QueueName) -> String {
+        format!("{}{{{queue}}}:dead_count", self.prefix)
+    }
+
+    /// The clock's decisions on the job's ticks.
+    pub fn tick_log(&self, queue: &QueueName, job: &str) -> String {
+        format!("{}{{{queue}}}:tick_log:{job}", self.prefix)
     }
 
     pub fn waiting(&self, queue: &QueueName) -> String {

@@ -17,6 +17,7 @@ mod enqueue;
 mod error;
 mod health;
 mod job_hash;
+mod job_log;
 pub mod keys;
 mod leader_watch;
 mod lease;
@@ -35,7 +36,9 @@ use connection::{Connection, Timeouts};
 use pipeline::{PIPELINE_BYTES, Wait};
 
 pub use deliveries::DELIVERIES_CAP;
-pub use enqueue::{BuiltEnqueue, Sequences, TickAction, TickOp, TickStatus, WAITING_CAP};
+pub use enqueue::{
+    BuiltEnqueue, Sequences, TICK_LOG_CAP, TICK_LOG_MAX, TickAction, TickOp, TickStatus, WAITING_CAP,
+};
 pub use error::{Error, Result};
 pub use health::{LeaderLease, QueueHealth};
 pub use job_hash::JobHash;

@@ -45,24 +45,55 @@ impl Store {
         Ok(redis::cmd("HGETALL").arg(self.keys.paused(queue)).query_async(&mut self.con.clone()).await?)
     }
 
-    /// Pushes a payload outside the schedule (no tick state, no marker), to
-    /// where the job's format sends its ticks. `watch`, the payload's id and
-    /// start deadline (Unix ms), adds it to the waiting set in the same
-    /// step, for `late`; campanile's format only.
+    /// Pushes a payload of `job` outside the schedule (no tick state, no
+    /// marker), to where the job's format sends its ticks, and records
+    /// `log` (a [`crate::tick_log::TickEntry`], JSON) in the job's tick
+    /// log. `watch`, the payload's id and start deadline (Unix ms), adds it
+    /// to the waiting set in the same step, for `late`; campanile's format
+    /// only. For campanile's format the log entry is written in the same
+    /// step; for another tool's, whose keys live elsewhere, just after.
     pub async fn push(
         &self,
         queue: &QueueName,
         format: &Format,
+        job: &str,
         payload: &str,
         watch: Option<(&str, i64)>,
+        log: &str,
     ) -> Result<()> {
-        if let (Format::Campanile, Some((id, deadline))) = (format, watch) {
-            let keys = [self.keys.pending(queue), self.keys.waiting(queue), self.keys.stats(queue)];
-            let job = id.split_once('@').map_or(id, |(job, _)| job);
-            let args = [payload, id, &deadline.to_string(), &super::WAITING_CAP.to_string(), job];
+        let log_cap = super::TICK_LOG_CAP.to_string();
+        if let Format::Campanile = format {
+            let keys = [
+                self.keys.pending(queue),
+                self.keys.waiting(queue),
+                self.keys.stats(queue),
+                self.keys.tick_log(queue, job),
+            ];
+            let (id, deadline) = watch.map_or(("", String::new()), |(id, at)| (id, at.to_string()));
+            let args = [payload, id, &deadline, &super::WAITING_CAP.to_string(), job, log, &log_cap];
             let _: i64 = self.run_script(&scripts::PUSH_WATCHED, &keys, &args).await?;
             return Ok(());
         }
+        self.push_to_tool(queue, format, payload).await?;
+        let log_key = self.keys.tick_log(queue, job);
+        let () = redis::pipe()
+            .atomic()
+            .cmd("LPUSH")
+            .arg(&log_key)
+            .arg(log)
+            .ignore()
+            .cmd("LTRIM")
+            .arg(&log_key)
+            .arg(0)
+            .arg(super::TICK_LOG_CAP as i64 - 1)
+            .ignore()
+            .query_async(&mut self.con.clone())
+            .await?;
+        Ok(())
+    }
+
+    /// Pushes a payload to another tool's keys, as its own client would.
+    async fn push_to_tool(&self, queue: &QueueName, format: &Format, payload: &str) -> Result<()> {
         let to = self.keys.destination(queue, format);
         if let (Some(base), Some(prefix)) = (&to.bullmq, &to.job_hash) {
             let job = JobHash::from_payload(payload)
@@ -168,7 +199,7 @@ impl Store {
 
     /// Moves dead letters (as stored) back to pending as the given payloads.
     pub async fn retry_dead(&self, queue: &QueueName, moves: &[(String, String)]) -> Result<u64> {
-        let keys = [self.keys.dead(queue), self.keys.pending(queue)];
+        let keys = [self.keys.dead(queue), self.keys.pending(queue), self.keys.dead_count(queue)];
         let args: Vec<String> = moves.iter().flat_map(|(d, p)| [d.clone(), p.clone()]).collect();
         self.run_script(&scripts::RETRY_DEAD, &keys, &args).await
     }
@@ -176,12 +207,8 @@ impl Store {
     /// Deletes these dead letters (as stored) of a queue; returns how many
     /// were still there.
     pub async fn delete_dead(&self, queue: &QueueName, raws: &[&str]) -> Result<u64> {
-        let mut pipe = redis::pipe();
-        for raw in raws {
-            pipe.cmd("LREM").arg(self.keys.dead(queue)).arg(1).arg(*raw);
-        }
-        let removed: Vec<u64> = pipe.query_async(&mut self.con.clone()).await?;
-        Ok(removed.iter().sum())
+        let keys = [self.keys.dead(queue), self.keys.dead_count(queue)];
+        self.run_script(&scripts::DELETE_DEAD, &keys, raws).await
     }
 
     /// Deletes a queue's dead letters; returns how many there were.
@@ -192,6 +219,7 @@ impl Store {
             .arg(self.keys.dead(queue))
             .cmd("DEL")
             .arg(self.keys.dead(queue))
+            .arg(self.keys.dead_count(queue))
             .query_async(&mut self.con.clone())
             .await?;
         Ok(len)

@@ -197,6 +197,7 @@ impl Store {
             self.keys.late(queue),
             self.keys.busy(queue, worker),
             self.keys.minutes(queue),
+            self.keys.dead_count(queue),
         ];
         let take_next = take_next && self.wait.is_none();
         let (history_cap, dead_cap) = (HISTORY_CAP.to_string(), DEAD_CAP.to_string());
@@ -272,7 +273,12 @@ impl Store {
         start: &[u8],
         dead: &str,
     ) -> Result<bool> {
-        let keys = [self.keys.worker(queue, worker), self.keys.dead(queue), self.keys.minutes(queue)];
+        let keys = [
+            self.keys.worker(queue, worker),
+            self.keys.dead(queue),
+            self.keys.minutes(queue),
+            self.keys.dead_count(queue),
+        ];
         let (size, dead_cap) = (size.to_string(), DEAD_CAP.to_string());
         let args: [&[u8]; 4] = [size.as_bytes(), start, dead.as_bytes(), dead_cap.as_bytes()];
         let (dropped, acknowledged): (i64, bool) =
@@ -339,6 +345,7 @@ impl Store {
             self.keys.dead(queue),
             self.keys.busy(queue, worker),
             self.keys.minutes(queue),
+            self.keys.dead_count(queue),
         ];
         let dead_cap = DEAD_CAP.to_string();
         let mut args: Vec<&[u8]> =

@@ -27,6 +27,24 @@ impl Lua {
     }
 }
 
+/// A script that adds or removes dead letters: `dead_count.lua`, which
+/// keeps the per-job counts with the list, then the script itself.
+/// `counting_dead!(with_minutes "…")` puts `minutes.lua` first as well.
+macro_rules! counting_dead {
+    ($file:literal) => {
+        LazyLock::new(|| Lua::new(concat!(include_str!("scripts/dead_count.lua"), include_str!($file))))
+    };
+    (with_minutes $file:literal) => {
+        LazyLock::new(|| {
+            Lua::new(concat!(
+                include_str!("scripts/minutes.lua"),
+                include_str!("scripts/dead_count.lua"),
+                include_str!($file)
+            ))
+        })
+    };
+}
+
 /// Records and pushes a queue's due ticks atomically. It adds BullMQ jobs
 /// with bullmq_add.lua's function, so it starts with that file.
 pub static ENQUEUE: LazyLock<Lua> = LazyLock::new(|| {
@@ -47,7 +65,7 @@ pub static RENEW_LEASE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("
 pub static RELEASE_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/release_lease.lua")));
 /// Records the end of a run.
-pub static FINISH: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/finish.lua")));
+pub static FINISH: LazyLock<Lua> = counting_dead!(with_minutes "scripts/finish.lua");
 /// Schedules a failed run's next attempt.
 pub static RETRY: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/retry.lua")));
 /// Moves due retries onto the pending list.
@@ -55,9 +73,9 @@ pub static PROMOTE: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scri
 /// Undoes one take.
 pub static GIVE_BACK: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/give_back.lua")));
 /// Dead-letters a taken payload too large to send back.
-pub static DROP_TAKEN: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/drop_taken.lua")));
+pub static DROP_TAKEN: LazyLock<Lua> = counting_dead!(with_minutes "scripts/drop_taken.lua");
 /// Puts a worker's in-progress payloads back.
-pub static REQUEUE: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/requeue.lua")));
+pub static REQUEUE: LazyLock<Lua> = counting_dead!(with_minutes "scripts/requeue.lua");
 /// Marks a run started: its payload stops waiting, its marker is extended.
 pub static START_RUN: LazyLock<Lua> = LazyLock::new(|| Lua::new(with_minutes!("scripts/start_run.lua")));
 /// Pushes a manual run's payload and watches it for `late`.
@@ -65,7 +83,7 @@ pub static PUSH_WATCHED: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!(
 /// Watches a queue: late payloads, live workers, the unserved episode.
 pub static MONITOR: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/monitor.lua")));
 /// Moves dead letters back onto the pending list.
-pub static RETRY_DEAD: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!("scripts/retry_dead.lua")));
+pub static RETRY_DEAD: LazyLock<Lua> = counting_dead!("scripts/retry_dead.lua");
 /// Records a clock in the registry with Redis's time.
 pub static ANNOUNCE_CLOCK: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/announce_clock.lua")));
@@ -74,3 +92,5 @@ pub static WATCH_LEADER: LazyLock<Lua> = LazyLock::new(|| Lua::new(include_str!(
 /// Passes the leader lease to another clock.
 pub static HANDOVER_LEASE: LazyLock<Lua> =
     LazyLock::new(|| Lua::new(include_str!("scripts/handover_lease.lua")));
+/// Deletes dead letters.
+pub static DELETE_DEAD: LazyLock<Lua> = counting_dead!("scripts/delete_dead.lua");

@@ -63,6 +63,15 @@ pub(super) async fn api_job(State(state): State<AppState>, Path(name): Path<Stri
     let upcoming: Vec<String> =
         control::upcoming(job, now, UPCOMING).into_iter().map(crate::text::utc).collect();
     live["upcoming"] = json!(upcoming);
+    let redis = state.store().map_err(Failure::json)?;
+    let history = control::history(redis, job, store::HISTORY_CAP)
+        .await
+        .map_err(Failure::from)
+        .map_err(Failure::json)?;
+    let (ticks, stats) =
+        super::job_stats::read(redis, job, &history).await.map_err(Failure::from).map_err(Failure::json)?;
+    live["stats"] = json!(stats);
+    live["ticks"] = json!(ticks);
     Ok(Json(live))
 }
 

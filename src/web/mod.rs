@@ -48,6 +48,7 @@ mod failure;
 mod headers;
 mod healthz;
 mod html;
+mod job_stats;
 mod page_routes;
 mod pages;
 mod queues;

@@ -83,9 +83,12 @@ pub(super) async fn job_page(
     let now = state.now();
     let live = state.job_status(job, now).await?;
     let history = control::history(state.store()?, job, store::HISTORY_CAP).await?;
+    let (ticks, stats) = super::job_stats::read(state.store()?, job, &history).await?;
     let upcoming = control::upcoming(job, now, UPCOMING);
     let (notice, csrf) = (done.notice(&state).await?, state.csrf_token().await?);
-    Ok(Html(pages::job(job, &live, &history, &upcoming, &state.ctx(&csrf, notice.as_deref()))))
+    let view =
+        pages::JobView { live: &live, history: &history, ticks: &ticks, stats: &stats, upcoming: &upcoming };
+    Ok(Html(pages::job(job, &view, &state.ctx(&csrf, notice.as_deref()))))
 }
 
 pub(super) async fn dead_page(

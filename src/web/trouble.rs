@@ -29,6 +29,9 @@ pub struct Trouble {
     pub runs_read: usize,
     /// A tick of the job is late (a problem of the status view).
     pub late: bool,
+    /// The job's letters in its queue's dead-letter list (the counts kept
+    /// with it: one read per queue).
+    pub dead_letters: u64,
 }
 
 impl Trouble {
@@ -39,7 +42,7 @@ impl Trouble {
         let finals = runs.iter().filter(|e| !e.retry);
         let streak = finals.take_while(|e| e.outcome != Outcome::Success).count();
         let last_success = runs.iter().find(|e| e.outcome == Outcome::Success).map(|e| e.finished_at);
-        Trouble { streak, last_success, runs_read: runs.len(), late: false }
+        Trouble { streak, last_success, runs_read: runs.len(), late: false, dead_letters: 0 }
     }
 
     /// Whether the job belongs at the top of the overview.
@@ -58,21 +61,28 @@ pub async fn read(config: &Config, store: &Store, status: &Value) -> store::Resu
         .filter(|p| p["kind"] == "late")
         .filter_map(|p| p["job"].as_str())
         .collect();
+    let mut dead = HashMap::new();
+    for queue in config.queues_all() {
+        dead.insert(queue.clone(), store.dead_counts(&queue).await?);
+    }
     let mut out = HashMap::with_capacity(config.jobs.len());
     for job in &config.jobs {
         let runs = control::history(store, job, RUNS_READ).await?;
         let mut trouble = Trouble::of_runs(&runs);
         trouble.late = late.contains(&job.name.as_str());
+        trouble.dead_letters =
+            dead.get(&job.queue).and_then(|d| d.get(job.name.as_str())).copied().unwrap_or(0);
         out.insert(job.name.as_str().to_owned(), trouble);
     }
     Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn run(outcome: Outcome, retry: bool, minute: u32) -> HistoryEntry {
+    /// A run of `job` finished at 08:`minute` UTC.
+    pub(in crate::web) fn run(outcome: Outcome, retry: bool, minute: u32) -> HistoryEntry {
         let t = DateTime::parse_from_rfc3339(&format!("2026-11-23T08:{minute:02}:00Z")).unwrap().to_utc();
         HistoryEntry {
             id: format!("job@{minute}"),

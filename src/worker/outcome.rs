@@ -115,7 +115,8 @@ pub(super) async fn conclude(
         tracing::error!(job = %job.name, id = %payload.id, attempt = payload.attempt, reason = %reason, "run failed; no attempts left, dead-lettered");
         ctx.notifier.send(event(Event::Dead, Some(reason.clone())));
         METRICS.runs_dead.get_or_create(&labels(&[("job", job.name.as_str())])).inc();
-        dead_letter(ctx, queue, raw, reason, Some(&payload.job), payload.attempt, run.exit_code)
+        let letter = dead_letter(ctx, queue, raw, reason, Some(&payload.job), payload.attempt, run.exit_code);
+        DeadLetter { output: crate::run::output_tail(&run.output), ..letter }.to_json()
     });
     let finished = finish(ctx, queue, raw, &job_name, &id, Some(entry), dead).await;
     // Recovered: this run succeeded and the job's previous recorded run had not.
@@ -248,10 +249,9 @@ pub(super) fn dead_letter(
     job: Option<&str>,
     attempts: u32,
     exit_code: Option<i32>,
-) -> String {
+) -> DeadLetter {
     let kept = crate::run::kept_payload(raw, false);
     DeadLetter { job: job.map(str::to_owned), attempts, exit_code, ..letter(ctx, queue, kept, reason) }
-        .to_json()
 }
 
 /// A dead letter of a payload that never named a job, from what is kept of
@@ -287,6 +287,7 @@ fn new_letter(
         exit_code: None,
         failed_at,
         worker,
+        output: None,
         id: None,
     };
     letter.id = Some(crate::run::new_dead_letter_id(&letter));

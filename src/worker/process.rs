@@ -66,7 +66,7 @@ async fn process_one(ctx: &Arc<Ctx>, queue: &QueueName, raw: &[u8]) -> Option<He
             let reason = e.to_string();
             tracing::error!(queue = %queue, reason = %reason, "payload dead-lettered");
             notify_unrunnable(ctx, queue, "-", "", &reason);
-            let dead = dead_letter(ctx, queue, raw, reason, None, 0, None);
+            let dead = dead_letter(ctx, queue, raw, reason, None, 0, None).to_json();
             return finish(ctx, queue, raw, "", "", None, Some(dead)).await.and_then(|f| f.next);
         }
     };
@@ -162,7 +162,7 @@ async fn dead_letter_unrunnable(
 ) -> Option<Held> {
     tracing::error!(queue = %queue, job = %payload.job, id = %payload.id, reason = %reason, "payload dead-lettered");
     notify_unrunnable(ctx, queue, &payload.job, &payload.id, &reason);
-    let dead = dead_letter(ctx, queue, raw, reason, Some(&payload.job), 0, None);
+    let dead = dead_letter(ctx, queue, raw, reason, Some(&payload.job), 0, None).to_json();
     finish(ctx, queue, raw, "", &payload.id, None, Some(dead)).await.and_then(|f| f.next)
 }
 

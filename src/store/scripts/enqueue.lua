@@ -28,6 +28,8 @@
 --            with ARGV[4] = "uniform", KEYS[6] alone: the list every tick is
 --            pushed to, at the left, with no set (the caller promises that,
 --            and that no job has two ticks in the call)
+-- then, last, n keys, one per tick i: the job's tick log, where the outcome of
+--            each tick not already handled is recorded, newest first
 -- ARGV[1]    number of ticks n; ARGV[2] the caller's leadership term;
 -- ARGV[3]    the write sequence (field "__seq") the caller last saw here;
 -- ARGV[4]    "uniform" or "each" (see KEYS); ARGV[5] the number k of ticks
@@ -37,6 +39,8 @@
 -- ARGV[8]    the number w of ticks whose payload is watched for `late`;
 -- ARGV[9]    the most members the waiting set holds: a push past that is
 --            not watched, and counted in the stats as "<job>:unwatched"
+-- ARGV[10]   the entries a tick log keeps: it is trimmed to that many once
+--            it holds a tenth more, so most pushes cost no LTRIM
 -- then five sections of n values (the first of n pairs), each in tick
 -- order, then one of k pairs, then one of w pairs:
 --            job and its new state "<tick>|<fingerprint>";
@@ -80,7 +84,10 @@ local member = ARGV[6]
 local now_ms = tonumber(ARGV[7])
 local w = tonumber(ARGV[8])
 local waiting_cap = tonumber(ARGV[9])
-local states, payloads = 9, 9 + 2 * n
+local log_cap = tonumber(ARGV[10])
+-- KEYS[logs + i] is tick i's log: the last n keys.
+local logs = #KEYS - n
+local states, payloads = 10, 10 + 2 * n
 local ticks = payloads + n
 local specs = ticks + n
 local counters = specs + n
@@ -133,6 +140,19 @@ local function watch(from, count)
   end
 end
 
+-- Records tick i's outcome in its job's tick log: `{"tick": <Unix s>,
+-- "outcome": <word>, "at": <Unix ms>}`, and `"count"` when it stands for
+-- more than one tick.
+local function log_tick(i, outcome, count)
+  local entry = '{"tick":' .. ARGV[ticks + i] .. ',"outcome":"' .. outcome .. '","at":' .. ARGV[7]
+  if count > 1 then
+    entry = entry .. ',"count":' .. count
+  end
+  if redis.call('LPUSH', KEYS[logs + i], entry .. '}') > log_cap + math.floor(log_cap / 10) then
+    redis.call('LTRIM', KEYS[logs + i], 0, log_cap - 1)
+  end
+end
+
 -- The id and the fields, hex ones decoded, of a job-hash payload ("h").
 local function job_hash(payload)
   local job = cjson.decode(payload)
@@ -179,6 +199,7 @@ if fast then
   end
   for i = 1, n do
     redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
+    log_tick(i, 'pushed', 1)
   end
   return string.rep('P', n) .. '|' .. redis.call('HINCRBY', KEYS[1], '__seq', 1)
 end
@@ -219,15 +240,19 @@ for i = 1, n do
     redis.call('HSET', KEYS[1], job, state)
     if spec == 'm' then
       redis.call('HINCRBY', KEYS[2], job .. ':missed', tonumber(payload))
+      log_tick(i, 'missed', tonumber(payload))
       out[i] = 'M'
     elseif spec == 'o' then
       redis.call('HINCRBY', KEYS[2], job .. ':overlap', tonumber(payload))
+      log_tick(i, 'overlap', tonumber(payload))
       out[i] = 'O'
     elseif any_paused and redis.call('HEXISTS', KEYS[3], job) == 1 then
       redis.call('HINCRBY', KEYS[2], job .. ':paused', 1)
+      log_tick(i, 'paused', 1)
       out[i] = 'A'
     elseif marks and live(redis.call('HGET', KEYS[4], job)) then
       redis.call('HINCRBY', KEYS[2], job .. ':overlap', 1)
+      log_tick(i, 'overlap', 1)
       out[i] = 'O'
     else
       if sets then
@@ -257,6 +282,7 @@ for i = 1, n do
         watch(watched, 1)
       end
       redis.call('HINCRBY', KEYS[2], ARGV[counters + i], 1)
+      log_tick(i, 'pushed', 1)
       out[i] = 'P'
     end
   end

@@ -14,6 +14,7 @@
 -- KEYS[5]  the queue's pending list
 -- KEYS[6]  the queue's waiting set; KEYS[7] its late set (members: ids)
 -- KEYS[8]  the worker's busy hash; KEYS[9] the queue's per-minute counters
+-- KEYS[10] the queue's dead-letter counts hash (see dead_count.lua)
 -- ARGV[1]  the payload exactly as taken
 -- ARGV[2]  history entry JSON ("" for none); ARGV[3] history cap
 -- ARGV[4]  payload id (the marker is cleared only if it still holds it)
@@ -60,8 +61,7 @@ if ARGV[8] ~= '' then
   end
 end
 if ARGV[5] ~= '' then
-  redis.call('LPUSH', KEYS[4], ARGV[5])
-  redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[6]) - 1)
+  add_dead(KEYS[4], KEYS[10], ARGV[5], tonumber(ARGV[6]))
   count_minute(KEYS[9], 1, 1)
 else
   count_minute(KEYS[9], 1, 0)

@@ -18,6 +18,7 @@
 -- KEYS[4]  the queue's pending list
 -- KEYS[5]  the queue's dead-letter list
 -- KEYS[6]  the worker's busy hash; KEYS[7] the queue's per-minute counters
+-- KEYS[8]  the queue's dead-letter counts hash (see dead_count.lua)
 -- ARGV[1]  worker id; ARGV[2] "1" to act only if the lease has lapsed
 -- ARGV[3]  dead-letter cap; then triples: payload as taken, "pending" or
 --          "dead", the replacement
@@ -33,8 +34,7 @@ for i = 4, #ARGV, 3 do
       redis.call('HDEL', KEYS[6], id)
     end
     if ARGV[i + 1] == 'dead' then
-      redis.call('LPUSH', KEYS[5], ARGV[i + 2])
-      redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[3]) - 1)
+      add_dead(KEYS[5], KEYS[8], ARGV[i + 2], tonumber(ARGV[3]))
     else
       -- The right end is taken next: a recovered payload has waited enough.
       redis.call('RPUSH', KEYS[4], ARGV[i + 2])

@@ -191,7 +191,12 @@ fn letter_row(d: &Dead, scope: &[(&str, &str)], back: &str, ctx: &Ctx) -> Markup
                 }
             }
             td { (l.attempts) }
-            td { (l.reason) }
+            td {
+                (l.reason)
+                @if let Some(output) = &l.output {
+                    details class="output" { summary { "output" } pre { (output) } }
+                }
+            }
             td { details { summary { code { (d.id) } } pre { (payload) } } }
             td class="actions" {
                 (button("/dead/retry", "Retry", ctx.csrf, back, &fields, "retry"))

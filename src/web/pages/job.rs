@@ -5,23 +5,36 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde_json::Value;
 
+use super::job_chart::chart;
+use super::job_history::history_table;
 use super::{
-    Ctx, Nav, ago, badge, countdown, job_actions, last_cell, live as refreshed, next_cell, page,
-    schedule_cell, scroll, spaced, state_cell, time, url_segment,
+    Ctx, Nav, ago, countdown, job_actions, last_cell, live as refreshed, next_cell, page, schedule_cell,
+    scroll, state_cell, time, url_segment,
 };
 use crate::config::Job;
 use crate::run::HistoryEntry;
 use crate::text::{self, cell};
+use crate::tick_log::TickEntry;
+use crate::web::job_stats::JobStats;
 
-/// `/jobs/<name>`: the job of clock.toml, its entry of the status view
-/// (`live`), its newest runs and its next ticks.
-pub fn job(
-    job: &Job,
-    live: &Value,
-    history: &[HistoryEntry],
-    upcoming: &[DateTime<Utc>],
-    ctx: &Ctx,
-) -> String {
+/// What the job page shows besides the job's definition.
+pub struct JobView<'a> {
+    /// The job's entry of the status view.
+    pub live: &'a Value,
+    /// Its newest runs, newest first.
+    pub history: &'a [HistoryEntry],
+    /// Its tick log, newest first.
+    pub ticks: &'a [TickEntry],
+    pub stats: &'a JobStats,
+    /// Its next ticks.
+    pub upcoming: &'a [DateTime<Utc>],
+}
+
+/// `/jobs/<name>`: the job of clock.toml, its live state, its record
+/// (stats, a chart of recent runs, the history of runs and ticks) and its
+/// next ticks.
+pub fn job(job: &Job, view: &JobView, ctx: &Ctx) -> String {
+    let JobView { live, history, ticks, stats, upcoming } = *view;
     let name = job.name.as_str();
     let back = format!("/jobs/{}", url_segment(name));
     let body = html! {
@@ -32,8 +45,10 @@ pub fn job(
         (refreshed(ctx.now, html! {
         div class="actions" { (job_actions(name, live["paused"] == true, ctx.csrf, &back)) } "\n"
         (definition(job, live, ctx))
+        h2 { "Record" } "\n"
+        (record(name, stats, ctx.now))
         h2 { "Recent runs" } "\n"
-        (chart(history))
+        (chart(history, Some(job.timeout.as_secs())))
         h2 { "Upcoming" } "\n"
         @if live["paused"] == true {
             p class="paused-note" { "None while it is paused: its ticks are skipped until it is resumed." } "\n"
@@ -53,7 +68,7 @@ pub fn job(
             "\n"
         }
         h2 { "History" } "\n"
-        (history_table(history, ctx.now))
+        (history_table(history, ticks, ctx.now))
         }))
     };
     page(name, Nav::None, ctx.notice, body)
@@ -94,96 +109,48 @@ fn definition(job: &Job, live: &Value, ctx: &Ctx) -> Markup {
     }
 }
 
-/// A run's outcome as its status-view word (`success`, `timed_out`, …).
-fn outcome(e: &HistoryEntry) -> String {
-    cell(&serde_json::to_value(e.outcome).unwrap_or(Value::Null))
-}
-
-/// Durations of the last runs as bars, oldest on the left, coloured by
-/// outcome; an SVG drawn on the server, so no chart library is needed.
-fn chart(history: &[HistoryEntry]) -> Markup {
-    const RUNS: usize = 50;
-    const W: usize = 12;
-    const H: f64 = 80.0;
-    if history.is_empty() {
-        return html! { p { "No runs yet." } "\n" };
-    }
-    let runs: Vec<&HistoryEntry> = history.iter().take(RUNS).rev().collect();
-    let longest = runs.iter().map(|e| e.duration_ms).max().unwrap_or(0).max(1) as f64;
-    let caption =
-        if runs.len() == 1 { "The last run".to_owned() } else { format!("The last {} runs", runs.len()) };
-    let w = RUNS * W;
+/// The job's stats over what is kept of it, one row each.
+fn record(name: &str, stats: &JobStats, now: DateTime<Utc>) -> Markup {
+    let rate = match stats.success_rate {
+        Some(rate) => html! { (format!("{:.0}%", rate * 100.0)) " of " (stats.runs) " runs kept" },
+        None => html! { "no runs kept" },
+    };
+    let last_success = match stats.last_success {
+        Some(t) => html! { (time(t, &text::utc(t))) br; small { (ago(t, now)) } },
+        None if stats.runs == 0 => html! { "-" },
+        None => html! { "none in the " (stats.runs) " runs kept" },
+    };
+    let streak = match stats.failure_streak {
+        0 => html! { "none" },
+        n => html! { span class="streak" { (n) " failed in a row" } },
+    };
+    let t = &stats.ticks;
+    let rows = [
+        ("Success rate", rate),
+        ("Last success", last_success),
+        ("Failure streak", streak),
+        (
+            "Runs by outcome",
+            html! { (stats.success) " success, " (stats.failed) " failed, " (stats.timed_out) " timed out" },
+        ),
+        (
+            "Ticks kept",
+            html! {
+                (t.pushed) " pushed, " (t.missed) " missed, " (t.overlap) " skipped (overlap), "
+                (t.paused) " skipped (paused), " (t.manual) " manual"
+            },
+        ),
+        ("Dead letters", html! { a href={ "/dead?job=" (url_segment(name)) } { (stats.dead_letters) } }),
+    ];
     html! {
-        figure class="chart" {
-            svg role="img" aria-label={ "Durations of the last " (runs.len()) " runs" }
-                viewBox={ "0 0 " (w) " " (H) } width=(w) height=(H) {
-                @for (i, e) in runs.iter().enumerate() {
-                    @let h = (e.duration_ms.max(0) as f64 / longest * H).max(2.0);
-                    @let outcome = outcome(e);
-                    rect class={ "bar bar-" (outcome) } x=(i * W) y=(format!("{:.1}", H - h))
-                        width=(W - 2) height=(format!("{h:.1}")) {
-                        title {
-                            (text::utc(e.scheduled_at)) " · " (outcome) " · "
-                            (format!("{:.3}", e.duration_ms as f64 / 1000.0)) "s"
-                        }
-                    }
-                }
-            }
-            figcaption {
-                (caption) ", oldest first; the longest took " (format!("{:.3}", longest / 1000.0)) "s."
-            }
-        }
-        "\n"
-    }
-}
-
-fn history_table(history: &[HistoryEntry], now: DateTime<Utc>) -> Markup {
-    if history.is_empty() {
-        return html! { p { "No runs recorded yet." } "\n" };
-    }
-    html! {
-        (scroll(html! { table class="history" {
-            thead { tr {
-                th { "Finished" } th { "Outcome" } th { "Duration" } th { "Attempt" }
-                th { "Exit" } th { "Worker" } th { "Output" }
-            } }
+        (scroll(html! { table class="definition record" {
             tbody {
                 "\n"
-                @for e in history { (history_row(e, now)) "\n" }
+                @for (label, value) in rows {
+                    tr { th scope="row" { (label) } td { (value) } } "\n"
+                }
             }
         } }))
         "\n"
-    }
-}
-
-fn history_row(e: &HistoryEntry, now: DateTime<Utc>) -> Markup {
-    let mut notes = Vec::new();
-    if e.retry {
-        notes.push(badge("will retry"));
-    }
-    if e.manual {
-        notes.push(badge("manual"));
-    }
-    let exit = match (e.exit_code, e.signal) {
-        (Some(code), _) => code.to_string(),
-        (None, Some(signal)) => format!("signal {signal}"),
-        (None, None) => "-".into(),
-    };
-    html! {
-        tr data-run=(e.id) {
-            td { (time(e.finished_at, &text::utc(e.finished_at))) br; small { (ago(e.finished_at, now)) } }
-            td { (badge(&outcome(e))) " " (spaced(&notes)) }
-            td { (format!("{:.3}", e.duration_ms as f64 / 1000.0)) "s" }
-            td { (e.attempt) }
-            td { (exit) }
-            td { small { (e.worker) } }
-            td {
-                @if e.output.is_empty() {
-                    small { "(none)" }
-                } @else {
-                    details { summary { "show" } pre { (e.output) } }
-                }
-            }
-        }
     }
 }

@@ -8,6 +8,8 @@
 mod alerts;
 mod dead;
 mod job;
+mod job_chart;
+mod job_history;
 mod minute_chart;
 mod overview;
 mod queues;
@@ -22,7 +24,7 @@ use serde_json::Value;
 
 pub use alerts::{alerts, changes_summary};
 pub use dead::{DEAD_PAGE, DEAD_PAGE_MAX, Listing, dead};
-pub use job::job;
+pub use job::{JobView, job};
 pub use overview::overview;
 pub use queues::queues;
 

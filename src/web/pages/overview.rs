@@ -109,7 +109,7 @@ fn job_row(job: &Value, trouble: &Trouble, ctx: &Ctx) -> Markup {
             td { (schedule_cell(&job["schedule"], &job["schedule_text"])) }
             td { (cell(&job["timezone"])) }
             td { (next_cell(job, ctx.now)) }
-            td { (last_cell(&job["last_run"], ctx.now)) (trouble_note(trouble, ctx.now)) }
+            td { (last_cell(&job["last_run"], ctx.now)) (trouble_note(trouble, ctx.now)) (dead_note(&name, trouble)) }
             td { (state_cell(job)) }
             td class="actions" { (job_actions(&name, job["paused"] == true, ctx.csrf, "/")) }
         }
@@ -132,6 +132,17 @@ fn trouble_note(trouble: &Trouble, now: DateTime<Utc>) -> Markup {
         }
         @if trouble.late {
             br; (badge("late"))
+        }
+    }
+}
+
+/// The job's dead letters, a link to them, when it has any.
+fn dead_note(name: &str, trouble: &Trouble) -> Markup {
+    html! {
+        @if trouble.dead_letters > 0 {
+            br; a class="dead-count" href={ "/dead?job=" (url_segment(name)) } {
+                (trouble.dead_letters) @if trouble.dead_letters == 1 { " dead letter" } @else { " dead letters" }
+            }
         }
     }
 }

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Ctx, DEAD_PAGE, Listing, dead, error, job, overview};
+use super::{Ctx, DEAD_PAGE, JobView, Listing, dead, error, job, overview};
 use crate::config::{Config, QueueName};
 use crate::control::{self, Dead};
 use crate::run::{DeadLetter, HistoryEntry, Outcome};
+use crate::web::job_stats::JobStats;
 
 /// A value that would open a script and close an attribute if it were
 /// pasted into a page as it is; `what` names the field it goes into.
@@ -130,13 +131,25 @@ fn the_job_page_escapes_the_definition_and_the_history() {
         retry: true,
         manual: false,
     };
-    let page = job(report, &live(report), &[run], &[now()], &ctx());
+    let live_report = live(report);
+    let stats = JobStats::of(std::slice::from_ref(&run), &[], 0);
+    let view = JobView {
+        live: &live_report,
+        history: std::slice::from_ref(&run),
+        ticks: &[],
+        stats: &stats,
+        upcoming: &[now()],
+    };
+    let page = job(report, &view, &ctx());
     assert_escaped(&page, &["description", "command", "schedule_text", "outcome", "id", "output", "worker"]);
     // Args are shown as JSON, whose own quotes are escaped too.
     assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-args\&quot;&lt;/script&gt;"#), "{page}");
 
     let export = config.job("export").unwrap();
-    let page = job(export, &live(export), &[], &[], &ctx());
+    let live_export = live(export);
+    let stats = JobStats::default();
+    let view = JobView { live: &live_export, history: &[], ticks: &[], stats: &stats, upcoming: &[] };
+    let page = job(export, &view, &ctx());
     assert_escaped(&page, &["list", "schedule_text"]);
 }
 
@@ -157,6 +170,7 @@ fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
             exit_code: Some(3),
             failed_at: now(),
             worker: "w".into(),
+            output: Some(hostile("output")),
             id: None,
         },
     };
@@ -172,7 +186,7 @@ fn the_dead_letter_page_escapes_letters_and_the_queue_asked_for() {
         unsearched: 7,
     };
     let page = dead(&listing(std::slice::from_ref(&letter)), &ctx());
-    assert_escaped(&page, &["id", "reason", "job", "scope"]);
+    assert_escaped(&page, &["id", "reason", "job", "scope", "output"]);
     assert!(page.contains("7 older letters were not searched for this job."), "{page}");
     assert!(page.contains(r#"&lt;script&gt;\&quot;pwn-payload\&quot;&lt;/script&gt;"#), "{page}");
     assert!(page.contains(r#"<input type="hidden" name="id" value="&lt;script&gt;&quot;pwn-id"#), "{page}");
