@@ -53,7 +53,12 @@ fn run_without_root_with(script: &Path, path: &Path, env: &[(&str, &Path)]) -> O
     } else {
         Command::new(script)
     };
-    command.env_clear().env("PATH", path).env("HOME", "/nonexistent");
+    // Not the machine's /snap/bin, where a Chromium snap may be installed.
+    command
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", "/nonexistent")
+        .env("CAMPANILE_SNAP_BIN", "/nonexistent");
     command.envs(env.iter().map(|(k, v)| (*k, *v)));
     command.output().unwrap()
 }
@@ -190,6 +195,24 @@ fn run_script_without_root_stops_with_exit_2_and_the_install_line() {
     let path = bare_path(&["apt-get"]);
     let out = run_without_root(&script("run"), path.path());
     assert_stops_with(&out, "sudo apt-get install -y redis-server");
+}
+
+#[test]
+fn on_ubuntu_the_test_script_finds_the_chromium_snap_in_snap_bin_off_the_path() {
+    // A shell that is not a login shell has no /snap/bin on its PATH.
+    let path = bare_path(&["apt-get", "redis-server", "redis-cli", "openssl"]);
+    let snap_bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(snap_bin.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for program in ["chromium", "chromium.chromedriver"] {
+        write_program(snap_bin.path(), program, "exit 0\n");
+    }
+    let os_release = ubuntu_os_release();
+    let out = run_without_root_with(
+        &script("test"),
+        path.path(),
+        &[("CAMPANILE_OS_RELEASE", os_release.path()), ("CAMPANILE_SNAP_BIN", snap_bin.path())],
+    );
+    assert_stops_with(&out, "sudo apt-get install -y python3 python3-pip ruby-sidekiq");
 }
 
 #[test]
