@@ -38,9 +38,16 @@ distribution() {
 }
 
 # Installs every package in `missing` and snap in `missing_snaps`, saying
-# which, or exits 2 with the command that would.
+# which, or exits 2 with the command that would. What apt-get cannot install
+# here stops everything before anything is installed; a snap that `snap`
+# cannot install (snapd not running, as in a container or chroot, or the
+# store out of reach) stops after the apt packages, with the snap's line.
 install_missing() {
   [ ${#missing[@]} -eq 0 ] && [ ${#missing_snaps[@]} -eq 0 ] && return 0
+  # `snap` itself comes from the snapd package.
+  if [ ${#missing_snaps[@]} -gt 0 ] && ! has snap >/dev/null; then
+    missing+=(snapd)
+  fi
   local lines=()
   [ ${#missing[@]} -gt 0 ] && lines+=("sudo apt-get install -y ${missing[*]}")
   [ ${#missing_snaps[@]} -gt 0 ] && lines+=("sudo snap install ${missing_snaps[*]}")
@@ -55,24 +62,30 @@ install_missing() {
       run_as_root=(none)
     fi
   fi
-  local tools=()
-  [ ${#missing[@]} -gt 0 ] && tools+=(apt-get)
-  [ ${#missing_snaps[@]} -gt 0 ] && tools+=(snap)
-  local tool
-  for tool in "${tools[@]}"; do
-    if ! has "$tool" >/dev/null || [ "${run_as_root[0]:-}" = none ]; then
-      echo "$(basename "$0"): missing ${missing[*]} ${missing_snaps[*]}; cannot install them here (needs ${tools[*]} as root or with passwordless sudo). Install them with:" >&2
-      echo "$line" >&2
-      exit 2
-    fi
-  done
+  if [ "${run_as_root[0]:-}" = none ] || { [ ${#missing[@]} -gt 0 ] && ! has apt-get >/dev/null; }; then
+    local tools=()
+    [ ${#missing[@]} -gt 0 ] && tools+=(apt-get)
+    [ ${#missing_snaps[@]} -gt 0 ] && tools+=(snap)
+    echo "$(basename "$0"): missing $(echo ${missing[*]} ${missing_snaps[*]}); cannot install them here (needs ${tools[*]} as root or with passwordless sudo). Install them with:" >&2
+    echo "$line" >&2
+    exit 2
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "$(basename "$0"): installing ${missing[*]}"
     "${run_as_root[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${run_as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+    # Through `env`, as sudo drops the caller's environment: without
+    # noninteractive, tzdata's configuration asks for a time zone and waits.
+    "${run_as_root[@]}" env DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes \
+      apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   if [ ${#missing_snaps[@]} -gt 0 ]; then
     echo "$(basename "$0"): installing the snap(s) ${missing_snaps[*]}"
-    "${run_as_root[@]}" snap install "${missing_snaps[@]}" >/dev/null
+    local error
+    if ! error=$("${run_as_root[@]}" snap install "${missing_snaps[@]}" 2>&1 >/dev/null); then
+      [ -n "$error" ] && printf '%s\n' "$error" >&2
+      echo "$(basename "$0"): snap could not install ${missing_snaps[*]} here (snapd must be running and reach the snap store). Install them with:" >&2
+      echo "sudo snap install ${missing_snaps[*]}" >&2
+      exit 2
+    fi
   fi
 }

@@ -143,12 +143,12 @@ fn a_frozen_leader_that_wakes_up_is_fenced() {
     wait_until("A to lead", Duration::from_secs(15), || leader_pid(&redis) == Some(a.id()));
     let b = spawn(&redis, &config);
     wait_until("A to push", Duration::from_secs(10), || ticks(&redis).get("s").is_some_and(|t| t.len() >= 2));
-    let signal = |sig: &str| Command::new("kill").args([sig, &a.id().to_string()]).status().unwrap();
-    signal("-STOP");
+    let signal = |sig| common::send_signal(a.id(), sig).unwrap();
+    signal(libc::SIGSTOP);
     wait_until("B to take over", Duration::from_secs(15), || leader_pid(&redis) == Some(b.id()));
     let pushed = ticks(&redis)["s"].len();
     wait_until("B to push", Duration::from_secs(10), || ticks(&redis)["s"].len() >= pushed + 2);
-    signal("-CONT");
+    signal(libc::SIGCONT);
     // On waking, its leader loop pushes the ticks it slept through and is
     // fenced, unless its lease keeper (a thread of its own) learns first
     // that the lease is gone and stops the leader loop before it pushes.

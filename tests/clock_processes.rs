@@ -129,9 +129,9 @@ impl Clock {
     }
 
     fn sigterm(&self) {
-        let status =
-            Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill -TERM {} failed", self.pid());
+        if let Err(e) = common::send_signal(self.pid(), libc::SIGTERM) {
+            panic!("SIGTERM to {} failed: {e}", self.pid());
+        }
     }
 
     /// SIGKILL, and reap.
@@ -789,7 +789,7 @@ fn sigterm_stops_the_clock_promptly_while_redis_is_down() {
         std::fs::read_to_string(&log).unwrap_or_default().contains("retrying")
     });
     let signalled = Instant::now();
-    Command::new("kill").args(["-TERM", &clock.id().to_string()]).status().expect("run kill");
+    common::send_signal(clock.id(), libc::SIGTERM).expect("SIGTERM the clock");
     common::wait_until("the clock exits", Duration::from_secs(10), || clock.try_wait().unwrap().is_some());
     assert!(clock.try_wait().unwrap().is_some_and(|s| s.success()), "exit 0 on SIGTERM");
     // A stop waits for Redis at most a second (then the lease lapses by

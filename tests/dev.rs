@@ -48,7 +48,7 @@ impl Drop for Dev {
     /// A failing test leaves no clock dev (nor its redis-server) behind.
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            self.signal("-INT");
+            self.signal(libc::SIGINT);
             if !common::poll_until(Duration::from_secs(10), || matches!(self.child.try_wait(), Ok(Some(_)))) {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
@@ -72,8 +72,8 @@ impl Dev {
         seen
     }
 
-    fn signal(&self, signal: &str) {
-        let _ = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
+    fn signal(&self, signal: libc::c_int) {
+        let _ = common::send_signal(self.child.id(), signal);
     }
 }
 
@@ -110,7 +110,7 @@ fn dev_without_redis_url_runs_on_its_own_private_redis() {
     assert!(server_dir.starts_with(dir.path().join("tmp")), "{}", server_dir.display());
     assert!(!campanile_keys(port).is_empty(), "the clock writes into the private server");
 
-    dev.signal("-INT");
+    dev.signal(libc::SIGINT);
     assert!(dev.child.wait().unwrap().success());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the private redis-server stopped");
     assert!(!server_dir.exists(), "its directory is removed");
@@ -121,7 +121,7 @@ fn private_redis_dies_with_a_sigkilled_dev_and_the_next_dev_removes_its_dir() {
     let dir = tempfile::tempdir().unwrap();
     let mut dev = spawn_dev(dir.path(), None);
     let (_, pid, server_dir) = private_server(&dev.wait_for("started a private redis-server"));
-    dev.signal("-KILL");
+    dev.signal(libc::SIGKILL);
     dev.child.wait().unwrap();
     wait_until("the private redis-server to die with clock dev", Duration::from_secs(10), || !running(pid));
     assert!(server_dir.exists(), "a SIGKILLed clock dev cannot clean up");
@@ -129,7 +129,7 @@ fn private_redis_dies_with_a_sigkilled_dev_and_the_next_dev_removes_its_dir() {
     let mut next = spawn_dev(dir.path(), None);
     next.wait_for("started a private redis-server");
     assert!(!server_dir.exists(), "the next clock dev removed {}", server_dir.display());
-    next.signal("-INT");
+    next.signal(libc::SIGINT);
     assert!(next.child.wait().unwrap().success());
 }
 
@@ -151,7 +151,7 @@ fn dev_with_redis_url_uses_that_redis_and_prints_it_redacted() {
         "{log}"
     );
     assert!(!log.contains("s3cret") && !log.contains("private"), "{log}");
-    dev.signal("-INT");
+    dev.signal(libc::SIGINT);
     assert!(dev.child.wait().unwrap().success());
 }
 
@@ -174,7 +174,7 @@ fn logs_name_outcomes_as_the_cli_does() {
     for outcome in ["success", "failed", "timed_out"] {
         dev.wait_for(&format!("outcome={outcome} "));
     }
-    dev.signal("-INT");
+    dev.signal(libc::SIGINT);
     dev.child.wait().unwrap();
     for old in ["Success", "Failed", "TimedOut"] {
         assert!(!dev.log().contains(&format!("outcome={old}")), "{}", dev.log());
@@ -188,7 +188,7 @@ fn log_lines_carry_their_tick_batch_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut dev = spawn_dev(dir.path(), None);
     let log = dev.wait_for("line=\"dev tick tick@");
-    dev.signal("-INT");
+    dev.signal(libc::SIGINT);
     dev.child.wait().unwrap();
     let tick = log.lines().find(|l| l.contains("msg=\"tick enqueued\"")).expect("a tick line");
     let at = tick.split(" at=").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();

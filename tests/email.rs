@@ -118,7 +118,7 @@ from = "campanile <campanile@example.com>"
     };
     assert_eq!(dead, 2);
     std::thread::sleep(Duration::from_millis(500));
-    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    let _ = common::send_signal(worker.id(), libc::SIGTERM);
     worker.wait().unwrap();
 
     let messages = messages.lock().unwrap().clone();
@@ -197,7 +197,7 @@ fn forged_job_names_share_one_rate_limit_and_one_metric_label() {
         body
     };
     let metrics = scrape();
-    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    let _ = common::send_signal(worker.id(), libc::SIGTERM);
     worker.wait().unwrap();
 
     let forged: Vec<String> = messages
@@ -273,7 +273,7 @@ fn the_html_part_escapes_job_names_and_ids_from_payloads() {
     common::wait_until("the mail about the dead letter", Duration::from_secs(20), || {
         !messages.lock().unwrap().is_empty()
     });
-    let _ = Command::new("kill").args(["-TERM", &worker.id().to_string()]).status();
+    let _ = common::send_signal(worker.id(), libc::SIGTERM);
     worker.wait().unwrap();
 
     let (_, data) = messages.lock().unwrap()[0].clone();

@@ -257,7 +257,7 @@ fn all_lists_reach(redis: &RedisServer, n: usize) -> bool {
 
 /// SIGTERMs a clock and asserts it exits 0.
 fn stop(mut clock: Child, name: &str) {
-    Command::new("kill").args(["-TERM", &clock.id().to_string()]).status().unwrap();
+    common::send_signal(clock.id(), libc::SIGTERM).unwrap();
     let status = clock.wait().unwrap();
     assert!(status.success(), "{name} exited with {status}");
 }

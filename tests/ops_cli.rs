@@ -224,7 +224,7 @@ fn status_shows_leader_jobs_and_queue_depths() {
         "{text}"
     );
     assert!(text.contains("QUEUE    PENDING  IN PROGRESS  RETRY  DEAD\ndefault  0"), "{text}");
-    let _ = Command::new("kill").args(["-TERM", &clock.id().to_string()]).status();
+    let _ = common::send_signal(clock.id(), libc::SIGTERM);
     clock.wait().unwrap();
     assert_eq!(env.json(&["status", "--json"])["leader"], Value::Null);
 }

@@ -70,7 +70,7 @@ fn deploy(redis: &RedisServer, config: &Path) {
         assert!(Instant::now() < deadline, "the clock never published its job table");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = Command::new("kill").args(["-TERM", &clock.id().to_string()]).status();
+    let _ = common::send_signal(clock.id(), libc::SIGTERM);
     clock.wait().unwrap();
 }
 

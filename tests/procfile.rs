@@ -106,7 +106,7 @@ fn run_procfile(procfile: &str, bin_dir: &str) {
     }
     assert_eq!(processes_in(app.path()).len(), 2, "clock and worker run from the layout");
 
-    let _ = Command::new("kill").args(["-TERM", &runner.id().to_string()]).status();
+    let _ = common::send_signal(runner.id(), libc::SIGTERM);
     let stopped = poll_until(HEROKU_STOP_WINDOW, || {
         matches!(runner.try_wait(), Ok(Some(_))) && processes_in(app.path()).is_empty()
     });

@@ -160,7 +160,7 @@ fn a_finish_lost_with_the_old_primary_is_sent_again_and_the_run_is_not_repeated(
         diag,
     );
 
-    sentinel.sentinel(2).signal("STOP");
+    sentinel.sentinel(2).signal(libc::SIGSTOP);
     let (new, _) = sentinel.switch_primary_seen_by(&[0, 1]);
     std::fs::write(&go, "").unwrap();
     let history = "campanile:{default}:history:slow";
@@ -172,7 +172,7 @@ fn a_finish_lost_with_the_old_primary_is_sent_again_and_the_run_is_not_repeated(
     );
     assert!(list(&mut sentinel.connection_to(new), history).is_empty(), "the finish reached the new primary");
 
-    sentinel.sentinel(2).signal("CONT");
+    sentinel.sentinel(2).signal(libc::SIGCONT);
     common::procs::wait_for(
         "the run to be recorded on the new primary",
         Duration::from_secs(40),

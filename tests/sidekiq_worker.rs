@@ -49,7 +49,7 @@ struct Process(Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = common::send_signal(self.0.id(), libc::SIGTERM);
         let _ = self.0.wait();
     }
 }

@@ -277,7 +277,7 @@ struct KillOnDrop(Option<u32>);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if let Some(pid) = self.0 {
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = common::send_signal(pid, libc::SIGKILL);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! ticks the clocks logged as pushed, and a wait that fails with the logs.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ pub struct Process(pub Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = super::send_signal(self.0.id(), libc::SIGTERM);
         let _ = self.0.wait();
     }
 }
@@ -67,7 +67,7 @@ pub fn wait_for(dir: &Path, what: &str, within: Duration, done: impl FnMut() -> 
 
 /// SIGTERMs a clock and asserts it exits 0.
 pub fn stop(mut clock: Child) {
-    Command::new("kill").args(["-TERM", &clock.id().to_string()]).status().unwrap();
+    super::send_signal(clock.id(), libc::SIGTERM).unwrap();
     assert!(clock.wait().unwrap().success());
 }
 

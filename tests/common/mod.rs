@@ -153,14 +153,12 @@ impl RedisServer {
         let _ = self.child.wait();
     }
 
-    /// Sends `signal` (`STOP`, `CONT`) to the server: a stopped server
-    /// accepts connections but answers nothing, as a hung one.
-    pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} redis-server on port {} failed", self.port);
+    /// Sends `signal` (`libc::SIGSTOP`, `libc::SIGCONT`) to the server: a
+    /// stopped server accepts connections but answers nothing, as a hung one.
+    pub fn signal(&self, signal: libc::c_int) {
+        if let Err(e) = send_signal(self.child.id(), signal) {
+            panic!("signal {signal} to redis-server on port {} failed: {e}", self.port);
+        }
     }
 
     /// Starts a killed server again on its port and dir with `args` (as
@@ -333,8 +331,25 @@ pub fn tail(text: &str, n: usize) -> String {
 
 /// SIGTERM a child process and wait for it to exit.
 pub fn stop(mut child: Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = send_signal(child.id(), libc::SIGTERM);
     let _ = child.wait();
+}
+
+/// Sends `signal` (`libc::SIGTERM`, …) to process `pid`. Through the system
+/// call rather than a `kill` program: a minimal Debian has no procps, and
+/// the tests must run where `scripts/test` installed only what they name.
+pub fn send_signal(pid: u32, signal: libc::c_int) -> std::io::Result<()> {
+    kill(libc::pid_t::try_from(pid).expect("a pid fits pid_t"), signal)
+}
+
+/// [`send_signal`] to every process of the group `pgid` leads.
+pub fn send_group_signal(pgid: u32, signal: libc::c_int) -> std::io::Result<()> {
+    kill(-libc::pid_t::try_from(pgid).expect("a pid fits pid_t"), signal)
+}
+
+fn kill(target: libc::pid_t, signal: libc::c_int) -> std::io::Result<()> {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    if unsafe { libc::kill(target, signal) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// The pid of the clock holding the leader lease, if any.

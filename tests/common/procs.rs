@@ -70,9 +70,9 @@ impl Proc {
     }
 
     pub fn sigterm(&self) {
-        let status =
-            Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill -TERM {} ({}) failed", self.pid(), self.label);
+        if let Err(e) = super::send_signal(self.pid(), libc::SIGTERM) {
+            panic!("SIGTERM to {} ({}) failed: {e}", self.pid(), self.label);
+        }
     }
 
     /// SIGKILL, and reap.
@@ -134,10 +134,7 @@ impl Drop for GroupReaper {
     fn drop(&mut self) {
         for file in &self.0 {
             if let Some(pid) = read_pid(file) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{pid}")])
-                    .stderr(Stdio::null())
-                    .status();
+                let _ = super::send_group_signal(pid, libc::SIGKILL);
             }
         }
     }
