@@ -807,6 +807,37 @@ fn the_overview_lists_the_problems_escaped() {
     assert!(page.body.find("problems").unwrap() < page.body.find("class=\"leader").unwrap(), "at the top");
 }
 
+/// The summary on a live deployment: all healthy once a clock leads and a
+/// worker serves; then a job that fails and a paused one are counted, the
+/// failing one linked, its dead letter linked to `/dead`.
+#[test]
+fn the_overview_summarises_failing_and_paused_jobs_and_dead_letters() {
+    let env =
+        env(&format!("{REPORT}\n[jobs.doomed]\ncron = \"0 3 * * *\"\ncommand = \"exit 1\"\nretries = 0\n"));
+    let _clock = env.spawn("clock", &["run"], &[], "clock");
+    let _worker = env.worker();
+    let web = env.web(false);
+    let summary = || {
+        let page = web.get("/").body;
+        let at = page.find(r#"<p class="health-summary""#).unwrap_or_else(|| panic!("a summary: {page}"));
+        page[at..at + page[at..].find("</p>").unwrap()].to_owned()
+    };
+    wait_until("a leader and a live worker", READY, || summary().contains("All 2 jobs healthy"));
+
+    assert_eq!(web.act("/jobs/report/pause", &[("back", "/")]).status, 303);
+    assert_eq!(web.act("/jobs/doomed/trigger", &[("back", "/")]).status, 303);
+    wait_until("the failed run", READY, || summary().contains("failing"));
+    let shown = summary();
+    for part in [
+        r#"<a class="badge badge-failing" href="/jobs/doomed">1 job failing, worst doomed 1+ in a row</a>"#,
+        r#"<a class="badge badge-dead-letters" href="/dead">1 dead letter</a>"#,
+        r#"<span class="badge badge-paused-jobs">1 paused job</span>"#,
+    ] {
+        assert!(shown.contains(part), "{part} in {shown}");
+    }
+    assert!(!shown.contains("healthy") && !shown.contains("late") && !shown.contains("unserved"), "{shown}");
+}
+
 // ---------------------------------------------------------------------------
 // Outage
 

@@ -7,6 +7,7 @@
 
 mod alerts;
 mod dead;
+mod health_summary;
 mod job;
 mod job_chart;
 mod job_history;

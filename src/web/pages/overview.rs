@@ -1,4 +1,4 @@
-//! `/`: the deployment's problems, the leading clock, every job and every
+//! `/`: a summary of what is wrong, the deployment's problems, the leading clock, every job and every
 //! queue.
 
 use std::collections::HashMap;
@@ -30,6 +30,7 @@ pub fn overview(status: &Value, troubles: &HashMap<String, Trouble>, ctx: &Ctx) 
     let body = html! {
         h1 { "Overview" } "\n"
         (live(ctx.now, html! {
+        (super::health_summary::health_summary(status, troubles))
         (problems(status))
         (clocks(status))
         (super::changes_summary(&status["leader_changes"], ctx))
