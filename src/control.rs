@@ -92,7 +92,7 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
                 "next_run_local": next_run(job, now).map(|t| text::local(t, job.timezone)),
                 "last_run": last.map(|e| json!({
                     "id": e.id, "outcome": e.outcome, "finished_at": text::utc(e.finished_at),
-                    "attempt": e.attempt, "exit_code": e.exit_code,
+                    "attempt": e.attempt, "exit_code": e.exit_code, "manual": e.manual,
                 })),
             });
             if let (Some(entry), Value::Object(live)) = (entry.as_object_mut(), live) {

@@ -646,6 +646,13 @@ fn a_failing_commands_output_reaches_the_dead_page_and_the_job_record() {
     let overview = web.get("/").body;
     let link = r#"<a class="dead-count" href="/dead?job=doomed">1 dead letter</a>"#;
     assert!(overview.contains(link), "the overview row links the job's dead letters: {overview}");
+    // The run was triggered, not ticked: the status says so, and so do the pages.
+    let last = &web.get("/api/status").json()["jobs"][0]["last_run"];
+    assert_eq!((&last["outcome"], &last["manual"]), (&json!("failed"), &json!(true)), "{last}");
+    assert_eq!(env.clock_json(&["status", "--json"])["jobs"][0]["last_run"], *last);
+    let marked =
+        r#"<span class="badge badge-failed">failed</span> <span class="badge badge-manual">manual</span>"#;
+    assert!(overview.contains(marked), "the overview's last run is marked manual: {overview}");
 
     let page = web.get("/jobs/doomed").body;
     for shown in [
@@ -655,6 +662,7 @@ fn a_failing_commands_output_reaches_the_dead_page_and_the_job_record() {
         r#"<span class="kind">tick</span> <span class="badge badge-manual">manual</span>"#,
         r#"<span class="kind">run</span> <span class="badge badge-failed">failed</span>"#,
         "timeout 90s: off the scale",
+        &format!(r#"<th scope="row">Last run</th><td>{marked}"#),
     ] {
         assert!(page.contains(shown), "{shown} on the job page: {page}");
     }
@@ -703,6 +711,7 @@ command = "echo off"
     assert_eq!(kinds, [(&no_leader, &Value::Null), (&unserved, &default), (&unserved, &fast)], "{api}");
     assert_eq!(api["jobs"][2]["name"], "yearly");
     assert_eq!(api["jobs"][2]["paused"], true, "{api}");
+    assert_eq!(api["jobs"][2]["last_run"]["manual"], false, "a run of a tick: {api}");
     assert_eq!(
         api["queues"],
         json!([

@@ -82,11 +82,15 @@ fn paused_since(job: &Value, now: DateTime<Utc>) -> Markup {
     }
 }
 
+/// The last run's outcome, marked when it was triggered by hand, and how
+/// long ago it finished.
 fn last_cell(last: &Value, now: DateTime<Utc>) -> Markup {
     html! {
         @match last.as_object() {
             Some(l) => {
                 (badge(&cell(&l["outcome"])))
+                // A run of `clock trigger` or the dashboard, not of a tick.
+                @if l.get("manual") == Some(&Value::Bool(true)) { " " (badge("manual")) }
                 @if let Some(t) = instant(&l["finished_at"]) {
                     br; small { (time(t, &ago(t, now))) }
                 }
