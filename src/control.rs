@@ -124,15 +124,34 @@ pub async fn status(config: &Config, store: &Store, now: DateTime<Utc>) -> store
         .collect();
     Ok(json!({
         "leader": leader_info, "clocks": clock_list, "jobs": jobs, "queues": queue_list,
-        "tool_queues": tool_queues(config, store).await?,
+        "tool_queues": tool_queues(config, store).await?.iter().map(ToolQueue::to_json).collect::<Vec<_>>(),
         "problems": health.problems_json(),
     }))
 }
 
-/// The lists the jobs of other formats push to, each once, with how many
-/// entries wait on it: the other tool's own queue length (for RQ, the ids
-/// of its queued jobs; for kombu, the messages at priority 0).
-async fn tool_queues(config: &Config, store: &Store) -> store::Result<Vec<Value>> {
+/// A list a job of another format pushes to: another tool's own queue,
+/// which campanile's workers do not take from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolQueue {
+    /// The campanile queue of the jobs that push to it.
+    pub queue: QueueName,
+    pub list: String,
+    /// The format's name (`sidekiq`, `rq`, …).
+    pub format: &'static str,
+    /// Entries waiting on it: the other tool's own queue length (for RQ,
+    /// the ids of its queued jobs; for kombu, the messages at priority 0).
+    pub waiting: u64,
+}
+
+impl ToolQueue {
+    /// As `tool_queues` of `clock status --json` lists it.
+    pub fn to_json(&self) -> Value {
+        json!({ "list": self.list, "format": self.format, "waiting": self.waiting })
+    }
+}
+
+/// The lists the jobs of other formats push to, each once (one LLEN each).
+pub async fn tool_queues(config: &Config, store: &Store) -> store::Result<Vec<ToolQueue>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for job in config.jobs.iter().filter(|j| !j.format.is_campanile()) {
@@ -140,7 +159,12 @@ async fn tool_queues(config: &Config, store: &Store) -> store::Result<Vec<Value>
         let list = crate::store::Keys::default().destination(&job.queue, &job.format).list;
         if seen.insert(list.clone()) {
             let waiting = store.list_len(&list).await?;
-            out.push(json!({ "list": list, "format": job.format.kind().as_str(), "waiting": waiting }));
+            out.push(ToolQueue {
+                queue: job.queue.clone(),
+                list,
+                format: job.format.kind().as_str(),
+                waiting,
+            });
         }
     }
     Ok(out)

@@ -1173,6 +1173,7 @@ command = "exit 3"
         (&json!("flaky"), &json!(2), &json!("2100-01-01T00:00:00Z"))
     );
     assert_eq!(r["last_error"], "failed, exit 3: refused: <db>");
+    assert_eq!(q["tool_lists"], json!([]), "campanile's jobs only");
 
     let page = web.get("/queues");
     assert_eq!(page.status, 200);
@@ -1194,4 +1195,23 @@ command = "exit 3"
         overview.contains(r#"<a href="/queues#queue-default">default</a>"#),
         "the overview links each queue"
     );
+}
+
+/// A queue whose job pushes to Sidekiq's list: `/api/queues` and `/queues`
+/// name the list and its length, not an empty pending list alone.
+#[test]
+fn the_queues_page_names_another_tools_list_and_its_length() {
+    let env = env(
+        "[jobs.mail]\ncron = \"0 3 * * *\"\nformat = \"sidekiq\"\nclass = \"MailJob\"\nqueue = \"mail\"\n",
+    );
+    env.clock_json(&["trigger", "mail", "--json"]);
+    let web = env.web(false);
+    let q = &web.get("/api/queues").json()["queues"][0];
+    assert_eq!(q["name"], "mail");
+    assert_eq!(q["pending"], 0, "{q}");
+    assert_eq!(q["tool_lists"], json!([{ "list": "queue:mail", "format": "sidekiq", "waiting": 1 }]), "{q}");
+    let page = web.get("/queues").body;
+    assert!(page.contains("<code>queue:mail</code> (sidekiq): 1 waiting"), "{page}");
+    assert!(page.contains("campanile's workers do not run them"), "{page}");
+    assert!(!page.contains("Nothing pending."), "{page}");
 }

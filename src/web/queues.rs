@@ -2,7 +2,8 @@
 //! of its queues: the first pending payloads, the scheduled retries with
 //! their last error, the live workers with what each runs and since when,
 //! and how many payloads were processed and failed each minute of the
-//! last hour. The page renders the same JSON the API returns.
+//! last hour; for jobs of another tool's format, the tool's lists they
+//! push to. The page renders the same JSON the API returns.
 
 use axum::extract::State;
 use axum::response::{Html, Json};
@@ -12,6 +13,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::failure::{Failure, Result};
 use super::pages;
+use crate::config::QueueName;
+use crate::control::ToolQueue;
 use crate::payload::Payload;
 use crate::run::HistoryEntry;
 use crate::store::{QueueView, WorkerView, per_minute};
@@ -37,10 +40,13 @@ pub(super) async fn api_queues(State(state): State<AppState>) -> Result<Json<Val
 async fn view(state: &AppState) -> Result<Value> {
     let store = state.store()?;
     let now = state.now();
+    let tools = crate::control::tool_queues(&state.0.config, store).await?;
     let mut queues = Vec::new();
     for queue in state.0.config.queues_all() {
         let look = store.queue_view(&queue, QUEUE_PAGE).await?;
-        queues.push(queue_json(queue.as_str(), &look, now));
+        let mut q = queue_json(queue.as_str(), &look, now);
+        q["tool_lists"] = tool_lists(&queue, &tools);
+        queues.push(q);
     }
     Ok(json!({ "as_of": text::utc(now), "page": QUEUE_PAGE, "queues": queues }))
 }
@@ -69,6 +75,13 @@ pub fn queue_json(name: &str, look: &QueueView, now: DateTime<Utc>) -> Value {
             "failed": m.failed,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// The lists of other tools that jobs of `queue` push to, as `tool_queues`
+/// of the status lists them: their payloads wait there for the tool's own
+/// workers, never on the queue's pending list.
+pub fn tool_lists(queue: &QueueName, tools: &[ToolQueue]) -> Value {
+    tools.iter().filter(|t| t.queue == *queue).map(ToolQueue::to_json).collect()
 }
 
 /// A pending payload: campanile's, or another's shown as text, cut.

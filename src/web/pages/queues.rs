@@ -29,6 +29,7 @@ fn queue(q: &Value, ctx: &Ctx) -> Markup {
             "\n"
             h2 { "Queue " (name) } "\n"
             p class="queue-summary" { (summary(q)) } "\n"
+            (tool_lists(q))
             (super::minute_chart::chart(&q["minutes"]))
             h3 { "Workers" } "\n"
             (workers(q, ctx))
@@ -146,15 +147,42 @@ fn first_page(list: FirstPage, row: impl Fn(&Value) -> Markup) -> Markup {
     }
 }
 
+/// The lists of other tools the queue's jobs push to, with their lengths:
+/// what waits there is not on the pending list below, and no worker of
+/// campanile runs it.
+fn tool_lists(q: &Value) -> Markup {
+    let lists = q["tool_lists"].as_array().map(Vec::as_slice).unwrap_or_default();
+    html! {
+        @if !lists.is_empty() {
+            div class="notice tool-lists" {
+                p {
+                    "Jobs of this queue push to another tool's queue: campanile's workers do not run them, "
+                    "the tool's own workers do."
+                }
+                ul {
+                    @for l in lists {
+                        li data-list=(cell(&l["list"])) {
+                            code { (cell(&l["list"])) } " (" (cell(&l["format"])) "): "
+                            (cell(&l["waiting"])) " waiting"
+                        }
+                    }
+                }
+            }
+            "\n"
+        }
+    }
+}
+
 /// The first page of pending payloads, oldest first.
 fn pending(q: &Value, ctx: &Ctx) -> Markup {
+    let tools = q["tool_lists"].as_array().is_some_and(|l| !l.is_empty());
     let list = FirstPage {
         entries: q["pending_first"].as_array().map(Vec::as_slice).unwrap_or_default(),
         total: &q["pending"],
         order: "oldest first (as workers take them)",
         class: "pending",
         headers: ["Job", "Tick", "Enqueued", "Payload"],
-        empty: "Nothing pending.",
+        empty: if tools { "Nothing pending for campanile's workers." } else { "Nothing pending." },
     };
     first_page(list, |p| {
         html! {

@@ -6,9 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{Ctx, queues};
+use crate::config::QueueName;
+use crate::control::ToolQueue;
 use crate::run::{HistoryEntry, Outcome};
 use crate::store::{QueueView, WorkerView};
-use crate::web::queues::queue_json;
+use crate::web::queues::{queue_json, tool_lists};
 
 const NOW: &str = "2026-11-23T08:00:30Z";
 
@@ -148,4 +150,45 @@ fn the_chart_has_labelled_axes_and_a_bar_per_busy_minute() {
     for text in ["No live worker serves this queue.", "Nothing pending.", "No retry scheduled."] {
         assert!(empty.contains(text), "{text}");
     }
+}
+
+/// A queue whose jobs push to Sidekiq's and RQ's lists: the page names
+/// those lists and their lengths, says campanile's workers do not run
+/// them, and does not call the queue's empty pending list "Nothing
+/// pending"; another queue's lists are not its.
+#[test]
+fn a_queue_of_another_tools_jobs_shows_the_tools_lists_and_who_runs_them() {
+    let queue = |name: &str| QueueName::new(name).unwrap();
+    let tool = |q: &str, list: &str, format, waiting| ToolQueue {
+        queue: queue(q),
+        list: list.into(),
+        format,
+        waiting,
+    };
+    let tools = [
+        tool("default", "queue:default", "sidekiq", 7),
+        tool("mail", "rq:queue:mail", "rq", 2),
+        tool("default", r#"<b>"list"</b>"#, "json", 0),
+    ];
+    let lists = tool_lists(&queue("default"), &tools);
+    assert_eq!(
+        lists,
+        json!([
+            { "list": "queue:default", "format": "sidekiq", "waiting": 7 },
+            { "list": r#"<b>"list"</b>"#, "format": "json", "waiting": 0 },
+        ])
+    );
+    let mut q = queue_json("default", &QueueView::default(), now());
+    q["tool_lists"] = lists;
+    let page = queues(&json!({ "queues": [q] }), &Ctx { now: now(), csrf: "t", notice: None });
+    for shown in [
+        "campanile's workers do not run them, the tool's own workers do.",
+        r#"<li data-list="queue:default"><code>queue:default</code> (sidekiq): 7 waiting</li>"#,
+        "<code>&lt;b&gt;&quot;list&quot;&lt;/b&gt;</code> (json): 0 waiting",
+        "Nothing pending for campanile's workers.",
+    ] {
+        assert!(page.contains(shown), "{shown} in {page}");
+    }
+    assert!(!page.contains("Nothing pending."), "{page}");
+    assert!(!page.contains("rq:queue:mail"), "another queue's list: {page}");
 }
