@@ -342,7 +342,11 @@ fn every_page_fits_a_phone_and_a_laptop() {
 /// a next run nor upcoming ticks.
 #[test]
 fn a_failing_job_sorts_first_and_a_paused_job_shows_no_next_run() {
-    let jobs = format!("{JOBS}\n[jobs.zz-always-fails]\nevery = \"1s\"\ncommand = \"exit 3\"\nretries = 0\n");
+    // No job is ever late (`start_within = "off"`): on a busy machine a late
+    // tick of the heartbeat would put it in trouble too, ahead by name.
+    let jobs = format!("{JOBS}\n[jobs.zz-always-fails]\nevery = \"1s\"\ncommand = \"exit 3\"\nretries = 0\n")
+        .replace("\ncommand = ", "\nstart_within = \"off\"\ncommand = ");
+    assert_eq!(jobs.matches("start_within").count(), 4, "{jobs}");
     let deployment = Deployment::start(&jobs);
     let browser = Browser::start();
 
@@ -357,12 +361,18 @@ fn a_failing_job_sorts_first_and_a_paused_job_shows_no_next_run() {
         assert!(text.starts_with("failed ") && text.ends_with(" in a row"), "{text}");
         n >= 2
     });
-    let first = browser.find("table.jobs tbody tr");
-    assert_eq!(first.attribute("data-job").as_deref(), Some("zz-always-fails"));
-    assert_eq!(first.attribute("class").as_deref(), Some("trouble"));
-    assert!(first.text().contains("no success in the last"), "{}", first.text());
-    let healthy = browser.find(r#"tr[data-job="heartbeat"]"#);
-    assert_eq!(healthy.attribute("class"), None, "{}", healthy.text());
+    // The failing job first, then the healthy ones in clock.toml's order.
+    let rows = browser.find_all("table.jobs tbody tr");
+    let order: Vec<Option<String>> = rows.iter().map(|r| r.attribute("data-job")).collect();
+    let names = ["zz-always-fails", "heartbeat", "nightly-report", "poll-api"];
+    assert_eq!(order, names.map(|n| Some(n.to_owned())));
+    assert_eq!(rows[0].attribute("class").as_deref(), Some("trouble"));
+    assert!(rows[0].text().contains("no success in the last"), "{}", rows[0].text());
+    for healthy in &rows[1..] {
+        assert_eq!(healthy.attribute("class"), None, "{}", healthy.text());
+    }
+    let summary = browser.find(".health-summary").text();
+    assert!(summary.contains("1 job failing, worst zz-always-fails "), "{summary}");
     browser.screenshot(&screenshot_path("overview-trouble.png"));
 
     // Pause poll-api: its next run gives way to since when it is paused.
@@ -372,6 +382,8 @@ fn a_failing_job_sorts_first_and_a_paused_job_shows_no_next_run() {
     let text = browser.find(next).text();
     assert!(text.starts_with("paused since 20"), "{text}");
     assert!(browser.find_all(r#"tr[data-job="poll-api"] .countdown"#).is_empty(), "{text}");
+    let summary = browser.find(".health-summary").text();
+    assert!(summary.contains("1 paused job"), "{summary}");
     browser.goto(&deployment.url("/jobs/poll-api"));
     assert!(browser.find_all("ol.upcoming li").is_empty());
     assert!(browser.find(".paused-note").text().contains("None while it is paused"));
