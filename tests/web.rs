@@ -838,7 +838,7 @@ fn the_overview_summarises_failing_and_paused_jobs_and_dead_letters() {
     wait_until("the failed run", READY, || summary().contains("failing"));
     let shown = summary();
     for part in [
-        r#"<a class="badge badge-failing" href="/jobs/doomed">1 job failing, worst doomed 1+ in a row</a>"#,
+        r#"<a class="badge badge-failing" href="/jobs/doomed">1 job failing, worst doomed 1 in a row</a>"#,
         r#"<a class="badge badge-dead-letters" href="/dead">1 dead letter</a>"#,
         r#"<span class="badge badge-paused-jobs">1 paused job</span>"#,
     ] {

@@ -45,6 +45,13 @@ impl Trouble {
         Trouble { streak, last_success, runs_read: runs.len(), late: false, dead_letters: 0 }
     }
 
+    /// Whether the streak may go back further than the runs read: every
+    /// run read failed, and as many were read as are ever read. With fewer,
+    /// they were all the runs the job has kept, and the streak is exact.
+    pub fn streak_may_be_longer(&self) -> bool {
+        self.streak > 0 && self.streak == self.runs_read && self.runs_read >= RUNS_READ
+    }
+
     /// Whether the job belongs at the top of the overview.
     pub fn is_trouble(&self) -> bool {
         self.streak > 0 || self.late
@@ -117,6 +124,18 @@ pub(super) mod tests {
         assert_eq!(trouble.last_success, Some(runs[3].finished_at));
         assert_eq!(trouble.runs_read, 5);
         assert!(trouble.is_trouble());
+    }
+
+    #[test]
+    fn a_streak_is_open_ended_only_when_a_full_read_found_no_success() {
+        let failed = |n: usize| (0..n).map(|m| run(Outcome::Failed, false, m as u32)).collect::<Vec<_>>();
+        let one = Trouble::of_runs(&failed(1));
+        assert_eq!((one.streak, one.streak_may_be_longer()), (1, false), "its only run: exactly 1");
+        let full = Trouble::of_runs(&failed(RUNS_READ));
+        assert_eq!((full.streak, full.streak_may_be_longer()), (RUNS_READ, true));
+        let mut broken = failed(RUNS_READ);
+        broken[RUNS_READ - 1] = run(Outcome::Success, false, 0);
+        assert!(!Trouble::of_runs(&broken).streak_may_be_longer());
     }
 
     #[test]

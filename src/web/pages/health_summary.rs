@@ -52,7 +52,7 @@ impl Counts {
             let Some(trouble) = troubles.get(&name).filter(|t| t.streak > 0) else { continue };
             counts.failing += 1;
             if counts.worst.as_ref().is_none_or(|(_, streak, _)| trouble.streak > *streak) {
-                counts.worst = Some((name, trouble.streak, trouble.streak == trouble.runs_read));
+                counts.worst = Some((name, trouble.streak, trouble.streak_may_be_longer()));
             }
         }
         counts

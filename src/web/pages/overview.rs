@@ -119,15 +119,18 @@ fn job_row(job: &Value, trouble: &Trouble, ctx: &Ctx) -> Markup {
 
 /// A failure streak and the last success; a late tick.
 fn trouble_note(trouble: &Trouble, now: DateTime<Utc>) -> Markup {
-    // A streak as long as the runs read may be longer still.
-    let more = if trouble.streak == trouble.runs_read { "+" } else { "" };
+    let more = if trouble.streak_may_be_longer() { "+" } else { "" };
     html! {
         @if trouble.streak > 0 {
             br; strong class="streak" { "failed " (trouble.streak) (more) " in a row" }
             br; small class="last-success" {
                 @match trouble.last_success {
                     Some(t) => { "last success " (time(t, &ago(t, now))) },
-                    None => { "no success in the last " (trouble.runs_read) " runs" },
+                    None if trouble.streak_may_be_longer() => {
+                        "no success in the last " (trouble.runs_read) " runs"
+                    },
+                    None if trouble.runs_read == 1 => { "no success in its only run" },
+                    None => { "no success in any of its " (trouble.runs_read) " runs" },
                 }
             }
         }
