@@ -159,6 +159,15 @@ fn a_finish_lost_with_the_old_primary_is_sent_again_and_the_run_is_not_repeated(
         || lines(&started).first().cloned(),
         diag,
     );
+    // What this test loses with the old primary is the finish alone: the
+    // push and the take must be on whichever replica the switch promotes.
+    // `wait_replicas = 1` promises them on one replica only, so a lagging
+    // other one, promoted, would lose them too. WAIT counts the writes of
+    // the connection that asks, hence the write before it.
+    let mut con = sentinel.connection_to(old);
+    let _: () = redis::cmd("SET").arg("barrier").arg(1).query(&mut con).unwrap();
+    let replicas: i64 = redis::cmd("WAIT").arg(2).arg(10_000).query(&mut con).unwrap();
+    assert_eq!(replicas, 2, "both replicas hold the push and the take\n{}", diag());
 
     sentinel.sentinel(2).signal(libc::SIGSTOP);
     let (new, _) = sentinel.switch_primary_seen_by(&[0, 1]);
